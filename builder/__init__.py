@@ -1,0 +1,1 @@
+"""The InpaintBench generator: sources -> object selection -> edit plan -> inpainting backends -> Parquet shards."""

@@ -1,0 +1,68 @@
+"""The backend interface and its registry.
+
+A backend turns (image, mask, prompt, seed) into an image. Classical backends ignore the prompt; diffusion
+backends use it. ``params`` is recorded verbatim in each sample's ``backend_params`` so a sample can be
+regenerated; ``strategy`` says whether pixels outside the mask are the original's (see builder.schema).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PIL import Image
+
+
+@dataclass
+class InpaintRequest:
+    image: Image.Image  # RGB
+    mask: Image.Image  # "L", 255 = fill
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+
+
+@dataclass
+class InpaintResult:
+    image: Image.Image  # RGB, same size as the request's image
+    strategy: str  # one of builder.schema.STRATEGIES (not "none")
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded in the sample's "extra" JSON
+
+
+class InpaintBackend(abc.ABC):
+    """Subclasses set ``name`` (via the registry) and implement ``inpaint``."""
+
+    name: str = ""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = dict(params)
+
+    @abc.abstractmethod
+    def inpaint(self, request: InpaintRequest) -> InpaintResult: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What goes into ``backend_params``: everything needed to reproduce a call."""
+        return {"backend": self.name, **self.params}
+
+
+BACKENDS: dict[str, Callable[..., InpaintBackend]] = {}
+
+
+def register_backend(name: str):
+    def decorator(cls):
+        if name in BACKENDS:
+            raise ValueError(f"inpainting backend {name!r} is registered twice")
+        cls.name = name
+        BACKENDS[name] = cls
+        return cls
+
+    return decorator
+
+
+def create_backend(name: str, **params: Any) -> InpaintBackend:
+    try:
+        factory = BACKENDS[name]
+    except KeyError:
+        raise ValueError(f"unknown inpainting backend {name!r}; known: {', '.join(sorted(BACKENDS))}") from None
+    return factory(**params)

@@ -1,0 +1,50 @@
+"""The one schema of a sample, as ``datasets.Features``.
+
+Everything that reads or writes shards (generator, release/publish, loading builder, harness, Space) imports
+``FEATURES`` from here, so the columns cannot drift apart. Adding a column is fine; renaming one breaks
+published versions, so don't.
+"""
+
+from __future__ import annotations
+
+import datasets
+
+LABEL_NAMES = ["pristine", "inpainted"]
+PRISTINE, INPAINTED = 0, 1
+
+# What was done to the selected object.
+ACTIONS = ("none", "replace", "remove")
+# How the backend's output relates to the original outside the mask. "full_regeneration": every pixel went
+# through the model (e.g. VAE re-encoding); "paste_back": original pixels outside the mask, optionally
+# feathered; "none": pristine sample. Detectors behave very differently on the two, so it is always recorded.
+STRATEGIES = ("none", "full_regeneration", "paste_back")
+
+FEATURES = datasets.Features(
+    {
+        "sample_id": datasets.Value("string"),  # stable across versions: see builder.ids
+        "label": datasets.ClassLabel(names=LABEL_NAMES),
+        "image": datasets.Image(),  # what a detector sees: inpainted, or the untouched original
+        "mask": datasets.Image(),  # mode "L", 255 = inpainted pixels; all zero for pristine samples
+        "original": datasets.Image(),  # the source photo (after orientation/size normalisation)
+        "source": datasets.Value("string"),  # e.g. "embedded", "coco"
+        "source_image_id": datasets.Value("string"),
+        "object_id": datasets.Value("string"),  # annotation id of the selected object ("" for pristine)
+        "category": datasets.Value("string"),  # category of the selected object
+        "action": datasets.Value("string"),  # one of ACTIONS
+        "replacement": datasets.Value("string"),  # replacement category ("" for remove / none)
+        "replacement_score": datasets.Value("float32"),  # scene-fit score of the replacement (NaN if none)
+        "prompt": datasets.Value("string"),
+        "backend": datasets.Value("string"),  # registry name, "none" for pristine
+        "backend_params": datasets.Value("string"),  # JSON: model id, steps, guidance, scheduler, ...
+        "strategy": datasets.Value("string"),  # one of STRATEGIES
+        "seed": datasets.Value("int64"),
+        "mask_variant": datasets.Value("string"),  # "object", "bbox", "convex_hull"
+        "mask_dilation_pct": datasets.Value("float32"),  # dilation as % of the object's area
+        "mask_area_fraction": datasets.Value("float32"),  # final mask pixels / image pixels
+        "width": datasets.Value("int32"),
+        "height": datasets.Value("int32"),
+        "extra": datasets.Value("string"),  # JSON for anything else worth keeping (OOM fallback size, ...)
+    }
+)
+
+COLUMNS = list(FEATURES)
