@@ -1,0 +1,66 @@
+"""The work plan: image ids -> work items -> fixed chunks (one chunk = one shard) -> chunks of one process.
+
+Chunks are cut by item index from the sorted plan, *before* looking at how many processes run, and processes
+take chunks round-robin. So the set of shards, and each shard's content, is the same for 1 or N processes and
+for any restart: a process count only changes who writes which shard, never what is in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Protocol, Sequence
+
+
+class _ListsImages(Protocol):
+    name: str
+
+    def list_image_ids(self) -> Iterable[str]: ...
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    index: int  # position in the global plan
+    source: str  # Source.name
+    image_id: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    num_chunks: int
+    items: tuple[WorkItem, ...]
+
+    @property
+    def shard_name(self) -> str:
+        # The Hub's own naming, so the release step can upload the folder as is.
+        return f"train-{self.index:05d}-of-{self.num_chunks:05d}.parquet"
+
+
+def plan_work(sources: Sequence[_ListsImages], max_images: int | None = None) -> list[WorkItem]:
+    """Sources in the given order, each one's image ids sorted (a source's listing order is not trusted)."""
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        # Sample ids start with the source name: two sources with one name would collide.
+        raise ValueError(f"two sources share the name(s) {', '.join(duplicates)}; give each source a unique name")
+    items: list[WorkItem] = []
+    for source in sources:
+        image_ids = [str(i) for i in source.list_image_ids()]
+        if len(set(image_ids)) != len(image_ids):
+            raise ValueError(f"source {source.name!r} lists some image ids twice")
+        for image_id in sorted(image_ids):
+            items.append(WorkItem(len(items), source.name, image_id))
+    return items if max_images is None else items[:max_images]
+
+
+def make_chunks(items: Sequence[WorkItem], items_per_chunk: int) -> list[Chunk]:
+    if items_per_chunk < 1:
+        raise ValueError(f"items_per_chunk must be >= 1, got {items_per_chunk}")
+    groups = [tuple(items[i : i + items_per_chunk]) for i in range(0, len(items), items_per_chunk)]
+    return [Chunk(index, len(groups), group) for index, group in enumerate(groups)]
+
+
+def chunks_for_process(chunks: Sequence[Chunk], process_index: int, num_processes: int) -> list[Chunk]:
+    if not 0 <= process_index < num_processes:
+        raise ValueError(f"process index {process_index} is outside 0..{num_processes - 1}")
+    return list(chunks[process_index::num_processes])
