@@ -86,8 +86,9 @@ def open_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         raise ImageLoadError(path, "not a recognised image format (unreadable or corrupt header)") from None
     except PermissionError:
         raise ImageLoadError(path, "permission denied") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageLoadError(path, f"unreadable image header ({error})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        kind = "truncated file" if "truncat" in str(error).lower() else "unreadable image header"
+        raise ImageLoadError(path, f"{kind} ({error or type(error).__name__})") from None
     width, height = image.size
     if width <= 0 or height <= 0:
         image.close()

@@ -1,0 +1,119 @@
+"""The source protocol the generator uses, and the registry of source types.
+
+A source is a named collection of photos with annotated objects. The generator only ever calls
+``list_image_ids()`` (to split work deterministically) and ``load(image_id)`` (per image, in any process).
+``load`` never raises for bad data: a photo that cannot be used comes back as ``SkippedInput`` with a reason
+that names the file, so a run goes on and the manifest can count it.
+
+Source types register by name (``@register_source_type("coco")``). Every module of this package is imported
+before a type is looked up, so a new type (e.g. a "folder" of photos segmented by a model) is one new module
+here and no edit anywhere else.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import inspect
+import pkgutil
+from typing import Any, Callable
+
+from ..scene import Scene, SkippedInput
+
+
+class SourceConfigError(ValueError):
+    """A source cannot be set up (bad spec, unreadable annotation file): names the file/spec and the problem."""
+
+
+class Source(abc.ABC):
+    name: str  # set by the instance: it goes into every sample's ``source`` column and sample id
+
+    @abc.abstractmethod
+    def list_image_ids(self) -> list[str]:
+        """All image ids, sorted; cheap (no pixel is read) and the same on every call and in every process."""
+
+    @abc.abstractmethod
+    def load(self, image_id: str) -> Scene | SkippedInput:
+        """The normalised photo and its usable objects, or why it cannot be used. ``KeyError`` for an unknown id."""
+
+    def __len__(self) -> int:
+        return len(self.list_image_ids())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+SOURCE_TYPES: dict[str, Callable[..., Source]] = {}
+
+
+def register_source_type(type_name: str):
+    """Class or factory decorator: ``build_sources`` calls it with the spec's keys (minus ``type``) as kwargs."""
+
+    def decorator(factory):
+        if type_name in SOURCE_TYPES:
+            raise ValueError(f"source type {type_name!r} is registered twice")
+        SOURCE_TYPES[type_name] = factory
+        return factory
+
+    return decorator
+
+
+_discovered = False
+
+
+def _discover_source_modules() -> None:
+    """Import every module of this package once, so each registers its types."""
+    global _discovered
+    if _discovered:
+        return
+    package = importlib.import_module(__package__)
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{__package__}.{module.name}")
+    _discovered = True
+
+
+def known_source_types() -> list[str]:
+    _discover_source_modules()
+    return sorted(SOURCE_TYPES)
+
+
+def create_source(spec: dict[str, Any], **defaults: Any) -> Source:
+    """One source from a spec such as ``{"type": "coco", "name": "mine", "images": DIR, "annotations": FILE}``.
+
+    ``defaults`` (e.g. ``max_side=1024``) apply where the spec does not say otherwise.
+    """
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise SourceConfigError(f"a source spec must be a mapping with a 'type' key, got {spec!r}")
+    _discover_source_modules()
+    params = dict(spec)
+    type_name = params.pop("type")
+    try:
+        factory = SOURCE_TYPES[type_name]
+    except KeyError:
+        raise SourceConfigError(
+            f"unknown source type {type_name!r} in spec {spec!r}; known: {', '.join(known_source_types())}"
+        ) from None
+    signature = inspect.signature(factory)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
+    # Run-wide defaults go only to types that take them: a type without e.g. max_pixels must still build.
+    kwargs = {k: v for k, v in defaults.items() if takes_any or k in signature.parameters}
+    kwargs.update(params)
+    try:
+        signature.bind(**kwargs)
+    except TypeError as error:  # an unknown or missing key in the spec
+        raise SourceConfigError(f"bad spec for source type {type_name!r}: {error} (spec: {spec!r})") from None
+    return factory(**kwargs)
+
+
+def build_sources(specs: list[dict[str, Any]], **defaults: Any) -> list[Source]:
+    """Sources in spec order. Names must be unique: they prefix every sample id."""
+    sources = [create_source(spec, **defaults) for spec in specs]
+    seen: dict[str, dict] = {}
+    for source, spec in zip(sources, specs):
+        if source.name in seen:
+            raise SourceConfigError(
+                f"two sources are named {source.name!r} ({seen[source.name]!r} and {spec!r}); "
+                "give one a different 'name'"
+            )
+        seen[source.name] = spec
+    return sources
