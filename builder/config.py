@@ -51,6 +51,7 @@ class GenerateConfig:
     # Object selection bounds (fraction of the image's pixels), crowd annotations skipped.
     min_area_fraction: float = 0.005
     max_area_fraction: float = 0.5
+    min_object_pixels: int = 32 * 32  # COCO's own "small object" bound
     skip_crowd: bool = True
     objects_per_image: int = 2
     edits_per_object: int = 1
@@ -162,6 +163,8 @@ class GenerateConfig:
                 f"need 0 <= min_area_fraction < max_area_fraction <= 1, got "
                 f"{self.min_area_fraction!r} and {self.max_area_fraction!r}"
             )
+        if not isinstance(self.min_object_pixels, int) or self.min_object_pixels < 0:
+            fail(f"min_object_pixels must be an integer >= 0, got {self.min_object_pixels!r}")
         for name in ("objects_per_image", "edits_per_object", "samples_per_shard", "max_image_side"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -1,6 +1,6 @@
 """Every random choice of a sample, drawn from ``derive_seed(seed, purpose, <sample identity>)``.
 
-One independent stream per purpose (objects, mask variant, dilation, backend, pristine, planner), so adding a new
+One independent stream per purpose (object selection, mask variant, dilation, backend, pristine, planner), so adding a new
 kind of draw later never shifts the existing ones, and nothing depends on the order work was done in. Weighted
 choices walk the options in a canonical order (mask variants sorted by name, backends in config order), which is
 exactly what ``GenerateConfig.config_hash`` sees.
@@ -65,16 +65,6 @@ def draw_dilation_pct(config: GenerateConfig, key: SampleKey) -> float:
 def draw_backend_index(config: GenerateConfig, key: SampleKey) -> int:
     options = [(i, float(spec.weight)) for i, spec in enumerate(config.backends) if spec.weight > 0]
     return _weighted(options, rng_for(config.seed, "backend", *key.parts))
-
-
-def choose_objects(config: GenerateConfig, source: str, image_id: str, object_ids: Sequence[str]) -> list[str]:
-    """Up to ``objects_per_image`` of the eligible objects, a seeded draw over their sorted ids."""
-    ordered = sorted(object_ids)
-    if len(ordered) <= config.objects_per_image:
-        return ordered
-    rng = rng_for(config.seed, "objects", source, image_id)
-    picked = rng.choice(len(ordered), size=config.objects_per_image, replace=False)
-    return [ordered[i] for i in sorted(int(i) for i in picked)]
 
 
 def pristine_probability(config: GenerateConfig, num_edits: int) -> float:

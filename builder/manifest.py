@@ -15,9 +15,9 @@ Keys (``format_version`` 1):
   ``by_source``, ``by_category``, ``by_strategy``, ``by_action``, ``by_mask_variant``
   (pristine samples count under backend/strategy/action "none" and mask variant ""). Keys sorted.
 - ``work``: ``images`` (work items planned), ``shards`` (number of shards).
-- ``skipped``: ``total``, ``by_stage`` ("load": the source could not use the photo; "select": an object was
-  not eligible or its mask failed; "inpaint": a backend raised on one sample), ``by_reason`` (count per reason
-  text), and ``items``: every skip as ``{stage, source, image_id, object_id, path, reason}``, in work order.
+- ``skipped``: ``total``, ``by_stage`` ("load": the source could not use the photo; "object": the source could
+  not use an annotation (e.g. a degenerate polygon); "select": an object was not eligible or its mask failed; "inpaint": a backend raised on one sample), ``by_reason`` (count per reason
+  text, a leading "<path>: " removed so one problem counts across files), and ``items``: every skip as ``{stage, source, image_id, object_id, path, reason}``, in work order.
 - ``shards``: ``[{path (relative to the manifest, POSIX), num_samples, sha256, bytes}]`` in shard order.
 """
 
@@ -53,6 +53,13 @@ def _sorted_counts(values) -> dict[str, int]:
     return dict(sorted(Counter(values).items()))
 
 
+def _reason_key(item: dict[str, Any]) -> str:
+    # Load failures read "<path>: <problem>"; counting by the problem groups the same failure across files.
+    prefix = f"{item.get('path', '')}: "
+    reason = item["reason"]
+    return reason[len(prefix) :] if item.get("path") and reason.startswith(prefix) else reason
+
+
 def build_manifest(config: GenerateConfig, records: Sequence[ShardRecord], num_images: int) -> dict[str, Any]:
     records = sorted(records, key=lambda r: r.chunk_index)
     samples = [sample for record in records for sample in record.samples]
@@ -78,7 +85,7 @@ def build_manifest(config: GenerateConfig, records: Sequence[ShardRecord], num_i
         "skipped": {
             "total": len(skipped),
             "by_stage": _sorted_counts(item["stage"] for item in skipped),
-            "by_reason": _sorted_counts(item["reason"] for item in skipped),
+            "by_reason": _sorted_counts(_reason_key(item) for item in skipped),
             "items": skipped,
         },
         "shards": [

@@ -1,0 +1,207 @@
+"""The generation run: plan -> this process's chunks -> shards (skipping complete ones) -> manifest.
+
+Works the same in a plain process and under ``accelerate launch`` with N processes (``accelerate.PartialState``
+is a single process when not launched). Each process writes its own shards; which shards exist and what they hold
+does not depend on N (see ``builder.work``). The main process writes ``manifest.json`` after
+``wait_for_everyone``, from the shard records only.
+
+Output directory layout:
+- ``data/train-XXXXX-of-YYYYY.parquet``: the shards.
+- ``manifest.json``: see ``builder.manifest``.
+- ``work/config.json``: the config and its hash, claiming the directory for that config (resume / refusal).
+- ``work/shards/<shard>.json``: one record per complete shard (``builder.shards.ShardRecord``).
+- ``work/run_log.jsonl``: timings per shard and process (not deterministic, hence outside the manifest).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from tqdm.auto import tqdm
+
+from .atomic_io import atomic_write_json, remove_stale_temp_files
+from .config import GenerateConfig
+from .image_samples import SampleMaker
+from .manifest import build_manifest, write_manifest
+from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
+from .work import Chunk, chunks_for_process, make_chunks, plan_work
+
+DATA_DIR = "data"
+WORK_DIR = "work"
+
+
+class OutputDirConflict(RuntimeError):
+    """The output directory holds a build of a different config: never mixed, never overwritten."""
+
+
+@dataclass
+class GenerateResult:
+    out_dir: Path
+    manifest_path: Path | None  # set on the main process
+    manifest: dict[str, Any] | None
+    shards_written: int  # by this process, in this run
+    shards_reused: int  # complete from an earlier run, skipped by this process
+    backend_seconds: dict[str, float] = field(default_factory=dict)  # this process's time inside backend.inpaint
+    backend_calls: dict[str, int] = field(default_factory=dict)
+
+
+def _record_path(out_dir: Path, chunk: Chunk) -> Path:
+    return out_dir / WORK_DIR / "shards" / (Path(chunk.shard_name).stem + ".json")
+
+
+def _chunk_items(chunk: Chunk) -> list[list[str]]:
+    return [[item.source, item.image_id] for item in chunk.items]
+
+
+def claim_output_dir(out_dir: Path, config: GenerateConfig, is_main: bool) -> None:
+    """Refuse a directory claimed by another config; the main process claims a fresh one."""
+    claim = out_dir / WORK_DIR / "config.json"
+    if claim.is_file():
+        try:
+            existing = json.loads(claim.read_text(encoding="utf-8"))
+            existing_hash = existing["config_hash"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise OutputDirConflict(f"{claim}: unreadable ({error}); remove {out_dir} or choose another --out") from None
+        if existing_hash != config.config_hash:
+            changed = sorted(
+                key
+                for key in set(existing.get("config", {})) | set(config.hashed_dict())
+                if existing.get("config", {}).get(key) != config.hashed_dict().get(key)
+            )
+            raise OutputDirConflict(
+                f"{out_dir} holds a build of another config (hash {existing_hash[:12]}, this one "
+                f"{config.config_hash[:12]}; differing keys: {', '.join(changed) or 'unknown'}). "
+                "Use another --out, or delete that directory to rebuild."
+            )
+        return
+    if not is_main:
+        return
+    if (out_dir / DATA_DIR).is_dir() and any((out_dir / DATA_DIR).glob("*.parquet")):
+        raise OutputDirConflict(f"{out_dir / DATA_DIR} holds shards but no {claim}: not a build of ours to resume")
+    atomic_write_json(claim, {"config_hash": config.config_hash, "config": config.hashed_dict()})
+
+
+def _log(out_dir: Path, entry: dict[str, Any]) -> None:
+    # O_APPEND keeps each small line whole even with several processes appending.
+    line = (json.dumps(entry, sort_keys=True) + "\n").encode("utf-8")
+    fd = os.open(out_dir / WORK_DIR / "run_log.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def run_generation(
+    config: GenerateConfig,
+    *,
+    state=None,
+    sources: Sequence[Any] | None = None,
+    progress: bool = True,
+) -> GenerateResult:
+    """Run (or resume) the build described by ``config``. ``sources`` overrides ``config.sources`` (tests)."""
+    if state is None:
+        from accelerate import PartialState
+
+        state = PartialState()
+    out_dir = Path(config.out_dir)
+    if sources is None:
+        from .sources import build_sources
+
+        sources = build_sources(config.sources, max_side=config.max_image_side)
+    items = plan_work(sources, config.max_images)
+    chunks = make_chunks(items, config.images_per_shard)
+
+    claim_output_dir(out_dir, config, state.is_main_process)
+    if state.is_main_process:
+        # Only before the barrier: afterwards another process's live temp file could look stale.
+        remove_stale_temp_files(out_dir / DATA_DIR)
+        remove_stale_temp_files(out_dir / WORK_DIR / "shards")
+    state.wait_for_everyone()
+    claim_output_dir(out_dir, config, state.is_main_process)  # every process sees the claim now
+
+    mine = chunks_for_process(chunks, state.process_index, state.num_processes)
+    maker = SampleMaker(config, {source.name: source for source in sources})
+    written = reused = 0
+    bar = tqdm(
+        total=sum(len(c.items) for c in mine),
+        desc=f"generate ({state.num_processes} proc)" if state.num_processes > 1 else "generate",
+        unit="img",
+        disable=not (progress and state.is_main_process),
+    )
+    samples_done = skipped_done = 0
+    with bar:
+        for chunk in mine:
+            record_path = _record_path(out_dir, chunk)
+            items_list = _chunk_items(chunk)
+            if complete_record(out_dir, record_path, config.config_hash, items_list) is not None:
+                reused += 1
+                bar.update(len(chunk.items))
+                continue
+            started = time.perf_counter()
+            rows: list[dict[str, Any]] = []
+            skipped: list[dict[str, Any]] = []
+            for item in chunk.items:
+                item_rows, item_skipped = maker.samples_for(item.source, item.image_id)
+                rows += item_rows
+                skipped += item_skipped
+                samples_done += len(item_rows)
+                skipped_done += len(item_skipped)
+                bar.update(1)
+                bar.set_postfix(samples=samples_done, skipped=skipped_done, refresh=False)
+            shard_rel = f"{DATA_DIR}/{chunk.shard_name}"
+            sha256, size = write_shard(rows, out_dir / shard_rel)
+            record = ShardRecord(
+                config_hash=config.config_hash,
+                chunk_index=chunk.index,
+                num_chunks=chunk.num_chunks,
+                path=shard_rel,
+                items=items_list,
+                sha256=sha256,
+                bytes=size,
+                samples=[summarize(row) for row in rows],
+                skipped=skipped,
+            )
+            write_record(record, record_path)
+            written += 1
+            _log(
+                out_dir,
+                {
+                    "shard": shard_rel,
+                    "process": state.process_index,
+                    "seconds": round(time.perf_counter() - started, 3),
+                    "samples": len(rows),
+                    "bytes": size,
+                },
+            )
+
+    state.wait_for_everyone()
+    manifest = manifest_path = None
+    if state.is_main_process:
+        records = []
+        for chunk in chunks:
+            record = complete_record(out_dir, _record_path(out_dir, chunk), config.config_hash, _chunk_items(chunk))
+            if record is None:
+                raise RuntimeError(f"shard {chunk.shard_name} is missing or incomplete after all processes finished")
+            records.append(record)
+        manifest = build_manifest(config, records, num_images=len(items))
+        manifest_path = write_manifest(out_dir, manifest)
+    return GenerateResult(
+        out_dir=out_dir,
+        manifest_path=manifest_path,
+        manifest=manifest,
+        shards_written=written,
+        shards_reused=reused,
+        backend_seconds=dict(maker.backend_seconds),
+        backend_calls=dict(maker.backend_calls),
+    )
+
+
+def read_records(out_dir: str | Path) -> list[ShardRecord]:
+    """Every shard record in an output directory, in shard order (for tools that inspect a build)."""
+    paths = sorted((Path(out_dir) / WORK_DIR / "shards").glob("*.json"))
+    return sorted((load_record(p) for p in paths), key=lambda r: r.chunk_index)

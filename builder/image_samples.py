@@ -1,0 +1,220 @@
+"""One image's samples: load the scene, select objects, make masks, plan, inpaint; plus its pristine negative.
+
+A ``SampleMaker`` lives for a whole process: it creates each backend of the mix once, on first use, and reuses it
+(diffusion backends are expensive to load). Nothing here raises for bad data: an unusable photo, an ineligible
+object, a failed mask or a backend raising on one sample each becomes a *skip* record
+``{stage, source, image_id, object_id, path, reason}`` that ends up in the manifest, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from typing import Any
+
+from PIL import Image
+
+from .backends import InpaintBackend, InpaintRequest, create_backend
+from .config import GenerateConfig
+from .draws import (
+    SampleKey,
+    draw_backend_index,
+    draw_dilation_pct,
+    draw_mask_variant,
+    rng_for,
+    sample_seed,
+    wants_pristine,
+)
+from .ids import make_sample_id
+from .masks import mask_to_pil, process_mask
+from .planning import create_planner
+from .scene import Scene, SceneObject, SkippedInput
+from .schema import INPAINTED, PRISTINE, STRATEGIES
+from .selection import SelectionConfig, rejection_reason, select_objects
+
+
+def _json(value: Any) -> str:
+    # default=str: a backend's extra may hold e.g. a Path; sorted keys keep the bytes deterministic.
+    return json.dumps(value, sort_keys=True, default=str, allow_nan=True)
+
+
+def skip_record(stage: str, source: str, image_id: str, reason: str, object_id: str = "", path: str = "") -> dict:
+    return {
+        "stage": stage,
+        "source": source,
+        "image_id": image_id,
+        "object_id": object_id,
+        "path": path,
+        "reason": reason,
+    }
+
+
+class SampleMaker:
+    def __init__(self, config: GenerateConfig, sources: dict[str, Any]) -> None:
+        self.config = config
+        self.sources = sources
+        self.planner = create_planner(config.planner, **config.planner_params)
+        self.selection = SelectionConfig(
+            min_area_fraction=config.min_area_fraction,
+            max_area_fraction=config.max_area_fraction,
+            min_pixels=config.min_object_pixels,
+            max_objects=config.objects_per_image,
+            skip_crowd=config.skip_crowd,
+        )
+        self._backends: dict[int, InpaintBackend] = {}
+        # Time spent inside backend.inpaint, by backend name: what benchmarks/generate.py compares against.
+        self.backend_seconds: dict[str, float] = defaultdict(float)
+        self.backend_calls: dict[str, int] = defaultdict(int)
+
+    def backend(self, index: int) -> InpaintBackend:
+        if index not in self._backends:
+            spec = self.config.backends[index]
+            self._backends[index] = create_backend(spec.name, **spec.params)
+        return self._backends[index]
+
+    # ---- one image -----------------------------------------------------------------------------------------
+
+    def samples_for(self, source_name: str, image_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(rows for the shard, skip records), both in a fixed order."""
+        loaded = self.sources[source_name].load(image_id)
+        if isinstance(loaded, SkippedInput):
+            return [], [skip_record("load", source_name, image_id, loaded.reason, path=loaded.path)]
+        scene: Scene = loaded
+        path = str(scene.extra.get("file_name", ""))
+        skipped = [
+            skip_record("object", source_name, image_id, str(s.get("reason", "")), str(s.get("object_id", "")), path)
+            for s in scene.extra.get("skipped_objects", [])
+        ]
+        selection = select_objects(scene.objects, rng_for(self.config.seed, "objects", source_name, image_id), self.selection)
+        # Eligible objects left undrawn (objects_per_image reached) are not bad input: not counted as skips.
+        by_id = {obj.object_id: obj for obj in scene.objects}
+        skipped += [
+            skip_record("select", source_name, image_id, reason, object_id, path)
+            for object_id, reason in selection.rejected
+            if object_id not in by_id or rejection_reason(by_id[object_id], self.selection)
+        ]
+
+        rows: list[dict[str, Any]] = []
+        # Objects in id order (not draw order): the shard's row order then reads naturally.
+        chosen = sorted(selection.chosen, key=lambda o: _natural_key(o.object_id))
+        for obj in chosen:
+            for edit in range(self.config.edits_per_object):
+                key = SampleKey(source_name, image_id, obj.object_id, f"edit{edit}")
+                row, problem = self._inpainted(scene, obj, key)
+                if problem is not None:
+                    skipped.append(skip_record(problem[0], source_name, image_id, problem[1], obj.object_id, path))
+                else:
+                    rows.append(row)
+        planned_edits = len(chosen) * self.config.edits_per_object
+        if wants_pristine(self.config, source_name, image_id, planned_edits):
+            rows.append(self._pristine(scene))
+        return rows, skipped
+
+    def _inpainted(self, scene: Scene, obj: SceneObject, key: SampleKey) -> tuple[dict | None, tuple[str, str] | None]:
+        variant = draw_mask_variant(self.config, key)
+        dilation = draw_dilation_pct(self.config, key)
+        try:
+            processed = process_mask(obj.mask, variant, dilation)
+        except ValueError as error:
+            return None, ("select", f"mask {variant} +{dilation}%: {error}")
+        plan = self.planner.plan(scene, obj, rng_for(self.config.seed, "plan", *key.parts))
+        backend_index = draw_backend_index(self.config, key)
+        seed = sample_seed(self.config, key)
+        mask, mask_record = processed.mask, processed.record
+        mask_image = mask_to_pil(mask)
+        request = InpaintRequest(
+            image=scene.image, mask=mask_image, prompt=plan.prompt, negative_prompt=plan.negative_prompt, seed=seed
+        )
+        try:
+            backend = self.backend(backend_index)
+            started = time.perf_counter()
+            result = backend.inpaint(request)
+            self.backend_seconds[backend.name] += time.perf_counter() - started
+            self.backend_calls[backend.name] += 1
+        except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run; it is recorded
+            name = self.config.backends[backend_index].name
+            return None, ("inpaint", f"backend {name} raised {type(error).__name__}: {error}")
+        problem = _result_problem(result, scene.image.size)
+        if problem:
+            return None, ("inpaint", f"backend {backend.name}: {problem}")
+        width, height = scene.image.size
+        row = {
+            "sample_id": make_sample_id(*key.parts),
+            "label": INPAINTED,
+            "image": result.image.convert("RGB"),
+            "mask": mask_image,
+            "original": scene.image,
+            "source": scene.source,
+            "source_image_id": scene.image_id,
+            "object_id": obj.object_id,
+            "category": obj.category,
+            "action": plan.action,
+            "replacement": plan.replacement,
+            "replacement_score": float(plan.replacement_score),
+            "prompt": plan.prompt,
+            "backend": backend.name,
+            "backend_params": _json(backend.describe()),
+            "strategy": result.strategy,
+            "seed": seed,
+            "mask_variant": variant,
+            "mask_dilation_pct": float(dilation),
+            "mask_area_fraction": float(mask.mean()),
+            "width": width,
+            "height": height,
+            "extra": _json(
+                {
+                    "mask": mask_record,
+                    "negative_prompt": plan.negative_prompt,
+                    "plan": plan.extra,
+                    "backend": result.extra,
+                    "normalisation": scene.extra.get("normalisation", {}),
+                }
+            ),
+        }
+        return row, None
+
+    def _pristine(self, scene: Scene) -> dict[str, Any]:
+        key = SampleKey(scene.source, scene.image_id, "", "pristine")
+        width, height = scene.image.size
+        return {
+            "sample_id": make_sample_id(*key.parts),
+            "label": PRISTINE,
+            "image": scene.image,
+            "mask": Image.new("L", scene.image.size, 0),
+            "original": scene.image,
+            "source": scene.source,
+            "source_image_id": scene.image_id,
+            "object_id": "",
+            "category": "",
+            "action": "none",
+            "replacement": "",
+            "replacement_score": math.nan,
+            "prompt": "",
+            "backend": "none",
+            "backend_params": "{}",
+            "strategy": "none",
+            "seed": sample_seed(self.config, key),
+            "mask_variant": "",
+            "mask_dilation_pct": 0.0,
+            "mask_area_fraction": 0.0,
+            "width": width,
+            "height": height,
+            "extra": _json({"normalisation": scene.extra.get("normalisation", {})}),
+        }
+
+
+def _result_problem(result: Any, size: tuple[int, int]) -> str:
+    image = getattr(result, "image", None)
+    if not isinstance(image, Image.Image):
+        return f"returned {type(image).__name__} instead of a PIL image"
+    if image.size != size:
+        return f"returned a {image.size[0]}x{image.size[1]} image for a {size[0]}x{size[1]} input"
+    if result.strategy not in STRATEGIES or result.strategy == "none":
+        return f"reported strategy {result.strategy!r}; expected one of {', '.join(STRATEGIES[1:])}"
+    return ""
+
+
+def _natural_key(object_id: str) -> tuple:
+    return (0, int(object_id), "") if object_id.isdigit() else (1, 0, object_id)
