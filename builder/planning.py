@@ -48,11 +48,20 @@ def register_planner(name: str):
     return decorator
 
 
+# Planners living in their own modules, imported on first use so callers need not import them first (and
+# heavy dependencies such as sentence-transformers load only when the planner is actually asked for).
+LAZY_PLANNER_MODULES: dict[str, str] = {"saor": "inpaintbench.builder.saor.planner"}
+
+
 def create_planner(name: str, **params: Any) -> Planner:
+    if name not in PLANNERS and name in LAZY_PLANNER_MODULES:
+        import importlib
+
+        importlib.import_module(LAZY_PLANNER_MODULES[name])
     try:
         factory = PLANNERS[name]
     except KeyError:
-        raise ValueError(f"unknown planner {name!r}; known: {', '.join(sorted(PLANNERS))}") from None
+        raise ValueError(f"unknown planner {name!r}; known: {', '.join(sorted({*PLANNERS, *LAZY_PLANNER_MODULES}))}") from None
     return factory(**params)
 
 
