@@ -1,0 +1,186 @@
+"""The InpaintBench Space: four tabs over one dataset (Browse, Detect, Leaderboard, Human test).
+
+``build_app(config)`` builds the ``gr.Blocks``; ``launch(demo, config)`` starts it with the Space's limits.
+``demo`` (module attribute, built on first access from the environment) is what Spaces and ``gradio app.py``
+look for; run as a script, this file launches it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from inpaintbench.space import leaderboard as board_views
+from inpaintbench.space.browse import ANY, Browser
+from inpaintbench.space.config import SpaceConfig
+from inpaintbench.space.components import RawImageUpload
+from inpaintbench.space.data import load_store
+from inpaintbench.space.detect import DetectError, DetectorRunner
+from inpaintbench.space.human import HumanTest
+from inpaintbench.space.human_store import HumanTestStore
+from inpaintbench.space.uploads import UploadError
+
+CSS = """
+#human-image img { cursor: crosshair; }
+.ib-status p { margin: 0.4em 0; }
+"""
+
+
+def build_app(config: SpaceConfig) -> gr.Blocks:
+    store = load_store(config)
+    browser = Browser(store)
+    runner = DetectorRunner(max_megapixels=config.max_upload_megapixels)
+    human = HumanTest(store, HumanTestStore(config.db_path), seed=config.seed, data_source=store.description)
+    board = board_views.load(config.leaderboard_path)
+
+    with gr.Blocks(title="InpaintBench") as demo:
+        gr.Markdown(
+            "# InpaintBench\nA benchmark of AI-inpainted image forgeries: real photos in which one object was "
+            f"replaced or removed by an inpainting model.  \nData: {store.description} · {len(store)} samples."
+        )
+        with gr.Tab("Browse"):
+            _browse_tab(demo, browser)
+        with gr.Tab("Detect"):
+            _detect_tab(runner)
+        with gr.Tab("Leaderboard"):
+            _leaderboard_tab(demo, board)
+        with gr.Tab("Human test"):
+            _human_tab(demo, human)
+    return demo
+
+
+def launch(demo: gr.Blocks, config: SpaceConfig, **kwargs: Any):
+    """``demo.launch`` with the Space's upload limit, theme and CSS (Gradio 6 takes the last two here)."""
+    kwargs.setdefault("max_file_size", config.max_upload_size)
+    return demo.launch(theme=gr.themes.Soft(), css=CSS, **kwargs)
+
+
+def _browse_tab(demo: gr.Blocks, browser: Browser) -> None:
+    gr.Markdown("Filter the samples, then page through them. *All* keeps every value.")
+    with gr.Row():
+        filters = [
+            gr.Dropdown(browser.choices(column), value=ANY, label=label)
+            for column, label in (
+                ("backend", "Backend"), ("category", "Object category"), ("strategy", "Strategy"), ("split", "Split"),
+            )
+        ]
+    with gr.Row(equal_height=True):
+        prev_button = gr.Button("◀ Previous", scale=1)
+        position = gr.Number(value=1, precision=0, label="Sample # (Enter to jump)", minimum=0, scale=1)
+        next_button = gr.Button("Next ▶", scale=1)
+    status = gr.Markdown(elem_classes="ib-status")
+    with gr.Row():
+        original = gr.Image(label="Original photo", type="pil", interactive=False, format="png")
+        shown = gr.Image(label="Benchmark image (what a detector sees)", type="pil", interactive=False, format="png")
+        overlay = gr.Image(label="Inpainting mask over the original", type="pil", interactive=False, format="png")
+    metadata = gr.Dataframe(label="Metadata", headers=["field", "value"], interactive=False, wrap=True)
+
+    def step(delta: int):
+        def handler(backend, category, strategy, split, current):
+            return browser.show(backend, category, strategy, split, int(current or 1) + delta)
+
+        return handler
+
+    outputs = [original, shown, overlay, metadata, status, position]
+    position.submit(browser.show, filters + [position], outputs, api_name="browse")
+    gr.on([f.change for f in filters], step(0), filters + [gr.State(1)], outputs, api_name="browse_filter")
+    next_button.click(step(+1), filters + [position], outputs, api_name="browse_next")
+    prev_button.click(step(-1), filters + [position], outputs, api_name="browse_prev")
+    demo.load(step(0), filters + [gr.State(1)], outputs, api_name=False)
+
+
+def _detect_tab(runner: DetectorRunner) -> None:
+    if runner.names:
+        gr.Markdown("Upload a photo and pick a detector: it scores the whole image and maps where it suspects edits.")
+    else:
+        gr.Markdown(f"⚠️ Detection is not available in this build: {runner.unavailable_reason}.")
+    with gr.Row():
+        with gr.Column():
+            upload = RawImageUpload(
+                label="Image to check (PNG, JPEG or WebP)", sources=["upload", "clipboard"], type="filepath",
+                image_mode=None,
+            )
+            detector = gr.Dropdown(runner.names, value=runner.names[0] if runner.names else None, label="Detector")
+            run_button = gr.Button("Detect", variant="primary")
+        with gr.Column():
+            heatmap = gr.Image(label="Heatmap over the image (bright = suspected inpainting)", type="pil", interactive=False)
+            score = gr.Number(label="Image-level score", interactive=False, precision=4)
+            summary = gr.Markdown()
+
+    def detect(image_file, name):
+        try:
+            decoded, overlay, value, text = runner.run(image_file, name)
+        except (UploadError, DetectError) as exc:
+            raise gr.Error(str(exc), title="Cannot run detection", print_exception=False) from None
+        return overlay if overlay is not None else decoded, value, text
+
+    run_button.click(detect, [upload, detector], [heatmap, score, summary], api_name="detect")
+
+
+def _leaderboard_tab(demo: gr.Blocks, board: board_views.Leaderboard) -> None:
+    gr.Markdown(board.message)
+    metrics = board.metrics()
+    metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None, label="Metric (per-backend columns and plot)")
+    table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=True)
+    chart = gr.Plot(label="Metric per detector and backend")
+
+    def view(chosen):
+        return board_views.table(board, chosen), board_views.plot(board, chosen)
+
+    metric.change(view, metric, [table, chart], api_name="leaderboard")
+    demo.load(view, metric, [table, chart], api_name=False)
+
+
+def _human_tab(demo: gr.Blocks, human: HumanTest) -> None:
+    gr.Markdown(
+        "Some photos below are real, some had one object replaced or removed by an AI model. Say which, and if you "
+        "think it was edited, click where. Answers are stored anonymously (a random id per visit) to measure how "
+        "well people spot inpainting."
+    )
+    state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Markdown()
+            image = gr.Image(label="Real or inpainted?", type="pil", interactive=False, elem_id="human-image", format="png")
+            with gr.Row():
+                real_button = gr.Button("Real photo", variant="primary")
+                inpainted_button = gr.Button("Inpainted", variant="stop")
+                skip_button = gr.Button("Skip the click: I can't tell where")
+        with gr.Column(scale=2):
+            feedback = gr.Markdown()
+            reveal = gr.Image(label="Your last image (edited region marked)", type="pil", interactive=False, height=220)
+            score = gr.Markdown()
+            accuracy = gr.Dataframe(label="Everyone so far: accuracy per backend", interactive=False)
+    # The "where?" click as an API endpoint: clients cannot send a select event, so they post x and y here.
+    with gr.Row(visible=False):
+        click_x = gr.Number(precision=0)
+        click_y = gr.Number(precision=0)
+        locate_button = gr.Button()
+
+    outputs = [state, image, prompt, feedback, reveal, score, accuracy]
+    demo.load(human.start, state, outputs, api_name="human_start")
+    real_button.click(lambda s: human.answer("real", s), state, outputs, api_name="human_real")
+    inpainted_button.click(lambda s: human.answer("inpainted", s), state, outputs, api_name="human_inpainted")
+    skip_button.click(human.skip_locate, state, outputs, api_name="human_skip_locate")
+    locate_button.click(human.locate, [click_x, click_y, state], outputs, api_name="human_locate")
+
+    def on_click(current, event: gr.SelectData):
+        x, y = event.index
+        return human.locate(x, y, current)
+
+    image.select(on_click, state, outputs, api_name=False)
+
+
+def __getattr__(name: str):
+    # Built on first access, not at import: importing build_app must not read data or open the database.
+    if name == "demo":
+        global demo
+        demo = build_app(SpaceConfig.from_env())
+        return demo
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    config = SpaceConfig.from_env()
+    launch(build_app(config), config)

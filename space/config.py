@@ -1,0 +1,69 @@
+"""What the Space reads and writes, set by environment variables (a Space's settings) or CLI flags.
+
+A Hugging Face Space has no command line, so every setting has an environment variable; the ``inpaintbench space``
+CLI only overrides them. Unset means: the embedded build a local ``inpaintbench generate`` writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+DEFAULT_LOCAL_DATA = "runs/embedded"  # where `inpaintbench generate` writes the embedded build
+
+ENV_VARS = {
+    "data": "INPAINTBENCH_DATA",  # local folder (generator output or release folder) or Hub dataset repo id
+    "revision": "INPAINTBENCH_REVISION",  # Hub tag / branch / commit (Hub data only)
+    "config_name": "INPAINTBENCH_CONFIG",  # dataset config (release folders and Hub repos with several)
+    "db_path": "INPAINTBENCH_DB",  # SQLite file of the human test's answers
+    "leaderboard_path": "INPAINTBENCH_LEADERBOARD",  # results the harness's load_leaderboard reads
+    "max_upload_megapixels": "INPAINTBENCH_MAX_UPLOAD_MEGAPIXELS",
+    "seed": "INPAINTBENCH_SEED",
+}
+
+
+def _default_db_path() -> str:
+    # On a Space, /data is the persistent volume (when one is attached); anything else is lost on restart.
+    if os.environ.get("SPACE_ID") and os.path.isdir("/data") and os.access("/data", os.W_OK):
+        return "/data/inpaintbench_human_test.sqlite3"
+    return "inpaintbench_human_test.sqlite3"
+
+
+@dataclass(frozen=True)
+class SpaceConfig:
+    data: str = DEFAULT_LOCAL_DATA
+    revision: str | None = None
+    config_name: str | None = None
+    db_path: str = field(default_factory=_default_db_path)
+    leaderboard_path: str | None = None
+    # Uploads above this are refused before their pixels are decoded (decompression bombs).
+    max_upload_megapixels: float = 40.0
+    max_upload_size: str = "25mb"  # enforced by Gradio on upload
+    seed: int = 0
+    cache_dir: str | None = None  # datasets' cache (None = the HF default)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "SpaceConfig":
+        """Environment first, then ``overrides`` whose value is not None (CLI flags)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for name, var in ENV_VARS.items():
+            raw = environ.get(var)
+            if raw in (None, ""):
+                continue
+            try:
+                if types[name] == "int":
+                    values[name] = int(raw)
+                elif types[name] == "float":
+                    values[name] = float(raw)
+                else:
+                    values[name] = raw
+            except ValueError:
+                raise ValueError(f"environment variable {var}={raw!r} is not a valid {types[name]}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+    def is_local(self) -> bool:
+        return Path(self.data).exists()

@@ -1,0 +1,63 @@
+"""The Detect tab's logic: run one of the harness's detectors on an uploaded image.
+
+Detectors come from ``inpaintbench.harness.detectors`` (``DETECTORS``, ``create_detector(name)``,
+``.predict(rgb_uint8) -> {"score": float, "map": HxW in [0, 1] or None}``). The Space imports that module lazily
+and lists whatever it registers, so new detectors appear here without touching the Space.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image
+
+from inpaintbench.space.overlays import heatmap_overlay
+from inpaintbench.space.uploads import decode_upload
+
+DETECTORS_MODULE = "inpaintbench.harness.detectors"
+
+
+class DetectError(ValueError):
+    """Shown to the person as is."""
+
+
+class DetectorRunner:
+    def __init__(self, module_name: str = DETECTORS_MODULE, max_megapixels: float = 40.0) -> None:
+        self.max_megapixels = max_megapixels
+        self._instances: dict[str, Any] = {}
+        self._lock = threading.Lock()  # one instance per detector, built once even under concurrent requests
+        self._factory: Callable[[str], Any] | None = None
+        self.unavailable_reason = ""
+        try:
+            module = importlib.import_module(module_name)
+            self.names = sorted(module.DETECTORS)
+            self._factory = module.create_detector
+        except (ImportError, AttributeError) as exc:  # missing, or present without the agreed interface
+            self.names = []
+            self.unavailable_reason = f"{module_name} cannot be used ({exc})"
+
+    def _detector(self, name: str) -> Any:
+        with self._lock:
+            if name not in self._instances:
+                self._instances[name] = self._factory(name)
+            return self._instances[name]
+
+    def run(self, upload: str | bytes | None, name: str | None) -> tuple[Image.Image, Image.Image | None, float, str]:
+        """(the image as decoded, heatmap overlay or None, image-level score, a sentence about the result)."""
+        pixels = decode_upload(upload, self.max_megapixels)  # bad uploads are refused before any detector runs
+        if not self.names:
+            raise DetectError(f"Detection is not available in this build ({self.unavailable_reason}).")
+        if name not in self.names:
+            raise DetectError(f"Unknown detector {name!r}: pick one of {', '.join(self.names)}.")
+        result = self._detector(name).predict(pixels)
+        score = float(result["score"])
+        heat = result.get("map")
+        overlay = None if heat is None else heatmap_overlay(pixels, np.asarray(heat, dtype=np.float32))
+        height, width = pixels.shape[:2]
+        summary = f"**{name}** on a {width}×{height} image: image-level score **{score:.3f}** (higher = more likely inpainted)."
+        if heat is None:
+            summary += " This detector gives no localization map."
+        return Image.fromarray(pixels), overlay, score, summary

@@ -1,0 +1,108 @@
+"""Small real shards for the Space's tests (helpers only; imported by tests/test_space_*.py).
+
+Samples are real photos shipped in scikit-image, downscaled, with an elliptical mask filled by OpenCV's Telea
+inpainting, written through the project's FEATURES exactly as the generator writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import cv2
+import datasets
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+
+from inpaintbench.builder.schema import FEATURES
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+BACKENDS = ("telea", "navier_stokes")
+SIZE = (96, 72)  # width, height: small enough that a test reads a shard in milliseconds
+
+
+def _photo(name: str) -> np.ndarray:
+    rgb = getattr(skdata, name)()
+    return np.asarray(Image.fromarray(rgb).convert("RGB").resize(SIZE, Image.BILINEAR))
+
+
+def sample_rows(with_split: bool = False) -> dict[str, list]:
+    rows: dict[str, list] = {name: [] for name in FEATURES}
+    if with_split:
+        rows["split"] = []
+    for k, name in enumerate(PHOTOS):
+        photo = _photo(name)
+        mask = np.zeros(photo.shape[:2], np.uint8)
+        cv2.ellipse(mask, (30 + 8 * k, 36), (18, 12), 0, 0, 360, 255, -1)
+        variants = [("pristine", "none", "none", np.zeros_like(mask), photo)]
+        for backend in BACKENDS:
+            flag = cv2.INPAINT_TELEA if backend == "telea" else cv2.INPAINT_NS
+            filled = cv2.inpaint(photo, mask, 5, flag)
+            variants.append(("inpainted", backend, "paste_back", mask, filled))
+        for label, backend, strategy, m, image in variants:
+            rows["sample_id"].append(f"embedded-{name}-{backend}")
+            rows["label"].append(0 if label == "pristine" else 1)
+            rows["image"].append(Image.fromarray(image))
+            rows["mask"].append(Image.fromarray(m, mode="L"))
+            rows["original"].append(Image.fromarray(photo))
+            rows["source"].append("embedded")
+            rows["source_image_id"].append(name)
+            rows["object_id"].append("" if label == "pristine" else "1")
+            rows["category"].append("" if label == "pristine" else ("person" if k % 2 == 0 else "cat"))
+            rows["action"].append("none" if label == "pristine" else "remove")
+            rows["replacement"].append("")
+            rows["replacement_score"].append(float("nan"))
+            rows["prompt"].append("")
+            rows["backend"].append(backend)
+            rows["backend_params"].append(json.dumps({"backend": backend, "radius": 5}))
+            rows["strategy"].append(strategy)
+            rows["seed"].append(1000 + k)
+            rows["mask_variant"].append("object")
+            rows["mask_dilation_pct"].append(0.0)
+            rows["mask_area_fraction"].append(float((m > 0).mean()))
+            rows["width"].append(SIZE[0])
+            rows["height"].append(SIZE[1])
+            rows["extra"].append("{}")
+            if with_split:
+                rows["split"].append("test" if k == len(PHOTOS) - 1 else "train")
+    return rows
+
+
+def write_generator_output(root: Path, with_split: bool = False) -> Path:
+    """``<root>/shards/*.parquet`` + manifest.json, two shards, like ``inpaintbench generate`` writes."""
+    rows = sample_rows(with_split)
+    features = FEATURES.copy()
+    if with_split:
+        features["split"] = datasets.Value("string")
+    table = datasets.Dataset.from_dict(rows, features=features)
+    (root / "shards").mkdir(parents=True, exist_ok=True)
+    half = len(table) // 2
+    table.select(range(half)).to_parquet(root / "shards" / "shard-00000.parquet")
+    table.select(range(half, len(table))).to_parquet(root / "shards" / "shard-00001.parquet")
+    (root / "manifest.json").write_text(json.dumps({"samples": len(table)}))
+    return root
+
+
+def write_release_folder(root: Path, config: str = "default") -> Path:
+    """``<root>/data/<config>/<split>-*.parquet`` + README.md, like a release folder."""
+    table = datasets.Dataset.from_dict(sample_rows(), features=FEATURES)
+    folder = root / "data" / config
+    folder.mkdir(parents=True, exist_ok=True)
+    table.select(range(0, 9)).to_parquet(folder / "train-00000-of-00001.parquet")
+    table.select(range(9, len(table))).to_parquet(folder / "test-00000-of-00001.parquet")
+    (root / "README.md").write_text("---\nconfigs: []\n---\n# test release\n")
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def decompression_bomb(path: Path, side: int = 20_000) -> Path:
+    """A ~1 MB PNG declaring side×side pixels (400 MP at the default): tiny on disk, huge once decoded."""
+    Image.new("1", (side, side)).save(path, optimize=True)
+    return path
