@@ -1,0 +1,286 @@
+"""Write a release folder from a generator output: the layout the Hub (and ``load_dataset``) reads.
+
+    <release>/README.md                                     the dataset card (YAML configs = the loading path)
+    <release>/release.json                                  machine-readable summary: counts, files, hashes
+    <release>/images/counts.png                             the card's plot
+    <release>/data/<config>/<split>-NNNNN-of-MMMMM.parquet  rows of FEATURES, in generator order
+
+Two passes keep memory bounded by one input shard: pass 1 reads only the small identity columns to assign
+splits and count rows (so every file name knows its MMMMM); pass 2 streams the full rows into output shards.
+The folder is built under a temp name and renamed at the end, so a release dir exists complete or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from ..schema import COLUMNS, FEATURES, LABEL_NAMES
+from .inputs import GeneratorOutput, sha256_file
+from .splits import SplitConfig
+
+RELEASE_FORMAT = "inpaintbench-release"
+RELEASE_FORMAT_VERSION = 1
+RELEASE_SUMMARY_NAME = "release.json"
+DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and streaming work best with shards well < 1 GB
+ROW_GROUP_SIZE = 32  # rows hold three PNGs each: small row groups make streaming's first sample fast
+# Columns pass 1 reads: enough to assign splits, filter configs and fill the card's tables.
+IDENTITY_COLUMNS = ("sample_id", "label", "source", "source_image_id", "backend", "category", "strategy", "action", "mask_variant")
+
+
+class ReleaseLayoutError(ValueError):
+    """The release cannot be written; the message names the file and the problem."""
+
+
+def shard_name(split: str, index: int, total: int) -> str:
+    return f"{split}-{index:05d}-of-{total:05d}.parquet"
+
+
+@dataclass
+class ReleasePlan:
+    """Pass 1's result: the split of every row (in generator order) and what each config will hold."""
+
+    rows: list[dict[str, Any]]  # identity columns + "split", one per input row, generator order
+    rows_per_shard: int
+    config_split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def plan_release(generated: GeneratorOutput, split_config: SplitConfig, max_shard_bytes: int) -> ReleasePlan:
+    for spec in split_config.configs:
+        for column in spec.where:
+            if column not in COLUMNS:
+                raise ReleaseLayoutError(f"{split_config.source_file}: config {spec.name!r} filters on unknown column {column!r}")
+    # Identity columns plus whatever the configs filter on, so config counts are exact before pass 2.
+    wanted = list(dict.fromkeys(list(IDENTITY_COLUMNS) + [c for spec in split_config.configs for c in spec.where]))
+    rows: list[dict[str, Any]] = []
+    for shard in tqdm(generated.shards, desc="release: assigning splits", unit="shard"):
+        table = pq.read_table(shard.path, columns=wanted)
+        columns = {name: table.column(name).to_pylist() for name in wanted}
+        splits = split_config.assign_many(columns["source"], columns["source_image_id"], columns["backend"])
+        for i, split in enumerate(splits):
+            row = {name: columns[name][i] for name in wanted}
+            row["split"] = split
+            row["label"] = LABEL_NAMES[row["label"]]  # names, not ClassLabel ints, in counts and the card
+            row["_shard"] = shard.path.name
+            rows.append(row)
+
+    seen: dict[str, str] = {}
+    for row in rows:
+        if row["sample_id"] in seen:
+            raise ReleaseLayoutError(
+                f"{generated.root}: sample_id {row['sample_id']!r} appears twice ({seen[row['sample_id']]} and "
+                f"{row['_shard']}); ids must be unique for splits and versions to be stable"
+            )
+        seen[row["sample_id"]] = row["_shard"]
+
+    total_bytes = sum(s.bytes for s in generated.shards)
+    bytes_per_row = max(total_bytes / max(len(rows), 1), 1.0)
+    rows_per_shard = max(1, int(max_shard_bytes // bytes_per_row))
+    plan = ReleasePlan(rows, rows_per_shard)
+    for spec in split_config.configs:
+        counts = Counter(row["split"] for row in rows if _keeps(spec, row))
+        # Empty splits are left out: datasets' Parquet reader fails on a zero-row file ("BatchSize must be
+        # greater than 0"), so a split a version has no sample for is simply absent (the card says so).
+        plan.config_split_counts[spec.name] = {s: counts[s] for s in split_config.split_names if counts[s]}
+    return plan
+
+
+def _keeps(spec, row: dict[str, Any]) -> bool:
+    return all(str(row[c]) in allowed for c, allowed in spec.where.items())
+
+
+def _filter_mask(spec, table: pa.Table) -> pa.ChunkedArray | None:
+    mask = None
+    for column, allowed in spec.where.items():
+        keep = pc.is_in(pc.cast(table.column(column), pa.string()), value_set=pa.array(list(allowed), pa.string()))
+        mask = keep if mask is None else pc.and_(mask, keep)
+    return mask
+
+
+class _SplitWriter:
+    """Buffers one split's rows and writes ``<split>-NNNNN-of-MMMMM.parquet`` files of ``rows_per_shard`` rows."""
+
+    def __init__(self, folder: Path, split: str, expected_rows: int, rows_per_shard: int, schema: pa.Schema):
+        self.folder, self.split, self.schema = folder, split, schema
+        self.rows_per_shard = rows_per_shard
+        self.total_files = max(1, math.ceil(expected_rows / rows_per_shard))
+        self.expected_rows = expected_rows
+        self.buffer: list[pa.Table] = []
+        self.buffered = 0
+        self.written_files: list[Path] = []
+        self.written_rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        self.buffer.append(table)
+        self.buffered += table.num_rows
+        while self.buffered >= self.rows_per_shard:
+            self._flush(self.rows_per_shard)
+
+    def close(self) -> None:
+        if self.buffered:
+            self._flush(self.buffered)
+        if self.written_rows != self.expected_rows or len(self.written_files) != self.total_files:
+            raise ReleaseLayoutError(
+                f"{self.folder}: split {self.split!r} wrote {self.written_rows} rows in {len(self.written_files)} files, "
+                f"planned {self.expected_rows} in {self.total_files} (did the input change during the build?)"
+            )
+
+    def _flush(self, n: int) -> None:
+        combined = pa.concat_tables(self.buffer)
+        head, rest = combined.slice(0, n), combined.slice(n)
+        path = self.folder / shard_name(self.split, len(self.written_files), self.total_files)
+        pq.write_table(head.combine_chunks(), path, row_group_size=ROW_GROUP_SIZE)
+        self.written_files.append(path)
+        self.written_rows += n
+        self.buffer = [rest] if rest.num_rows else []
+        self.buffered = rest.num_rows
+
+
+def write_data_files(generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, dest: Path) -> dict[str, dict[str, list[str]]]:
+    """Pass 2. Returns {config: {split: [relative file paths]}}."""
+    schema = FEATURES.arrow_schema  # carries the "huggingface" metadata: load_dataset gets FEATURES back exactly
+    split_of = {row["sample_id"]: row["split"] for row in plan.rows}
+    layout: dict[str, dict[str, list[str]]] = {}
+    for spec in split_config.configs:
+        folder = dest / "data" / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        counts = plan.config_split_counts[spec.name]
+        writers = {s: _SplitWriter(folder, s, n, plan.rows_per_shard, schema) for s, n in counts.items()}
+        for shard in tqdm(generated.shards, desc=f"release: writing config {spec.name}", unit="shard"):
+            table = pq.read_table(shard.path, columns=COLUMNS)
+            try:
+                table = table.cast(schema)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                raise ReleaseLayoutError(f"{shard.path}: columns do not match builder.schema.FEATURES ({exc})") from None
+            mask = _filter_mask(spec, table)
+            if mask is not None:
+                table = table.filter(mask)
+            splits = pa.array([split_of[i] for i in table.column("sample_id").to_pylist()], pa.string())
+            for split, writer in writers.items():
+                part = table.filter(pc.equal(splits, split))
+                if part.num_rows:
+                    writer.add(part)
+        layout[spec.name] = {}
+        for split, writer in writers.items():
+            writer.close()
+            layout[spec.name][split] = [p.relative_to(dest).as_posix() for p in writer.written_files]
+    return layout
+
+
+def count_by(rows: list[dict[str, Any]], column: str) -> dict[str, dict[str, int]]:
+    """{value: {split: n, ..., "total": n}}, values sorted by total (descending) then name."""
+    table: dict[str, Counter] = defaultdict(Counter)
+    for row in rows:
+        value = str(row[column])
+        table[value][row["split"]] += 1
+        table[value]["total"] += 1
+    return {v: dict(c) for v, c in sorted(table.items(), key=lambda kv: (-kv[1]["total"], kv[0]))}
+
+
+def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, layout, version: str, repo_id: str | None) -> dict[str, Any]:
+    rows = plan.rows
+    in_domain_photos = {(r["source"], r["source_image_id"]) for r in rows if r["split"] in split_config.fractions}
+    ood_splits = [o.split for o in split_config.out_of_domain]
+    manifest = generated.manifest
+    return {
+        "format": RELEASE_FORMAT,
+        "format_version": RELEASE_FORMAT_VERSION,
+        "version": version,
+        "repo_id": repo_id,
+        "generator": {
+            "inpaintbench_version": manifest.get("inpaintbench_version"),
+            "config_hash": manifest.get("config_hash"),
+            "seed": manifest.get("seed"),
+            "manifest_sha256": generated.manifest_sha256,
+            "skipped": len(manifest.get("skipped") or []),
+            "skipped_by_reason": manifest.get("skipped_by_reason") or {},
+        },
+        "split_config": {
+            "file": Path(split_config.source_file).name,
+            "digest": split_config.digest,
+            "salt": split_config.salt,
+            "fractions": dict(split_config.fractions),
+            "out_of_domain": [{"split": o.split, "backends": list(o.backends), "sources": list(o.sources)} for o in split_config.out_of_domain],
+        },
+        "configs": {
+            spec.name: {
+                "description": spec.description,
+                "where": {k: list(v) for k, v in spec.where.items()},
+                "splits": {s: {"num_samples": n, "files": layout[spec.name][s]} for s, n in plan.config_split_counts[spec.name].items()},
+            }
+            for spec in split_config.configs
+        },
+        "num_samples": len(rows),
+        "num_source_photos": len({(r["source"], r["source_image_id"]) for r in rows}),
+        "counts": {column: count_by(rows, column) for column in ("split", "label", "backend", "source", "category", "strategy", "action", "mask_variant")},
+        # Out-of-domain samples whose photo also appears in an in-domain split: the generator is unseen, the photo
+        # may not be. The card states this number so OOD results are read for what they are.
+        "ood_samples_with_in_domain_photo": {
+            split: sum(1 for r in rows if r["split"] == split and (r["source"], r["source_image_id"]) in in_domain_photos)
+            for split in ood_splits
+        },
+    }
+
+
+def file_table(dest: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(p for p in dest.rglob("*") if p.is_file() and p.name != RELEASE_SUMMARY_NAME):
+        out[path.relative_to(dest).as_posix()] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return out
+
+
+def build_release(
+    generated: GeneratorOutput,
+    split_config: SplitConfig,
+    dest: str | Path,
+    version: str,
+    repo_id: str | None = None,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+) -> dict[str, Any]:
+    """Write the release folder ``dest`` (which must not exist, or be empty). Returns the release summary."""
+    from .card import write_card  # card imports matplotlib: only when a release is really written
+
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise ReleaseLayoutError(f"{dest}: exists and is not an empty folder; refusing to write a release over it")
+    licenses_missing = sorted({s for s in _sources(generated)} - set(split_config.licenses))
+    if licenses_missing:
+        raise ReleaseLayoutError(
+            f"{split_config.source_file}: no license stated for source(s) {licenses_missing}; add them under 'licenses'"
+        )
+    plan = plan_release(generated, split_config, max_shard_bytes)
+    staging = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    try:
+        layout = write_data_files(generated, split_config, plan, staging)
+        summary = summarize(generated, split_config, plan, layout, version, repo_id)
+        write_card(staging, summary, split_config)
+        summary["files"] = file_table(staging)
+        (staging / RELEASE_SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if dest.exists():
+            dest.rmdir()  # empty (checked above)
+        staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return summary
+
+
+def _sources(generated: GeneratorOutput) -> set[str]:
+    found: set[str] = set()
+    for shard in generated.shards:
+        found.update(pq.read_table(shard.path, columns=["source"]).column("source").to_pylist())
+    return found
