@@ -60,9 +60,25 @@ def register_backend(name: str):
     return decorator
 
 
+# Backends whose module is heavy to import (diffusers, transformers) register only when first asked for.
+LAZY_BACKENDS: dict[str, str] = {
+    "sd_inpaint": "inpaintbench.builder.backends.sd",
+    "sdxl_inpaint": "inpaintbench.builder.backends.sdxl",
+    "sd3_inpaint": "inpaintbench.builder.backends.sd3",
+    "kandinsky22_inpaint": "inpaintbench.builder.backends.kandinsky",
+    "flux_fill": "inpaintbench.builder.backends.flux",
+    "controlnet_inpaint": "inpaintbench.builder.backends.controlnet",
+}
+
+
 def create_backend(name: str, **params: Any) -> InpaintBackend:
+    if name not in BACKENDS and name in LAZY_BACKENDS:
+        import importlib
+
+        importlib.import_module(LAZY_BACKENDS[name])
     try:
         factory = BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown inpainting backend {name!r}; known: {', '.join(sorted(BACKENDS))}") from None
+        known = ", ".join(sorted(set(BACKENDS) | set(LAZY_BACKENDS)))
+        raise ValueError(f"unknown inpainting backend {name!r}; known: {known}") from None
     return factory(**params)

@@ -1,0 +1,277 @@
+"""What every diffusers inpainting backend shares: loading, device/dtype, schedulers, seeding, sizes, batching,
+the out-of-memory fallback and the paste-back/full-regeneration strategies.
+
+A family module (sd.py, sdxl.py, ...) subclasses ``DiffusionBackend`` and supplies only what differs: its
+default model, its ``SizeRule``, how to load its pipeline and which keyword arguments its ``__call__`` takes.
+The backend object loads its pipeline once, in ``__init__`` (so a missing model fails before any work starts),
+and reuses it for every sample of the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .. import strategies
+from ..strategies import SizeRule
+from .registry import InpaintBackend, InpaintRequest, InpaintResult
+
+logger = logging.getLogger(__name__)
+
+# Scheduler names accepted in configs -> diffusers classes. Denoising (epsilon/v) families take the first four;
+# flow-matching families (SD3, FLUX) only their own Euler flow scheduler.
+SCHEDULERS = {
+    "UniPC": "UniPCMultistepScheduler",
+    "DPMSolverMultistep": "DPMSolverMultistepScheduler",
+    "Euler": "EulerDiscreteScheduler",
+    "DDIM": "DDIMScheduler",
+    "FlowMatchEuler": "FlowMatchEulerDiscreteScheduler",
+}
+DENOISING_SCHEDULERS = ("UniPC", "DPMSolverMultistep", "Euler", "DDIM")
+FLOW_SCHEDULERS = ("FlowMatchEuler",)
+
+DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
+          "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+
+
+class ModelNotFoundError(OSError):
+    """Weights that cannot be loaded; the message names the model id or path and says what to do."""
+
+
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE as huggingface_hub reads it, but from the environment *now* (it may be set after import)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def _looks_like_path(name: str) -> bool:
+    # A Hub id is "name" or "owner/name"; anything else with separators, or starting like a path, is a path.
+    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or "\\" in name
+
+
+def load_pretrained(cls: Any, name_or_path: str, what: str, **kwargs: Any) -> Any:
+    """``cls.from_pretrained`` with HF_HUB_OFFLINE honoured and a clear error naming the model when it fails."""
+    name = str(name_or_path)
+    local = Path(name).expanduser()
+    if _looks_like_path(name) and not local.exists():
+        raise ModelNotFoundError(f"{what}: model path {name!r} does not exist")
+    offline = hub_offline()
+    try:
+        return cls.from_pretrained(str(local) if local.exists() else name, local_files_only=offline, **kwargs)
+    except OSError as error:
+        if local.exists():
+            hint = "the folder is not a complete diffusers/transformers save (model_index.json, config.json, weights)"
+        elif offline:
+            hint = (f"HF_HUB_OFFLINE is set and it is not in the local cache; run `hf download {name}` where the "
+                    f"Hub is reachable, or pass a local path")
+        else:
+            hint = "check the model id, your network and (for gated models) your Hub token"
+        raise ModelNotFoundError(f"{what}: cannot load {cls.__name__} weights {name!r}: {hint}. ({error})") from error
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for but CUDA is not available here")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str, gpu_default: str) -> torch.dtype:
+    """fp32 on CPU (half precision is slow or unsupported there), the family's half type on a GPU."""
+    if dtype == "auto":
+        dtype = gpu_default if device.startswith("cuda") else "fp32"
+    try:
+        return DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; known: auto, {', '.join(DTYPES)}") from None
+
+
+def _simulated_oom(limit: int | None, size: tuple[int, int], batch: int) -> None:
+    # Emulates a card with ``limit`` pixels of room through the same except-branch a real OOM takes: lets the
+    # fallback run (and be tested) on CPU, and lets a config cap sizes on a shared GPU.
+    if limit is not None and size[0] * size[1] * batch > limit:
+        raise torch.OutOfMemoryError(
+            f"simulated out of memory: {batch} x {size[0]}x{size[1]} px exceeds max_pixels={limit}"
+        )
+
+
+class DiffusionBackend(InpaintBackend):
+    """Base of the diffusers backends. Subclasses set the class attributes and implement ``_load`` and
+    ``_call_kwargs``; everything else (sizes, seeding, strategies, batching, OOM fallback) lives here."""
+
+    family: str = ""
+    default_model: str = ""
+    size_rule: SizeRule = SizeRule(multiple=8, long_side=512)
+    default_steps: int = 50
+    default_guidance: float = 7.5
+    default_scheduler: str = "UniPC"
+    gpu_dtype: str = "fp16"
+    schedulers: tuple[str, ...] = DENOISING_SCHEDULERS
+    takes_negative_prompt: bool = True
+
+    def __init__(
+        self,
+        model: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        scheduler: str | None = None,
+        strategy: str = "paste_back",
+        feather: float = 0.0,
+        upscale: str = "lanczos",
+        dtype: str = "auto",
+        device: str = "auto",
+        working_long_side: int | None = None,
+        max_pixels: int | None = None,
+        oom_min_long_side: int = 256,
+        **family_params: Any,
+    ) -> None:
+        if strategy not in strategies.STRATEGY_CHOICES:
+            raise ValueError(f"{self.name}: unknown strategy {strategy!r}; known: {strategies.STRATEGY_CHOICES}")
+        if upscale not in strategies.UPSCALE_METHODS:
+            raise ValueError(f"{self.name}: unknown upscale {upscale!r}; known: {strategies.UPSCALE_METHODS}")
+        scheduler = scheduler or self.default_scheduler
+        if scheduler not in self.schedulers:
+            raise ValueError(f"{self.name}: scheduler {scheduler!r} does not fit this model family; "
+                             f"known: {', '.join(self.schedulers)}")
+        if float(feather) < 0:
+            raise ValueError(f"{self.name}: feather radius must be >= 0, got {feather}")
+        self.device = resolve_device(device)
+        self.torch_dtype = resolve_dtype(dtype, self.device, self.gpu_dtype)
+        super().__init__(
+            model=model or self.default_model, steps=int(steps or self.default_steps),
+            guidance=float(self.default_guidance if guidance is None else guidance), scheduler=scheduler,
+            strategy=strategy, feather=float(feather), upscale=upscale, dtype=str(self.torch_dtype).split(".")[-1],
+            device=self.device, working_long_side=working_long_side, max_pixels=max_pixels,
+            oom_min_long_side=int(oom_min_long_side), **self._family_defaults(family_params),
+        )
+        self.pipeline = self._load()
+        self._set_scheduler(scheduler)
+        self.pipeline.to(self.device)
+        # The generator shows one progress bar for the whole run; per-call bars would drown it.
+        self.pipeline.set_progress_bar_config(disable=True)
+
+    # ---- for subclasses ------------------------------------------------------------------------------------
+
+    def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
+        """Validate family-specific params and fill their defaults (recorded in ``describe()``)."""
+        if family_params:
+            raise TypeError(f"{self.name}: unknown parameter(s) {', '.join(sorted(family_params))}")
+        return {}
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def _call_kwargs(self, images: list[Image.Image], masks: list[Image.Image], size: tuple[int, int]) -> dict:
+        """Family-specific keyword arguments for the pipeline call (beyond prompt, image, mask, size, seed)."""
+        return {}
+
+    def _scheduler_holders(self) -> list[Any]:
+        return [self.pipeline]
+
+    # ---- shared machinery ----------------------------------------------------------------------------------
+
+    def _load_pipeline(self, cls: Any, name: str, what: str | None = None, **kwargs: Any) -> Any:
+        return load_pretrained(cls, name, what or self.name, torch_dtype=self.torch_dtype, **kwargs)
+
+    def _set_scheduler(self, name: str) -> None:
+        import diffusers
+
+        scheduler_cls = getattr(diffusers, SCHEDULERS[name])
+        for holder in self._scheduler_holders():
+            if type(holder.scheduler) is not scheduler_cls:
+                holder.scheduler = scheduler_cls.from_config(holder.scheduler.config)
+
+    def working_size(self, width: int, height: int) -> tuple[int, int]:
+        return strategies.working_size(width, height, self.size_rule, self.params["working_long_side"])
+
+    def _check(self, request: InpaintRequest) -> None:
+        if request.image.size != request.mask.size:
+            raise ValueError(f"{self.name}: image {request.image.size} and mask {request.mask.size} differ in size")
+
+    def _generate(self, requests: list[InpaintRequest], size: tuple[int, int]) -> list[Image.Image]:
+        """One pipeline call for same-size requests at working ``size``; one seeded generator per sample."""
+        _simulated_oom(self.params["max_pixels"], size, len(requests))
+        pairs = [strategies.resize_for_model(r.image, r.mask, size) for r in requests]
+        images, masks = [p[0] for p in pairs], [p[1] for p in pairs]
+        generator_device = self.device if self.device.startswith("cuda") else "cpu"
+        generators = [torch.Generator(generator_device).manual_seed(int(r.seed)) for r in requests]
+        kwargs = dict(
+            prompt=[r.prompt for r in requests], image=images, mask_image=masks, width=size[0], height=size[1],
+            num_inference_steps=self.params["steps"], guidance_scale=self.params["guidance"], generator=generators,
+        )
+        if self.takes_negative_prompt:
+            kwargs["negative_prompt"] = [r.negative_prompt for r in requests]
+        kwargs.update(self._call_kwargs(images, masks, size))
+        with torch.inference_mode():
+            outputs = self.pipeline(**kwargs).images
+        return [out if out.size == size else out.resize(size, Image.Resampling.LANCZOS) for out in outputs]
+
+    def _generate_with_fallback(self, requests: list[InpaintRequest], size: tuple[int, int]):
+        """Generate; on out-of-memory split the batch, then retry at smaller sizes. Returns (outputs, fallback)."""
+        try:
+            return self._generate(requests, size), None
+        except torch.OutOfMemoryError as error:
+            self._free_memory()
+            if len(requests) > 1:
+                logger.warning("%s: out of memory on a batch of %d at %s; one by one", self.name, len(requests), size)
+                singles = [self._generate_with_fallback([r], size) for r in requests]
+                return [o[0][0] for o in singles], [o[1] for o in singles]
+            smaller = strategies.shrink_size(size, self.size_rule, self.params["oom_min_long_side"])
+            if smaller is None:
+                raise RuntimeError(
+                    f"{self.name}: out of memory even at {size[0]}x{size[1]} (oom_min_long_side="
+                    f"{self.params['oom_min_long_side']}): {error}"
+                ) from error
+            logger.warning("%s: out of memory at %s; retrying at %s", self.name, size, smaller)
+            outputs, deeper = self._generate_with_fallback(requests, smaller)
+            return outputs, deeper or smaller
+
+    def _free_memory(self) -> None:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def inpaint(self, request: InpaintRequest) -> InpaintResult:
+        return self.inpaint_batch([request])[0]
+
+    def inpaint_batch(self, requests: list[InpaintRequest]) -> list[InpaintResult]:
+        """Inpaint several requests, one pipeline call per group of same-size images (order kept).
+
+        Each sample keeps its own seeded generator, so its result does not depend on what it was batched with
+        beyond floating-point noise of batched kernels.
+        """
+        for request in requests:
+            self._check(request)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, request in enumerate(requests):
+            groups.setdefault(request.image.size, []).append(index)
+        results: list[InpaintResult | None] = [None] * len(requests)
+        for original_size, indices in groups.items():
+            group = [requests[i] for i in indices]
+            size = self.working_size(*original_size)
+            outputs, fallback = self._generate_with_fallback(group, size)
+            fallbacks = fallback if isinstance(fallback, list) else [fallback] * len(group)
+            for i, request, output, fell_back in zip(indices, group, outputs, fallbacks):
+                results[i] = self._finish(request, output, size, fell_back, len(group))
+        return results  # type: ignore[return-value]
+
+    def _finish(self, request, output, size, fallback, batch_size) -> InpaintResult:
+        image, record = strategies.finish(
+            request.image, request.mask, output, self.params["strategy"], self.params["feather"],
+            self.params["upscale"],
+        )
+        extra: dict[str, Any] = {
+            "family": self.family,
+            "working_size": list(output.size),
+            "scheduler": type(self._scheduler_holders()[0].scheduler).__name__,
+            "batch_size": batch_size,
+            **record,
+        }
+        if fallback is not None:
+            extra["oom_fallback_size"] = list(fallback)
+            extra["planned_working_size"] = list(size)
+        return InpaintResult(image=image, strategy=self.params["strategy"], extra=extra)

@@ -1,0 +1,161 @@
+"""How a diffusion model's output becomes a sample: working sizes, paste-back/feathered blend, upscaling.
+
+Diffusion models only run at certain sizes (latents are 1/8 of the image, transformers patch them again) and
+look best near the size they were trained at, so each family has a ``SizeRule``. The model works at that size and
+its output is brought back to the original's size. Two strategies are recorded per sample because detectors
+behave very differently on them:
+
+- ``full_regeneration``: the pipeline's output as is (every pixel went through the VAE), resized back;
+- ``paste_back``: original pixels outside the mask, the model's pixels inside, optionally feathered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image
+
+STRATEGY_CHOICES = ("full_regeneration", "paste_back")
+UPSCALE_METHODS = ("lanczos",)
+MAX_UPSCALE_LONG_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Where a model family works: sides are multiples of ``multiple``; either the long side is ``long_side`` or
+    the area is about ``area`` pixels (SDXL-style "around 1024"); the long side never exceeds ``max_long_side``."""
+
+    multiple: int
+    long_side: int | None = None
+    area: int | None = None
+    max_long_side: int = 2048
+
+    def __post_init__(self) -> None:
+        if (self.long_side is None) == (self.area is None):
+            raise ValueError("a SizeRule needs exactly one of long_side or area")
+
+
+def _round_to(value: float, multiple: int) -> int:
+    return max(multiple, int(round(value / multiple)) * multiple)
+
+
+def working_size(width: int, height: int, rule: SizeRule, long_side: int | None = None) -> tuple[int, int]:
+    """The (width, height) a family works at for a ``width`` x ``height`` image: aspect kept, sides rounded to
+    the rule's multiple, long side capped. ``long_side`` overrides the rule's target (e.g. tiny test models)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    if long_side is not None:
+        scale = long_side / max(width, height)
+    elif rule.long_side is not None:
+        scale = rule.long_side / max(width, height)
+    else:
+        scale = math.sqrt(rule.area / (width * height))
+    cap = max(rule.multiple, (min(rule.max_long_side, long_side or rule.max_long_side) // rule.multiple) * rule.multiple)
+    scale = min(scale, cap / max(width, height))
+    w, h = _round_to(width * scale, rule.multiple), _round_to(height * scale, rule.multiple)
+    # Rounding up can push the long side one multiple over the cap.
+    while max(w, h) > cap:
+        w, h = (w - rule.multiple, h) if w >= h else (w, h - rule.multiple)
+    return w, h
+
+
+def shrink_size(size: tuple[int, int], rule: SizeRule, min_long_side: int, factor: float = 0.75) -> tuple[int, int] | None:
+    """A smaller working size for an out-of-memory retry (aspect kept), or None below ``min_long_side``."""
+    width, height = size
+    target = int(max(width, height) * factor)
+    if target < min_long_side or target < rule.multiple:
+        return None
+    smaller = working_size(width, height, rule, long_side=target)
+    return smaller if smaller[0] * smaller[1] < width * height else None
+
+
+def binary_mask(mask: Image.Image) -> np.ndarray:
+    """The mask as a bool array (True = inpaint), thresholded at half like the classical backends."""
+    return np.asarray(mask.convert("L")) > 127
+
+
+def resize_for_model(image: Image.Image, mask: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
+    """Image and mask at the working size. A working pixel is masked if ANY original pixel under it is, so the
+    generated region always covers the original mask and paste-back never exposes unpainted pixels."""
+    resized_image = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    coverage = Image.fromarray(binary_mask(mask).astype(np.uint8) * 255).resize(size, Image.Resampling.BOX)
+    resized_mask = Image.fromarray(((np.asarray(coverage) > 0) * 255).astype(np.uint8), mode="L")
+    return resized_image, resized_mask
+
+
+def upscale(image: Image.Image, size: tuple[int, int], method: str = "lanczos") -> Image.Image:
+    """Bring a working-size output to ``size`` (up or down)."""
+    if method not in UPSCALE_METHODS:
+        raise ValueError(f"unknown upscale method {method!r}; known: {', '.join(UPSCALE_METHODS)}")
+    if image.size == tuple(size):
+        return image
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def upscale_sample(original: Image.Image, mask: Image.Image, long_side: int) -> tuple[Image.Image, Image.Image]:
+    """Upscale a source photo and its mask to ``long_side`` (at most 2048 px, as SAGI's HD outputs) before
+    inpainting, for configs that want high-resolution samples. Never downscales."""
+    if not 0 < long_side <= MAX_UPSCALE_LONG_SIDE:
+        raise ValueError(f"upscale long side must be in 1..{MAX_UPSCALE_LONG_SIDE}, got {long_side}")
+    width, height = original.size
+    if max(width, height) >= long_side:
+        return original, mask
+    scale = long_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    up_mask = mask.convert("L").resize(size, Image.Resampling.NEAREST)
+    return original.convert("RGB").resize(size, Image.Resampling.LANCZOS), up_mask
+
+
+def feather_alpha(mask: np.ndarray, radius: float) -> np.ndarray:
+    """Blend weights in [0, 1] for the generated image: 1 deep inside the mask, ramping down towards its edge.
+
+    The ramp lies INSIDE the mask (erode, then blur) and the weights are zeroed outside it, so every pixel that
+    differs from the original stays inside the recorded ground-truth mask.
+    """
+    hard = mask.astype(np.float32)
+    if radius <= 0:
+        return hard
+    r = int(math.ceil(radius))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    core = cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    if not core.any():  # a mask thinner than the feather: blur the mask itself rather than erase the edit
+        core = mask.astype(np.uint8)
+    soft = cv2.GaussianBlur(core.astype(np.float32), (0, 0), sigmaX=max(radius / 2.0, 0.5))
+    # Re-normalise so the centre of the mask is fully generated even after the blur.
+    peak = soft.max()
+    soft = np.clip(soft / peak, 0.0, 1.0) if peak > 0 else soft
+    return soft * hard
+
+
+def paste_back(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 0.0) -> Image.Image:
+    """Original pixels outside the mask; generated ones inside, blended with ``feather_alpha``."""
+    if generated.size != original.size:
+        raise ValueError(f"generated {generated.size} and original {original.size} differ in size")
+    alpha = feather_alpha(binary_mask(mask), feather)[..., None]
+    orig = np.asarray(original.convert("RGB"), dtype=np.float32)
+    gen = np.asarray(generated.convert("RGB"), dtype=np.float32)
+    blended = np.rint(alpha * gen + (1.0 - alpha) * orig).astype(np.uint8)
+    # Exactness outside the mask does not depend on float rounding.
+    outside = alpha[..., 0] == 0
+    blended[outside] = np.asarray(original.convert("RGB"))[outside]
+    return Image.fromarray(blended)
+
+
+def finish(
+    original: Image.Image, mask: Image.Image, generated: Image.Image, strategy: str, feather: float = 0.0,
+    upscale_method: str = "lanczos",
+) -> tuple[Image.Image, dict]:
+    """Turn a working-size output into the sample's image at the original's size; returns it and what to record."""
+    if strategy not in STRATEGY_CHOICES:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGY_CHOICES)}")
+    record: dict = {}
+    if generated.size != original.size:
+        record["resize"] = {"method": upscale_method, "from": list(generated.size), "to": list(original.size)}
+    full = upscale(generated.convert("RGB"), original.size, upscale_method)
+    if strategy == "full_regeneration":
+        return full, record
+    record["feather"] = float(feather)
+    return paste_back(original, full, mask, feather), record
