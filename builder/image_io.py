@@ -89,18 +89,25 @@ def open_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         kind = "truncated file" if "truncat" in str(error).lower() else "unreadable image header"
         raise ImageLoadError(path, f"{kind} ({error or type(error).__name__})") from None
+    try:
+        check_pixel_budget(image, max_pixels, path)
+    except ImageLoadError:
+        image.close()
+        raise
+    return image
+
+
+def check_pixel_budget(image: Image.Image, max_pixels: int | None, path: str | Path = "<image>") -> None:
+    """``ImageLoadError`` when the image's size is invalid or over ``max_pixels`` (None: no budget)."""
     width, height = image.size
     if width <= 0 or height <= 0:
-        image.close()
         raise ImageLoadError(path, f"invalid image size {width}x{height}")
     if max_pixels is not None and width * height > max_pixels:
-        image.close()
         raise ImageLoadError(
             path,
             f"image is {width}x{height} = {width * height:,} pixels, over the pixel budget of {max_pixels:,} "
             "(possible decompression bomb; raise max_pixels to allow it)",
         )
-    return image
 
 
 def normalize_image(

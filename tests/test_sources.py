@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +228,41 @@ def test_pluggable_loader_and_file_name_ids(tmp_path):
     assert isinstance(missing, SkippedInput) and "pkg/unknown" in missing.reason and "KeyError" in missing.reason
     with pytest.raises(KeyError, match="no image 'nope'"):
         source.load("nope")
+
+
+def png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims ``width x height`` and holds no pixels: a decompression bomb stand-in."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def test_huge_photos_are_skipped_for_the_default_reader_and_for_custom_loaders(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    png_header_only(images / "huge.png", 14000, 13000)  # 182 MP: over our default budget and PIL's hard limit
+    Image.new("RGB", (40, 30)).save(images / "ok.png")
+    coco = write_coco(
+        tmp_path,
+        [{"id": 1, "file_name": "huge.png", "width": 14000, "height": 13000},
+         {"id": 2, "file_name": "ok.png", "width": 40, "height": 30}],
+        [ann(1, 1, rect_polygon(10, 10, 900, 900)), ann(2, 2, rect_polygon(2, 2, 20, 20))],
+    )
+    default = CocoSource(coco, images)
+    skipped = default.load("1")
+    assert isinstance(skipped, SkippedInput) and "huge.png: image is 14000x13000" in skipped.reason
+    assert "over the pixel budget" in skipped.reason
+    # A custom loader opening under PIL's own guard: PIL's DecompressionBombError becomes a skip too.
+    plain_open = CocoSource(coco, name="plain", image_loader=lambda name: Image.open(images / name), max_pixels=None)
+    bomb = plain_open.load("1")
+    assert isinstance(bomb, SkippedInput) and "over PIL's pixel limit" in bomb.reason
+    # The budget applies to a custom loader's images as well.
+    tight = CocoSource(coco, name="tight", image_loader=lambda name: Image.open(images / name), max_pixels=1000)
+    assert "over the pixel budget of 1,000" in tight.load("2").reason
+    assert isinstance(default.load("2"), Scene)
 
 
 def test_bad_annotation_files_name_the_file(tmp_path):

@@ -21,7 +21,14 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from ..image_io import DEFAULT_MAX_PIXELS, ImageLoadError, normalize_image, open_image, transpose_like_exif
+from ..image_io import (
+    DEFAULT_MAX_PIXELS,
+    ImageLoadError,
+    check_pixel_budget,
+    normalize_image,
+    open_image,
+    transpose_like_exif,
+)
 from ..scene import Scene, SceneObject, SkippedInput
 from .base import Source, SourceConfigError, register_source_type
 from .coco_masks import DegenerateObject, rasterize_segmentation
@@ -30,7 +37,7 @@ ANNOTATION_FRAMES = ("auto", "oriented", "raw")
 IMAGE_ID_KEYS = ("id", "file_name")
 
 # What a custom loader may raise for a bad photo; anything else is a bug in the loader and should surface.
-_BAD_PHOTO_ERRORS = (ImageLoadError, OSError, ValueError, LookupError, SyntaxError, EOFError)
+_BAD_PHOTO_ERRORS = (OSError, ValueError, LookupError, SyntaxError, EOFError)
 
 
 @register_source_type("coco")
@@ -98,6 +105,8 @@ class CocoSource(Source):
                 _close_unless_kept(raw, photo)
         except ImageLoadError as error:
             return skip(str(error))
+        except Image.DecompressionBombError as error:  # a custom loader opening under PIL's global guard
+            return skip(f"{label}: over PIL's pixel limit, possible decompression bomb ({error})")
         except _BAD_PHOTO_ERRORS as error:
             return skip(f"{label}: cannot load ({type(error).__name__}: {error})")
 
@@ -129,6 +138,7 @@ class CocoSource(Source):
             image = self.image_loader(file_name)
             if not isinstance(image, Image.Image):
                 raise ImageLoadError(label, f"image loader returned {type(image).__name__}, not a PIL image")
+            check_pixel_budget(image, self.max_pixels, label)
             return image
         return open_image(self.images_dir / file_name, max_pixels=self.max_pixels)
 
