@@ -284,6 +284,19 @@ def test_bad_annotation_files_name_the_file(tmp_path):
         CocoSource(bad, tmp_path / "nowhere")
 
 
+def test_image_entries_with_bad_sizes_are_skipped_and_float_sizes_accepted(tmp_path):
+    Image.new("RGB", (40, 30)).save(tmp_path / "a.png")
+    entries = [{"id": 1, "file_name": "a.png", "width": 40.0, "height": 30.0},
+               {"id": 2, "file_name": "a.png", "width": "40", "height": 30},
+               {"id": 3, "file_name": "a.png", "height": 30}]
+    source = CocoSource(write_coco(tmp_path, entries, [ann(i, i, rect_polygon(2, 2, 20, 20)) for i in (1, 2, 3)]),
+                        tmp_path)
+    assert isinstance(source.load("1"), Scene)
+    for image_id in ("2", "3"):
+        result = source.load(image_id)
+        assert isinstance(result, SkippedInput) and "lacks a valid width/height" in result.reason
+
+
 def test_list_image_ids_is_sorted_and_stable(tmp_path):
     entries = [{"id": i, "file_name": f"{i}.png", "width": 4, "height": 4} for i in (30, 4, 100, 7)]
     source = CocoSource(write_coco(tmp_path, entries, []), tmp_path)

@@ -93,9 +93,12 @@ class CocoSource(Source):
         def skip(reason: str) -> SkippedInput:
             return SkippedInput(source=self.name, image_id=image_id, path=label, reason=reason)
 
-        width, height = info.get("width"), info.get("height")
-        if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-            return skip(f"{label}: image entry in {self.annotations_path} lacks a valid width/height")
+        width, height = _positive_int(info.get("width")), _positive_int(info.get("height"))
+        if width is None or height is None:
+            return skip(
+                f"{label}: image entry in {self.annotations_path} lacks a valid width/height "
+                f"({info.get('width')!r} x {info.get('height')!r})"
+            )
         try:
             raw = self._open(file_name, label)
             photo = None
@@ -138,7 +141,11 @@ class CocoSource(Source):
             image = self.image_loader(file_name)
             if not isinstance(image, Image.Image):
                 raise ImageLoadError(label, f"image loader returned {type(image).__name__}, not a PIL image")
-            check_pixel_budget(image, self.max_pixels, label)
+            try:
+                check_pixel_budget(image, self.max_pixels, label)
+            except ImageLoadError:
+                image.close()
+                raise
             return image
         return open_image(self.images_dir / file_name, max_pixels=self.max_pixels)
 
@@ -246,6 +253,13 @@ def _close_unless_kept(raw: Image.Image, photo) -> None:
     # normalize_image hands back the very same object when nothing needed changing; closing it would break it.
     if photo is None or photo.image is not raw:
         raw.close()
+
+
+def _positive_int(value: Any) -> int | None:
+    # Converters (OpenImages, Label Studio) sometimes write sizes as 640.0; accept integral floats only.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value <= 0:
+        return None
+    return int(value)
 
 
 def _wh(size: tuple[int, int]) -> str:
