@@ -1,0 +1,206 @@
+"""The generation run end to end, in process, on a small COCO-format set written by the test (real COCO source,
+real classical backends, real datasets/Parquet)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+
+from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
+from inpaintbench.builder.config import GenerateConfig
+from inpaintbench.builder.draws import SampleKey, sample_seed
+from inpaintbench.builder.generate import OutputDirConflict, run_generation
+from inpaintbench.builder.ids import make_sample_id
+from inpaintbench.builder.schema import FEATURES, LABEL_NAMES
+from inpaintbench.builder.shards import file_digest
+from inpaintbench.cli import main as cli_main
+
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+
+
+@pytest.fixture(scope="module")
+def coco_set(tmp_path_factory):
+    return write_coco_set(tmp_path_factory.mktemp("coco"), num_images=8)
+
+
+def make_config(coco_set, out_dir, **changes) -> GenerateConfig:
+    images_dir, annotations = coco_set
+    data = {
+        "sources": [coco_source_spec(images_dir, annotations)],
+        "out_dir": str(out_dir),
+        "samples_per_shard": 9,  # 3 images per shard: 10 images -> 4 shards
+        **SMALL_PHOTO_CONFIG,
+        **changes,
+    }
+    return GenerateConfig.from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def built(coco_set, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "out"
+    config = make_config(coco_set, out)
+    result = run_generation(config, progress=False)
+    return config, result
+
+
+def shard_bytes(out_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((Path(out_dir) / "data").glob("*.parquet"))}
+
+
+def load_shards(out_dir: Path, cache: Path) -> datasets.Dataset:
+    files = sorted(str(p) for p in (Path(out_dir) / "data").glob("*.parquet"))
+    return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(cache))
+
+
+def test_shards_load_with_the_schema_and_match_the_manifest(built, tmp_path):
+    config, result = built
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest == result.manifest
+    dataset = load_shards(result.out_dir, tmp_path / "cache")
+    assert dataset.features == FEATURES
+    assert len(dataset) == manifest["counts"]["total"] > 0
+    assert len(set(dataset["sample_id"])) == len(dataset)
+    assert manifest["counts"]["by_label"] == dict(sorted(Counter(LABEL_NAMES[v] for v in dataset["label"]).items()))
+    assert manifest["counts"]["by_backend"] == dict(sorted(Counter(dataset["backend"]).items()))
+    assert set(manifest["counts"]["by_backend"]) >= {"none", "opencv_telea", "opencv_ns", "patchmatch"}
+    assert manifest["config_hash"] == config.config_hash and manifest["seed"] == config.seed
+    assert manifest["work"] == {"images": 10, "shards": 4}
+    for shard in manifest["shards"]:
+        sha256, size = file_digest(result.out_dir / shard["path"])
+        assert (shard["sha256"], shard["bytes"]) == (sha256, size)
+        assert shard["num_samples"] <= config.samples_per_shard
+
+
+def test_inpainted_and_pristine_samples_are_what_they_claim(built, tmp_path):
+    config, result = built
+    dataset = load_shards(result.out_dir, tmp_path / "cache")
+    kinds = Counter()
+    for row in dataset:
+        image, original = np.asarray(row["image"]), np.asarray(row["original"])
+        mask = np.asarray(row["mask"])
+        assert row["mask"].mode == "L" and mask.shape == image.shape[:2] == (row["height"], row["width"])
+        slot = "pristine" if row["label"] == 0 else "edit0"
+        key = SampleKey(row["source"], row["source_image_id"], row["object_id"], slot)
+        assert row["sample_id"] == make_sample_id(*key.parts)
+        assert row["seed"] == sample_seed(config, key)
+        if row["label"] == 0:
+            kinds["pristine"] += 1
+            assert not mask.any() and np.array_equal(image, original)
+            assert (row["backend"], row["strategy"], row["action"], row["object_id"]) == ("none", "none", "none", "")
+            continue
+        kinds["inpainted"] += 1
+        hole = mask == 255
+        assert set(np.unique(mask)) <= {0, 255}
+        assert row["mask_area_fraction"] == pytest.approx(hole.mean(), abs=1e-6)
+        assert row["mask_variant"] in config.mask_variants and 0 <= row["mask_dilation_pct"] <= 10
+        assert row["strategy"] == "paste_back" and row["action"] == "remove"
+        np.testing.assert_array_equal(image[~hole], original[~hole])  # classical backends keep the outside
+        assert np.abs(image[hole].astype(int) - original[hole].astype(int)).mean() > 5  # the object is gone
+        assert json.loads(row["backend_params"])["backend"] == row["backend"]
+        assert json.loads(row["extra"])["mask"]["mask_pixels"] == int(hole.sum())
+    assert kinds["pristine"] > 0 and kinds["inpainted"] > kinds["pristine"]
+
+
+def test_bad_inputs_are_counted_with_reasons(built):
+    _, result = built
+    skipped = result.manifest["skipped"]
+    reasons = [(item["stage"], Path(item["path"]).name, item["reason"]) for item in skipped["items"]]
+    assert any(s == "load" and n == "missing.png" and r.endswith("missing.png: file not found") for s, n, r in reasons)
+    assert any(s == "load" and n == "truncated.png" and "truncated" in r for s, n, r in reasons)
+    assert any(s == "select" and r == "crowd annotation" for s, _, r in reasons)
+    assert any(s == "select" and r.startswith("tiny") for s, _, r in reasons)
+    assert skipped["by_stage"] == dict(Counter(item["stage"] for item in skipped["items"]))
+    assert skipped["total"] == len(skipped["items"]) == 4
+    assert skipped["by_reason"]["file not found"] == 1  # the path prefix is dropped when counting
+
+
+def test_same_seed_is_byte_identical_and_another_seed_is_not(built, coco_set, tmp_path):
+    config, result = built
+    again = run_generation(config.replace(out_dir=str(tmp_path / "again")), progress=False)
+    assert shard_bytes(again.out_dir) == shard_bytes(result.out_dir)
+    assert (again.out_dir / "manifest.json").read_bytes() == (result.out_dir / "manifest.json").read_bytes()
+    other = run_generation(config.replace(out_dir=str(tmp_path / "other"), seed=1), progress=False)
+    assert shard_bytes(other.out_dir) != shard_bytes(result.out_dir)
+
+
+def test_resume_rewrites_only_missing_or_damaged_shards(built, tmp_path):
+    config, result = built
+    import shutil
+
+    out = tmp_path / "resume"
+    shutil.copytree(result.out_dir, out)
+    reference = shard_bytes(result.out_dir)
+    names = sorted(reference)
+    (out / "data" / names[1]).unlink()  # a shard lost
+    with open(out / "data" / names[2], "r+b") as handle:  # a shard cut short
+        handle.truncate(100)
+    (out / "work" / "shards" / names[3].replace(".parquet", ".json")).unlink()  # killed before its record
+    (out / "data" / f".{names[0]}.tmp-999").write_bytes(b"half a shard")  # a killed writer's temp file
+    (out / "manifest.json").unlink()
+    resumed = run_generation(config.replace(out_dir=str(out)), progress=False)
+    assert (resumed.shards_written, resumed.shards_reused) == (3, 1)
+    assert shard_bytes(out) == reference
+    assert not list((out / "data").glob(".*tmp*"))
+    assert (out / "manifest.json").read_bytes() == (result.out_dir / "manifest.json").read_bytes()
+    complete = run_generation(config.replace(out_dir=str(out)), progress=False)
+    assert (complete.shards_written, complete.shards_reused) == (0, 4)
+
+
+def test_another_config_in_the_same_dir_is_refused_and_nothing_is_lost(built, tmp_path):
+    config, result = built
+    import shutil
+
+    out = tmp_path / "conflict"
+    shutil.copytree(result.out_dir, out)
+    before = shard_bytes(out)
+    with pytest.raises(OutputDirConflict, match=r"another config .*differing keys: pristine_ratio, seed"):
+        run_generation(config.replace(out_dir=str(out), seed=3, pristine_ratio=0.5), progress=False)
+    assert shard_bytes(out) == before
+
+
+if "test_flaky" not in BACKENDS:
+
+    @register_backend("test_flaky")
+    class FlakyBackend(InpaintBackend):
+        """Raises on some seeds, returns a wrong size on others: what a misbehaving real backend does."""
+
+        def inpaint(self, request):
+            if request.seed % 3 == 0:
+                raise RuntimeError("CUDA out of memory (simulated)")
+            if request.seed % 3 == 1:
+                return InpaintResult(request.image.resize((10, 10)), strategy="paste_back")
+            return InpaintResult(request.image.copy(), strategy="full_regeneration")
+
+
+def test_a_backend_failing_on_some_samples_is_recorded_and_the_run_goes_on(coco_set, tmp_path):
+    config = make_config(coco_set, tmp_path / "flaky", backends=[{"name": "test_flaky"}])
+    result = run_generation(config, progress=False)
+    inpaint_skips = [item for item in result.manifest["skipped"]["items"] if item["stage"] == "inpaint"]
+    reasons = Counter(item["reason"].split(":")[0] for item in inpaint_skips)
+    assert reasons["backend test_flaky raised RuntimeError"] > 0
+    assert reasons["backend test_flaky"] > 0  # the wrong-size result
+    assert result.manifest["counts"]["by_backend"].get("test_flaky", 0) > 0
+    assert result.manifest["counts"]["by_strategy"]["full_regeneration"] == result.manifest["counts"]["by_backend"]["test_flaky"]
+    assert len(result.manifest["shards"]) == 4
+
+
+def test_cli_generates_and_prints_where_and_what(coco_set, tmp_path, capsys):
+    images_dir, annotations = coco_set
+    config_file = tmp_path / "small.yaml"
+    config_file.write_text("".join(f"{k}: {v}\n" for k, v in SMALL_PHOTO_CONFIG.items()))
+    out = tmp_path / "cli"
+    argv = ["generate", "--config", str(config_file), "--no-embedded", "--images", str(images_dir),
+            "--annotations", str(annotations), "--out", str(out), "--max-images", "4", "--no-progress"]
+    assert cli_main(argv) == 0
+    printed = capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert f"Shards: {out / 'data'}" in printed and f"Manifest: {out / 'manifest.json'}" in printed
+    assert f"Samples: {manifest['counts']['total']} from 4 images" in printed
+    assert "by backend:" in printed and "Skipped:" in printed
+    assert cli_main(argv[:-1] + ["--seed", "9", "--no-progress"]) == 2
+    assert "holds a build of another config" in capsys.readouterr().err
