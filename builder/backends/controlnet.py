@@ -47,7 +47,7 @@ class ControlNetInpaintBackend(DiffusionBackend):
         from diffusers import ControlNetModel, StableDiffusionControlNetInpaintPipeline
 
         controlnet = load_pretrained(ControlNetModel, self.params["controlnet"], f"{self.name} controlnet",
-                                     torch_dtype=self.torch_dtype)
+                                     dtype=self.torch_dtype)
         return self._load_pipeline(StableDiffusionControlNetInpaintPipeline, self.params["model"],
                                    controlnet=controlnet, safety_checker=None, requires_safety_checker=False)
 

@@ -176,7 +176,7 @@ class DiffusionBackend(InpaintBackend):
     # ---- shared machinery ----------------------------------------------------------------------------------
 
     def _load_pipeline(self, cls: Any, name: str, what: str | None = None, **kwargs: Any) -> Any:
-        return load_pretrained(cls, name, what or self.name, torch_dtype=self.torch_dtype, **kwargs)
+        return load_pretrained(cls, name, what or self.name, dtype=self.torch_dtype, **kwargs)
 
     def _set_scheduler(self, name: str) -> None:
         import diffusers

@@ -34,7 +34,7 @@ class Kandinsky22InpaintBackend(DiffusionBackend):
         from diffusers import KandinskyV22InpaintCombinedPipeline, KandinskyV22InpaintPipeline, KandinskyV22PriorPipeline
 
         prior = load_pretrained(KandinskyV22PriorPipeline, self.params["prior"], f"{self.name} prior",
-                                torch_dtype=self.torch_dtype)
+                                dtype=self.torch_dtype)
         decoder = self._load_pipeline(KandinskyV22InpaintPipeline, self.params["model"])
         return KandinskyV22InpaintCombinedPipeline(
             unet=decoder.unet, scheduler=decoder.scheduler, movq=decoder.movq, prior_prior=prior.prior,
