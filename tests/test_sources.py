@@ -360,3 +360,24 @@ def test_embedded_source_reads_the_shipped_set():
         assert scene.source == "embedded" and scene.image.mode == "RGB"
         for obj in scene.objects:
             assert obj.mask.shape == (scene.image.height, scene.image.width)
+
+
+def test_catalogue_photos_load_through_the_coco_source(tmp_path):
+    """The embedded source's path (catalogue names + load_photo), on a COCO file written here."""
+    from inpaintbench.builder.embedded import load_photo
+
+    with load_photo("skimage/coffee") as photo:
+        width, height = photo.size
+    coco = write_coco(
+        tmp_path,
+        [{"id": 1, "file_name": "skimage/coffee", "width": width, "height": height},
+         {"id": 2, "file_name": "nowhere/nothing", "width": 10, "height": 10}],
+        [ann(1, 1, rect_polygon(100, 100, 200, 180)), ann(2, 2, rect_polygon(1, 1, 5, 5))],
+    )
+    source = CocoSource(coco, name="embedded", image_loader=load_photo, image_ids="file_name", max_side=300)
+    assert source.list_image_ids() == ["coffee", "nothing"]
+    scene = source.load("coffee")
+    assert isinstance(scene, Scene) and max(scene.image.size) == 300 and scene.image.mode == "RGB"
+    assert scene.objects[0].mask.shape == (scene.image.height, scene.image.width)
+    missing = source.load("nothing")
+    assert isinstance(missing, SkippedInput) and "nowhere/nothing" in missing.reason
