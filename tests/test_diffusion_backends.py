@@ -1,0 +1,233 @@
+"""The diffusers backends, every family, on tiny random-weight pipelines built from configs and loaded back by
+local path through the real backend (from_pretrained, scheduler swap, seeded pipeline call, strategies)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inpaintbench.builder.backends import InpaintRequest, create_backend
+from inpaintbench.builder.backends.diffusion_common import ModelNotFoundError, resolve_device, resolve_dtype
+from inpaintbench.builder.backends.registry import LAZY_BACKENDS
+from inpaintbench.builder.backends.tiny_pipelines import save_tiny
+
+torch.set_num_threads(1)
+
+BACKEND_OF_FAMILY = {
+    "sd": "sd_inpaint",
+    "sdxl": "sdxl_inpaint",
+    "sd3": "sd3_inpaint",
+    "kandinsky": "kandinsky22_inpaint",
+    "flux": "flux_fill",
+    "controlnet": "controlnet_inpaint",
+}
+# Tiny models work at 64 px; Kandinsky's prior gets 2 steps too.
+TINY = {"steps": 2, "working_long_side": 64}
+FAMILY_EXTRA = {"kandinsky": {"prior_steps": 2}}
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_pipelines")
+    return {family: save_tiny(family, root / family) for family in BACKEND_OF_FAMILY}
+
+
+_backends: dict = {}
+
+
+def backend_for(tiny_models, family: str, **params):
+    """One backend per (family, params) for the module: loaded once and reused, as in the generator."""
+    key = (family, tuple(sorted(params.items())))
+    if key not in _backends:
+        _backends[key] = create_backend(
+            BACKEND_OF_FAMILY[family], **tiny_models[family], **TINY, **FAMILY_EXTRA.get(family, {}), **params
+        )
+    return _backends[key]
+
+
+def photo(width=64, height=48, seed=0) -> Image.Image:
+    # Smooth gradients plus a little noise: something a canny detector finds edges in.
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = np.stack([xx * 255 / width, yy * 255 / height, (xx + yy) % 64 * 4], axis=-1)
+    noise = np.random.default_rng(seed).integers(0, 30, (height, width, 3))
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def box_mask(width=64, height=48, box=(16, 12, 44, 36)) -> Image.Image:
+    mask = np.zeros((height, width), np.uint8)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = 255
+    return Image.fromarray(mask, mode="L")
+
+
+def request(seed=7, prompt="a red armchair", **kw) -> InpaintRequest:
+    return InpaintRequest(image=kw.get("image", photo()), mask=kw.get("mask", box_mask()), prompt=prompt,
+                          negative_prompt="blurry", seed=seed)
+
+
+@pytest.mark.parametrize("family", list(BACKEND_OF_FAMILY))
+def test_every_family_inpaints_by_local_path(tiny_models, family):
+    backend = backend_for(tiny_models, family)
+    result = backend.inpaint(request(seed=7))
+    again = backend.inpaint(request(seed=7))
+    other = backend.inpaint(request(seed=8))
+
+    original = np.asarray(photo()).astype(int)
+    out, out_again, out_other = (np.asarray(r.image).astype(int) for r in (result, again, other))
+    inside = np.asarray(box_mask()) > 127
+    assert result.image.size == (64, 48) and result.image.mode == "RGB"
+    assert result.strategy == "paste_back"
+    assert (out[~inside] == original[~inside]).all()  # paste-back: untouched outside the mask
+    assert np.abs(out[inside] - original[inside]).mean() > 5  # and the model did paint inside
+    assert (out == out_again).all()  # deterministic for a seed
+    assert np.abs(out[inside] - out_other[inside]).mean() > 1  # another seed, another fill
+    extra = result.extra
+    assert extra["family"] == family and extra["batch_size"] == 1
+    assert all(side % backend.size_rule.multiple == 0 for side in extra["working_size"])
+    described = backend.describe()
+    assert described["backend"] == BACKEND_OF_FAMILY[family]
+    assert described["model"] == tiny_models[family]["model"] and described["steps"] == 2
+    assert described["device"] == "cpu" and described["dtype"] == "float32"
+
+
+def test_full_regeneration_reencodes_every_pixel(tiny_models):
+    backend = backend_for(tiny_models, "sd", strategy="full_regeneration")
+    result = backend.inpaint(request())
+    assert result.strategy == "full_regeneration"
+    original = np.asarray(photo()).astype(int)
+    outside = np.asarray(box_mask()) == 0
+    # Random VAE weights: the unmasked area comes back changed, as a real VAE's would (less visibly).
+    assert np.abs(np.asarray(result.image).astype(int)[outside] - original[outside]).mean() > 5
+
+
+def test_feathered_paste_back_keeps_outside_exact_and_records_it(tiny_models):
+    result = backend_for(tiny_models, "sd", feather=4.0).inpaint(request())
+    outside = np.asarray(box_mask()) == 0
+    assert (np.asarray(result.image)[outside] == np.asarray(photo())[outside]).all()
+    assert result.extra["feather"] == 4.0
+
+
+def test_working_size_follows_the_family_and_result_returns_to_original_size(tiny_models):
+    # Kandinsky works in multiples of 64: a 64x48 photo runs at 64x64 and comes back at 64x48.
+    result = backend_for(tiny_models, "kandinsky").inpaint(request())
+    assert result.extra["working_size"] == [64, 64]
+    assert result.extra["resize"] == {"method": "lanczos", "from": [64, 64], "to": [64, 48]}
+    assert result.image.size == (64, 48)
+
+
+def test_batch_groups_same_size_requests_and_keeps_order(tiny_models):
+    backend = backend_for(tiny_models, "sd")
+    small = dict(image=photo(48, 32, seed=5), mask=box_mask(48, 32, (8, 8, 30, 24)))
+    batch = [request(seed=1), request(seed=2, **small), request(seed=3, prompt="a dog")]
+    results = backend.inpaint_batch(batch)
+    assert [r.image.size for r in results] == [(64, 48), (48, 32), (64, 48)]
+    assert [r.extra["batch_size"] for r in results] == [2, 1, 2]
+    for req, res in zip(batch, results):
+        single = np.asarray(backend.inpaint(req).image).astype(int)
+        # Each sample has its own seeded generator: batching changes only floating-point noise.
+        assert np.abs(np.asarray(res.image).astype(int) - single).max() <= 2
+
+
+def test_kandinsky_batches_are_run_one_by_one(tiny_models):
+    backend = backend_for(tiny_models, "kandinsky")
+    batch = [request(seed=1), request(seed=2, image=photo(seed=9))]
+    results = backend.inpaint_batch(batch)
+    for req, res in zip(batch, results):
+        assert (np.asarray(res.image) == np.asarray(backend.inpaint(req).image)).all()
+        assert res.extra["batch_size"] == 1
+
+
+def test_out_of_memory_falls_back_to_a_smaller_size_and_records_it(tiny_models):
+    # max_pixels makes the pipeline call raise torch.OutOfMemoryError above 32x24 px, like a too-small card.
+    backend = backend_for(tiny_models, "sd", max_pixels=32 * 24, oom_min_long_side=16)
+    result = backend.inpaint(request())
+    assert result.extra["planned_working_size"] == [64, 48]
+    fallback = result.extra["oom_fallback_size"]
+    assert fallback[0] * fallback[1] <= 32 * 24 and all(side % 8 == 0 for side in fallback)
+    assert result.extra["working_size"] == fallback
+    assert result.image.size == (64, 48)
+    assert (np.asarray(result.image)[np.asarray(box_mask()) == 0] == np.asarray(photo())[np.asarray(box_mask()) == 0]).all()
+    # A batch that does not fit is split first; each sample then falls back on its own.
+    results = backend.inpaint_batch([request(seed=1), request(seed=2)])
+    assert [r.extra["oom_fallback_size"] for r in results] == [fallback, fallback]
+
+
+def test_out_of_memory_below_the_floor_is_a_clear_error(tiny_models):
+    backend = backend_for(tiny_models, "sd", max_pixels=100, oom_min_long_side=48)
+    with pytest.raises(RuntimeError, match="out of memory even at"):
+        backend.inpaint(request())
+
+
+@pytest.mark.parametrize("name, cls", [("UniPC", "UniPCMultistepScheduler"), ("DPMSolverMultistep",
+                         "DPMSolverMultistepScheduler"), ("Euler", "EulerDiscreteScheduler"), ("DDIM", "DDIMScheduler")])
+def test_scheduler_by_name(tiny_models, name, cls):
+    backend = backend_for(tiny_models, "sd", scheduler=name)
+    assert type(backend.pipeline.scheduler).__name__ == cls
+    assert backend.inpaint(request()).extra["scheduler"] == cls
+
+
+def test_flow_models_refuse_denoising_schedulers_and_unknown_params(tiny_models):
+    with pytest.raises(ValueError, match="scheduler 'UniPC' does not fit"):
+        create_backend("flux_fill", **tiny_models["flux"], scheduler="UniPC")
+    with pytest.raises(TypeError, match="unknown parameter.*stepz"):
+        create_backend("sd_inpaint", **tiny_models["sd"], stepz=3)
+    with pytest.raises(ValueError, match="strength"):
+        create_backend("sd_inpaint", **tiny_models["sd"], strength=0)
+
+
+def test_missing_weights_name_the_model(tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ModelNotFoundError, match=f"model path '{missing}' does not exist"):
+        create_backend("sd_inpaint", model=str(missing))
+    with pytest.raises(ModelNotFoundError, match="not a complete diffusers"):
+        create_backend("sdxl_inpaint", model=str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelNotFoundError, match="'nobody-here/no-such-inpainting-model'.*HF_HUB_OFFLINE"):
+        create_backend("sd3_inpaint", model="nobody-here/no-such-inpainting-model")
+
+
+def test_controlnet_missing_controlnet_is_named(tiny_models, tmp_path):
+    with pytest.raises(ModelNotFoundError, match="controlnet_inpaint controlnet.*nowhere"):
+        create_backend("controlnet_inpaint", model=tiny_models["controlnet"]["model"],
+                       controlnet=str(tmp_path / "nowhere"))
+
+
+def test_canny_control_image_from_the_original():
+    from inpaintbench.builder.backends.controlnet import canny_control_image
+
+    image = Image.new("RGB", (32, 32), (0, 0, 0))
+    image.paste((255, 255, 255), (8, 8, 24, 24))
+    edges = np.asarray(canny_control_image(image, 100, 200))
+    assert edges.shape == (32, 32, 3) and set(np.unique(edges)) == {0, 255}
+    assert edges[16, 8].all() or edges[16, 7].all()  # the square's left edge
+    assert not edges[16, 16].any()  # flat inside
+
+
+def test_device_and_dtype_resolution():
+    assert resolve_dtype("auto", "cpu", "fp16") == torch.float32
+    assert resolve_dtype("auto", "cuda", "bf16") == torch.bfloat16
+    assert resolve_dtype("fp16", "cuda", "bf16") == torch.float16
+    with pytest.raises(ValueError, match="unknown dtype"):
+        resolve_dtype("fp8", "cpu", "fp16")
+    if not torch.cuda.is_available():
+        assert resolve_device("auto") == "cpu"
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_registry_imports_diffusers_only_when_a_diffusion_backend_is_asked_for():
+    code = (
+        "import sys; from inpaintbench.builder.backends import create_backend, registry;"
+        "assert 'diffusers' not in sys.modules;"
+        "import pytest\n"
+        "try: create_backend('no_such_backend')\n"
+        "except ValueError as e: assert 'flux_fill' in str(e) and 'opencv_telea' in str(e), e\n"
+        "assert 'diffusers' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert set(LAZY_BACKENDS) == set(BACKEND_OF_FAMILY.values())
