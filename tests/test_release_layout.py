@@ -1,0 +1,238 @@
+"""Release folder: layout, card, determinism, input checks, load_dataset and the builder class on it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_release_helpers import make_rows, write_generator_output
+
+SPLIT_CONFIG = {
+    "salt": "inpaintbench-tests",  # with photos 0..11: train 5, validation 2, test 5 photos
+    "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
+    "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
+    "configs": [
+        {"name": "default"},
+        {"name": "paste_back", "description": "pasted-back edits and pristine photos", "where": {"strategy": ["paste_back", "none"]}},
+    ],
+    "licenses": {"embedded": {"id": "other", "note": "photos bundled in Python wheels"}},
+}
+SMALL_SHARDS = 6000  # bytes: a few rows per release file, so splits span several files
+
+
+@pytest.fixture
+def split_config_file(tmp_path) -> Path:
+    path = tmp_path / "splits.yaml"
+    path.write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def release_v1(tmp_path, split_config_file):
+    from inpaintbench.builder.release.inputs import load_generator_output
+    from inpaintbench.builder.release.layout import build_release
+    from inpaintbench.builder.release.splits import load_split_config
+
+    rows = make_rows(range(12))
+    out = write_generator_output(tmp_path / "gen", rows)
+    dest = tmp_path / "release"
+    summary = build_release(load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0", "org/bench", SMALL_SHARDS)
+    return dest, summary, rows
+
+
+def test_layout_names_counts_and_summary(release_v1):
+    dest, summary, rows = release_v1
+    names = sorted(p.relative_to(dest).as_posix() for p in (dest / "data").rglob("*.parquet"))
+    pattern = re.compile(r"data/(default|paste_back)/(train|validation|test|test_ood_backend)-(\d{5})-of-(\d{5})\.parquet")
+    groups = defaultdict(list)
+    for name in names:
+        match = pattern.fullmatch(name)
+        assert match, name
+        groups[match.group(1, 2)].append((int(match.group(3)), int(match.group(4))))
+    for (config, split), items in groups.items():
+        totals = {total for _, total in items}
+        assert len(totals) == 1 and sorted(i for i, _ in items) == list(range(totals.pop()))
+    assert max(len(v) for v in groups.values()) > 1  # small shards: a split spans several files
+    assert summary["num_samples"] == len(rows) == 36
+    split_totals = {s: c["total"] for s, c in summary["counts"]["split"].items()}
+    # 5/2/5 photos in train/validation/test, 2 in-domain samples each (pristine + patchmatch); opencv_ns held out.
+    assert split_totals == {"train": 10, "validation": 4, "test": 10, "test_ood_backend": 12}
+    recorded = json.loads((dest / "release.json").read_text())
+    assert set(recorded["files"]) == {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() and p.name != "release.json"}
+
+
+def test_load_dataset_on_the_local_release_folder(release_v1, tmp_path):
+    import datasets
+
+    from inpaintbench.builder.schema import FEATURES
+
+    dest, summary, rows = release_v1
+    ds = datasets.load_dataset(str(dest), cache_dir=str(tmp_path / "cache"))
+    assert set(ds) == {"train", "validation", "test", "test_ood_backend"}
+    assert all(ds[s].features == FEATURES for s in ds)
+    assert sorted(i for s in ds for i in ds[s]["sample_id"]) == sorted(r["sample_id"] for r in rows)
+    assert set(ds["test_ood_backend"]["backend"]) == {"opencv_ns"}
+    photo_split = defaultdict(set)
+    for split in ("train", "validation", "test"):
+        assert "opencv_ns" not in ds[split]["backend"]
+        for photo in ds[split]["source_image_id"]:
+            photo_split[photo].add(split)
+    assert all(len(s) == 1 for s in photo_split.values()) and len(photo_split) == 12
+    first = ds["train"][0]
+    assert first["image"].size == (16, 16) and first["mask"].mode == "L"
+
+    paste = datasets.load_dataset(str(dest), "paste_back", cache_dir=str(tmp_path / "cache"))
+    assert set(paste) == {"train", "validation", "test"}  # no paste_back sample is held out
+    assert set(v for s in paste for v in paste[s]["strategy"]) == {"paste_back", "none"}
+    assert sum(paste[s].num_rows for s in paste) == 24
+
+
+def test_card_front_matter_tables_plot_and_sections(release_v1):
+    from PIL import Image
+
+    dest, summary, _ = release_v1
+    text = (dest / "README.md").read_text()
+    meta = yaml.safe_load(text.split("---", 2)[1])
+    assert meta["license"] == "other" and meta["size_categories"] == ["n<1K"]
+    assert "image-classification" in meta["task_categories"] and meta["pretty_name"] == "InpaintBench"
+    files = {p.relative_to(dest).as_posix() for p in (dest / "data").rglob("*.parquet")}
+    for config in meta["configs"]:
+        for item in config["data_files"]:
+            matched = {f for f in files if re.fullmatch(item["path"].replace("*", ".*"), f)}
+            assert matched == set(summary["configs"][config["config_name"]]["splits"][item["split"]]["files"])
+    assert [c["config_name"] for c in meta["configs"]] == ["default", "paste_back"]
+    for needle in (
+        'revision="v1.0.0"', "load_dataset(\"org/bench\"", "datasets` >= 4", "GeneratorBasedBuilder", "### By backend",
+        "### By source", "### By category", "### By strategy", "## How it was made", "## Limitations and misuse risk",
+        "2502.06593", "images/counts.png", "photos bundled in Python wheels", "no objects: 1",
+    ):
+        assert needle in text, needle
+    assert "| patchmatch | " in text and "| **all** |" in text
+    with Image.open(dest / "images" / "counts.png") as plot:
+        assert plot.format == "PNG" and plot.size[0] > 300
+
+
+def test_release_is_deterministic(release_v1, tmp_path, split_config_file):
+    from inpaintbench.builder.release.inputs import load_generator_output
+    from inpaintbench.builder.release.layout import build_release
+    from inpaintbench.builder.release.splits import load_split_config
+
+    dest, summary, rows = release_v1
+    out2 = write_generator_output(tmp_path / "gen2", rows, rows_per_shard=7)  # other input sharding, same rows
+    again = build_release(load_generator_output(out2), load_split_config(split_config_file), tmp_path / "r2", "1.0.0", "org/bench", SMALL_SHARDS)
+    first = json.loads((dest / "release.json").read_text())
+    # Every data file and the plot are byte-identical; the card differs only in naming the other manifest.
+    assert {k: v for k, v in again["files"].items() if k != "README.md"} == {k: v for k, v in first["files"].items() if k != "README.md"}
+    card_a = (dest / "README.md").read_text().replace(first["generator"]["manifest_sha256"], "M")
+    card_b = (tmp_path / "r2" / "README.md").read_text().replace(again["generator"]["manifest_sha256"], "M")
+    assert card_a == card_b
+
+
+def test_refuses_to_write_over_a_non_empty_folder(tmp_path, split_config_file):
+    from inpaintbench.builder.release.inputs import load_generator_output
+    from inpaintbench.builder.release.layout import ReleaseLayoutError, build_release
+    from inpaintbench.builder.release.splits import load_split_config
+
+    out = write_generator_output(tmp_path / "gen", make_rows(range(3)))
+    dest = tmp_path / "release"
+    dest.mkdir()
+    (dest / "keep.txt").write_text("mine")
+    with pytest.raises(ReleaseLayoutError, match="not an empty folder"):
+        build_release(load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0")
+    assert (dest / "keep.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["gen", "release", "splits.yaml"]
+
+
+def test_bad_generator_outputs_are_named(tmp_path, split_config_file):
+    from inpaintbench.builder.release.inputs import GeneratorOutputError, load_generator_output
+    from inpaintbench.builder.release.layout import ReleaseLayoutError, build_release
+    from inpaintbench.builder.release.splits import load_split_config
+
+    with pytest.raises(GeneratorOutputError, match="no manifest"):
+        load_generator_output(tmp_path)
+    out = write_generator_output(tmp_path / "gen", make_rows(range(3)))
+    shard = out / "shards" / "shard-00000.parquet"
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(GeneratorOutputError, match=re.escape(str(shard.resolve())) + ".*sha256"):
+        load_generator_output(out)
+    shard.unlink()
+    with pytest.raises(GeneratorOutputError, match="missing"):
+        load_generator_output(out)
+
+    dup = write_generator_output(tmp_path / "dup", make_rows([1]) + make_rows([1]))
+    with pytest.raises(ReleaseLayoutError, match="appears twice"):
+        build_release(load_generator_output(dup), load_split_config(split_config_file), tmp_path / "r", "1.0.0")
+    coco = write_generator_output(tmp_path / "coco", make_rows([1], source="coco"))
+    with pytest.raises(ReleaseLayoutError, match=r"no license stated for source\(s\) \['coco'\]"):
+        build_release(load_generator_output(coco), load_split_config(split_config_file), tmp_path / "r", "1.0.0")
+    assert not (tmp_path / "r").exists()
+
+
+def test_builder_class_configs_match_the_example_split_config():
+    from inpaintbench.builder.hf_builder import RELEASE_CONFIGS, InpaintBench
+    from inpaintbench.builder.release.splits import default_split_config_path, load_split_config
+
+    config = load_split_config(default_split_config_path())
+    assert [c.name for c in InpaintBench.BUILDER_CONFIGS] == [c.name for c in config.configs] == list(RELEASE_CONFIGS)
+
+
+def _rows_without_decoding(ds):
+    import datasets
+
+    for column in ("image", "mask", "original"):
+        ds = ds.cast_column(column, datasets.Image(decode=False))
+    # NaN != NaN, and replacement_score is NaN for removals: compare NaNs as a marker.
+    return [{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in ds.to_list()]
+
+
+def test_builder_class_yields_exactly_what_load_dataset_yields(release_v1, tmp_path):
+    import datasets
+
+    from inpaintbench.builder.hf_builder import InpaintBench
+
+    dest, _, _ = release_v1
+    for config in ("default", "paste_back"):
+        expected = datasets.load_dataset(str(dest), config, cache_dir=str(tmp_path / "cache-a"))
+        builder = InpaintBench(config_name=config, release=str(dest), cache_dir=str(tmp_path / "cache-b"))
+        builder.download_and_prepare()
+        got = builder.as_dataset()
+        assert list(got) == list(expected)
+        for split in expected:
+            assert got[split].features == expected[split].features
+            assert _rows_without_decoding(got[split]) == _rows_without_decoding(expected[split])
+    with pytest.raises(ValueError, match="no revisions"):
+        InpaintBench(config_name="default", release=str(dest), revision="v1.0.0", cache_dir=str(tmp_path / "c")).download_and_prepare()
+
+
+def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, capsys):
+    from inpaintbench.builder.release_cli import register
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    out = write_generator_output(tmp_path / "gen", make_rows(range(4)))
+
+    def run(*argv):
+        args = parser.parse_args(["publish", "--from", str(out), "--split-config", str(split_config_file), *argv])
+        return args.func(args)
+
+    dest = tmp_path / "local-release"
+    assert run("--version", "1.0.0", "--to", str(dest)) == 0
+    assert "built" in capsys.readouterr().out and (dest / "README.md").is_file()
+    before = {p: p.stat().st_mtime_ns for p in dest.rglob("*")}
+    assert run("--version", "1.0.0", "--to", str(dest)) == 0
+    assert "reused" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before
+    assert run("--version", "1.1.0", "--to", str(dest)) == 1  # other version: refuse, touch nothing
+    assert "different or damaged release" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before
+    assert run("--version", "1.0.0") == 2  # neither --repo nor --to
+    assert run("--version", "1.0", "--to", str(tmp_path / "x")) == 1
+    assert "MAJOR.MINOR.PATCH" in capsys.readouterr().err
