@@ -1,0 +1,72 @@
+"""Tiny diffusion pipelines through the teammate's real generator into Parquet shards: a weighted mix of two
+families (paste-back and full regeneration), each created once per process, recorded per sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import torch
+
+from inpaintbench.builder.backends.tiny_pipelines import save_tiny
+from inpaintbench.builder.config import GenerateConfig
+from inpaintbench.builder.generate import run_generation
+from inpaintbench.builder.schema import FEATURES
+
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+
+torch.set_num_threads(1)
+
+
+def load_shards(out_dir: Path, cache: Path) -> datasets.Dataset:
+    files = sorted(str(p) for p in (Path(out_dir) / "data").glob("*.parquet"))
+    return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(cache))
+
+
+@pytest.mark.slow
+def test_tiny_diffusion_mix_runs_through_the_generator_into_shards(tmp_path):
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+    sd = save_tiny("sd", tmp_path / "sd")
+    flux = save_tiny("flux", tmp_path / "flux")
+    tiny = {"steps": 2, "working_long_side": 64}
+    config = GenerateConfig.from_dict({
+        "sources": [coco_source_spec(images_dir, annotations)],
+        "out_dir": str(tmp_path / "out"),
+        "backends": [
+            {"name": "sd_inpaint", "weight": 1, "params": {**sd, **tiny, "scheduler": "DDIM", "feather": 3}},
+            {"name": "flux_fill", "weight": 1, "params": {**flux, **tiny, "strategy": "full_regeneration"}},
+        ],
+        **SMALL_PHOTO_CONFIG,
+    })
+    result = run_generation(config, progress=False)
+    dataset = load_shards(result.out_dir, tmp_path / "cache")
+    assert dataset.features == FEATURES
+
+    inpainted = dataset.filter(lambda row: row["label"] == 1)
+    assert set(inpainted["backend"]) == {"sd_inpaint", "flux_fill"}  # the seeded draw used both
+    for row in inpainted:
+        params = json.loads(row["backend_params"])
+        extra = json.loads(row["extra"])["backend"]
+        image, original = np.asarray(row["image"]), np.asarray(row["original"])
+        outside = np.asarray(row["mask"]) == 0
+        assert image.shape == original.shape
+        assert extra["working_size"][0] % 8 == 0 and max(extra["working_size"]) == 64
+        if row["backend"] == "sd_inpaint":
+            assert row["strategy"] == "paste_back"
+            assert params["model"] == sd["model"] and params["scheduler"] == "DDIM" and params["feather"] == 3
+            assert extra["scheduler"] == "DDIMScheduler"
+            assert (image[outside] == original[outside]).all()
+        else:
+            assert row["strategy"] == "full_regeneration"
+            assert params["model"] == flux["model"] and params["guidance"] == 30.0
+            assert not (image[outside] == original[outside]).all()
+    # Every inpainted sample went through one of our two backends, and the generator counted each call.
+    assert result.backend_calls == {name: inpainted["backend"].count(name) for name in set(inpainted["backend"])}
+
+    again = run_generation(config.replace(out_dir=str(tmp_path / "again")), progress=False)
+    first = sorted((result.out_dir / "data").glob("*.parquet"))
+    second = sorted((again.out_dir / "data").glob("*.parquet"))
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]  # deterministic for a seed
