@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = [
     "inpaintbench.builder.generate_cli",
     "inpaintbench.builder.release_cli",
+    "inpaintbench.space.cli",
 ]
 
 

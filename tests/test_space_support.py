@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -103,6 +105,21 @@ def free_port() -> int:
 
 
 def decompression_bomb(path: Path, side: int = 20_000) -> Path:
-    """A ~1 MB PNG declaring side×side pixels (400 MP at the default): tiny on disk, huge once decoded."""
-    Image.new("1", (side, side)).save(path, optimize=True)
+    """A complete, valid ~40 kB grayscale PNG of side×side black pixels (400 MP, 400 MB decoded, at the default).
+
+    Built without ever holding the pixels: one block of all-zero rows is deflated once, ending on a full flush
+    (which resets the compressor, so every copy of that block compresses to the same bytes), and repeated."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = 100 if side % 100 == 0 else 1
+    block = b"\x00" * ((side + 1) * rows)  # each row: filter byte 0 + one zero byte per pixel
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = deflate.compress(block) + deflate.flush(zlib.Z_FULL_FLUSH)
+    checksum = 1
+    for _ in range(side // rows):
+        checksum = zlib.adler32(block, checksum)
+    stream = b"\x78\xda" + piece * (side // rows) + deflate.flush() + struct.pack(">I", checksum)
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b""))
     return path

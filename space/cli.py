@@ -1,0 +1,43 @@
+"""``inpaintbench space``: run the Space locally (by default on the embedded build ``inpaintbench generate`` writes)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "space",
+        help="run the Gradio Space locally",
+        description="Run the InpaintBench Gradio Space locally. Flags override the INPAINTBENCH_* environment.",
+    )
+    parser.add_argument("--data", help="generator output or release folder, or a Hub dataset repo id "
+                        "(default: $INPAINTBENCH_DATA, else runs/embedded)")
+    parser.add_argument("--revision", help="Hub revision: tag, branch or commit (default: $INPAINTBENCH_REVISION)")
+    parser.add_argument("--config", dest="config_name", help="dataset config (default: 'default' or the first)")
+    parser.add_argument("--db", dest="db_path", help="SQLite file for the human test's answers")
+    parser.add_argument("--leaderboard", dest="leaderboard_path", help="results for the Leaderboard tab")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
+    parser.add_argument("--seed", type=int, help="seed of the human test's image sequence")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: gradio is heavy and other subcommands must not pay for it.
+    from inpaintbench.space.app import build_app, launch
+    from inpaintbench.space.config import SpaceConfig
+    from inpaintbench.space.data import DataError
+
+    try:
+        config = SpaceConfig.from_env(
+            data=args.data, revision=args.revision, config_name=args.config_name, db_path=args.db_path,
+            leaderboard_path=args.leaderboard_path, seed=args.seed,
+        )
+        demo = build_app(config)
+    except (DataError, ValueError) as exc:
+        print(f"inpaintbench space: {exc}", file=sys.stderr)
+        return 2
+    launch(demo, config, server_name=args.host, server_port=args.port)
+    return 0

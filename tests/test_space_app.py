@@ -1,0 +1,106 @@
+"""Each tab's API, called with gradio_client against the launched app (a real server on a free port)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+from test_space_support import decompression_bomb, free_port, write_generator_output
+
+from inpaintbench.space.app import build_app, launch
+from inpaintbench.space.config import SpaceConfig
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("space")
+    config = SpaceConfig(
+        data=str(write_generator_output(root / "gen")), db_path=str(root / "answers.sqlite3"),
+        cache_dir=str(root / "cache"), max_upload_megapixels=1.0, seed=3,
+    )
+    demo = build_app(config)
+    port = free_port()
+    launch(demo, config, prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False), config, root
+    finally:
+        demo.close()
+
+
+def _fields(table: dict) -> dict[str, str]:
+    return {row[0]: row[1] for row in table["data"]}
+
+
+def test_every_tab_exposes_its_api(served):
+    client, _, _ = served
+    endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/browse", "/browse_filter", "/browse_next", "/browse_prev", "/detect", "/leaderboard", "/human_start",
+            "/human_real", "/human_inpainted", "/human_locate", "/human_skip_locate"} <= endpoints
+
+
+def test_browse_filters_pages_and_shows_the_three_images(served):
+    client, _, _ = served
+    original, image, overlay, table, status, position = client.predict("telea", "All", "All", "All", 2, api_name="/browse")
+    meta = _fields(table)
+    assert position == 2 and meta["backend"] == "telea" and meta["label"] == "inpainted"
+    assert "of **4** matching" in status and meta["sample_id"] in status
+    original, image, overlay = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (original, image, overlay))
+    assert original.shape == image.shape == overlay.shape == (72, 96, 3)
+    assert np.any(original != image)  # the inpainted region differs from the original...
+    assert np.any(overlay != original) and np.mean(np.all(overlay == original, axis=-1)) > 0.5  # ...and is marked
+
+    nxt = client.predict("telea", "All", "All", "All", 4, api_name="/browse_next")
+    assert nxt[-1] == 1  # wraps from the last to the first
+    prev = client.predict("telea", "All", "All", "All", 1, api_name="/browse_prev")
+    assert prev[-1] == 4
+    filtered = client.predict("none", "All", "All", "All", api_name="/browse_filter")
+    assert _fields(filtered[3])["label"] == "pristine" and filtered[-1] == 1
+    empty = client.predict("telea", "All", "none", "All", api_name="/browse_filter")
+    assert empty[0] is None and "No sample matches" in empty[4]
+
+
+def test_detect_refuses_bad_uploads_clearly_and_keeps_serving(served, tmp_path):
+    client, _, _ = served
+    text = tmp_path / "notes.png"
+    text.write_text("this is text, not an image")
+    with pytest.raises(AppError, match="'notes.png' is not an image this Space can read"):
+        client.predict(handle_file(str(text)), None, api_name="/detect")
+    with pytest.raises(AppError, match="'bomb.png' declares an image far too large to decode"):
+        client.predict(handle_file(str(decompression_bomb(tmp_path / "bomb.png"))), None, api_name="/detect")
+    big = tmp_path / "big.png"
+    Image.new("RGB", (1500, 1000)).save(big)
+    with pytest.raises(AppError, match=r"'big.png' is 1500×1000 pixels \(2 megapixels\); this Space accepts at most 1"):
+        client.predict(handle_file(str(big)), None, api_name="/detect")
+    # ...and the app still answers.
+    assert client.predict("All", "All", "All", "All", 1, api_name="/browse")[-1] == 1
+
+
+def test_human_test_stores_one_row_per_answer_and_scores(served):
+    client, config, _ = served
+    start = client.predict(api_name="/human_start")
+    assert start[0] is not None and "real, or was part of it inpainted" in start[1]
+    after_real = client.predict(api_name="/human_real")
+    assert after_real[2].startswith(("✅ Right: that photo was real", "❌ Wrong: that photo was inpainted"))
+    assert "of 1 right" in after_real[4]
+    asked_where = client.predict(api_name="/human_inpainted")
+    assert asked_where[1].startswith("### Where?")
+    located = client.predict(5, 6, api_name="/human_locate")
+    assert "of 2 right" in located[4]
+    with sqlite3.connect(config.db_path) as conn:
+        rows = conn.execute("SELECT session_id, answer, truth, click_x, click_y, hit FROM answers ORDER BY id").fetchall()
+    assert len(rows) == 2 and rows[0][0] == rows[1][0]  # one anonymous session
+    assert rows[0][1] == "pristine" and rows[0][3] is None
+    assert rows[1][1:5] == ("inpainted", rows[1][2], 5, 6) and rows[1][5] in (0, 1)
+    backends = {row[0] for row in located[5]["data"]}
+    assert backends and backends <= {"telea", "navier_stokes", "none (real photos)"}
+
+
+def test_leaderboard_tab_answers_without_results(served):
+    client, _, _ = served
+    table, plot = client.predict(None, api_name="/leaderboard")
+    assert table["data"] in ([], [[]]) or not table["data"][0]
+    assert plot is not None

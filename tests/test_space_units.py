@@ -1,0 +1,208 @@
+"""The Space's parts without a server: configuration, data access, uploads, overlays, human-test logic and storage."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from test_space_support import decompression_bomb, write_generator_output, write_release_folder
+
+from inpaintbench.space import leaderboard
+from inpaintbench.space.browse import ANY, Browser
+from inpaintbench.space.config import SpaceConfig
+from inpaintbench.space.data import DataError, load_store
+from inpaintbench.space.human import ASK_WHERE, HumanTest, new_state
+from inpaintbench.space.human_store import Answer, HumanTestStore
+from inpaintbench.space.overlays import heatmap_overlay, mask_overlay
+from inpaintbench.space.uploads import UploadError, decode_upload
+
+
+@pytest.fixture(scope="module")
+def generator_dir(tmp_path_factory) -> Path:
+    return write_generator_output(tmp_path_factory.mktemp("gen") / "out")
+
+
+@pytest.fixture(scope="module")
+def store(generator_dir, tmp_path_factory):
+    return load_store(SpaceConfig(data=str(generator_dir), cache_dir=str(tmp_path_factory.mktemp("cache"))))
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+def test_config_reads_environment_and_flags_override_it():
+    env = {"INPAINTBENCH_DATA": "org/bench", "INPAINTBENCH_REVISION": "v1.0", "INPAINTBENCH_SEED": "7"}
+    config = SpaceConfig.from_env(env, revision="v2.0", db_path=None)
+    assert (config.data, config.revision, config.seed) == ("org/bench", "v2.0", 7)
+    assert SpaceConfig.from_env({}).data == "runs/embedded"
+    with pytest.raises(ValueError, match="INPAINTBENCH_SEED='x'"):
+        SpaceConfig.from_env({"INPAINTBENCH_SEED": "x"})
+
+
+# --- data access ---------------------------------------------------------------------------------------------
+def test_generator_output_without_split_column_is_split_all(store):
+    assert len(store) == 12
+    assert set(store.index["split"]) == {"all"}
+    assert store.choices("backend") == ["navier_stokes", "none", "telea"]
+    sample = store.sample(store.position_of("embedded-coffee-telea"))
+    assert sample["label"] == "inpainted" and sample["backend"] == "telea"
+    assert sample["image"].size == sample["mask"].size == sample["original"].size == (96, 72)
+
+
+def test_generator_output_with_split_column_and_release_folder(tmp_path):
+    cache = str(tmp_path / "cache")
+    split_store = load_store(SpaceConfig(data=str(write_generator_output(tmp_path / "g", with_split=True)), cache_dir=cache))
+    assert split_store.index["split"].value_counts().to_dict() == {"train": 9, "test": 3}
+    release = load_store(SpaceConfig(data=str(write_release_folder(tmp_path / "r")), cache_dir=cache))
+    assert "release folder" in release.description
+    assert release.index["split"].value_counts().to_dict() == {"train": 9, "test": 3}
+    with pytest.raises(DataError, match="no config 'other'"):
+        load_store(SpaceConfig(data=str(tmp_path / "r"), config_name="other", cache_dir=cache))
+
+
+def test_bad_data_is_refused_naming_the_file(tmp_path, monkeypatch):
+    shards = tmp_path / "bad" / "shards"
+    shards.mkdir(parents=True)
+    (shards / "shard-00000.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match=r"shard-00000\.parquet: not a readable Parquet file"):
+        load_store(SpaceConfig(data=str(tmp_path / "bad")))
+    pd.DataFrame({"sample_id": ["a"], "label": [0]}).to_parquet(shards / "shard-00000.parquet")
+    with pytest.raises(DataError, match=r"shard-00000\.parquet: missing column\(s\) image, mask, original"):
+        load_store(SpaceConfig(data=str(tmp_path / "bad")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no Parquet shards"):
+        load_store(SpaceConfig(data=str(tmp_path / "empty")))
+    monkeypatch.chdir(tmp_path)  # the default, runs/embedded, is not built here
+    with pytest.raises(DataError, match="runs/embedded: no such folder. Build the embedded set with `inpaintbench generate`"):
+        load_store(SpaceConfig())
+    with pytest.raises(DataError, match="/no/such/folder: no such folder"):
+        load_store(SpaceConfig(data="/no/such/folder"))
+
+
+# --- uploads ---------------------------------------------------------------------------------------------------
+def test_upload_decoding_accepts_images_and_refuses_the_rest_clearly(tmp_path):
+    good = tmp_path / "photo.jpg"
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(good)
+    pixels = decode_upload(str(good), max_megapixels=1)
+    assert pixels.shape == (30, 40, 3) and pixels.dtype == np.uint8
+    assert decode_upload(good.read_bytes(), max_megapixels=1).shape == (30, 40, 3)
+
+    text = tmp_path / "notes.png"
+    text.write_text("definitely not a PNG")
+    with pytest.raises(UploadError, match="'notes.png' is not an image"):
+        decode_upload(str(text), max_megapixels=1)
+    wide = tmp_path / "big.png"
+    Image.new("L", (2000, 1000)).save(wide)
+    with pytest.raises(UploadError, match="'big.png' is 2000×1000 pixels \\(2 megapixels\\); .*at most 1 megapixels"):
+        decode_upload(str(wide), max_megapixels=1)
+    with pytest.raises(UploadError, match="decompression bomb"):
+        decode_upload(str(decompression_bomb(tmp_path / "bomb.png")), max_megapixels=40)
+    truncated = tmp_path / "cut.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(truncated)
+    truncated.write_bytes(truncated.read_bytes()[:400])
+    with pytest.raises(UploadError, match="'cut.png' is damaged"):
+        decode_upload(str(truncated), max_megapixels=1)
+    with pytest.raises(UploadError, match="No image uploaded"):
+        decode_upload(None, max_megapixels=1)
+
+
+# --- overlays --------------------------------------------------------------------------------------------------
+def test_mask_overlay_changes_only_masked_pixels_and_heatmap_follows_heat():
+    image = np.full((20, 30, 3), 100, np.uint8)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:15, 10:20] = 255
+    out = np.asarray(mask_overlay(image, mask)).astype(int)
+    changed = np.any(out != 100, axis=-1)
+    assert np.array_equal(changed, mask > 0)
+    heat = np.zeros((10, 15), np.float32)
+    heat[:, 8:] = 1.0  # right half hot, at half resolution: the overlay must resize it
+    blended = np.asarray(heatmap_overlay(image, heat)).astype(int)
+    assert np.all(blended[:, :14] == 100) and np.all(np.any(blended[:, 17:] != 100, axis=-1))
+
+
+# --- human test storage and logic ------------------------------------------------------------------------------
+def _answer(session: str, backend: str, answer: str, truth: str, hit=None) -> Answer:
+    click = (3, 4) if hit is not None else (None, None)
+    return Answer(session, f"s-{backend}", "image", backend, answer, truth, click[0], click[1], hit, "src")
+
+
+def test_store_is_wal_keeps_every_concurrent_answer_and_aggregates(tmp_path):
+    db = HumanTestStore(tmp_path / "answers.sqlite3")
+    with sqlite3.connect(db.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+    def worker(k: int) -> None:
+        for i in range(20):
+            db.record(_answer(f"session-{k}", "telea" if i % 2 else "none", "inpainted", "inpainted" if i % 2 else "pristine", hit=(i % 4 == 1) if i % 2 else None))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(db.answers()) == 80
+    assert db.session_score("session-2") == {"answered": 20, "correct": 10, "located": 10, "hits": 5}
+    table = db.accuracy_by_backend("src").set_index("backend")
+    assert table.loc["telea", "accuracy"] == 1.0 and table.loc["none", "accuracy"] == 0.0
+    assert table.loc["telea", "click_hit_rate"] == 0.5 and table.loc["telea", "answers"] == 40
+    (tmp_path / "junk.sqlite3").write_text("this is not a database, and it is long enough to have a header" * 3)
+    with pytest.raises(ValueError, match="junk.sqlite3: not a usable SQLite database"):
+        HumanTestStore(tmp_path / "junk.sqlite3")
+
+
+def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(store, tmp_path):
+    def sequence(seed: int, session: str) -> list[str]:
+        test = HumanTest(store, HumanTestStore(tmp_path / f"{seed}-{session}.sqlite3"), seed, "src")
+        state = {**new_state(), "session_id": session}
+        seen = []
+        for _ in range(6):
+            state = test.start(state)[0] if state["question"] is None else test.answer("real", state)[0]
+            seen.append(state["question"]["sample_id"] + ":" + state["question"]["shown"])
+        return seen
+
+    assert sequence(0, "a") == sequence(0, "a")
+    assert sequence(0, "a") != sequence(0, "b")
+
+    answers = HumanTestStore(tmp_path / "clicks.sqlite3")
+    test = HumanTest(store, answers, 0, "src")
+    state = test.start(None)[0]
+    while state["question"]["truth"] != "inpainted":  # say "real" until an inpainted image comes up
+        state = test.answer("real", state)[0]
+    sample = store.sample(state["question"]["position"])
+    ys, xs = np.nonzero(np.asarray(sample["mask"]) > 127)
+    view = test.answer("inpainted", state)
+    assert view[2] == ASK_WHERE
+    view = test.locate(int(xs[0]), int(ys[0]), view[0])
+    assert "inside" in view[3]
+    last = answers.answers().iloc[-1]
+    assert (last["answer"], last["truth"], last["hit"], last["click_x"]) == ("inpainted", "inpainted", 1, xs[0])
+    assert "1 of 1 times" in view[5]
+
+
+# --- browse and leaderboard views ------------------------------------------------------------------------------
+def test_browse_filters_wraps_and_survives_empty_filters(store):
+    browser = Browser(store)
+    original, image, overlay, table, status, shown = browser.show("telea", ANY, ANY, ANY, 5)
+    assert shown == 1 and "of **4** matching" in status  # 4 telea samples: 5 wraps to 1
+    assert dict(zip(table["field"], table["value"]))["backend"] == "telea"
+    assert browser.show("telea", ANY, ANY, ANY, 0)[5] == 4  # before the first is the last
+    empty = browser.show("telea", ANY, "none", ANY, 1)
+    assert empty[0] is None and "No sample matches" in empty[4] and empty[5] == 0
+    assert browser.show(ANY, ANY, ANY, ANY, float("nan"))[5] == 1
+
+
+def test_leaderboard_pivots_long_results_to_per_backend_columns():
+    frame = pd.DataFrame(
+        {"detector": ["ela", "ela", "noise", "noise"], "backend": ["lama", "sd2", "lama", "sd2"],
+         "pixel_f1": [0.2, 0.3, 0.1, 0.4], "image_auc": [0.6, 0.7, 0.5, 0.8]}
+    )
+    board = leaderboard.Leaderboard(frame, "test")
+    assert board.metrics() == ["pixel_f1", "image_auc"]
+    wide = leaderboard.table(board, "image_auc").set_index("detector")
+    assert wide.loc["noise", "image_auc [sd2]"] == 0.8 and list(wide.columns) == ["image_auc [lama]", "image_auc [sd2]"]
+    figure = leaderboard.plot(board, "pixel_f1")
+    assert len(figure.axes[0].patches) == 4
+    assert leaderboard.load(None).frame is None
