@@ -56,7 +56,7 @@ class ReplacementChooser:
         *,
         removal_share: float = 0.0,
         top_k: int = 5,
-        temperature: float = 0.05,
+        temperature: float = 0.1,
         synonym_threshold: float = 0.8,
         target_weight: float = 0.6,
         group_bonus: float = 0.1,

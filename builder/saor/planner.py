@@ -34,7 +34,7 @@ class SaorPlanner(Planner):
         embedding_model: str = DEFAULT_EMBEDDING_MODEL,
         removal_share: float = 0.0,
         top_k: int = 5,
-        temperature: float = 0.05,
+        temperature: float = 0.1,
         llm: str | None = None,
         llm_params: dict[str, Any] | None = None,
         captioner: str | None = None,
