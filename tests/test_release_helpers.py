@@ -7,11 +7,9 @@ whole release round trip stays fast.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +45,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[d
                 label=0, image=_png(original), mask=_png(np.zeros_like(mask)), original=_png(original),
                 object_id="", category="", action="none", replacement="", replacement_score=math.nan,
                 prompt="", backend="none", backend_params="{}", strategy="none", seed=0,
-                mask_variant="object", mask_dilation_pct=0.0, mask_area_fraction=0.0,
+                mask_variant="", mask_dilation_pct=0.0, mask_area_fraction=0.0,
             )
         )
         for backend in BACKENDS:
@@ -70,29 +68,21 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[d
 
 
 def write_generator_output(out: Path, rows: list[dict], rows_per_shard: int = 10) -> Path:
-    import datasets
+    """Shards, records and manifest through the generator's own writers (builder.shards / builder.manifest)."""
+    from inpaintbench.builder.config import GenerateConfig
+    from inpaintbench.builder.manifest import build_manifest, write_manifest
+    from inpaintbench.builder.shards import ShardRecord, summarize, write_shard
 
-    from inpaintbench.builder.schema import COLUMNS, FEATURES, LABEL_NAMES
-
-    shards_dir = out / "shards"
-    shards_dir.mkdir(parents=True, exist_ok=True)
-    shards = []
-    for index, start in enumerate(range(0, len(rows), rows_per_shard)):
-        chunk = rows[start : start + rows_per_shard]
-        path = shards_dir / f"shard-{index:05d}.parquet"
-        datasets.Dataset.from_dict({c: [r[c] for r in chunk] for c in COLUMNS}, features=FEATURES).to_parquet(str(path))
-        data = path.read_bytes()
-        shards.append({"path": f"shards/{path.name}", "num_samples": len(chunk), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
-    counts = {"total": len(rows)}
-    for key in ("label", "backend", "source", "category", "strategy", "action", "mask_variant"):
-        counts[f"by_{key}"] = dict(Counter(LABEL_NAMES[r[key]] if key == "label" else r[key] for r in rows))
-    manifest = {
-        "format": "inpaintbench-generator-output", "format_version": 1, "inpaintbench_version": "0.1.0",
-        "config": {"sources": ["embedded"]}, "config_hash": "cafe0123", "seed": 0, "counts": counts,
-        "skipped": [{"source": "embedded", "image_id": "broken", "path": "x.png", "reason": "no objects"}],
-        "skipped_by_reason": {"no objects": 1}, "shards": shards,
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    config = GenerateConfig(out_dir=str(out), seed=0)
+    chunks = [rows[start : start + rows_per_shard] for start in range(0, len(rows), rows_per_shard)]
+    records = []
+    for index, chunk in enumerate(chunks):
+        rel = f"shards/shard-{index:05d}.parquet"
+        sha256, size = write_shard(chunk, out / rel)
+        items = sorted({(r["source"], r["source_image_id"]) for r in chunk})
+        skipped = [{"stage": "load", "source": "embedded", "image_id": "broken", "object_id": "", "path": "x.png", "reason": "no objects"}] if index == 0 else []
+        records.append(ShardRecord(config.config_hash, index, len(chunks), rel, [list(i) for i in items], sha256, size, [summarize(r) for r in chunk], skipped))
+    write_manifest(out, build_manifest(config, records, num_images=len({r["source_image_id"] for r in rows})))
     return out
 
 

@@ -203,8 +203,7 @@ def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: Relea
             "config_hash": manifest.get("config_hash"),
             "seed": manifest.get("seed"),
             "manifest_sha256": generated.manifest_sha256,
-            "skipped": len(manifest.get("skipped") or []),
-            "skipped_by_reason": manifest.get("skipped_by_reason") or {},
+            **_skipped(manifest),
         },
         "split_config": {
             "file": Path(split_config.source_file).name,
@@ -231,6 +230,14 @@ def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: Relea
             for split in ood_splits
         },
     }
+
+
+def _skipped(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Skip counts from either manifest shape: {total, by_reason, ...} (builder.manifest) or a plain list."""
+    skipped = manifest.get("skipped") or []
+    if isinstance(skipped, dict):
+        return {"skipped": int(skipped.get("total", 0)), "skipped_by_reason": dict(skipped.get("by_reason") or {})}
+    return {"skipped": len(skipped), "skipped_by_reason": dict(manifest.get("skipped_by_reason") or {})}
 
 
 def file_table(dest: Path) -> dict[str, dict[str, Any]]:
