@@ -231,3 +231,27 @@ def test_registry_imports_diffusers_only_when_a_diffusion_backend_is_asked_for()
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert set(LAZY_BACKENDS) == set(BACKEND_OF_FAMILY.values())
+
+
+def test_every_diffusion_entry_of_the_gpu_mix_config_is_accepted(tiny_models):
+    # The example config must stay in step with the backends' parameters: build each entry with its weights
+    # swapped for the tiny ones (same parameter names), and check what it would record.
+    from pathlib import Path
+
+    from inpaintbench.builder.config import GenerateConfig
+
+    config = GenerateConfig.from_file(Path(__file__).parents[1] / "configs" / "gpu_mix.yaml")
+    family_of = {name: family for family, name in BACKEND_OF_FAMILY.items()}
+    seen = set()
+    for spec in config.backends:
+        if spec.name not in family_of:
+            continue
+        family = family_of[spec.name]
+        params = {**spec.params, **tiny_models[family], **FAMILY_EXTRA.get(family, {})}
+        backend = create_backend(spec.name, **params)
+        described = backend.describe()
+        for key, value in spec.params.items():
+            if key not in tiny_models[family] and key not in FAMILY_EXTRA.get(family, {}):
+                assert described[key] == value, (spec.name, key)
+        seen.add(spec.name)
+    assert seen == set(BACKEND_OF_FAMILY.values())
