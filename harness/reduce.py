@@ -34,7 +34,11 @@ class ImageSummary:
 
 
 def binarize_gt(mask: Image.Image | np.ndarray) -> np.ndarray:
-    """Ground truth as a bool array: mask > 127 (masks are mode "L", 255 = inpainted)."""
+    """Ground truth as a bool array: mask > 127 (masks are mode "L", 255 = inpainted); bool arrays pass as is."""
+    if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
+        if mask.ndim != 2:
+            raise ValueError(f"ground-truth mask must be 2-D (H x W), got shape {mask.shape}")
+        return mask
     arr = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) and mask.mode != "L" else mask)
     if arr.ndim != 2:
         raise ValueError(f"ground-truth mask must be 2-D (H x W), got shape {arr.shape}")

@@ -1,0 +1,56 @@
+"""One results JSON per evaluation run: what was scored (data identity), by what (detector), how (config and
+conventions), and the numbers. Written atomically, so a results file exists complete or not at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+RESULTS_FORMAT = "inpaintbench-results"
+RESULTS_FORMAT_VERSION = 1
+
+
+class ResultsError(ValueError):
+    pass
+
+
+def write_json_atomic(payload: Any, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_results(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read results JSON ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != RESULTS_FORMAT:
+        raise ResultsError(f"{path}: not an InpaintBench results file (no \"format\": \"{RESULTS_FORMAT}\")")
+    for key in ("detector", "dataset", "metrics", "conventions"):
+        if key not in payload:
+            raise ResultsError(f"{path}: results file lacks {key!r}")
+    return payload
+
+
+def default_results_name(detector_name: str, identity: dict) -> str:
+    parts = [detector_name, identity.get("version") or "unversioned"]
+    if identity.get("config"):
+        parts.append(identity["config"])
+    if identity.get("split"):
+        parts.append(identity["split"])
+    safe = "__".join("".join(c if c.isalnum() or c in "-_." else "_" for c in str(p)) for p in parts)
+    return f"{safe}.json"

@@ -1,0 +1,176 @@
+"""One evaluation run: predictions -> per-sample records -> metrics, breakdowns, intervals -> results dict.
+
+``collect_records`` is what each process does on its share of the samples (indices ``rank::world``, so the
+split depends only on the index); ``score_records`` runs once, on all records, in index order. Splitting the
+work this way is what lets ``accelerate launch`` spread a detector over processes with identical results.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+import inpaintbench
+from inpaintbench.harness.breakdowns import bootstrap_intervals, breakdowns, domain_split, domain_weights
+from inpaintbench.harness.conventions import CONVENTIONS, FLOAT_BINS, UINT8_BINS
+from inpaintbench.harness.data import EvalData
+from inpaintbench.harness.problems import POLICIES, Problem, SubmissionError
+from inpaintbench.harness.records import (
+    DetectorPredictor,
+    FolderPredictor,
+    SampleRecord,
+    make_records,
+    miss_summary,
+)
+from inpaintbench.harness.results import RESULTS_FORMAT, RESULTS_FORMAT_VERSION
+from inpaintbench.harness.scoring import HEADLINE_METRICS, Scorer
+
+
+@dataclass
+class EvalOptions:
+    data: str
+    config: str | None = None
+    split: str | None = None
+    detector: str | None = None  # registry name, module:Class or file.py:Class
+    params: dict = field(default_factory=dict)
+    submission: str | None = None  # folder of maps / scores
+    name: str | None = None  # shown on the leaderboard; defaults to the detector's name
+    train_backends: list[str] | None = None  # overrides the detector's own training_backends
+    policy: str = "strict"
+    timeout_s: float = 60.0
+    memory_mb: int = 8192
+    bootstrap: int = 1000
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.detector is None) == (self.submission is None):
+            raise ValueError("give exactly one of a detector (--detector) or a submission folder (--submission)")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}")
+
+
+@dataclass
+class Collected:
+    records: list[SampleRecord]
+    detector: dict
+    n_bins: int
+    problems: list[Problem]  # problems not tied to one dataset sample (extra ids, stray files)
+
+
+def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int = 1) -> Collected:
+    indices = range(rank, len(data.dataset), world)
+    desc = f"scoring [{rank + 1}/{world}]" if world > 1 else "scoring"
+    if opts.detector is not None:
+        from inpaintbench.harness.sandbox import SandboxedDetector
+
+        with SandboxedDetector(opts.detector, opts.params, timeout_s=opts.timeout_s, memory_mb=opts.memory_mb) as box:
+            records = make_records(data.dataset, indices, DetectorPredictor(box), FLOAT_BINS, desc, opts.progress)
+            info = dict(box.description or {})
+        return Collected(records, info, FLOAT_BINS, [])
+    from inpaintbench.harness.folder import FolderSubmission
+
+    submission = FolderSubmission(opts.submission)
+    n_bins = UINT8_BINS if submission.all_png else FLOAT_BINS
+    extra = submission.check_ids(list(data.dataset["sample_id"])) if rank == 0 else []
+    records = make_records(data.dataset, indices, FolderPredictor(submission), n_bins, desc, opts.progress)
+    info = {"name": opts.name or submission.root.name, "spec": f"folder:{submission.root}", "training_backends": [],
+            "params": {}, "has_maps": submission.has_maps, "has_scores": submission.scores is not None}
+    return Collected(records, info, n_bins, extra)
+
+
+def merge_collected(parts: list[Collected]) -> Collected:
+    records = sorted((r for p in parts for r in p.records), key=lambda r: r.index)
+    return Collected(records, parts[0].detector, parts[0].n_bins, [x for p in parts for x in p.problems])
+
+
+def _metric_module_compute(summaries) -> dict:
+    """Headline metrics through the ``evaluate`` module itself (the documented public path)."""
+    import evaluate
+
+    from inpaintbench.harness.metrics import METRIC_PATH
+
+    metric = evaluate.load(METRIC_PATH)
+    return metric.compute(
+        pos_hist=[s.pos_hist for s in summaries], neg_hist=[s.neg_hist for s in summaries],
+        score=[s.score for s in summaries], label=[s.label for s in summaries],
+    )
+
+
+def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_evaluate: bool = True,
+                  elapsed_s: float | None = None) -> dict:
+    records = collected.records
+    problems = list(collected.problems) + [r.problem for r in records if r.problem is not None]
+    with_map = any(r.has_map for r in records if r.problem is None)
+    if with_map:  # a map-less sample in a run with maps would silently drop out of pixel metrics
+        for r in records:
+            if r.problem is None and not r.has_map:
+                r.problem = Problem(r.sample_id, "missing", "no map while other samples have maps")
+                r.summary = None
+                problems.append(r.problem)
+    if problems and opts.policy == "strict":
+        raise SubmissionError(problems, opts.submission or opts.detector or "")
+    summaries = [r.summary if r.problem is None else miss_summary(r, collected.n_bins, with_map) for r in records]
+    metas = [r.meta for r in records]
+    scorer = Scorer([s.pos_hist for s in summaries], [s.neg_hist for s in summaries],
+                    [s.score for s in summaries], [s.label for s in summaries])
+    metrics = _metric_module_compute(summaries) if use_evaluate else scorer.compute()
+
+    detector = dict(collected.detector)
+    if opts.name:
+        detector["name"] = opts.name
+    training = opts.train_backends if opts.train_backends is not None else detector.get("training_backends") or []
+    detector["training_backends"] = list(training)
+    intervals = {"overall": bootstrap_intervals(scorer, opts.bootstrap, opts.seed, progress=opts.progress)} if opts.bootstrap else {}
+    domain = None
+    if training:
+        domain = domain_split(scorer, metas, training)
+        if opts.bootstrap:
+            for part, w in domain_weights(metas, scorer.labels, training).items():
+                if part in domain:
+                    intervals[part] = bootstrap_intervals(scorer, opts.bootstrap, opts.seed, base_weights=w,
+                                                          progress=opts.progress, desc=f"bootstrap {part}")
+    seconds = [r.seconds for r in records if r.problem is None and r.seconds]
+    return {
+        "format": RESULTS_FORMAT,
+        "format_version": RESULTS_FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "inpaintbench_version": getattr(inpaintbench, "__version__", None),
+        "detector": detector,
+        "dataset": {**data.identity, "ood_split_backends": list(data.ood_backends)},
+        "config": {k: v for k, v in asdict(opts).items() if k != "progress"},
+        "conventions": CONVENTIONS,
+        "headline_metrics": list(HEADLINE_METRICS),
+        "metrics": metrics,
+        "intervals": intervals,
+        "breakdowns": breakdowns(scorer, metas),
+        "domain": domain,
+        "failures": {
+            "policy": opts.policy,
+            "count": len(problems),
+            "by_kind": _count_kinds(problems),
+            "samples": [p.as_dict() for p in problems],
+        },
+        "timing": {
+            "elapsed_s": None if elapsed_s is None else round(elapsed_s, 3),
+            "predict_s_mean": round(float(np.mean(seconds)), 6) if seconds else None,
+            "machine": platform.machine(),
+        },
+    }
+
+
+def _count_kinds(problems: list[Problem]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in problems:
+        out[p.kind] = out.get(p.kind, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def run_evaluation(opts: EvalOptions, data: EvalData, use_evaluate: bool = True) -> dict:
+    started = time.perf_counter()
+    collected = collect_records(opts, data)
+    return score_records(opts, data, collected, use_evaluate=use_evaluate, elapsed_s=time.perf_counter() - started)
