@@ -44,8 +44,8 @@ class GenerateResult:
     out_dir: Path
     manifest_path: Path | None  # set on the main process
     manifest: dict[str, Any] | None
-    shards_written: int  # by this process, in this run
-    shards_reused: int  # complete from an earlier run, skipped by this process
+    shards_written: int  # by all processes, in this run
+    shards_reused: int  # complete from an earlier run, so skipped (all processes)
     backend_seconds: dict[str, float] = field(default_factory=dict)  # this process's time inside backend.inpaint
     backend_calls: dict[str, int] = field(default_factory=dict)
 
@@ -96,6 +96,28 @@ def _log(out_dir: Path, entry: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def make_state():
+    """The accelerate process state: one plain process, or this process's rank under ``accelerate launch``.
+
+    On a machine without an accelerator, ``PartialState()`` ignores a multi-process launch unless told to use the
+    CPU, and every process would then run the whole job alone. So the CPU is chosen when ACCELERATE_USE_CPU is
+    set or no CUDA device exists under a multi-process launch, and a mismatch with WORLD_SIZE is refused.
+    """
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    cpu = parse_flag_from_env("ACCELERATE_USE_CPU") or (world_size > 1 and not torch.cuda.is_available())
+    state = PartialState(cpu=cpu)
+    if state.num_processes != world_size:
+        raise RuntimeError(
+            f"launched as {world_size} processes (WORLD_SIZE) but accelerate set up {state.num_processes}; "
+            "for CPU processes set ACCELERATE_USE_CPU=1 (see DEVELOPING.md / NOTES.md for the launch flags)"
+        )
+    return state
+
+
 def run_generation(
     config: GenerateConfig,
     *,
@@ -105,9 +127,7 @@ def run_generation(
 ) -> GenerateResult:
     """Run (or resume) the build described by ``config``. ``sources`` overrides ``config.sources`` (tests)."""
     if state is None:
-        from accelerate import PartialState
-
-        state = PartialState()
+        state = make_state()
     out_dir = Path(config.out_dir)
     if sources is None:
         from .sources import build_sources
@@ -179,7 +199,12 @@ def run_generation(
                 },
             )
 
-    state.wait_for_everyone()
+    state.wait_for_everyone()  # every shard is written before the main process reads the records
+    # Every process's shard counts, so the summary speaks for the whole run.
+    from accelerate.utils import gather_object
+
+    counts = gather_object([(written, reused)])
+    written, reused = sum(c[0] for c in counts), sum(c[1] for c in counts)
     manifest = manifest_path = None
     if state.is_main_process:
         records = []

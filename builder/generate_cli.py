@@ -102,14 +102,12 @@ def print_summary(result, stream=sys.stdout) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Imported here so `inpaintbench --help` stays fast.
-    from accelerate import PartialState
-
-    from .generate import OutputDirConflict, run_generation
+    from .generate import OutputDirConflict, make_state, run_generation
     from .sources import SourceConfigError
 
     try:
         config = config_from_args(args)
-        state = PartialState()
+        state = make_state()
         result = run_generation(config, state=state, progress=not args.no_progress)
     except (ConfigError, SourceConfigError, OutputDirConflict) as error:
         print(f"inpaintbench generate: error: {error}", file=sys.stderr)
