@@ -88,7 +88,8 @@ def _counts_line(counts: dict[str, int]) -> str:
     return ", ".join(f"{key} {value}" for key, value in counts.items()) or "none"
 
 
-def print_summary(result, stream=sys.stdout) -> None:
+def print_summary(result, stream=None) -> None:
+    stream = stream or sys.stdout  # looked up per call: the default must follow a redirected stdout
     manifest = result.manifest
     counts, skipped = manifest["counts"], manifest["skipped"]
     print(f"\nShards: {result.out_dir / 'data'} ({len(manifest['shards'])} Parquet files)", file=stream)
