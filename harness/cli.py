@@ -1,0 +1,185 @@
+"""``inpaintbench evaluate`` and ``inpaintbench leaderboard``.
+
+    inpaintbench evaluate runs/embedded --detector ela                  # a registered detector
+    inpaintbench evaluate release/ --config default --split test --detector my_pkg.det:MyDetector
+    inpaintbench evaluate runs/embedded --detector path/to/det.py:Det --timeout 30 --memory-mb 4096
+    inpaintbench evaluate runs/embedded --submission preds/             # maps/<id>.png|npy + scores.csv|json
+    inpaintbench evaluate runs/embedded --detector ela --num-processes 2 # accelerate launch, 2 processes
+    inpaintbench leaderboard harness/results --out leaderboard/
+
+Exit codes: 0 scored; 2 submission refused (problems listed, report written next to the results path);
+1 unusable input (data, detector that does not load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+DEFAULT_RESULTS_DIR = "results"
+
+
+def register(subparsers) -> None:
+    evaluate = subparsers.add_parser("evaluate", help="score a detector or a folder of predictions on a split",
+                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+    board = subparsers.add_parser("leaderboard", help="merge results JSONs into leaderboard CSV / Markdown / JSON")
+    board.add_argument("results", nargs="+", help="results JSON files or directories of them")
+    board.add_argument("--out", default="leaderboard", metavar="DIR", help="output directory (default: leaderboard)")
+    board.add_argument("--sort", default="pixel_f1_mean", metavar="METRIC", help="sort column (default pixel_f1_mean)")
+    board.set_defaults(func=run_leaderboard)
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("data", help="generator output dir, release folder, or Parquet file/dir/glob")
+    parser.add_argument("--config", help="release config (release folders only)")
+    parser.add_argument("--split", help="release split (default test)")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--detector", metavar="SPEC", help="registered name, package.module:Class or file.py:Class")
+    who.add_argument("--submission", metavar="DIR", help="folder with maps/<id>.png|npy and/or scores.csv|json")
+    parser.add_argument("--detector-params", default="{}", metavar="JSON", help="keyword arguments for the class")
+    parser.add_argument("--name", help="name on the leaderboard (default: the detector's or folder's name)")
+    parser.add_argument("--train-backends", metavar="A,B", help="backends the detector was trained on (in-domain)")
+    parser.add_argument("--policy", choices=("strict", "penalize"), default="strict",
+                        help="strict: refuse to score if any sample has a problem; penalize: score it as a miss")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="S", help="per-sample time limit (default 60)")
+    parser.add_argument("--memory-mb", type=int, default=8192, metavar="MB",
+                        help="detector process address-space limit, 0 = none (default 8192)")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples, 0 = none")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--num-processes", type=int, default=1, metavar="N",
+                        help="run the detector in N processes via accelerate launch")
+    parser.add_argument("--output", metavar="FILE", help="results JSON path (default: results/<name>__<version>.json)")
+    parser.add_argument("--results-dir", default=DEFAULT_RESULTS_DIR, metavar="DIR")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def options_from_args(args):
+    from inpaintbench.harness.run import EvalOptions
+
+    try:
+        params = json.loads(args.detector_params)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--detector-params is not valid JSON ({exc})") from None
+    if not isinstance(params, dict):
+        raise ValueError("--detector-params must be a JSON object")
+    train = None if args.train_backends is None else [b for b in args.train_backends.split(",") if b]
+    return EvalOptions(data=args.data, config=args.config, split=args.split, detector=args.detector, params=params,
+                       submission=args.submission, name=args.name, train_backends=train, policy=args.policy,
+                       timeout_s=args.timeout, memory_mb=args.memory_mb, bootstrap=args.bootstrap, seed=args.seed,
+                       progress=not args.no_progress)
+
+
+def relaunch_argv(args) -> list[str]:
+    """The same evaluation as CLI arguments (without --num-processes), rebuilt from the parsed namespace so it
+    does not depend on how this process was called (console script, ``main(argv)``, ``python -m``)."""
+    argv = ["evaluate", args.data]
+    flags = {"config": "--config", "split": "--split", "detector": "--detector", "submission": "--submission",
+             "detector_params": "--detector-params", "name": "--name", "train_backends": "--train-backends",
+             "policy": "--policy", "timeout": "--timeout", "memory_mb": "--memory-mb", "bootstrap": "--bootstrap",
+             "seed": "--seed", "output": "--output", "results_dir": "--results-dir"}
+    for dest, flag in flags.items():
+        value = getattr(args, dest)
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.no_progress:
+        argv.append("--no-progress")
+    return argv
+
+
+def run_evaluate(args) -> int:
+    from inpaintbench.harness import distributed
+
+    if args.num_processes > 1 and distributed.world_size() == 1:
+        if args.detector is None:
+            print("--num-processes only applies to --detector runs (a folder submission needs no detector processes)",
+                  file=sys.stderr)
+            return 1
+        cmd, env = distributed.launch_command(args.num_processes, relaunch_argv(args))
+        return subprocess.run(cmd, env=env).returncode
+
+    from inpaintbench.harness.data import DataError, open_eval_data
+    from inpaintbench.harness.folder import FolderSubmissionError
+    from inpaintbench.harness.problems import SubmissionError, format_problems
+    from inpaintbench.harness.results import default_results_name, write_json_atomic
+    from inpaintbench.harness.run import collect_records, score_records
+    from inpaintbench.harness.sandbox import DetectorStartError
+
+    import time
+
+    started = time.perf_counter()
+    try:
+        opts = options_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    state = distributed.make_state() if distributed.world_size() > 1 else None
+    main = state is None or state.is_main_process
+    try:
+        if state is not None:
+            with state.main_process_first():  # one process fills the datasets cache, the others reuse it
+                data = open_eval_data(opts.data, opts.config, opts.split)
+            collected = collect_records(opts, data, state.process_index, state.num_processes)
+            collected = distributed.gather_collected(state, collected)
+        else:
+            data = open_eval_data(opts.data, opts.config, opts.split)
+            collected = collect_records(opts, data)
+    except (DataError, FolderSubmissionError, DetectorStartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not main:
+        return 0
+    name = opts.name or collected.detector.get("name") or "detector"
+    output = Path(args.output) if args.output else Path(args.results_dir) / default_results_name(name, data.identity)
+    problems_path = output.with_name(output.stem + ".problems.json")
+    try:
+        results = score_records(opts, data, collected, elapsed_s=time.perf_counter() - started)
+    except SubmissionError as exc:
+        write_json_atomic({"submission": opts.submission or opts.detector, "dataset": data.identity,
+                           "problems": [p.as_dict() for p in exc.problems]}, problems_path)
+        print(f"{exc}\nNot scored (policy strict; --policy penalize scores such samples as misses). "
+              f"Full list: {problems_path}", file=sys.stderr)
+        return 2
+    write_json_atomic(results, output)
+    if results["failures"]["count"]:
+        write_json_atomic({"submission": opts.submission or opts.detector, "dataset": data.identity,
+                           "problems": results["failures"]["samples"]}, problems_path)
+        print(format_problems([_problem(p) for p in results["failures"]["samples"]], "scored as misses"), file=sys.stderr)
+    _print_summary(results, output)
+    return 0
+
+
+def _problem(d: dict):
+    from inpaintbench.harness.problems import Problem
+
+    return Problem(**d)
+
+
+def _print_summary(results: dict, output: Path) -> None:
+    from inpaintbench.harness.scoring import HEADLINE_METRICS
+
+    metrics, overall = results["metrics"], (results.get("intervals") or {}).get("overall") or {}
+    print(f"{results['detector'].get('name')} on {results['dataset'].get('version')} "
+          f"({metrics['n_images']} images, {metrics['n_pixel_images']} with pixel metrics)")
+    for m in HEADLINE_METRICS:
+        value, ci = metrics.get(m), overall.get(m)
+        shown = "n/a" if value is None else f"{value:.4f}"
+        print(f"  {m:22s} {shown}" + (f"  [{ci['low']:.4f}, {ci['high']:.4f}]" if ci else ""))
+    print(f"results: {output}")
+
+
+def run_leaderboard(args) -> int:
+    from inpaintbench.harness.leaderboard import LeaderboardError, write_leaderboard
+
+    try:
+        written = write_leaderboard(args.results, args.out, args.sort)
+    except LeaderboardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
