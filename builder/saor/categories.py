@@ -209,7 +209,7 @@ LEXICAL_TRAPS: frozenset[frozenset[str]] = frozenset(
 def canonical_name(label: str) -> str:
     """Map a model's or annotation's label to the table's name ("sofa" -> "couch", "tv-other" -> "tv")."""
     text = re.sub(r"[_\-]+", " ", label.strip().lower())
-    text = re.sub(r"\s+(merged|other|stuff)$", "", text).strip()
+    text = re.sub(r"(\s+(merged|other|stuff))+$", "", text).strip()
     return ALIASES.get(text, text)
 
 

@@ -29,6 +29,7 @@ def sanitize(text: str, max_chars: int) -> str:
     """First non-empty line, without quotes, labels or markup, whitespace collapsed, cut at a word boundary."""
     for line in text.splitlines():
         line = re.sub(r"^\s*(prompt|answer|output)\s*:\s*", "", line, flags=re.IGNORECASE)
+        line = re.sub(r"<\|[^|>]*\|>|</?s>", " ", line)  # chat markers a model may echo
         line = re.sub(r"[`*#\"“”]+", "", line)
         line = " ".join(line.split()).strip(" '-.")
         if line:

@@ -54,5 +54,5 @@ def load_pretrained(loader, directory: Path, *, what: str, name: str, **kwargs):
     """``loader.from_pretrained(directory)``, re-raising load failures with the configured name in the message."""
     try:
         return loader.from_pretrained(str(directory), local_files_only=True, **kwargs)
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and config errors share no base class
         raise ModelNotFound(f"{what} {name!r} (resolved to {directory}) cannot be loaded: {exc}") from exc

@@ -42,7 +42,7 @@ class Segmenter:
         directory = resolve_model(model, what="segmentation model", cache_dir=cache_dir)
         try:
             self._pipe = pipeline("image-segmentation", model=str(directory), device=device)
-        except (OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - safetensors, tokenizers and config errors share no base class
             raise ModelNotFound(
                 f"segmentation model {self.model_name!r} (resolved to {directory}) cannot be loaded: {exc}"
             ) from exc
@@ -65,7 +65,7 @@ class Segmenter:
                     f"segmentation model {self.model_name!r} returned a {mask.shape[1]}x{mask.shape[0]} mask "
                     f"for a {image.width}x{image.height} image"
                 )
-            if mask.mean() < self.min_area_fraction:
+            if not mask.any() or mask.mean() < self.min_area_fraction:
                 continue
             name = canonical_name(segment["label"])
             if self.things_only and lookup(name) is None:
