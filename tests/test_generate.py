@@ -204,3 +204,27 @@ def test_cli_generates_and_prints_where_and_what(coco_set, tmp_path, capsys):
     assert "by backend:" in printed and "Skipped:" in printed
     assert cli_main(argv[:-1] + ["--seed", "9", "--no-progress"]) == 2
     assert "holds a build of another config" in capsys.readouterr().err
+
+
+if "test_counting" not in BACKENDS:
+
+    @register_backend("test_counting")
+    class CountingBackend(InpaintBackend):
+        """Counts how often it is built: a diffusion backend costs seconds to gigabytes per construction."""
+
+        constructed = 0
+
+        def __init__(self, **params):
+            super().__init__(**params)
+            type(self).constructed += 1
+
+        def inpaint(self, request):
+            return InpaintResult(request.image.copy(), strategy="full_regeneration")
+
+
+def test_each_backend_of_the_mix_is_built_once_per_process_and_reused(coco_set, tmp_path):
+    CountingBackend.constructed = 0
+    config = make_config(coco_set, tmp_path / "once", backends=[{"name": "test_counting"}, {"name": "opencv_ns"}])
+    result = run_generation(config, progress=False)
+    assert result.manifest["counts"]["by_backend"]["test_counting"] > 3
+    assert CountingBackend.constructed == 1
