@@ -119,7 +119,10 @@ class SampleMaker:
             processed = process_mask(obj.mask, variant, dilation)
         except ValueError as error:
             return None, ("select", f"mask {variant} +{dilation}%: {error}")
-        plan = self.planner.plan(scene, obj, rng_for(self.config.seed, "plan", *key.parts))
+        try:
+            plan = self.planner.plan(scene, obj, rng_for(self.config.seed, "plan", *key.parts))
+        except Exception as error:  # noqa: BLE001 - e.g. a model-backed planner failing on one object
+            return None, ("plan", f"planner {self.config.planner} raised {type(error).__name__}: {error}")
         backend_index = draw_backend_index(self.config, key)
         seed = sample_seed(self.config, key)
         mask, mask_record = processed.mask, processed.record

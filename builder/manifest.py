@@ -15,9 +15,12 @@ Keys (``format_version`` 1):
   ``by_source``, ``by_category``, ``by_strategy``, ``by_action``, ``by_mask_variant``
   (pristine samples count under backend/strategy/action "none" and mask variant ""). Keys sorted.
 - ``work``: ``images`` (work items planned), ``shards`` (number of shards).
-- ``skipped``: ``total``, ``by_stage`` ("load": the source could not use the photo; "object": the source could
-  not use an annotation (e.g. a degenerate polygon); "select": an object was not eligible or its mask failed; "inpaint": a backend raised on one sample), ``by_reason`` (count per reason
-  text, a leading "<path>: " removed so one problem counts across files), and ``items``: every skip as ``{stage, source, image_id, object_id, path, reason}``, in work order.
+- ``skipped``: ``total``; ``by_stage``, counts per stage: "load" (the source could not use the photo),
+  "object" (the source could not use an annotation, e.g. a degenerate polygon), "select" (an object was not
+  eligible, or its mask failed), "plan" (the planner raised on one object), "inpaint" (a backend raised, or
+  returned a wrong size/strategy, on one sample); ``by_reason``, count per reason text (a leading "<path>: "
+  removed, so one problem counts once across files); ``items``, every skip as
+  ``{stage, source, image_id, object_id, path, reason}``, in work order.
 - ``shards``: ``[{path (relative to the manifest, POSIX), num_samples, sha256, bytes}]`` in shard order.
 """
 

@@ -228,3 +228,26 @@ def test_each_backend_of_the_mix_is_built_once_per_process_and_reused(coco_set, 
     result = run_generation(config, progress=False)
     assert result.manifest["counts"]["by_backend"]["test_counting"] > 3
     assert CountingBackend.constructed == 1
+
+
+from inpaintbench.builder.planning import PLANNERS, EditPlan, Planner, register_planner  # noqa: E402
+
+if "test_picky" not in PLANNERS:
+
+    @register_planner("test_picky")
+    class PickyPlanner(Planner):
+        """Fails on even object ids, as a model-backed planner may fail on one object."""
+
+        def plan(self, scene, target, rng):
+            if int(target.object_id) % 2 == 0:
+                raise ValueError(f"no replacement fits object {target.object_id}")
+            return EditPlan(action="remove", prompt="background")
+
+
+def test_a_planner_failing_on_one_object_is_recorded_and_the_rest_is_generated(coco_set, tmp_path):
+    result = run_generation(make_config(coco_set, tmp_path / "picky", planner="test_picky"), progress=False)
+    plan_skips = [item for item in result.manifest["skipped"]["items"] if item["stage"] == "plan"]
+    assert plan_skips and all(int(item["object_id"]) % 2 == 0 for item in plan_skips)
+    assert all(r.startswith("planner test_picky raised ValueError: no replacement fits") for r in
+               (item["reason"] for item in plan_skips))
+    assert result.manifest["counts"]["by_label"]["inpainted"] > 0
