@@ -65,15 +65,21 @@ def _browse_tab(demo: gr.Blocks, browser: Browser) -> None:
                 ("backend", "Backend"), ("category", "Object category"), ("strategy", "Strategy"), ("split", "Split"),
             )
         ]
-    with gr.Row(equal_height=True):
+    with gr.Row():
         prev_button = gr.Button("◀ Previous", scale=1)
         position = gr.Number(value=1, precision=0, label="Sample # (Enter to jump)", minimum=0, scale=1)
         next_button = gr.Button("Next ▶", scale=1)
     status = gr.Markdown(elem_classes="ib-status")
     with gr.Row():
-        original = gr.Image(label="Original photo", type="pil", interactive=False, format="png")
-        shown = gr.Image(label="Benchmark image (what a detector sees)", type="pil", interactive=False, format="png")
-        overlay = gr.Image(label="Inpainting mask over the original", type="pil", interactive=False, format="png")
+        original = gr.Image(label="Original photo", type="pil", interactive=False, format="png", elem_id="browse-original", height=340)
+        shown = gr.Image(
+            label="Benchmark image (what a detector sees)", type="pil", interactive=False, format="png", elem_id="browse-image",
+            height=340,
+        )
+        overlay = gr.Image(
+            label="Inpainting mask over the original", type="pil", interactive=False, format="png", elem_id="browse-overlay",
+            height=340,
+        )
     metadata = gr.Dataframe(label="Metadata", headers=["field", "value"], interactive=False, wrap=True)
 
     def step(delta: int):
@@ -94,7 +100,7 @@ def _detect_tab(runner: DetectorRunner) -> None:
     if runner.names:
         gr.Markdown("Upload a photo and pick a detector: it scores the whole image and maps where it suspects edits.")
     else:
-        gr.Markdown(f"⚠️ Detection is not available in this build: {runner.unavailable_reason}.")
+        gr.Markdown(f"**Note:** detection is not available in this build: {runner.unavailable_reason}.")
     with gr.Row():
         with gr.Column():
             upload = RawImageUpload(
@@ -140,16 +146,19 @@ def _human_tab(demo: gr.Blocks, human: HumanTest) -> None:
     )
     state = gr.State(None)
     with gr.Row():
-        with gr.Column(scale=3):
+        with gr.Column(scale=1):
             prompt = gr.Markdown()
-            image = gr.Image(label="Real or inpainted?", type="pil", interactive=False, elem_id="human-image", format="png")
+            image = gr.Image(label="Real or inpainted?", type="pil", interactive=False, elem_id="human-image", format="png", height=460)
             with gr.Row():
                 real_button = gr.Button("Real photo", variant="primary")
                 inpainted_button = gr.Button("Inpainted", variant="stop")
                 skip_button = gr.Button("Skip the click: I can't tell where")
-        with gr.Column(scale=2):
+        with gr.Column(scale=1):
             feedback = gr.Markdown()
-            reveal = gr.Image(label="Your last image (edited region marked)", type="pil", interactive=False, height=220)
+            reveal = gr.Image(
+                label="Your last image (edited region marked)", type="pil", interactive=False, height=220,
+                elem_id="human-reveal", format="png",
+            )
             score = gr.Markdown()
             accuracy = gr.Dataframe(label="Everyone so far: accuracy per backend", interactive=False)
     # The "where?" click as an API endpoint: clients cannot send a select event, so they post x and y here.

@@ -21,6 +21,7 @@ from inpaintbench.space.overlays import mask_overlay
 
 PRISTINE, INPAINTED = "pristine", "inpainted"
 ASK_REAL_OR_NOT = "### Is this photo real, or was part of it inpainted by an AI model?"
+ACCURACY_HEADERS = {"clicks_on_edits": "edits clicked", "click_hit_rate": "click hit rate"}
 ASK_WHERE = "### Where? Click on the part of the image you think was inpainted (or skip this step)."
 
 
@@ -134,12 +135,13 @@ class HumanTest:
             text = "**Your score:** no answers yet."
         table = self.answers.accuracy_by_backend(self.data_source)
         table["backend"] = table["backend"].replace({"none": "none (real photos)"})
+        table = table.rename(columns=ACCURACY_HEADERS)
         return state, image, prompt, feedback, reveal, text, table
 
 
 def _feedback(question: dict[str, Any], sample: dict[str, Any], choice: str, hit: bool | None) -> str:
     right = choice == question["truth"]
-    verdict = "✅ Right" if right else "❌ Wrong"
+    verdict = "**Right**" if right else "**Wrong**"
     if question["truth"] == PRISTINE:
         text = f"{verdict}: that photo was real."
     else:

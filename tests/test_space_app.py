@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-from test_space_support import decompression_bomb, free_port, write_generator_output
+from test_space_support import SIZE, decompression_bomb, free_port, write_generator_output
 
 from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.config import SpaceConfig
@@ -49,7 +49,7 @@ def test_browse_filters_pages_and_shows_the_three_images(served):
     assert position == 2 and meta["backend"] == "telea" and meta["label"] == "inpainted"
     assert "of **4** matching" in status and meta["sample_id"] in status
     original, image, overlay = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (original, image, overlay))
-    assert original.shape == image.shape == overlay.shape == (72, 96, 3)
+    assert original.shape == image.shape == overlay.shape == (SIZE[1], SIZE[0], 3)
     assert np.any(original != image)  # the inpainted region differs from the original...
     assert np.any(overlay != original) and np.mean(np.all(overlay == original, axis=-1)) > 0.5  # ...and is marked
 
@@ -84,7 +84,7 @@ def test_human_test_stores_one_row_per_answer_and_scores(served):
     start = client.predict(api_name="/human_start")
     assert start[0] is not None and "real, or was part of it inpainted" in start[1]
     after_real = client.predict(api_name="/human_real")
-    assert after_real[2].startswith(("✅ Right: that photo was real", "❌ Wrong: that photo was inpainted"))
+    assert after_real[2].startswith(("**Right**: that photo was real", "**Wrong**: that photo was inpainted"))
     assert "of 1 right" in after_real[4]
     asked_where = client.predict(api_name="/human_inpainted")
     assert asked_where[1].startswith("### Where?")

@@ -22,7 +22,7 @@ from inpaintbench.builder.schema import FEATURES
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 BACKENDS = ("telea", "navier_stokes")
-SIZE = (96, 72)  # width, height: small enough that a test reads a shard in milliseconds
+SIZE = (160, 120)  # width, height: small enough that a test reads a shard in milliseconds
 
 
 def _photo(name: str) -> np.ndarray:
@@ -37,7 +37,8 @@ def sample_rows(with_split: bool = False) -> dict[str, list]:
     for k, name in enumerate(PHOTOS):
         photo = _photo(name)
         mask = np.zeros(photo.shape[:2], np.uint8)
-        cv2.ellipse(mask, (30 + 8 * k, 36), (18, 12), 0, 0, 360, 255, -1)
+        w, h = SIZE
+        cv2.ellipse(mask, (w * (5 + k) // 16, h // 2), (w // 6, h // 6), 0, 0, 360, 255, -1)
         variants = [("pristine", "none", "none", np.zeros_like(mask), photo)]
         for backend in BACKENDS:
             flag = cv2.INPAINT_TELEA if backend == "telea" else cv2.INPAINT_NS

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_space_support import decompression_bomb, write_generator_output, write_release_folder
+from test_space_support import SIZE, decompression_bomb, write_generator_output, write_release_folder
 
 from inpaintbench.space import leaderboard
 from inpaintbench.space.browse import ANY, Browser
@@ -49,7 +49,7 @@ def test_generator_output_without_split_column_is_split_all(store):
     assert store.choices("backend") == ["navier_stokes", "none", "telea"]
     sample = store.sample(store.position_of("embedded-coffee-telea"))
     assert sample["label"] == "inpainted" and sample["backend"] == "telea"
-    assert sample["image"].size == sample["mask"].size == sample["original"].size == (96, 72)
+    assert sample["image"].size == sample["mask"].size == sample["original"].size == SIZE
 
 
 def test_generator_output_with_split_column_and_release_folder(tmp_path):
