@@ -1,0 +1,116 @@
+"""Diffusion backends: images/s per family, and what our backend costs over the bare diffusers pipeline call.
+
+For each family a tiny random-weight pipeline (builder.backends.tiny_pipelines) is saved, loaded back through our
+backend by local path, and timed two ways in the same process, on the same pipeline object:
+
+- ours: ``backend.inpaint(request)`` on a photo at its original size (resize to the working size, seeded
+  generator, pipeline call, Lanczos back to the original size, paste-back);
+- bare: ``backend.pipeline(**kwargs)`` with inputs already at the working size (the baseline).
+
+ratio = ours / bare: our pre/post-processing overhead on top of the model. Tiny models make the model's part
+small, so this is an upper bound of the overhead; with real checkpoints the pipeline call dominates. Also timed:
+``inpaint_batch`` of N same-size requests against N single ``inpaint`` calls (batch/single < 1: batching pays).
+Medians over interleaved repeats.
+
+    .venv/bin/python benchmarks/diffusion.py [--families sd flux] [--repeats 5] [--size 96x72] [--batch 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inpaintbench.builder.backends import InpaintRequest, create_backend
+from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
+from inpaintbench.builder.strategies import resize_for_model
+
+BACKEND_OF_FAMILY = {
+    "sd": "sd_inpaint", "sdxl": "sdxl_inpaint", "sd3": "sd3_inpaint", "kandinsky": "kandinsky22_inpaint",
+    "flux": "flux_fill", "controlnet": "controlnet_inpaint",
+}
+
+
+def make_request(width: int, height: int, seed: int) -> InpaintRequest:
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    mask = np.zeros((height, width), np.uint8)
+    mask[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = 255
+    return InpaintRequest(image=image, mask=Image.fromarray(mask, mode="L"), prompt="a red armchair", seed=seed)
+
+
+def bare_kwargs(backend, request: InpaintRequest) -> dict:
+    """The pipeline call our backend makes for ``request``, prepared outside the timed region."""
+    size = backend.working_size(*request.image.size)
+    image, mask = resize_for_model(request.image, request.mask, size)
+    kwargs = dict(prompt=[request.prompt], image=[image], mask_image=[mask], width=size[0], height=size[1],
+                  num_inference_steps=backend.params["steps"], guidance_scale=backend.params["guidance"])
+    if backend.takes_negative_prompt:
+        kwargs["negative_prompt"] = [request.negative_prompt]
+    kwargs.update(backend._call_kwargs([image], [mask], size))
+    return kwargs
+
+
+def interleaved_medians(fns, repeats: int) -> list[float]:
+    """Median seconds per call of each fn, calls alternated so that load from other processes on the machine
+    hits every variant alike (a shared 2-core box drifts too much for back-to-back blocks)."""
+    for fn in fns:
+        fn()  # warm-up: first calls allocate and pick kernels
+    samples = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, times in zip(fns, samples):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return [float(np.median(times)) for times in samples]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--size", default="96x72", help="original photo size WxH (working side is 64)")
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"device: {device} ({'GPU' if device == 'cuda' else 'CPU only: no GPU figures here'}), "
+          f"torch threads {args.threads}, photo {width}x{height}, working long side 64, {args.steps} steps, "
+          f"{args.repeats} repeats after one warm-up; tiny random-weight pipelines")
+    header = f"{'backend':<22}{'ours img/s':>11}{'bare img/s':>11}{'ours/bare':>10}{'batch img/s':>12}{'batch/single':>13}"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as tmp:
+        for family in args.families:
+            params = save_tiny(family, Path(tmp) / family)
+            extra = {"prior_steps": args.steps} if family == "kandinsky" else {}
+            backend = create_backend(BACKEND_OF_FAMILY[family], steps=args.steps, working_long_side=64, **params,
+                                     **extra)
+            request = make_request(width, height, seed=1)
+            kwargs = bare_kwargs(backend, request)
+
+            def bare():
+                kwargs["generator"] = [torch.Generator("cpu").manual_seed(1)]
+                with torch.inference_mode():
+                    return backend.pipeline(**kwargs).images
+
+            batch = [make_request(width, height, seed=s) for s in range(args.batch)]
+            ours_s, bare_s = interleaved_medians([lambda: backend.inpaint(request), bare], args.repeats)
+            batch_s, singles_s = interleaved_medians(
+                [lambda: backend.inpaint_batch(batch), lambda: [backend.inpaint(r) for r in batch]],
+                max(1, args.repeats // 2),
+            )
+            print(f"{backend.name:<22}{1 / ours_s:>11.2f}{1 / bare_s:>11.2f}{ours_s / bare_s:>10.3f}"
+                  f"{args.batch / batch_s:>12.2f}{batch_s / singles_s:>13.3f}")
+
+
+if __name__ == "__main__":
+    main()
