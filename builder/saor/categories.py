@@ -122,6 +122,12 @@ EXTRA_CATEGORIES: tuple[Category, ...] = (
     _c("stool", "medium", "indoor", "furniture", "a bar stool", coco=False),
     _c("bookshelf", "large", "indoor", "furniture", coco=False),
     _c("coffee table", "medium", "indoor", "furniture", coco=False),
+    _c("desk", "large", "indoor", "furniture", "a wooden writing desk", coco=False),
+    _c("kitchen island", "large", "indoor", "furniture", coco=False),
+    _c("sideboard", "large", "indoor", "furniture", "a sideboard cabinet", coco=False),
+    _c("piano", "large", "indoor", "instrument", "an upright piano", coco=False),
+    _c("bathtub", "large", "indoor", "fixture", coco=False),
+    _c("picnic table", "large", "outdoor", "furniture", coco=False),
     _c("floor lamp", "medium", "indoor", "decor", coco=False),
     _c("table lamp", "small", "indoor", "decor", coco=False),
     _c("candle", "small", "indoor", "decor", coco=False),
@@ -194,6 +200,7 @@ LEXICAL_TRAPS: frozenset[frozenset[str]] = frozenset(
         ("mouse", "rabbit"),  # computer mouse vs the animal sense
         ("mouse", "duck"),
         ("keyboard", "guitar"),  # computer keyboard vs musical keyboard
+        ("keyboard", "piano"),
         ("remote", "toy car"),  # "remote-controlled" toys
         ("apple", "laptop"),  # the brand
         ("apple", "cell phone"),

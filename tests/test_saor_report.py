@@ -1,0 +1,89 @@
+"""``inpaintbench saor-report`` end to end on a small COCO-format source written in the test."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from inpaintbench.cli import main
+
+torch.set_num_threads(1)
+
+
+def box(x, y, w, h):
+    return [[x, y, x + w, y, x + w, y + h, x, y + h]]
+
+
+@pytest.fixture()
+def coco_config(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("kitchen.png", "street.png"):
+        Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(images / name)
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(["cup", "dining table", "bowl", "car", "truck"])]
+    annotations = [
+        (1, 1, 2, box(0, 60, 160, 60)), (2, 1, 1, box(20, 30, 30, 30)), (3, 1, 3, box(90, 30, 40, 25)),
+        (4, 2, 4, box(10, 40, 60, 50)), (5, 2, 5, box(80, 30, 70, 60)),
+        (6, 2, 1, box(0, 0, 2, 2)),  # too small to edit: not a row
+    ]
+    coco = {
+        "images": [{"id": 1, "file_name": "kitchen.png", "width": 160, "height": 120},
+                   {"id": 2, "file_name": "street.png", "width": 160, "height": 120},
+                   {"id": 3, "file_name": "missing.png", "width": 160, "height": 120}],
+        "categories": categories,
+        "annotations": [
+            {"id": i, "image_id": img, "category_id": cat, "segmentation": seg, "iscrowd": 0,
+             "area": float(seg[0][2] - seg[0][0]) * (seg[0][5] - seg[0][1]),
+             "bbox": [seg[0][0], seg[0][1], seg[0][2] - seg[0][0], seg[0][5] - seg[0][1]]}
+            for i, img, cat, seg in annotations
+        ],
+    }
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    config = {"sources": [{"type": "coco", "name": "mini", "images": str(images),
+                           "annotations": str(tmp_path / "coco.json")}], "min_object_pixels": 64}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    return tmp_path / "config.json"
+
+
+def table_rows(text: str) -> list[list[str]]:
+    lines = [line for line in text.splitlines() if line.startswith("| mini/")]
+    return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
+
+
+def test_report_lists_every_editable_object_and_is_reproducible(tmp_path, coco_config):
+    out = tmp_path / "report" / "saor.md"
+    assert main(["saor-report", "--config", str(coco_config), "--out", str(out), "--no-progress"]) == 0
+    text = out.read_text()
+    rows = table_rows(text)
+    assert [(r[0], r[1]) for r in rows] == [
+        ("mini/1", "dining table (1)"), ("mini/1", "cup (2)"), ("mini/1", "bowl (3)"),
+        ("mini/2", "car (4)"), ("mini/2", "truck (5)"),
+    ]
+    for image, obj, action, replacement, score, setting, prompt in rows:
+        category = obj.split(" (")[0]
+        assert action == "replace" and replacement and replacement != category
+        assert float(score) > 0 and replacement in prompt
+    street = {r[1].split(" (")[0]: r[3] for r in rows if r[0] == "mini/2"}
+    assert street["car"] not in ("cup", "bowl", "mug")  # size classes hold in the table too
+    assert "mini/3" in text and "missing.png" in text  # the unusable photo is reported, with its file
+    out2 = tmp_path / "again.md"
+    assert main(["saor-report", "--config", str(coco_config), "--out", str(out2), "--no-progress"]) == 0
+    assert out2.read_text() == text
+    assert main(["saor-report", "--config", str(coco_config), "--seed", "7", "--removal-share", "1",
+                 "--out", str(out2), "--no-progress"]) == 0
+    assert {r[2] for r in table_rows(out2.read_text())} == {"remove"}
+
+
+def test_bad_config_fails_clearly_and_keeps_an_existing_report(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"sources": [{"type": "coco", "images": str(tmp_path / "nope"), "annotations": "x"}]}))
+    out = tmp_path / "report.md"
+    out.write_text("previous report\n")
+    assert main(["saor-report", "--config", str(bad), "--out", str(out), "--no-progress"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert out.read_text() == "previous report\n"
