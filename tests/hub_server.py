@@ -74,6 +74,7 @@ class Repo:
     commits: dict[str, Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    lfs_objects: set[str] = field(default_factory=set)  # LFS storage is per repo, like the Hub's
 
     def resolve(self, revision: str) -> Commit | None:
         revision = unquote(revision)
@@ -104,6 +105,7 @@ class HubState:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lock = threading.RLock()
         self.lfs_uploads: list[str] = []  # sha256 of every completed LFS PUT, in order
+        self.lfs_uploads_by_repo: dict[tuple[str, str], list[str]] = {}  # (repo type, repo id) -> the same, per repo
         self.commit_calls = 0
         self.fail_next_commits = 0
         self.unhandled: list[str] = []  # "METHOD path" of every request no route matched
@@ -176,7 +178,7 @@ class HubState:
                 files[path] = Entry(self.put_blob(data), len(data), lfs=False)
                 git_oids[path] = git_blob_sha1(data)
             for path, (sha256, size) in lfs.items():
-                if not self.has_blob(sha256):
+                if sha256 not in repo.lfs_objects:
                     raise HubError(422, f"LFS object {sha256} for {path} was never uploaded")
                 files[path] = Entry(sha256, size, lfs=True)
                 git_oids[path] = git_blob_sha1(lfs_pointer(sha256, size))
@@ -259,8 +261,8 @@ ROUTES = [
     ("GET", rf"/api/{_REPO}/commits/(?P<rev>[^/]+)", "list_commits"),
     ("GET", rf"/api/{_REPO}", "repo_info"),
     ("POST", r"/(?:(?P<kind>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+?|[^/]+?)\.git/info/lfs/objects/batch", "lfs_batch"),
-    ("PUT", r"/lfs-objects/(?P<oid>[0-9a-f]{64})", "lfs_put"),
-    ("POST", r"/lfs-verify/(?P<oid>[0-9a-f]{64})", "lfs_verify"),
+    ("PUT", rf"/lfs-objects/{_REPO}/(?P<oid>[0-9a-f]{{64}})", "lfs_put"),
+    ("POST", rf"/lfs-verify/{_REPO}/(?P<oid>[0-9a-f]{{64}})", "lfs_verify"),
     ("GET", rf"/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
     ("HEAD", rf"/{_REPO}/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
     ("GET", r"/(?P<repo>[^/]+/[^/]+|[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)", "resolve"),
@@ -472,7 +474,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         self._send_json({"files": files, "commitOid": commit.oid})
 
     def h_lfs_batch(self, repo: str) -> None:
-        self._repo(repo)
+        r = self._repo(repo)
+        base = f"{self.repo_type}s/{r.repo_id}"
         body = self._json_body()
         if body.get("operation") != "upload":
             raise HubError(400, "only uploads are supported")
@@ -481,7 +484,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         objects = []
         for obj in body.get("objects", []):
             oid, size = obj["oid"], int(obj["size"])
-            if self.server.state.has_blob(oid):
+            if oid in r.lfs_objects:
                 objects.append({"oid": oid, "size": size})  # no actions: already stored, client skips it
             else:
                 objects.append(
@@ -490,14 +493,15 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                         "size": size,
                         "authenticated": True,
                         "actions": {
-                            "upload": {"href": f"{self._endpoint()}/lfs-objects/{oid}", "header": {}},
-                            "verify": {"href": f"{self._endpoint()}/lfs-verify/{oid}", "header": {}},
+                            "upload": {"href": f"{self._endpoint()}/lfs-objects/{base}/{oid}", "header": {}},
+                            "verify": {"href": f"{self._endpoint()}/lfs-verify/{base}/{oid}", "header": {}},
                         },
                     }
                 )
         self._send_json({"transfer": "basic", "objects": objects}, headers={"Content-Type": "application/vnd.git-lfs+json"})
 
-    def h_lfs_put(self, oid: str) -> None:
+    def h_lfs_put(self, repo: str, oid: str) -> None:
+        r = self._repo(repo)
         data = self._read_body()
         actual = hashlib.sha256(data).hexdigest()
         if actual != oid:
@@ -505,12 +509,15 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             state.put_blob(data)
+            r.lfs_objects.add(oid)
             state.lfs_uploads.append(oid)
+            state.lfs_uploads_by_repo.setdefault((r.repo_type, r.repo_id), []).append(oid)
         self._send(200, b"")
 
-    def h_lfs_verify(self, oid: str) -> None:
+    def h_lfs_verify(self, repo: str, oid: str) -> None:
+        r = self._repo(repo)
         body = self._json_body()
-        if not self.server.state.has_blob(oid):
+        if oid not in r.lfs_objects:
             raise HubError(404, f"LFS object {oid} not found")
         if int(body.get("size", -1)) != self.server.state.blob_path(oid).stat().st_size:
             raise HubError(422, f"LFS object {oid} size mismatch")

@@ -26,22 +26,24 @@ SPLIT_CONFIG = {
 SMALL_SHARDS = 6000  # bytes: a few rows per release file, so splits span several files
 
 
-@pytest.fixture
-def split_config_file(tmp_path) -> Path:
-    path = tmp_path / "splits.yaml"
+@pytest.fixture(scope="module")
+def split_config_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("split-config") / "splits.yaml"
     path.write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
     return path
 
 
-@pytest.fixture
-def release_v1(tmp_path, split_config_file):
+@pytest.fixture(scope="module")
+def release_v1(tmp_path_factory, split_config_file):
+    """Built once per module: the tests below only read it."""
     from inpaintbench.builder.release.inputs import load_generator_output
     from inpaintbench.builder.release.layout import build_release
     from inpaintbench.builder.release.splits import load_split_config
 
+    root = tmp_path_factory.mktemp("release-v1")
     rows = make_rows(range(12))
-    out = write_generator_output(tmp_path / "gen", rows)
-    dest = tmp_path / "release"
+    out = write_generator_output(root / "gen", rows)
+    dest = root / "release"
     summary = build_release(load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0", "org/bench", SMALL_SHARDS)
     return dest, summary, rows
 
@@ -145,7 +147,7 @@ def test_refuses_to_write_over_a_non_empty_folder(tmp_path, split_config_file):
     (dest / "keep.txt").write_text("mine")
     with pytest.raises(ReleaseLayoutError, match="not an empty folder"):
         build_release(load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0")
-    assert (dest / "keep.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["gen", "release", "splits.yaml"]
+    assert (dest / "keep.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["gen", "release"]
 
 
 def test_bad_generator_outputs_are_named(tmp_path, split_config_file):

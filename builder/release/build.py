@@ -16,8 +16,9 @@ from .layout import DEFAULT_MAX_SHARD_BYTES, RELEASE_SUMMARY_NAME, ReleaseLayout
 from .splits import SplitConfig
 
 
-def default_staging_dir(out_dir: str | Path, version: str) -> Path:
-    return Path(out_dir) / "release" / f"v{version}"
+def default_staging_dir(out_dir: str | Path, version: str, repo_id: str | None) -> Path:
+    """``<out>/release/<org>__<name>/v<version>``: one staged folder per repo and version (cards name the repo)."""
+    return Path(out_dir) / "release" / (repo_id or "local").replace("/", "__") / f"v{version}"
 
 
 def _reusable(dest: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
@@ -53,7 +54,7 @@ def prepare_release(
 ) -> tuple[Path, dict[str, Any], bool]:
     """Returns (release folder, summary, reused?)."""
     generated = load_generator_output(out_dir)
-    dest = Path(dest) if dest is not None else default_staging_dir(out_dir, version)
+    dest = Path(dest) if dest is not None else default_staging_dir(out_dir, version, repo_id)
     expected = {"version": version, "repo_id": repo_id, "manifest_sha256": generated.manifest_sha256, "split_digest": split_config.digest}
     if dest.exists() and dest.is_dir() and any(dest.iterdir()):
         summary = _reusable(dest, expected)

@@ -1,0 +1,209 @@
+"""Publish and load through the real ``huggingface_hub`` and ``datasets`` clients against tests/hub_server.py.
+
+The clients read HF_ENDPOINT when they are imported, so every client step runs in a subprocess with the
+endpoint, a fake token, HF_HUB_DISABLE_XET=1 and a private HF_HOME; the server runs in this process, which is
+how the tests see what was uploaded and can refuse a commit to simulate an interruption.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hub_server import HubServer
+from test_release_helpers import make_rows, write_generator_output
+from test_release_layout import SPLIT_CONFIG
+
+pytestmark = pytest.mark.slow  # each client step is a fresh interpreter importing datasets (~2-3 s)
+
+REPO = "inpaintbench-org/bench"
+SHARD_BYTES = 20_000  # a few release files per split: multi-file splits without hundreds of HTTP round trips
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    # page_size=5: tree listings of a release span several pages, so pagination is exercised.
+    with HubServer(tmp_path_factory.mktemp("hub"), page_size=5) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hub-client")
+    (root / "splits.yaml").write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
+    write_generator_output(root / "gen-v1", make_rows(range(12)))
+    write_generator_output(root / "gen-v1.1", make_rows(range(16)))  # v1.1.0 adds 4 photos' samples
+    write_generator_output(root / "gen-small", make_rows(range(20, 24)))  # for the interrupted publish
+    return root
+
+
+def client_env(hub: HubServer, workdir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and not k.startswith("HF_")}
+    env.update(
+        HF_ENDPOINT=hub.endpoint,
+        HF_HUB_DISABLE_XET="1",
+        HF_TOKEN="hf_inpaintbench_fake_token",
+        HF_HOME=str(workdir / "hf-home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
+        NO_PROXY="127.0.0.1,localhost",
+        PYTHONPATH=str(Path(__file__).parent),
+    )
+    return env
+
+
+def publish(hub, workdir, version: str, gen: str, repo: str = REPO) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", repo, "--version", version,
+           "--from", str(workdir / gen), "--split-config", str(workdir / "splits.yaml"), "--max-shard-mb", str(SHARD_BYTES / 2**20)]
+    return subprocess.run(cmd, env=client_env(hub, workdir), capture_output=True, text=True, timeout=120)
+
+
+def staged(workdir: Path, gen: str, repo: str, tag: str) -> dict:
+    """The release.json of the folder publish staged for ``repo``/``tag``."""
+    return json.loads((workdir / gen / "release" / repo.replace("/", "__") / tag / "release.json").read_text())
+
+
+def run_client(hub, workdir, code: str) -> dict:
+    """Run ``code`` (which must print one JSON line last) in a fresh interpreter; return that JSON."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=client_env(hub, workdir),
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def published(hub, workdir):
+    """v1.0.0 then v1.1.0, through the release/publish API in one interpreter (the CLI is run by the tests below)."""
+    return run_client(hub, workdir, f"""
+        import json
+        from inpaintbench.builder.release.build import prepare_release
+        from inpaintbench.builder.release.publish import publish_release
+        from inpaintbench.builder.release.splits import load_split_config
+
+        config = load_split_config("{workdir}/splits.yaml")
+        out = {{}}
+        for version, gen in (("1.0.0", "gen-v1"), ("1.1.0", "gen-v1.1")):
+            folder, summary, _ = prepare_release("{workdir}/" + gen, config, version, "{REPO}", max_shard_bytes={SHARD_BYTES})
+            result = publish_release(folder, "{REPO}", version)
+            out[version] = {{"uploaded": result.uploaded, "unchanged": result.unchanged, "deleted": result.deleted}}
+        print(json.dumps(out))
+    """)
+
+
+def test_publish_tags_two_versions_each_holding_exactly_its_release(hub, workdir, published):
+    repo = hub.repo(REPO)
+    assert set(repo.tags) == {"v1.0.0", "v1.1.0"} and repo.tags["v1.0.0"] != repo.tags["v1.1.0"]
+    assert repo.branches["main"] == repo.tags["v1.1.0"]
+    for tag, gen in (("v1.0.0", "gen-v1"), ("v1.1.0", "gen-v1.1")):
+        local = staged(workdir, gen, REPO, tag)
+        files = repo.commits[repo.tags[tag]].files
+        # The tagged commit holds this release's files (and the repo's .gitattributes), nothing stale.
+        assert set(files) == set(local["files"]) | {"release.json", ".gitattributes"}
+        for path, meta in local["files"].items():
+            assert files[path].sha256 == meta["sha256"]
+            assert files[path].lfs == path.endswith((".parquet", ".png"))
+    # LFS uploads: all of v1.0.0's LFS files, then only v1.1.0's files whose content the repo did not hold yet.
+    # (Two paths with identical bytes in one publish, e.g. a split shared by two configs, are each sent.)
+    lfs = {tag: {p: m["sha256"] for p, m in staged(workdir, gen, REPO, tag)["files"].items() if p.endswith((".parquet", ".png"))}
+           for tag, gen in (("v1.0.0", "gen-v1"), ("v1.1.0", "gen-v1.1"))}
+    v1_shas = set(lfs["v1.0.0"].values())
+    expected = list(lfs["v1.0.0"].values()) + [sha for sha in lfs["v1.1.0"].values() if sha not in v1_shas]
+    assert sorted(hub.state.lfs_uploads_by_repo[("dataset", REPO)]) == sorted(expected)
+    # v1.1.0 replaced v1.0.0's shards: what it did not rewrite was deleted in the same commit.
+    v11 = published["1.1.0"]
+    v1_files = set(staged(workdir, "gen-v1", REPO, "v1.0.0")["files"])
+    assert v11["deleted"] and set(v11["deleted"]) == {p for p in v1_files if p.startswith("data/")} - set(staged(workdir, "gen-v1.1", REPO, "v1.1.0")["files"])
+
+
+@pytest.fixture(scope="module")
+def loaded(hub, workdir, published):
+    """Everything the clients read back, in one interpreter: each version by revision, a stream, a second config,
+    and the builder class at a revision next to load_dataset."""
+    return run_client(hub, workdir, f"""
+        import json, math, datasets
+        from inpaintbench.builder.hf_builder import InpaintBench
+
+        def rows(ds):
+            for c in ("image", "mask", "original"):
+                ds = ds.cast_column(c, datasets.Image(decode=False))
+            return [{{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}} for r in ds.to_list()]
+
+        out = {{}}
+        for tag in ("v1.0.0", "v1.1.0"):
+            ds = datasets.load_dataset("{REPO}", revision=tag)
+            out[tag] = {{s: list(ds[s]["sample_id"]) for s in ds}}
+            out[tag + "/features"] = sorted({{json.dumps(ds[s].features.to_dict(), sort_keys=True) for s in ds}})
+        stream = datasets.load_dataset("{REPO}", revision="v1.0.0", split="test", streaming=True)
+        first = next(iter(stream))
+        out["stream_first"] = [first["sample_id"], list(first["image"].size), first["mask"].mode]
+        paste = datasets.load_dataset("{REPO}", "paste_back", revision="v1.0.0", split="train")
+        out["paste_strategies"] = sorted(set(paste["strategy"]))
+
+        expected = datasets.load_dataset("{REPO}", revision="v1.0.0")
+        builder = InpaintBench(config_name="default", release="{REPO}", revision="v1.0.0", cache_dir="{workdir}/builder-cache")
+        builder.download_and_prepare()
+        got = builder.as_dataset()
+        out["builder_same"] = list(got) == list(expected) and all(
+            got[s].features == expected[s].features and rows(got[s]) == rows(expected[s]) for s in expected)
+        out["builder_rows"] = sum(got[s].num_rows for s in got)
+        print(json.dumps(out))
+    """)
+
+
+def test_load_each_version_by_revision_and_stream_one(workdir, loaded):
+    from inpaintbench.builder.schema import FEATURES
+
+    for tag, gen in (("v1.0.0", "gen-v1"), ("v1.1.0", "gen-v1.1")):
+        local = staged(workdir, gen, REPO, tag)
+        counts = {s: c["num_samples"] for s, c in local["configs"]["default"]["splits"].items()}
+        assert {s: len(ids) for s, ids in loaded[tag].items()} == counts
+        assert loaded[tag + "/features"] == [json.dumps(FEATURES.to_dict(), sort_keys=True)]
+    v1, v11 = loaded["v1.0.0"], loaded["v1.1.0"]
+    assert sum(map(len, v1.values())) == 36 and sum(map(len, v11.values())) == 48
+    # Old samples keep their ids and their split in the new version.
+    split_v11 = {i: s for s, ids in v11.items() for i in ids}
+    assert all(split_v11[i] == s for s, ids in v1.items() for i in ids)
+    assert loaded["stream_first"] == [v1["test"][0], [16, 16], "L"]
+    assert loaded["paste_strategies"] == ["none", "paste_back"]
+
+
+def test_builder_class_reads_a_hub_revision_exactly_like_load_dataset(loaded):
+    assert loaded["builder_same"] is True and loaded["builder_rows"] == 36
+
+
+def test_existing_tag_is_refused_and_left_alone(hub, workdir, published):
+    repo = hub.repo(REPO)
+    before = (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads))
+    again = publish(hub, workdir, "1.0.0", "gen-v1")
+    assert again.returncode == 1
+    assert "tag v1.0.0 already exists" in again.stderr and "immutable" in again.stderr
+    assert (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads)) == before
+
+
+def test_interrupted_publish_resumes_without_resending_files(hub, workdir):
+    repo_id = "inpaintbench-org/interrupted"
+    uploads_before = len(hub.lfs_uploads)
+    hub.fail_next_commits(1)  # the server refuses the commit after the LFS uploads went through
+    first = publish(hub, workdir, "1.0.0", "gen-small", repo=repo_id)
+    assert first.returncode == 1 and "interrupted" in first.stderr and "Re-run" in first.stderr
+    repo = hub.repo(repo_id)
+    assert repo.tags == {} and set(repo.commits[repo.branches["main"]].files) == {".gitattributes"}
+    sent_first = hub.lfs_uploads[uploads_before:]
+    assert sent_first  # the LFS objects were uploaded before the commit failed
+
+    second = publish(hub, workdir, "1.0.0", "gen-small", repo=repo_id)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "reused" in second.stdout  # the staged release folder was reused, not rebuilt
+    assert hub.lfs_uploads[uploads_before + len(sent_first):] == []  # nothing sent twice
+    assert set(repo.tags) == {"v1.0.0"}
+    tagged = repo.commits[repo.tags["v1.0.0"]].files
+    local = staged(workdir, "gen-small", repo_id, "v1.0.0")
+    assert {p: tagged[p].sha256 for p in local["files"]} == {p: m["sha256"] for p, m in local["files"].items()}
