@@ -277,6 +277,10 @@ def test_bad_annotation_files_name_the_file(tmp_path):
     bad.write_text(json.dumps({"images": [{"id": 1}], "annotations": [], "categories": []}))
     with pytest.raises(SourceConfigError, match=r"broken.json: images\[0\] lacks file_name"):
         CocoSource(bad, images)
+    bad.write_text(json.dumps({"images": [], "categories": [],
+                               "annotations": [{"id": 4, "image_id": 1}, {"id": 4, "image_id": 2}]}))
+    with pytest.raises(SourceConfigError, match="two annotations have the id 4"):
+        CocoSource(bad, images)
     bad.write_text(json.dumps({"images": []}))
     with pytest.raises(SourceConfigError, match="lacks a 'annotations' list"):
         CocoSource(bad, images)

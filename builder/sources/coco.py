@@ -216,6 +216,13 @@ def _read_coco(path: Path):
             missing = [k for k in required if not isinstance(entry, dict) or k not in entry]
             if missing:
                 raise SourceConfigError(f"{path}: {key}[{index}] lacks {', '.join(missing)}")
+    for key in ("annotations", "categories"):
+        # pycocotools indexes by id and would silently keep only the last of two entries sharing one.
+        seen: set = set()
+        for entry in data[key]:
+            if entry["id"] in seen:
+                raise SourceConfigError(f"{path}: two {key} have the id {entry['id']!r}")
+            seen.add(entry["id"])
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
