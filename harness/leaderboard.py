@@ -128,6 +128,7 @@ def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean"
     payload = {
         "sorted_by": sort_by,
         "sources": [p.name for p in files],
+        "columns": {"wide": list(wide.columns), "long": list(long.columns)},  # JSON objects lose column order
         "leaderboard": json.loads(wide.to_json(orient="records")),
         "by_backend": json.loads(long.to_json(orient="records")),
     }
@@ -150,9 +151,11 @@ def load_leaderboard(path: str | Path, shape: str = "long") -> pd.DataFrame:
     if path.is_file() and path.name == "leaderboard.json":
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            return pd.DataFrame(payload["by_backend" if shape == "long" else "leaderboard"])
+            frame = pd.DataFrame(payload["by_backend" if shape == "long" else "leaderboard"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise LeaderboardError(f"{path}: not a leaderboard.json ({exc})") from None
+        order = payload.get("columns", {}).get(shape) or list(frame.columns)
+        return frame[[c for c in order if c in frame.columns]]
     if path.is_dir() and (path / "leaderboard.json").is_file() and not any(
         _is_results_candidate(p) for p in path.rglob("*.json")
     ):

@@ -1,0 +1,167 @@
+"""End to end through the real CLI, the real ``evaluate`` module, real Parquet: results JSON, problems
+report and exit codes, leaderboard files, ``load_leaderboard`` shapes, data identity of each layout."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from inpaintbench.cli import main
+from inpaintbench.harness.conventions import CONVENTIONS
+from inpaintbench.harness.data import DataError, open_eval_data
+from inpaintbench.harness.leaderboard import LeaderboardError, load_leaderboard
+from inpaintbench.harness.results import read_results
+from test_harness_fixtures import oracle_maps, write_shard
+
+
+@pytest.fixture(scope="module")
+def shard(tmp_path_factory):
+    return write_shard(tmp_path_factory.mktemp("data") / "part.parquet", n=8)
+
+
+def _folder(root, maps, scores=None):
+    (root / "maps").mkdir(parents=True)
+    for sample_id, arr in maps.items():
+        Image.fromarray(arr, "L").save(root / "maps" / f"{sample_id}.png")
+    if scores is not None:
+        (root / "scores.json").write_text(json.dumps(scores))
+    return root
+
+
+def test_evaluate_module_loads_by_path_and_matches_the_scorer():
+    import evaluate
+
+    from inpaintbench.harness.metrics import METRIC_PATH
+    from inpaintbench.harness.reduce import summarize
+    from inpaintbench.harness.scoring import compute_metrics
+
+    rng = np.random.default_rng(0)
+    sums = []
+    for i in range(6):
+        gt = np.zeros((20, 30), np.uint8)
+        if i % 2:
+            gt[3:12, 5:20] = 255
+        sums.append(summarize(rng.integers(0, 256, (20, 30)).astype(np.uint8), gt))
+    metric = evaluate.load(METRIC_PATH)
+    for s in sums:  # streamed one by one, as a training loop would
+        metric.add(**s.as_example())
+    got = metric.compute(return_conventions=True)
+    assert got.pop("conventions") == CONVENTIONS
+    assert got == compute_metrics([s.pos_hist for s in sums], [s.neg_hist for s in sums],
+                                  [s.score for s in sums], [s.label for s in sums])
+
+
+def test_cli_evaluate_writes_results_with_conventions_and_intervals(tmp_path, shard, capsys):
+    folder = _folder(tmp_path / "oracle", oracle_maps(8))
+    out = tmp_path / "results" / "oracle.json"
+    code = main(["evaluate", shard, "--submission", str(folder), "--bootstrap", "50", "--seed", "3",
+                 "--train-backends", "telea", "--output", str(out), "--no-progress"])
+    assert code == 0
+    results = read_results(out)
+    assert results["conventions"] == CONVENTIONS
+    assert results["dataset"]["files_sha256"] and results["dataset"]["num_samples"] == 8
+    assert results["detector"]["name"] == "oracle"
+    assert set(results["breakdowns"]) == {"backend", "source", "category", "strategy", "mask_size"}
+    assert set(results["breakdowns"]["backend"]) == {"telea", "patchmatch"}
+    # a backend group: its forged images plus every pristine one
+    assert results["breakdowns"]["backend"]["telea"]["n_inpainted"] == 2
+    assert results["breakdowns"]["backend"]["telea"]["n_pristine"] == 4
+    assert results["domain"]["in_domain"]["n_inpainted"] == 2 and results["domain"]["out_of_domain"]["n_inpainted"] == 2
+    ci = results["intervals"]["overall"]["pixel_f1_mean"]
+    assert ci["low"] <= results["metrics"]["pixel_f1_mean"] <= ci["high"]
+    assert set(results["intervals"]) == {"overall", "in_domain", "out_of_domain"}
+    assert "pixel_f1_mean" in capsys.readouterr().out
+    # Same seed, same intervals: rerun and compare everything but the timestamp and timings.
+    out2 = tmp_path / "results" / "again.json"
+    main(["evaluate", shard, "--submission", str(folder), "--bootstrap", "50", "--seed", "3",
+          "--train-backends", "telea", "--output", str(out2), "--no-progress"])
+    again = read_results(out2)
+    for key in ("metrics", "intervals", "breakdowns", "domain"):
+        assert again[key] == results[key]
+
+
+def test_cli_refuses_a_bad_submission_with_exit_2_and_a_report(tmp_path, shard, capsys):
+    maps = oracle_maps(8)
+    del maps["s003"]
+    folder = _folder(tmp_path / "bad", maps)
+    out = tmp_path / "r" / "bad.json"
+    code = main(["evaluate", shard, "--submission", str(folder), "--output", str(out), "--no-progress"])
+    assert code == 2
+    assert not out.exists()  # nothing half-scored
+    report = json.loads((tmp_path / "r" / "bad.problems.json").read_text())
+    assert report["problems"] == [{"sample_id": "s003", "kind": "missing", "detail": "no map for this sample"}]
+    assert "s003" in capsys.readouterr().err
+
+
+def test_cli_reports_unusable_data_with_exit_1(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nothing"), "--detector", "ela", "--no-progress"]) == 1
+    assert "no Parquet files" in capsys.readouterr().err
+
+
+def _fake_results(tmp_path, name, f1, backends=("telea",)):
+    from inpaintbench.harness.results import write_json_atomic
+
+    metrics = {m: f1 for m in ("pixel_f1_mean", "pixel_f1_pooled", "pixel_iou_mean", "pixel_auc_pooled",
+                               "image_auc", "image_ap", "balanced_accuracy", "image_tpr_at_5fpr")}
+    metrics["n_images"] = 10
+    payload = {"format": "inpaintbench-results", "detector": {"name": name}, "dataset": {"version": "v1"},
+               "metrics": metrics, "conventions": CONVENTIONS,
+               "breakdowns": {"backend": {b: dict(metrics) for b in backends}}}
+    return write_json_atomic(payload, tmp_path / f"{name}.json")
+
+
+def test_leaderboard_merges_results_sorted_and_loads_for_the_space(tmp_path, capsys):
+    results = tmp_path / "results"
+    _fake_results(results, "weak", 0.2)
+    _fake_results(results, "strong", 0.7, backends=("telea", "patchmatch"))
+    out = tmp_path / "board"
+    assert main(["leaderboard", str(results), "--out", str(out)]) == 0
+    wide = pd.read_csv(out / "leaderboard.csv")
+    assert wide["detector"].tolist() == ["strong", "weak"]
+    assert "| strong | v1 |" in (out / "leaderboard.md").read_text()
+    long = load_leaderboard(out / "leaderboard.json")
+    assert {"detector", "backend", "pixel_f1_mean"} <= set(long.columns)
+    assert sorted(long[long.detector == "strong"].backend) == ["all", "patchmatch", "telea"]
+    assert load_leaderboard(results).equals(long)  # straight from the results folder
+    assert load_leaderboard(results, shape="wide")["detector"].tolist() == ["strong", "weak"]
+
+
+def test_leaderboard_refuses_mixed_conventions_and_non_results(tmp_path):
+    results = tmp_path / "results"
+    path = _fake_results(results, "a", 0.2)
+    payload = json.loads(path.read_text())
+    payload["detector"]["name"] = "b"
+    payload["conventions"] = {**CONVENTIONS, "version": "0"}
+    (results / "b.json").write_text(json.dumps(payload))
+    with pytest.raises(LeaderboardError, match="different conventions"):
+        load_leaderboard(results)
+    (results / "b.json").write_text('{"something": "else"}')
+    with pytest.raises(LeaderboardError, match="b.json: not an InpaintBench results file"):
+        load_leaderboard(results)
+
+
+def test_data_identity_of_generator_output_and_release_layouts(tmp_path):
+    gen = tmp_path / "gen"
+    (gen / "shards").mkdir(parents=True)
+    write_shard(gen / "shards" / "shard-00000.parquet", n=4)
+    (gen / "manifest.json").write_text(json.dumps({"config_hash": "abcdef0123456789", "seed": 0}))
+    data = open_eval_data(gen)
+    assert data.identity["kind"] == "generator_output" and data.identity["version"] == "run-abcdef012345"
+    assert len(data.identity["manifest_sha256"]) == 64 and len(data.dataset) == 4
+
+    rel = tmp_path / "rel"
+    (rel / "data" / "default").mkdir(parents=True)
+    write_shard(rel / "data" / "default" / "ood_backend-00000-of-00001.parquet", n=4)
+    (rel / "release.json").write_text(json.dumps({
+        "version": "1.0.0", "generator": {"manifest_sha256": "f" * 64}, "configs": {"default": {}},
+        "split_config": {"out_of_domain": [{"split": "ood_backend", "backends": ["patchmatch"], "sources": []}]},
+    }))
+    data = open_eval_data(rel, split="ood_backend")
+    assert data.identity["version"] == "1.0.0" and data.identity["manifest_sha256"] == "f" * 64
+    assert data.identity["out_of_domain_split"] is True and data.ood_backends == ("patchmatch",)
+    with pytest.raises(DataError, match="no data/default/test-"):
+        open_eval_data(rel)
