@@ -74,6 +74,8 @@ def open_image(path: str | Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) ->
         raise ImageLoadError(path, "file not found")
     if not path.is_file():
         raise ImageLoadError(path, "not a regular file")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(path, "empty file (0 bytes)")
     try:
         with _PIL_GUARD_LOCK:
             saved_guard = Image.MAX_IMAGE_PIXELS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
@@ -244,3 +245,35 @@ def test_loading_is_deterministic(tmp_path):
     save_with_orientation(path, gradient_rgb(90, 70), 6)
     first, second = load_image(path, max_side=50), load_image(path, max_side=50)
     np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.png"
+    path.write_bytes(b"")
+    with pytest.raises(ImageLoadError, match=r"empty\.png: empty file"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "GIF"])
+def test_any_cut_or_corrupted_byte_gives_a_photo_or_a_named_load_error(tmp_path, fmt):
+    """Fuzz: whatever the damage, the caller sees an RGB image or an ImageLoadError naming the file, nothing else."""
+    rng = np.random.default_rng(3)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(buffer, fmt)
+    data = buffer.getvalue()
+    path = tmp_path / f"fuzz.{fmt.lower()}"
+    damaged = [data[:cut] for cut in np.linspace(1, len(data) - 1, 25).astype(int)]
+    for _ in range(10):
+        corrupt = bytearray(data)
+        for index in rng.integers(8, len(data), 4):
+            corrupt[index] = int(rng.integers(0, 256))
+        damaged.append(bytes(corrupt))
+    errors = 0
+    for blob in damaged:
+        path.write_bytes(blob)
+        try:
+            assert load_image(path).mode == "RGB"
+        except ImageLoadError as error:
+            assert error.path == str(path) and error.problem
+            errors += 1
+    assert errors >= 20  # most cuts must be caught, not decoded into half-grey photos
