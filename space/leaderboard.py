@@ -1,9 +1,10 @@
 """The Leaderboard tab's logic: the harness's results as a sortable table with per-backend columns, and a plot.
 
-Results are read by ``inpaintbench.harness.leaderboard.load_leaderboard(path) -> DataFrame``. Two shapes are
-accepted: long (one row per detector and backend, metrics as columns) is pivoted so each backend becomes a
-column of the chosen metric; wide (one row per detector) is shown as it is. (``gradio_leaderboard`` is broken on
-Gradio 6, so this is a plain ``gr.Dataframe``, sortable by clicking a header, plus a matplotlib chart.)
+Results are read by ``inpaintbench.harness.leaderboard.load_leaderboard(path)``, whose default "long" shape has
+one row per detector, data identity and backend ("all" included) with the headline metrics as columns. For the
+chosen metric the table pivots backends into columns ("all" first, best first); a frame without a ``backend``
+column is shown as it is. (``gradio_leaderboard`` is broken on Gradio 6, so this is a plain ``gr.Dataframe``,
+sortable by clicking a header, plus a matplotlib chart.)
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 LEADERBOARD_MODULE = "inpaintbench.harness.leaderboard"
-ROW_KEY = "detector"
-COLUMN_KEY = "backend"
+BACKEND = "backend"
+OVERALL = "all"  # the harness's row for all backends together
+PREFERRED_METRIC = "pixel_f1_mean"
 
 
 @dataclass
@@ -30,27 +32,43 @@ class Leaderboard:
 
     @property
     def long(self) -> bool:
-        return self.frame is not None and ROW_KEY in self.frame.columns and COLUMN_KEY in self.frame.columns
+        return self.frame is not None and BACKEND in self.frame.columns
 
     def metrics(self) -> list[str]:
         if self.frame is None:
             return []
-        return [c for c in self.frame.columns if c not in (ROW_KEY, COLUMN_KEY) and pd.api.types.is_numeric_dtype(self.frame[c])]
+        names = [c for c in self.frame.columns if c != BACKEND and pd.api.types.is_numeric_dtype(self.frame[c])]
+        return sorted(names, key=lambda c: c != PREFERRED_METRIC)  # the headline metric first, else file order
+
+    def row_keys(self) -> list[str]:
+        """What identifies a leaderboard row: the detector and its data identity (every non-metric column)."""
+        metrics = set(self.metrics())
+        return [c for c in self.frame.columns if c != BACKEND and c not in metrics]
 
 
 def load(path: str | None, module_name: str = LEADERBOARD_MODULE) -> Leaderboard:
     if not path:
-        return Leaderboard(None, "No leaderboard results configured: set INPAINTBENCH_LEADERBOARD or --leaderboard.")
+        return Leaderboard(None, "No leaderboard results configured: set INPAINTBENCH_LEADERBOARD or --leaderboard "
+                           "(a leaderboard.json, a CSV, or a folder of `inpaintbench evaluate` results).")
     try:
         module = importlib.import_module(module_name)
-        module.load_leaderboard  # noqa: B018 (present, with the agreed interface?)
+        loader = module.load_leaderboard
     except (ImportError, AttributeError) as exc:
-        return Leaderboard(None, f"The leaderboard needs {module_name}, which cannot be imported ({exc}).")
+        return Leaderboard(None, f"The leaderboard needs {module_name}, which cannot be used ({exc}).")
     try:
-        frame = module.load_leaderboard(path)
+        frame = loader(path)
     except Exception as exc:  # the harness names the file and the problem; show it rather than crash the Space
-        return Leaderboard(None, f"The leaderboard at {path} could not be read: {exc}")
-    return Leaderboard(frame, f"Results from `{path}`: {len(frame)} rows. Click a column header to sort.")
+        return Leaderboard(None, f"The leaderboard at `{path}` could not be read: {exc}")
+    return Leaderboard(frame, f"Results from `{path}`. Pick a metric; click a column header to sort.")
+
+
+def _pivot(board: Leaderboard, metric: str) -> pd.DataFrame:
+    keys = board.row_keys()
+    frame = board.frame.assign(**{k: board.frame[k].fillna("").astype(str) for k in keys})
+    wide = frame.pivot_table(index=keys, columns=BACKEND, values=metric, aggfunc="first", dropna=False)
+    order = ([OVERALL] if OVERALL in wide.columns else []) + sorted(c for c in wide.columns if c != OVERALL)
+    wide = wide[order]
+    return wide.sort_values(order[0], ascending=False, na_position="last") if order else wide
 
 
 def table(board: Leaderboard, metric: str | None) -> pd.DataFrame:
@@ -58,31 +76,36 @@ def table(board: Leaderboard, metric: str | None) -> pd.DataFrame:
         return pd.DataFrame()
     if not board.long or metric not in board.metrics():
         return board.frame
-    wide = board.frame.pivot_table(index=ROW_KEY, columns=COLUMN_KEY, values=metric, aggfunc="first")
-    wide.columns = [f"{metric} [{c}]" for c in wide.columns]
-    return wide.reset_index()
+    wide = _pivot(board, metric)
+    constant = [k for k in wide.index.names if wide.index.get_level_values(k).nunique() <= 1 and k != "detector"]
+    wide = wide.reset_index().drop(columns=constant)  # columns equal on every row say nothing: keep it narrow
+    return wide.rename(columns={b: f"{metric} [{b}]" for b in wide.columns if b not in board.row_keys()}).round(4)
 
 
 def plot(board: Leaderboard, metric: str | None):
-    """Grouped bars: one group per detector, one bar per backend (long) or the chosen metric alone (wide)."""
-    figure, axis = plt.subplots(figsize=(8, 3.6), dpi=100)
+    """Grouped bars: one group per leaderboard row, one bar per backend (or the metric alone, without backends)."""
+    figure, axis = plt.subplots(figsize=(9, 3.6), dpi=100)
     if board.frame is None or metric not in board.metrics():
         axis.text(0.5, 0.5, "no results to plot", ha="center", va="center", transform=axis.transAxes)
         axis.set_axis_off()
         return figure
     if board.long:
-        wide = board.frame.pivot_table(index=ROW_KEY, columns=COLUMN_KEY, values=metric, aggfunc="first")
+        wide = _pivot(board, metric)
+        varying = [k for k in wide.index.names if wide.index.get_level_values(k).nunique() > 1] or ["detector"]
+        labels = [" / ".join(str(dict(zip(wide.index.names, key if isinstance(key, tuple) else (key,)))[k]) for k in varying)
+                  for key in wide.index]
     else:
-        labels = board.frame[ROW_KEY] if ROW_KEY in board.frame.columns else board.frame.index.astype(str)
-        wide = pd.DataFrame({metric: board.frame[metric].to_numpy()}, index=list(labels))
+        wide = board.frame[[metric]]
+        labels = [str(v) for v in (board.frame["detector"] if "detector" in board.frame else board.frame.index)]
     positions = np.arange(len(wide.index))
     width = 0.8 / max(1, len(wide.columns))
     for k, column in enumerate(wide.columns):
         axis.bar(positions + k * width - 0.4 + width / 2, wide[column].to_numpy(dtype=float), width, label=str(column))
-    axis.set_xticks(positions, [str(i) for i in wide.index], rotation=20, ha="right")
+    axis.set_xticks(positions, labels, rotation=15, ha="right")
     axis.set_ylabel(metric)
+    axis.set_ylim(0, max(1.0, float(np.nanmax(wide.to_numpy(dtype=float), initial=0.0))))
     axis.grid(axis="y", alpha=0.3)
     if len(wide.columns) > 1:
-        axis.legend(title=COLUMN_KEY, fontsize="small", ncols=min(4, len(wide.columns)))
+        axis.legend(title=BACKEND, fontsize="small", ncols=min(4, len(wide.columns)), loc="upper right")
     figure.tight_layout()
     return figure

@@ -9,7 +9,7 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-from test_space_support import SIZE, decompression_bomb, free_port, write_generator_output
+from test_space_support import SIZE, decompression_bomb, free_port, write_generator_output, write_leaderboard_results
 
 from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.config import SpaceConfig
@@ -18,9 +18,11 @@ from inpaintbench.space.config import SpaceConfig
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("space")
+    generated = write_generator_output(root / "gen")
     config = SpaceConfig(
-        data=str(write_generator_output(root / "gen")), db_path=str(root / "answers.sqlite3"),
-        cache_dir=str(root / "cache"), max_upload_megapixels=1.0, seed=3,
+        data=str(generated), db_path=str(root / "answers.sqlite3"), cache_dir=str(root / "cache"),
+        max_upload_megapixels=1.0, seed=3,
+        leaderboard_path=str(write_leaderboard_results(generated, root / "results")),
     )
     demo = build_app(config)
     port = free_port()
@@ -99,8 +101,23 @@ def test_human_test_stores_one_row_per_answer_and_scores(served):
     assert backends and backends <= {"telea", "navier_stokes", "none (real photos)"}
 
 
-def test_leaderboard_tab_answers_without_results(served):
+def test_detect_runs_a_harness_detector_and_overlays_its_map(served, tmp_path):
     client, _, _ = served
-    table, plot = client.predict(None, api_name="/leaderboard")
-    assert table["data"] in ([], [[]]) or not table["data"][0]
+    browse = client.predict("telea", "All", "All", "All", 1, api_name="/browse")
+    upload = tmp_path / "inpainted.png"
+    Image.open(browse[1]).save(upload)
+    overlay, score, summary = client.predict(handle_file(str(upload)), "ela", api_name="/detect")
+    assert 0.0 <= score <= 1.0 and "**ela**" in summary and f"{SIZE[0]}×{SIZE[1]}" in summary
+    heat = np.asarray(Image.open(overlay).convert("RGB")).astype(int)
+    assert heat.shape == (SIZE[1], SIZE[0], 3) and np.any(heat != np.asarray(Image.open(upload).convert("RGB")))
+    with pytest.raises(AppError, match="nope is not in the list of choices"):  # Gradio checks dropdowns
+        client.predict(handle_file(str(upload)), "nope", api_name="/detect")
+
+
+def test_leaderboard_shows_per_backend_columns_of_the_chosen_metric(served):
+    client, _, _ = served
+    table, plot = client.predict("image_auc", api_name="/leaderboard")
+    assert table["headers"][:2] == ["detector", "image_auc [all]"]
+    assert {"image_auc [telea]", "image_auc [navier_stokes]"} <= set(table["headers"])
+    assert sorted(row[0] for row in table["data"]) == ["ela", "noise"]
     assert plot is not None

@@ -124,3 +124,16 @@ def decompression_bomb(path: Path, side: int = 20_000) -> Path:
     header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit grayscale
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", stream) + chunk(b"IEND", b""))
     return path
+
+
+def write_leaderboard_results(generator_dir: Path, results_dir: Path, detectors=("ela", "noise")) -> Path:
+    """Score the harness's baselines on ``generator_dir`` (real runs, few bootstrap draws): results JSONs."""
+    from inpaintbench.harness.data import open_eval_data
+    from inpaintbench.harness.results import write_json_atomic
+    from inpaintbench.harness.run import EvalOptions, run_evaluation
+
+    data = open_eval_data(generator_dir)
+    for name in detectors:
+        options = EvalOptions(data=str(generator_dir), detector=name, bootstrap=20, progress=False)
+        write_json_atomic(run_evaluation(options, data, use_evaluate=False), results_dir / f"{name}.json")
+    return results_dir

@@ -196,13 +196,17 @@ def test_browse_filters_wraps_and_survives_empty_filters(store):
 
 def test_leaderboard_pivots_long_results_to_per_backend_columns():
     frame = pd.DataFrame(
-        {"detector": ["ela", "ela", "noise", "noise"], "backend": ["lama", "sd2", "lama", "sd2"],
-         "pixel_f1": [0.2, 0.3, 0.1, 0.4], "image_auc": [0.6, 0.7, 0.5, 0.8]}
+        {"detector": ["ela", "ela", "ela", "noise", "noise", "noise"], "dataset_version": ["v1"] * 6,
+         "backend": ["all", "lama", "sd2"] * 2,
+         "image_auc": [0.65, 0.6, 0.7, 0.7, 0.5, 0.8], "pixel_f1_mean": [0.25, 0.2, 0.3, 0.3, 0.1, 0.4]}
     )
     board = leaderboard.Leaderboard(frame, "test")
-    assert board.metrics() == ["pixel_f1", "image_auc"]
-    wide = leaderboard.table(board, "image_auc").set_index("detector")
-    assert wide.loc["noise", "image_auc [sd2]"] == 0.8 and list(wide.columns) == ["image_auc [lama]", "image_auc [sd2]"]
-    figure = leaderboard.plot(board, "pixel_f1")
-    assert len(figure.axes[0].patches) == 4
+    assert board.metrics() == ["pixel_f1_mean", "image_auc"] and board.row_keys() == ["detector", "dataset_version"]
+    wide = leaderboard.table(board, "image_auc")
+    # best overall first; the constant dataset_version column is dropped; "all" comes before the backends
+    assert list(wide.columns) == ["detector", "image_auc [all]", "image_auc [lama]", "image_auc [sd2]"]
+    assert list(wide["detector"]) == ["noise", "ela"] and wide.iloc[0]["image_auc [sd2]"] == 0.8
+    figure = leaderboard.plot(board, "pixel_f1_mean")
+    assert len(figure.axes[0].patches) == 6
     assert leaderboard.load(None).frame is None
+    assert "could not be read" in leaderboard.load("/no/such/results").message
