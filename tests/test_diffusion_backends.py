@@ -255,3 +255,26 @@ def test_every_diffusion_entry_of_the_gpu_mix_config_is_accepted(tiny_models):
                 assert described[key] == value, (spec.name, key)
         seen.add(spec.name)
     assert seen == set(BACKEND_OF_FAMILY.values())
+
+
+def test_model_upscaler_brings_the_output_to_the_original_size_and_is_recorded(tiny_models, tmp_path):
+    upscaler = save_tiny("ldm_sr", tmp_path / "ldm_sr")["model"]
+    backend = create_backend("sd_inpaint", **tiny_models["sd"], **TINY, upscale="ldm_sr", upscale_model=upscaler,
+                             upscale_steps=2)
+    big = dict(image=photo(128, 96, seed=3), mask=box_mask(128, 96, (30, 20, 90, 70)))
+    result = backend.inpaint(request(**big))
+    assert result.image.size == (128, 96)
+    assert result.extra["working_size"] == [64, 48]
+    assert result.extra["resize"] == {"method": "ldm_sr", "model": upscaler, "model_output": [128, 96],
+                                      "from": [64, 48], "to": [128, 96]}
+    outside = np.asarray(big["mask"]) == 0
+    assert (np.asarray(result.image)[outside] == np.asarray(big["image"])[outside]).all()
+    assert (np.asarray(result.image) == np.asarray(backend.inpaint(request(**big)).image)).all()
+    lanczos = backend_for(tiny_models, "sd").inpaint(request(**big))
+    assert lanczos.extra["resize"]["method"] == "lanczos"
+    assert not (np.asarray(lanczos.image) == np.asarray(result.image)).all()
+    assert backend.describe()["upscale_model"] == upscaler and backend.describe()["upscale_steps"] == 2
+    with pytest.raises(ValueError, match="unknown upscale 'esrgan'"):
+        create_backend("sd_inpaint", **tiny_models["sd"], upscale="esrgan")
+    with pytest.raises(ModelNotFoundError, match="sd_inpaint upscaler.*does not exist"):
+        create_backend("sd_inpaint", **tiny_models["sd"], upscale="ldm_sr", upscale_model=str(tmp_path / "none"))

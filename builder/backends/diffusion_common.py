@@ -123,6 +123,8 @@ class DiffusionBackend(InpaintBackend):
         strategy: str = "paste_back",
         feather: float = 0.0,
         upscale: str = "lanczos",
+        upscale_model: str | None = None,
+        upscale_steps: int = 20,
         dtype: str = "auto",
         device: str = "auto",
         working_long_side: int | None = None,
@@ -132,8 +134,10 @@ class DiffusionBackend(InpaintBackend):
     ) -> None:
         if strategy not in strategies.STRATEGY_CHOICES:
             raise ValueError(f"{self.name}: unknown strategy {strategy!r}; known: {strategies.STRATEGY_CHOICES}")
-        if upscale not in strategies.UPSCALE_METHODS:
-            raise ValueError(f"{self.name}: unknown upscale {upscale!r}; known: {strategies.UPSCALE_METHODS}")
+        from .upscalers import DEFAULT_LDM_SR_MODEL, UPSCALERS, create_upscaler  # here: upscalers imports this module
+
+        if upscale not in UPSCALERS:
+            raise ValueError(f"{self.name}: unknown upscale {upscale!r}; known: {', '.join(UPSCALERS)}")
         scheduler = scheduler or self.default_scheduler
         if scheduler not in self.schedulers:
             raise ValueError(f"{self.name}: scheduler {scheduler!r} does not fit this model family; "
@@ -145,7 +149,10 @@ class DiffusionBackend(InpaintBackend):
         super().__init__(
             model=model or self.default_model, steps=int(steps or self.default_steps),
             guidance=float(self.default_guidance if guidance is None else guidance), scheduler=scheduler,
-            strategy=strategy, feather=float(feather), upscale=upscale, dtype=str(self.torch_dtype).split(".")[-1],
+            strategy=strategy, feather=float(feather), upscale=upscale,
+            upscale_model=None if upscale == "lanczos" else (upscale_model or DEFAULT_LDM_SR_MODEL),
+            upscale_steps=None if upscale == "lanczos" else int(upscale_steps),
+            dtype=str(self.torch_dtype).split(".")[-1],
             device=self.device, working_long_side=working_long_side, max_pixels=max_pixels,
             oom_min_long_side=int(oom_min_long_side), **self._family_defaults(family_params),
         )
@@ -154,6 +161,8 @@ class DiffusionBackend(InpaintBackend):
         self.pipeline.to(self.device)
         # The generator shows one progress bar for the whole run; per-call bars would drown it.
         self.pipeline.set_progress_bar_config(disable=True)
+        self.upscaler = create_upscaler(upscale, upscale_model, int(upscale_steps), self.device, self.torch_dtype,
+                                        self.name)
 
     # ---- for subclasses ------------------------------------------------------------------------------------
 
@@ -260,10 +269,15 @@ class DiffusionBackend(InpaintBackend):
         return results  # type: ignore[return-value]
 
     def _finish(self, request, output, size, fallback, batch_size) -> InpaintResult:
-        image, record = strategies.finish(
-            request.image, request.mask, output, self.params["strategy"], self.params["feather"],
-            self.params["upscale"],
+        record: dict[str, Any] = {}
+        full = output
+        if output.size != request.image.size:
+            full, how = self.upscaler(output, request.image.size, request.seed)
+            record["resize"] = {**how, "from": list(output.size), "to": list(request.image.size)}
+        image, finished = strategies.finish(
+            request.image, request.mask, full, self.params["strategy"], self.params["feather"]
         )
+        record.update(finished)
         extra: dict[str, Any] = {
             "family": self.family,
             "working_size": list(output.size),

@@ -244,6 +244,24 @@ def build_kandinsky():
     return prior_pipe, decoder
 
 
+def build_ldm_upscaler():
+    """A 2x latent-diffusion super-resolution pipeline (the real one is 4x; the code path is the same)."""
+    from diffusers import DDIMScheduler, LDMSuperResolutionPipeline, UNet2DModel, VQModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=6, out_channels=3,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=16,
+    )
+    vqvae = VQModel(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=3, layers_per_block=1,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], norm_num_groups=16,
+    )
+    return LDMSuperResolutionPipeline(vqvae=vqvae, unet=unet, scheduler=DDIMScheduler())
+
+
 def save_tiny(family: str, directory: str | Path) -> dict[str, str]:
     """Build the tiny pipeline(s) of ``family`` and save them under ``directory``.
 
@@ -261,7 +279,8 @@ def save_tiny(family: str, directory: str | Path) -> dict[str, str]:
         prior_pipe.save_pretrained(directory / "prior")
         decoder.save_pretrained(directory / "decoder")
         return {"model": str(directory / "decoder"), "prior": str(directory / "prior")}
-    builders: dict[str, Callable] = {"sd": build_sd, "sdxl": build_sdxl, "sd3": build_sd3, "flux": build_flux}
+    builders: dict[str, Callable] = {"sd": build_sd, "sdxl": build_sdxl, "sd3": build_sd3, "flux": build_flux,
+                                     "ldm_sr": build_ldm_upscaler}
     if family not in builders:
         raise ValueError(f"unknown tiny pipeline family {family!r}; known: {', '.join(FAMILIES)}")
     builders[family]().save_pretrained(directory)
