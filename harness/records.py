@@ -29,6 +29,7 @@ class SampleRecord:
     has_map: bool = False
     problem: Problem | None = None
     seconds: float = 0.0
+    process: int = 0  # the accelerate process that scored it
 
     @property
     def sample_id(self) -> str:
@@ -47,7 +48,7 @@ def rgb_array(image: Image.Image) -> np.ndarray:
 
 
 def make_records(dataset, indices: Iterable[int], predictor: Predictor, n_bins: int, desc: str = "scoring",
-                 progress: bool = True) -> list[SampleRecord]:
+                 progress: bool = True, process: int = 0) -> list[SampleRecord]:
     columns = list(META_COLUMNS) + ["mask"] + (["image"] if predictor.needs_image else [])
     view = dataset.select_columns(columns)
     records = []
@@ -58,7 +59,7 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, n_bins: 
         meta["label"] = int(meta["label"])
         gt = binarize_gt(row["mask"])
         gt_pos = int(gt.sum())
-        record = SampleRecord(int(index), meta, gt_pos, int(gt.size - gt_pos), None)
+        record = SampleRecord(int(index), meta, gt_pos, int(gt.size - gt_pos), None, process=process)
         image = rgb_array(row["image"]) if predictor.needs_image else None
         try:
             if image is not None and image.shape[:2] != gt.shape:

@@ -69,7 +69,7 @@ def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int
         from inpaintbench.harness.sandbox import SandboxedDetector
 
         with SandboxedDetector(opts.detector, opts.params, timeout_s=opts.timeout_s, memory_mb=opts.memory_mb) as box:
-            records = make_records(data.dataset, indices, DetectorPredictor(box), FLOAT_BINS, desc, opts.progress)
+            records = make_records(data.dataset, indices, DetectorPredictor(box), FLOAT_BINS, desc, opts.progress, rank)
             info = dict(box.description or {})
         return Collected(records, info, FLOAT_BINS, [])
     from inpaintbench.harness.folder import FolderSubmission
@@ -77,7 +77,7 @@ def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int
     submission = FolderSubmission(opts.submission)
     n_bins = UINT8_BINS if submission.all_png else FLOAT_BINS
     extra = submission.check_ids(list(data.dataset["sample_id"])) if rank == 0 else []
-    records = make_records(data.dataset, indices, FolderPredictor(submission), n_bins, desc, opts.progress)
+    records = make_records(data.dataset, indices, FolderPredictor(submission), n_bins, desc, opts.progress, rank)
     info = {"name": opts.name or submission.root.name, "spec": f"folder:{submission.root}", "training_backends": [],
             "params": {}, "has_maps": submission.has_maps, "has_scores": submission.scores is not None}
     return Collected(records, info, n_bins, extra)
@@ -158,9 +158,17 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
         "timing": {
             "elapsed_s": None if elapsed_s is None else round(elapsed_s, 3),
             "predict_s_mean": round(float(np.mean(seconds)), 6) if seconds else None,
+            "samples_per_process": {str(k): v for k, v in sorted(_count(r.process for r in records).items())},
             "machine": platform.machine(),
         },
     }
+
+
+def _count(values) -> dict:
+    out: dict = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
 
 
 def _count_kinds(problems: list[Problem]) -> dict[str, int]:
