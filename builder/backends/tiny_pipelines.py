@@ -98,7 +98,7 @@ def build_sd():
 
     torch.manual_seed(0)
     return StableDiffusionInpaintPipeline(
-        unet=_sd_unet(), scheduler=PNDMScheduler(skip_prk_steps=True), vae=_sd_vae(),
+        unet=_sd_unet(), scheduler=PNDMScheduler(skip_prk_steps=True, steps_offset=1), vae=_sd_vae(),
         text_encoder=CLIPTextModel(_clip_text_config()), tokenizer=clip_tokenizer(), safety_checker=None,
         feature_extractor=None, image_encoder=None, requires_safety_checker=False,
     )
@@ -285,3 +285,21 @@ def save_tiny(family: str, directory: str | Path) -> dict[str, str]:
         raise ValueError(f"unknown tiny pipeline family {family!r}; known: {', '.join(FAMILIES)}")
     builders[family]().save_pretrained(directory)
     return {"model": str(directory)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m inpaintbench.builder.backends.tiny_pipelines DIR``: save every tiny family under DIR (what
+    configs/tiny_cpu_mix.yaml points at) for CPU smoke runs of the whole generator with diffusion backends."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("directory", nargs="?", default="runs/tiny_models")
+    args = parser.parse_args(argv)
+    for family in FAMILIES + ("ldm_sr",):
+        print(family, json.dumps(save_tiny(family, Path(args.directory) / family)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
