@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from .release.layout import ReleaseLayoutError
     from .release.publish import PublishError, publish_release, version_tag
     from .release.splits import SplitConfigError, default_split_config_path, load_split_config
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if not args.repo and not args.to:
         print("inpaintbench publish: give --repo ORG/NAME (push to the Hub) or --to DIR (local release)", file=sys.stderr)
@@ -49,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
         result = publish_release(dest, args.repo, args.version, private=args.private)
     except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, PublishError) as exc:
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
+        return 1
+    except (HfHubHTTPError, OfflineModeIsEnabled) as exc:  # auth, permissions, HF_HUB_OFFLINE=1, ...
+        first_line = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        print(f"inpaintbench publish: the Hub refused or could not be reached ({first_line}); nothing was tagged",
+              file=sys.stderr)
         return 1
     print(
         f"published {result.repo_id}@{result.tag} (commit {result.commit[:12]}): {len(result.uploaded)} files uploaded, "

@@ -179,6 +179,10 @@ def test_builder_class_reads_a_hub_revision_exactly_like_load_dataset(loaded):
     assert loaded["builder_same"] is True and loaded["builder_rows"] == 36
 
 
+def test_every_endpoint_the_clients_called_is_implemented(hub, loaded):
+    assert hub.state.unhandled == []  # the server records any request no route matched
+
+
 def test_existing_tag_is_refused_and_left_alone(hub, workdir, published):
     repo = hub.repo(REPO)
     before = (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads))
