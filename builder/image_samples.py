@@ -32,6 +32,7 @@ from .masks import mask_to_pil, process_mask
 from .planning import create_planner
 from .scene import Scene, SceneObject, SkippedInput
 from .schema import INPAINTED, PRISTINE, STRATEGIES
+from .shards import encode_png
 from .selection import SelectionConfig, rejection_reason, select_objects
 
 
@@ -96,23 +97,25 @@ class SampleMaker:
             if object_id not in by_id or rejection_reason(by_id[object_id], self.selection)
         ]
 
+        # Every sample of this photo stores it as "original": encoded to PNG once, not once per sample.
+        original_png = encode_png(scene.image)
         rows: list[dict[str, Any]] = []
         # Objects in id order (not draw order): the shard's row order then reads naturally.
         chosen = sorted(selection.chosen, key=lambda o: _natural_key(o.object_id))
         for obj in chosen:
             for edit in range(self.config.edits_per_object):
                 key = SampleKey(source_name, image_id, obj.object_id, f"edit{edit}")
-                row, problem = self._inpainted(scene, obj, key)
+                row, problem = self._inpainted(scene, obj, key, original_png)
                 if problem is not None:
                     skipped.append(skip_record(problem[0], source_name, image_id, problem[1], obj.object_id, path))
                 else:
                     rows.append(row)
         planned_edits = len(chosen) * self.config.edits_per_object
         if wants_pristine(self.config, source_name, image_id, planned_edits):
-            rows.append(self._pristine(scene))
+            rows.append(self._pristine(scene, original_png))
         return rows, skipped
 
-    def _inpainted(self, scene: Scene, obj: SceneObject, key: SampleKey) -> tuple[dict | None, tuple[str, str] | None]:
+    def _inpainted(self, scene: Scene, obj: SceneObject, key: SampleKey, original_png: bytes) -> tuple[dict | None, tuple[str, str] | None]:
         variant = draw_mask_variant(self.config, key)
         dilation = draw_dilation_pct(self.config, key)
         try:
@@ -148,7 +151,7 @@ class SampleMaker:
             "label": INPAINTED,
             "image": result.image.convert("RGB"),
             "mask": mask_image,
-            "original": scene.image,
+            "original": original_png,
             "source": scene.source,
             "source_image_id": scene.image_id,
             "object_id": obj.object_id,
@@ -178,15 +181,15 @@ class SampleMaker:
         }
         return row, None
 
-    def _pristine(self, scene: Scene) -> dict[str, Any]:
+    def _pristine(self, scene: Scene, original_png: bytes) -> dict[str, Any]:
         key = SampleKey(scene.source, scene.image_id, "", "pristine")
         width, height = scene.image.size
         return {
             "sample_id": make_sample_id(*key.parts),
             "label": PRISTINE,
-            "image": scene.image,
+            "image": original_png,
             "mask": Image.new("L", scene.image.size, 0),
-            "original": scene.image,
+            "original": original_png,
             "source": scene.source,
             "source_image_id": scene.image_id,
             "object_id": "",
