@@ -15,7 +15,7 @@ from inpaintbench.space import leaderboard as board_views
 from inpaintbench.space.browse import ANY, Browser
 from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.components import RawImageUpload
-from inpaintbench.space.data import load_store
+from inpaintbench.space.data import SampleStore, load_store
 from inpaintbench.space.detect import DetectError, DetectorRunner
 from inpaintbench.space.human import HumanTest
 from inpaintbench.space.human_store import HumanTestStore
@@ -27,8 +27,9 @@ CSS = """
 """
 
 
-def build_app(config: SpaceConfig) -> gr.Blocks:
-    store = load_store(config)
+def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Blocks:
+    """The app over ``store`` (default: the data ``config`` points at, read now)."""
+    store = store if store is not None else load_store(config)
     browser = Browser(store)
     runner = DetectorRunner(max_megapixels=config.max_upload_megapixels)
     human = HumanTest(store, HumanTestStore(config.db_path), seed=config.seed, data_source=store.description)

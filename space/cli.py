@@ -21,21 +21,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     parser.add_argument("--seed", type=int, help="seed of the human test's image sequence")
+    parser.add_argument("--export", metavar="DIR", help="instead of running: write a deployable Space folder to DIR "
+                        "(app.py, README.md, requirements.txt and the inpaintbench wheel built from this checkout)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: gradio is heavy and other subcommands must not pay for it.
-    from inpaintbench.space.app import build_app, launch
+    if args.export:
+        from inpaintbench.space.export import ExportError, export_space
+
+        try:
+            written = export_space(args.export)
+        except ExportError as exc:
+            print(f"inpaintbench space --export: {exc}", file=sys.stderr)
+            return 2
+        print("Space folder ready: " + ", ".join(str(p) for p in written))
+        return 0
     from inpaintbench.space.config import SpaceConfig
-    from inpaintbench.space.data import DataError
+    from inpaintbench.space.data import DataError, load_store
 
     try:
         config = SpaceConfig.from_env(
             data=args.data, revision=args.revision, config_name=args.config_name, db_path=args.db_path,
             leaderboard_path=args.leaderboard_path, seed=args.seed,
         )
-        demo = build_app(config)
+        store = load_store(config)  # before importing gradio (slow), so bad data is reported at once
+        # Imported here: gradio is heavy and other subcommands must not pay for it.
+        from inpaintbench.space.app import build_app, launch
+
+        demo = build_app(config, store=store)
     except (DataError, ValueError) as exc:
         print(f"inpaintbench space: {exc}", file=sys.stderr)
         return 2
