@@ -278,3 +278,12 @@ def test_model_upscaler_brings_the_output_to_the_original_size_and_is_recorded(t
         create_backend("sd_inpaint", **tiny_models["sd"], upscale="esrgan")
     with pytest.raises(ModelNotFoundError, match="sd_inpaint upscaler.*does not exist"):
         create_backend("sd_inpaint", **tiny_models["sd"], upscale="ldm_sr", upscale_model=str(tmp_path / "none"))
+
+
+def test_inpaint_batch_works_on_any_backend_in_order():
+    # The registry's default (one inpaint each) lets the generator batch without knowing the backend kind.
+    backend = create_backend("opencv_telea")
+    batch = [request(seed=1), request(seed=2, image=photo(seed=4))]
+    results = backend.inpaint_batch(batch)
+    for req, res in zip(batch, results):
+        assert (np.asarray(res.image) == np.asarray(backend.inpaint(req).image)).all()

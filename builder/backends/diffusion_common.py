@@ -74,8 +74,12 @@ def load_pretrained(cls: Any, name_or_path: str, what: str, **kwargs: Any) -> An
 
 
 def resolve_device(device: str) -> str:
+    """``auto``: this process's GPU if there is one (LOCAL_RANK, as set by accelerate/torchrun, picks it when
+    several processes share a machine), else the CPU."""
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count()}"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for but CUDA is not available here")
     return device
@@ -153,7 +157,8 @@ class DiffusionBackend(InpaintBackend):
             upscale_model=None if upscale == "lanczos" else (upscale_model or DEFAULT_LDM_SR_MODEL),
             upscale_steps=None if upscale == "lanczos" else int(upscale_steps),
             dtype=str(self.torch_dtype).split(".")[-1],
-            device=self.device, working_long_side=working_long_side, max_pixels=max_pixels,
+            # The device type, not its index: which GPU a process got must not change the recorded params.
+            device=self.device.split(":")[0], working_long_side=working_long_side, max_pixels=max_pixels,
             oom_min_long_side=int(oom_min_long_side), **self._family_defaults(family_params),
         )
         self.pipeline = self._load()

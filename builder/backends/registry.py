@@ -41,6 +41,11 @@ class InpaintBackend(abc.ABC):
     @abc.abstractmethod
     def inpaint(self, request: InpaintRequest) -> InpaintResult: ...
 
+    def inpaint_batch(self, requests: list[InpaintRequest]) -> list[InpaintResult]:
+        """Several requests, results in the same order. Backends that batch on a GPU (the diffusion ones)
+        override this; the default is one ``inpaint`` call each, so callers can use it with any backend."""
+        return [self.inpaint(request) for request in requests]
+
     def describe(self) -> dict[str, Any]:
         """What goes into ``backend_params``: everything needed to reproduce a call."""
         return {"backend": self.name, **self.params}
