@@ -89,16 +89,17 @@ def render_plot(summary: dict[str, Any], path: Path) -> None:
     counts = summary["counts"]["backend"]
     splits = list(summary["counts"]["split"])
     backends = list(counts)
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * max(len(backends), 2)), dpi=100)
+    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.45 * max(len(backends), 2)), dpi=100)
     left = [0] * len(backends)
     for split in splits:
         values = [counts[b].get(split, 0) for b in backends]
         ax.barh(backends, values, left=left, label=split)
         left = [a + b for a, b in zip(left, values)]
+    ax.set_yticks(range(len(backends)), [f"{b} (pristine)" if b == "none" else b for b in backends])
     ax.invert_yaxis()
     ax.set_xlabel("samples")
     ax.set_title(f"{PRETTY_NAME} v{summary['version']}: samples per backend and split")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)  # never over the bars
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", metadata={"Software": None})
@@ -208,7 +209,7 @@ def render_card(summary: dict[str, Any], split_config: SplitConfig) -> str:
             f"`{gen.get('config_hash')}`, seed `{gen.get('seed')}`; manifest sha256 `{gen.get('manifest_sha256')}`). "
             "For each source photo with annotated objects, the generator selects an object, plans an edit (removal, or "
             "a semantically aligned replacement with a context-aware prompt, after SAGI's SAOR), builds the mask "
-            "(object, box or convex hull, optionally dilated) and inpaints it with each configured backend; the "
+            "(object, box or convex hull, optionally dilated) and inpaints it with a backend of the configured mix; the "
             "untouched photo is kept as a pristine sample. Seeds are derived from each sample's identity, so the "
             "release is reproducible byte for byte from the same config. "
             f"Inputs skipped by the generator: {gen.get('skipped', 0)} ({skipped_text})."

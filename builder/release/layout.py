@@ -222,7 +222,10 @@ def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: Relea
         },
         "num_samples": len(rows),
         "num_source_photos": len({(r["source"], r["source_image_id"]) for r in rows}),
-        "counts": {column: count_by(rows, column) for column in ("split", "label", "backend", "source", "category", "strategy", "action", "mask_variant")},
+        "counts": {
+            "split": {s: c for s, c in sorted(count_by(rows, "split").items(), key=lambda kv: split_config.split_names.index(kv[0]))},
+            **{column: count_by(rows, column) for column in ("label", "backend", "source", "category", "strategy", "action", "mask_variant")},
+        },
         # Out-of-domain samples whose photo also appears in an in-domain split: the generator is unseen, the photo
         # may not be. The card states this number so OOD results are read for what they are.
         "ood_samples_with_in_domain_photo": {
