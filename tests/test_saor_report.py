@@ -87,3 +87,30 @@ def test_bad_config_fails_clearly_and_keeps_an_existing_report(tmp_path, capsys)
     assert main(["saor-report", "--config", str(bad), "--out", str(out), "--no-progress"]) == 2
     assert "nope" in capsys.readouterr().err
     assert out.read_text() == "previous report\n"
+
+
+def test_generate_with_the_saor_planner_records_the_plan_in_each_sample(tmp_path, coco_config):
+    import glob
+
+    import pyarrow.parquet as pq
+
+    config = json.loads(coco_config.read_text())
+    config.update(planner="saor", planner_params={"removal_share": 0.0}, backends=[{"name": "opencv_telea"}],
+                  objects_per_image=3, pristine_ratio=0.0)
+    coco_config.write_text(json.dumps(config))
+    out = tmp_path / "run"
+    assert main(["generate", "--config", str(coco_config), "--out", str(out), "--no-progress"]) == 0
+    files = sorted(glob.glob(str(out / "**" / "*.parquet"), recursive=True))
+    columns = ["object_id", "category", "action", "replacement", "replacement_score", "prompt", "extra"]
+    samples = [r for f in files for r in pq.read_table(f, columns=columns).to_pylist()]
+    assert len(samples) == 5
+    report = tmp_path / "report.md"
+    assert main(["saor-report", "--config", str(coco_config), "--out", str(report), "--no-progress"]) == 0
+    reported = {(r[1].split(" (")[1].rstrip(")"), r[3], r[6]) for r in table_rows(report.read_text())}
+    for sample in samples:
+        plan = json.loads(sample["extra"])["plan"]
+        assert sample["action"] == "replace" and sample["replacement"] != sample["category"]
+        assert sample["replacement"] in sample["prompt"] and sample["replacement_score"] > 0
+        assert plan["saor_target"] == sample["category"] and plan["saor_candidates"]
+        # The report shows exactly what generate recorded (same plan stream, slot edit0).
+        assert (sample["object_id"], sample["replacement"], sample["prompt"]) in reported
