@@ -2,6 +2,7 @@
 
     python benchmarks/load.py --from runs/embedded          # builds the release from a generator output first
     python benchmarks/load.py --release path/to/release     # an existing release folder
+    python benchmarks/load.py --release R --hub              # also over HTTP, from the local Hub server
 
 Every figure comes with a baseline measured in the same run on the same files, so ratios stay meaningful on a
 busy machine:
@@ -55,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-config", help="split config for the build (default configs/splits.yaml)")
     parser.add_argument("--config", default="default", help="release config to load")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--hub", action="store_true",
+                        help="also publish to the local Hub server (tests/hub_server.py) and time loading over HTTP")
     args = parser.parse_args(argv)
 
+    hub = start_local_hub() if args.hub else None  # before datasets is imported: the clients read HF_ENDPOINT once
     import datasets
     import pyarrow.parquet as pq
     from PIL import Image
@@ -133,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"release {release} config {args.config!r}: {rows} rows, {len(files)} files, {total_bytes / 2**20:.1f} MiB; "
               f"median of {args.repeat}")
-        print(f"{'measure':44s} {'seconds':>9s} {'rows/s':>10s} {'time/baseline':>14s}")
+        print(f"{'measure':48s} {'seconds':>9s} {'rows/s':>10s} {'time/baseline':>14s}")
 
         def line(name, seconds, n=None, baseline=None):
             rate = f"{n / seconds:10.0f}" if n else " " * 10
             ratio = f"{seconds / baseline:13.1f}x" if baseline else ""
-            print(f"{name:44s} {seconds:9.4f} {rate} {ratio}")
+            print(f"{name:48s} {seconds:9.4f} {rate} {ratio}")
 
         line("baseline: pyarrow read_table, all files", t_arrow, rows)
         line("load_dataset, cold cache (Parquet->Arrow)", t_cold, rows, t_arrow)
@@ -147,9 +151,63 @@ def main(argv: list[str] | None = None) -> int:
         line("iterate load_dataset rows, decoding images", t_iter, rows, t_decode)
         line("baseline: pyarrow first row group", t_first_group)
         line("streaming: time to first sample", t_stream, None, t_first_group)
+        if hub is not None:
+            hub_figures(hub, release, args.config, first_split, first_file, rows, work, args.repeat, line)
         return 0
     finally:
+        if hub is not None:
+            hub.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def start_local_hub():
+    """The project's local Hub HTTP server, with the env the real clients need (set before they are imported)."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from hub_server import HubServer
+
+    hub = HubServer().start()
+    home = tempfile.mkdtemp(prefix="inpaintbench-load-bench-hf-")
+    os.environ.update(HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN="hf_local_bench", HF_HOME=home,
+                      HF_HUB_DISABLE_PROGRESS_BARS="1", HF_HUB_DISABLE_TELEMETRY="1", NO_PROXY="127.0.0.1,localhost")
+    return hub
+
+
+def hub_figures(hub, release, config, first_split, first_file, rows, work, repeat, line) -> None:
+    """Over HTTP: load_dataset by revision (cold download) and streaming's first sample, against fetching the
+    first file with hf_hub_download and reading its first row group (the least a client must do)."""
+    import datasets
+    import pyarrow.parquet as pq
+    from huggingface_hub import hf_hub_download
+
+    from inpaintbench.builder.release.publish import publish_release
+
+    repo = "bench/inpaintbench"
+    publish_release(release, repo, "0.0.0")
+    counter = iter(range(10**6))
+
+    def cold_load():
+        ds = datasets.load_dataset(repo, config, revision="v0.0.0", cache_dir=str(work / f"hub-cache-{next(counter)}"))
+        return sum(ds[s].num_rows for s in ds)
+
+    def first_streamed():
+        stream = datasets.load_dataset(repo, config, revision="v0.0.0", split=first_split, streaming=True)
+        return next(iter(stream))["sample_id"]
+
+    def baseline_first():
+        path = hf_hub_download(repo, first_file.relative_to(release).as_posix(), repo_type="dataset", revision="v0.0.0",
+                               cache_dir=str(work / f"hub-dl-{next(counter)}"))
+        return pq.ParquetFile(path).read_row_group(0).num_rows
+
+    t_cold, n = median_time(cold_load, repeat)
+    assert n == rows, (n, rows)
+    t_base, _ = median_time(baseline_first, repeat)
+    t_stream, _ = median_time(first_streamed, repeat)
+    print(f"over HTTP from the local Hub server ({hub.endpoint}), revision v0.0.0:")
+    line("load_dataset by revision, cold download", t_cold, rows)
+    line("baseline: hf_hub_download 1st file + row group", t_base)
+    line("streaming over HTTP: time to first sample", t_stream, None, t_base)
 
 
 if __name__ == "__main__":
