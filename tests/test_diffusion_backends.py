@@ -178,6 +178,8 @@ def test_flow_models_refuse_denoising_schedulers_and_unknown_params(tiny_models)
         create_backend("sd_inpaint", **tiny_models["sd"], stepz=3)
     with pytest.raises(ValueError, match="strength"):
         create_backend("sd_inpaint", **tiny_models["sd"], strength=0)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        create_backend("sd_inpaint", **tiny_models["sd"], steps=0)
 
 
 def test_missing_weights_name_the_model(tmp_path, monkeypatch):

@@ -151,7 +151,7 @@ class DiffusionBackend(InpaintBackend):
         self.device = resolve_device(device)
         self.torch_dtype = resolve_dtype(dtype, self.device, self.gpu_dtype)
         super().__init__(
-            model=model or self.default_model, steps=int(steps or self.default_steps),
+            model=model or self.default_model, steps=self._positive_steps(steps),
             guidance=float(self.default_guidance if guidance is None else guidance), scheduler=scheduler,
             strategy=strategy, feather=float(feather), upscale=upscale,
             upscale_model=None if upscale == "lanczos" else (upscale_model or DEFAULT_LDM_SR_MODEL),
@@ -168,6 +168,12 @@ class DiffusionBackend(InpaintBackend):
         self.pipeline.set_progress_bar_config(disable=True)
         self.upscaler = create_upscaler(upscale, upscale_model, int(upscale_steps), self.device, self.torch_dtype,
                                         self.name)
+
+    def _positive_steps(self, steps: int | None) -> int:
+        steps = self.default_steps if steps is None else int(steps)
+        if steps < 1:
+            raise ValueError(f"{self.name}: steps must be >= 1, got {steps}")
+        return steps
 
     # ---- for subclasses ------------------------------------------------------------------------------------
 
@@ -230,22 +236,28 @@ class DiffusionBackend(InpaintBackend):
         try:
             return self._generate(requests, size), None
         except torch.OutOfMemoryError as error:
-            self._free_memory()
-            if len(requests) > 1:
-                logger.warning("%s: out of memory on a batch of %d at %s; one by one", self.name, len(requests), size)
-                singles = [self._generate_with_fallback([r], size) for r in requests]
-                return [o[0][0] for o in singles], [o[1] for o in singles]
-            smaller = strategies.shrink_size(size, self.size_rule, self.params["oom_min_long_side"])
-            if smaller is None:
-                raise RuntimeError(
-                    f"{self.name}: out of memory even at {size[0]}x{size[1]} (oom_min_long_side="
-                    f"{self.params['oom_min_long_side']}): {error}"
-                ) from error
-            logger.warning("%s: out of memory at %s; retrying at %s", self.name, size, smaller)
-            outputs, deeper = self._generate_with_fallback(requests, smaller)
-            return outputs, deeper or smaller
+            reason = str(error).splitlines()[0] if str(error) else "out of memory"
+        # Outside the except block: the traceback, and the activations its frames still hold, are released
+        # first, so emptying the cache actually returns memory before the retry.
+        self._free_memory()
+        if len(requests) > 1:
+            logger.warning("%s: out of memory on a batch of %d at %s; one by one", self.name, len(requests), size)
+            singles = [self._generate_with_fallback([r], size) for r in requests]
+            return [outputs[0] for outputs, _ in singles], [fallback for _, fallback in singles]
+        smaller = strategies.shrink_size(size, self.size_rule, self.params["oom_min_long_side"])
+        if smaller is None:
+            raise RuntimeError(
+                f"{self.name}: out of memory even at {size[0]}x{size[1]} "
+                f"(oom_min_long_side={self.params['oom_min_long_side']}): {reason}"
+            )
+        logger.warning("%s: out of memory at %s; retrying at %s", self.name, size, smaller)
+        outputs, deeper = self._generate_with_fallback(requests, smaller)
+        return outputs, deeper or smaller
 
     def _free_memory(self) -> None:
+        import gc
+
+        gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
