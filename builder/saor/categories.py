@@ -165,7 +165,22 @@ EXTRA_CATEGORIES: tuple[Category, ...] = (
     _c("rabbit", "small", "any", "animal", coco=False),
     _c("fox", "medium", "outdoor", "animal", coco=False),
     _c("camel", "large", "outdoor", "animal", coco=False),
+    _c("lion", "large", "outdoor", "animal", coco=False),
+    _c("tiger", "large", "outdoor", "animal", coco=False),
+    _c("cheetah", "medium", "outdoor", "animal", coco=False),
+    _c("leopard", "medium", "outdoor", "animal", coco=False),
+    _c("wolf", "medium", "outdoor", "animal", coco=False),
+    _c("rocket", "large", "outdoor", "vehicle", "a space rocket", coco=False),
     _c("tent", "large", "outdoor", "structure", "a camping tent", coco=False),
+    _c("lighthouse", "large", "outdoor", "structure", coco=False),
+    _c("windmill", "large", "outdoor", "structure", coco=False),
+    _c("tower", "large", "outdoor", "structure", "a tall tower", coco=False),
+    _c("tree", "large", "outdoor", "plant", coco=False),
+    _c("flower", "small", "any", "plant", "a single flower", coco=False),
+    _c("flag", "medium", "any", "decor", "a flag on a pole", coco=False),
+    _c("coin", "small", "any", "decor", "a metal coin", coco=False),
+    _c("saucer", "small", "indoor", "kitchenware", "a saucer (small plate)", coco=False),
+    _c("tripod", "medium", "any", "tool", "a camera tripod", coco=False),
     _c("shrub", "medium", "outdoor", "plant", "a garden shrub", coco=False),
     _c("rock", "medium", "outdoor", "nature", "a large rock", coco=False),
 )
@@ -209,6 +224,9 @@ LEXICAL_TRAPS: frozenset[frozenset[str]] = frozenset(
         ("kite", "bird"),  # a kite is also a bird of prey
         ("cup", "mug"),  # synonyms in practice: no visible change
         ("couch", "armchair"),
+        ("plate", "saucer"),
+        ("clock", "tower"),  # clock towers
+        ("camera", "tripod"),
     )
 )
 
