@@ -95,7 +95,11 @@ def write_release_folder(root: Path, config: str = "default") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     table.select(range(0, 9)).to_parquet(folder / "train-00000-of-00001.parquet")
     table.select(range(9, len(table))).to_parquet(folder / "test-00000-of-00001.parquet")
-    (root / "README.md").write_text("---\nconfigs: []\n---\n# test release\n")
+    (root / "README.md").write_text(
+        f"---\nconfigs:\n- config_name: {config}\n  data_files:\n"
+        f"  - split: train\n    path: data/{config}/train-*\n  - split: test\n    path: data/{config}/test-*\n"
+        "---\n# test release\n"
+    )
     return root
 
 
