@@ -192,6 +192,32 @@ def test_existing_tag_is_refused_and_left_alone(hub, workdir, published):
     assert (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads)) == before
 
 
+def test_versions_only_go_up_and_a_split_rule_change_needs_a_major_version(hub, workdir, published):
+    repo = hub.repo(REPO)
+    before = (dict(repo.tags), dict(repo.branches), len(repo.commits))
+    moved = {**SPLIT_CONFIG, "salt": "another-salt"}
+    (workdir / "moved-splits.yaml").write_text(yaml.safe_dump(moved, sort_keys=False))
+    result = run_client(hub, workdir, f"""
+        import json
+        from inpaintbench.builder.release.build import prepare_release
+        from inpaintbench.builder.release.publish import PublishError, publish_release
+        from inpaintbench.builder.release.splits import load_split_config
+
+        out = {{}}
+        for name, version, splits in (("older", "1.0.1", "splits.yaml"), ("moved", "1.2.0", "moved-splits.yaml")):
+            folder, _, _ = prepare_release("{workdir}/gen-v1.1", load_split_config("{workdir}/" + splits), version, "{REPO}")
+            try:
+                publish_release(folder, "{REPO}", version)
+                out[name] = "published"
+            except PublishError as exc:
+                out[name] = str(exc)
+        print(json.dumps(out))
+    """)
+    assert "not after the latest release v1.1.0" in result["older"]
+    assert "split config changed since v1.1.0" in result["moved"] and "2.0.0" in result["moved"]
+    assert (dict(repo.tags), dict(repo.branches), len(repo.commits)) == before
+
+
 def test_interrupted_publish_resumes_without_resending_files(hub, workdir):
     repo_id = "inpaintbench-org/interrupted"
     uploads_before = len(hub.lfs_uploads)

@@ -9,7 +9,8 @@ Why it is shaped this way:
 - **Re-runnable.** Files whose remote content already matches (LFS sha256, or git blob id for regular files)
   are not part of the commit; LFS objects uploaded by an interrupted run are answered "already stored" by the
   LFS batch endpoint, so they are not sent again. Re-running the same command finishes the job.
-- **Immutable versions.** The tag is checked before anything is uploaded: an existing ``vX.Y.Z`` is never moved.
+- **Immutable versions.** The tag is checked before anything is uploaded: an existing ``vX.Y.Z`` is never moved,
+  versions only go up, and a split-rule change (samples would move between splits) needs a new major version.
   ``parent_commit`` makes the commit fail rather than silently race another publisher.
 """
 
@@ -62,6 +63,40 @@ def _same_content(remote, local: Path) -> bool:
     return remote.blob_id == _git_blob_id(local)
 
 
+def _semver(tag: str) -> tuple[int, int, int] | None:
+    match = SEMVER.match(tag[1:]) if tag.startswith("v") else None
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def _check_version_order(api, repo_id: str, version: str, tags: dict[str, str], release_dir: Path) -> None:
+    """Versions only move forward, and a change of split rule (which moves samples between splits) needs a new
+    major version: a paper's "v1.x test split" must mean the same photos in every v1.x."""
+    import json
+
+    from huggingface_hub.errors import EntryNotFoundError
+
+    new = _semver(f"v{version}")
+    released = sorted((v, t) for t in tags if (v := _semver(t)) is not None)
+    if not released:
+        return
+    latest, latest_tag = released[-1]
+    if new <= latest:
+        raise PublishError(f"{repo_id}: version {version} is not after the latest release {latest_tag}; publish a higher version")
+    if new[0] != latest[0]:
+        return
+    try:
+        previous = json.loads(Path(api.hf_hub_download(repo_id, "release.json", repo_type="dataset", revision=latest_tag)).read_text())
+    except EntryNotFoundError:
+        return  # not published by this tool: nothing to compare
+    current = json.loads((release_dir / "release.json").read_text())
+    before, after = previous.get("split_config", {}).get("digest"), current.get("split_config", {}).get("digest")
+    if before and after and before != after:
+        raise PublishError(
+            f"{repo_id}: the split config changed since {latest_tag} (digest {before} -> {after}), which moves samples "
+            f"between splits; that needs a new major version ({latest[0] + 1}.0.0), not {version}"
+        )
+
+
 def local_release_files(release_dir: Path) -> list[str]:
     files = sorted(p.relative_to(release_dir).as_posix() for p in release_dir.rglob("*") if p.is_file())
     if "README.md" not in files or not any(f.startswith("data/") for f in files):
@@ -95,6 +130,7 @@ def publish_release(
             f"{repo_id}: tag {tag} already exists (commit {existing[tag][:12]}); published versions are immutable, "
             f"so it is not moved. Publish a new version number instead."
         )
+    _check_version_order(api, repo_id, version, existing, release_dir)
     heads = {b.name: b.target_commit for b in refs.branches}
     if "main" not in heads:
         raise PublishError(f"{repo_id}: has no 'main' branch to publish on")
