@@ -7,6 +7,7 @@ so a plan is a pure function of (scene, target, seed, parameters).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -72,7 +73,7 @@ class SaorPlanner(Planner):
     def plan(self, scene: Scene, target: SceneObject, rng: np.random.Generator) -> EditPlan:
         caption = self.caption_for(scene)
         if caption != scene.caption:
-            scene = Scene(**{**scene.__dict__, "caption": caption})
+            scene = dataclasses.replace(scene, caption=caption)
         context = build_context(scene, target)
         choice = self.chooser.choose(context, rng)
         extra: dict[str, Any] = {

@@ -45,13 +45,18 @@ PHRASES = {"skis": "pair of skis", "scissors": "pair of scissors", "headphones":
 PLACES = {"indoor": ("room", "interior", "living space"), "outdoor": ("outdoor scene", "surroundings", "open air"),
           "any": ("scene", "setting", "surroundings")}
 
-TEMPLATES = (
+# Templates naming other objects of the scene, used only when there are some.
+OBJECT_TEMPLATES = (
     "{a_adj} {name} to complement the {objects} in the {place}",
     "{a_adj} {name} placed naturally beside the {object}, matching the lighting of the {place}",
-    "{a_adj} {name} that fits {caption_or_place}",
     "{a_adj}, {adj2} {name} in harmony with the {objects}",
-    "{a_adj} {name}, blending into the {place} with consistent light and shadows",
     "{a_adj} {name} near the {object}, as if it had always been part of the {place}",
+)
+# Templates that need only the replacement and the setting (or the caption).
+SCENE_TEMPLATES = (
+    "{a_adj} {name} that fits {caption_or_place}",
+    "{a_adj} {name}, blending into the {place} with consistent light and shadows",
+    "{a_adj}, {adj2} {name} that belongs in {caption_or_place}",
 )
 
 
@@ -77,13 +82,16 @@ class TemplatePromptWriter:
         if others:
             order = rng.permutation(len(others))
             named = [others[i] for i in order[:2]]
-            objects = " and the ".join(named)
-            obj = named[0]
+            objects, obj = " and the ".join(named), named[0]
+            templates = OBJECT_TEMPLATES + SCENE_TEMPLATES
         else:
-            objects = obj = f"rest of the {place}"
+            objects = obj = ""
+            templates = SCENE_TEMPLATES
         caption = context.caption.rstrip(".")
-        caption_or_place = f"the scene of {caption[0].lower() + caption[1:]}" if caption else f"the {place}"
-        template = _pick(rng, TEMPLATES)
+        if caption.split(" ", 1)[0] in ("A", "An", "The"):
+            caption = caption[0].lower() + caption[1:]  # "a cat on a sofa", but "Chelsea the cat" keeps its case
+        caption_or_place = f"the scene of {caption}" if caption else f"the {place}"
+        template = _pick(rng, templates)
         text = template.format(
             a_adj=with_article(adjectives[first]), adj2=adjectives[second], name=PHRASES.get(replacement, replacement),
             objects=objects, object=obj, place=place, caption_or_place=caption_or_place,
