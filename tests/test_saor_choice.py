@@ -190,3 +190,17 @@ def test_planner_removal_plan(embedder):
     plan = planner.plan(scene, scene.objects[0], np.random.default_rng(3))
     assert plan.action == "remove" and plan.replacement == "" and math.isnan(plan.replacement_score)
     assert "dog" in plan.negative_prompt and plan.extra["saor_removal_reason"] == "removal share"
+
+
+def test_create_planner_imports_the_saor_module_itself(monkeypatch, embedder):
+    import sys
+
+    from inpaintbench.builder import planning
+
+    # As in a fresh process: the module not imported yet, so "saor" not registered.
+    monkeypatch.delitem(planning.PLANNERS, "saor")
+    monkeypatch.delitem(sys.modules, "inpaintbench.builder.saor.planner")
+    planner = create_planner("saor")
+    assert type(planner).__module__ == "inpaintbench.builder.saor.planner" and "saor" in planning.PLANNERS
+    with pytest.raises(ValueError, match="unknown planner 'nope'.*saor"):
+        create_planner("nope")
