@@ -139,8 +139,8 @@ def run_generation(
     claim_output_dir(out_dir, config, state.is_main_process)
     if state.is_main_process:
         # Only before the barrier: afterwards another process's live temp file could look stale.
-        remove_stale_temp_files(out_dir / DATA_DIR)
-        remove_stale_temp_files(out_dir / WORK_DIR / "shards")
+        for directory in (out_dir, out_dir / DATA_DIR, out_dir / WORK_DIR, out_dir / WORK_DIR / "shards"):
+            remove_stale_temp_files(directory)
     state.wait_for_everyone()
     claim_output_dir(out_dir, config, state.is_main_process)  # every process sees the claim now
 
