@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from inpaintbench.builder.backends.tiny_pipelines import save_tiny
+from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
 from inpaintbench.builder.config import GenerateConfig
-from inpaintbench.builder.generate import run_generation
+from inpaintbench.builder.generate import read_records, run_generation
 from inpaintbench.builder.schema import FEATURES
 
 from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
@@ -70,3 +70,40 @@ def test_tiny_diffusion_mix_runs_through_the_generator_into_shards(tmp_path):
     first = sorted((result.out_dir / "data").glob("*.parquet"))
     second = sorted((again.out_dir / "data").glob("*.parquet"))
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]  # deterministic for a seed
+
+
+BACKEND_OF_FAMILY = {
+    "sd": "sd_inpaint", "sdxl": "sdxl_inpaint", "sd3": "sd3_inpaint", "kandinsky": "kandinsky22_inpaint",
+    "flux": "flux_fill", "controlnet": "controlnet_inpaint",
+}
+
+
+@pytest.fixture(scope="module")
+def one_photo_set(tmp_path_factory):
+    return write_coco_set(tmp_path_factory.mktemp("coco1"), num_images=1, bad_inputs=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_writes_shards_through_the_generator(family, one_photo_set, tmp_path):
+    images_dir, annotations = one_photo_set
+    params = {**save_tiny(family, tmp_path / family), "steps": 2, "working_long_side": 64}
+    if family == "kandinsky":
+        params["prior_steps"] = 2
+    config = GenerateConfig.from_dict({
+        "sources": [coco_source_spec(images_dir, annotations)],
+        "out_dir": str(tmp_path / "out"),
+        "backends": [{"name": BACKEND_OF_FAMILY[family], "params": params}],
+        **SMALL_PHOTO_CONFIG,
+    })
+    result = run_generation(config, progress=False)
+    inpainted = load_shards(result.out_dir, tmp_path / "cache").filter(lambda row: row["label"] == 1)
+    assert len(inpainted) >= 1
+    assert [s for record in read_records(result.out_dir) for s in record.skipped if s["stage"] == "inpaint"] == []
+    for row in inpainted:
+        assert row["backend"] == BACKEND_OF_FAMILY[family] and row["strategy"] == "paste_back"
+        assert json.loads(row["extra"])["backend"]["family"] == family
+        outside = np.asarray(row["mask"]) == 0
+        assert (np.asarray(row["image"])[outside] == np.asarray(row["original"])[outside]).all()
+        assert not (np.asarray(row["image"]) == np.asarray(row["original"])).all()
+
