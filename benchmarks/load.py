@@ -29,6 +29,9 @@ import time
 from pathlib import Path
 
 
+BENCH_REPO = "bench/inpaintbench"  # the repo id a benchmark-built release names (published only to the local server)
+
+
 def median_time(fn, repeat: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
@@ -44,7 +47,7 @@ def build_release_from(out_dir: Path, dest: Path, split_config: str | None) -> P
     from inpaintbench.builder.release.splits import default_split_config_path, load_split_config
 
     config = load_split_config(split_config or default_split_config_path())
-    build_release(load_generator_output(out_dir), config, dest, "0.0.0", None)
+    build_release(load_generator_output(out_dir), config, dest, "0.0.0", BENCH_REPO)
     return dest
 
 
@@ -183,20 +186,27 @@ def hub_figures(hub, release, config, first_split, first_file, rows, work, repea
 
     from inpaintbench.builder.release.publish import publish_release
 
-    repo = "bench/inpaintbench"
-    publish_release(release, repo, "0.0.0")
+    import json
+
+    summary = json.loads((release / "release.json").read_text())
+    repo, version = summary.get("repo_id"), summary["version"]
+    if not repo:
+        print(f"{release}: built without a repo id; --hub needs one (build with `publish --repo R --to DIR`)", file=sys.stderr)
+        return
+    tag = f"v{version}"
+    publish_release(release, repo, version)
     counter = iter(range(10**6))
 
     def cold_load():
-        ds = datasets.load_dataset(repo, config, revision="v0.0.0", cache_dir=str(work / f"hub-cache-{next(counter)}"))
+        ds = datasets.load_dataset(repo, config, revision=tag, cache_dir=str(work / f"hub-cache-{next(counter)}"))
         return sum(ds[s].num_rows for s in ds)
 
     def first_streamed():
-        stream = datasets.load_dataset(repo, config, revision="v0.0.0", split=first_split, streaming=True)
+        stream = datasets.load_dataset(repo, config, revision=tag, split=first_split, streaming=True)
         return next(iter(stream))["sample_id"]
 
     def baseline_first():
-        path = hf_hub_download(repo, first_file.relative_to(release).as_posix(), repo_type="dataset", revision="v0.0.0",
+        path = hf_hub_download(repo, first_file.relative_to(release).as_posix(), repo_type="dataset", revision=tag,
                                cache_dir=str(work / f"hub-dl-{next(counter)}"))
         return pq.ParquetFile(path).read_row_group(0).num_rows
 
@@ -204,7 +214,7 @@ def hub_figures(hub, release, config, first_split, first_file, rows, work, repea
     assert n == rows, (n, rows)
     t_base, _ = median_time(baseline_first, repeat)
     t_stream, _ = median_time(first_streamed, repeat)
-    print(f"over HTTP from the local Hub server ({hub.endpoint}), revision v0.0.0:")
+    print(f"over HTTP from the local Hub server ({hub.endpoint}), {repo} revision {tag}:")
     line("load_dataset by revision, cold download", t_cold, rows)
     line("baseline: hf_hub_download 1st file + row group", t_base)
     line("streaming over HTTP: time to first sample", t_stream, None, t_base)

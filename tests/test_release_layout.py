@@ -238,3 +238,14 @@ def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, c
     assert run("--version", "1.0.0") == 2  # neither --repo nor --to
     assert run("--version", "1.0", "--to", str(tmp_path / "x")) == 1
     assert "MAJOR.MINOR.PATCH" in capsys.readouterr().err
+
+
+def test_publish_refuses_a_folder_built_for_another_repo_or_version(release_v1):
+    from inpaintbench.builder.release.publish import PublishError, publish_release
+
+    dest, _, _ = release_v1  # built for org/bench v1.0.0; the checks run before any Hub call
+    for repo, version in (("org/other", "1.0.0"), ("org/bench", "1.0.1")):
+        with pytest.raises(PublishError, match="built for org/bench v1.0.0"):
+            publish_release(dest, repo, version, api=object())
+    with pytest.raises(PublishError, match="MAJOR.MINOR.PATCH"):
+        publish_release(dest, "org/bench", "1.0", api=object())

@@ -97,6 +97,22 @@ def _check_version_order(api, repo_id: str, version: str, tags: dict[str, str], 
         )
 
 
+def _check_release_matches(release_dir: Path, repo_id: str, version: str) -> None:
+    """The card names the repo and version in its loading instructions: never push a folder built for others."""
+    import json
+
+    summary_path = release_dir / "release.json"
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise PublishError(f"{summary_path}: missing or unreadable ({exc}); build the release with inpaintbench publish") from None
+    if summary.get("version") != version or summary.get("repo_id") != repo_id:
+        raise PublishError(
+            f"{release_dir}: built for {summary.get('repo_id') or '(no repo)'} v{summary.get('version')}, not {repo_id} "
+            f"v{version}; its card would name the wrong repo or version. Rebuild it for this repo and version."
+        )
+
+
 def local_release_files(release_dir: Path) -> list[str]:
     files = sorted(p.relative_to(release_dir).as_posix() for p in release_dir.rglob("*") if p.is_file())
     if "README.md" not in files or not any(f.startswith("data/") for f in files):
@@ -120,6 +136,7 @@ def publish_release(
     release_dir = Path(release_dir)
     tag = version_tag(version)
     files = local_release_files(release_dir)
+    _check_release_matches(release_dir, repo_id, version)
     api = api or HfApi()
 
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=private)
