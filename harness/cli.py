@@ -56,6 +56,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", metavar="FILE", help="results JSON path (default: results/<name>__<version>.json)")
     parser.add_argument("--results-dir", default=DEFAULT_RESULTS_DIR, metavar="DIR")
     parser.add_argument("--no-progress", action="store_true")
+    # Set by --num-processes on the relaunched processes: the main one writes its exit code there, so a refused
+    # submission still reads as exit 2 (a non-zero rank exit would make the launcher report a crash instead).
+    parser.add_argument("--status-file", help=argparse.SUPPRESS)
 
 
 def options_from_args(args):
@@ -99,8 +102,23 @@ def run_evaluate(args) -> int:
             print("--num-processes only applies to --detector runs (a folder submission needs no detector processes)",
                   file=sys.stderr)
             return 1
-        cmd, env = distributed.launch_command(args.num_processes, relaunch_argv(args))
-        return subprocess.run(cmd, env=env).returncode
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="ib-eval-") as tmp:
+            status = Path(tmp) / "status"
+            cmd, env = distributed.launch_command(args.num_processes, relaunch_argv(args) + ["--status-file", str(status)])
+            launched = subprocess.run(cmd, env=env).returncode
+            return int(status.read_text()) if status.is_file() else (launched or 1)
+    code = _evaluate(args) or 0
+    if args.status_file and distributed.is_main_process():
+        Path(args.status_file).write_text(str(code))
+        return 0 if code == 2 else code  # a refusal is an answer, not a crash: keep the launcher quiet
+    return code
+
+
+def _evaluate(args) -> int | None:
+    """The evaluation itself; None on processes other than the main one."""
+    from inpaintbench.harness import distributed
 
     from inpaintbench.harness.data import DataError, open_eval_data
     from inpaintbench.harness.folder import FolderSubmissionError
@@ -132,7 +150,7 @@ def run_evaluate(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if not main:
-        return 0
+        return None
     name = opts.name or collected.detector.get("name") or "detector"
     output = Path(args.output) if args.output else Path(args.results_dir) / default_results_name(name, data.identity)
     problems_path = output.with_name(output.stem + ".problems.json")

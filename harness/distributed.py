@@ -14,6 +14,10 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def make_state():
     """This process's accelerate state; CPU processes when ACCELERATE_USE_CPU is set or there is no CUDA
     (otherwise ``PartialState`` ignores the launch and every process would score everything)."""

@@ -56,6 +56,7 @@ class Scorer:
         # Pixel metrics: images with at least one ground-truth inpainted pixel only (authentic ones excluded).
         self.pixel_rows = np.flatnonzero(self.pos.sum(axis=1) > 0)
         pos, neg = self.pos[self.pixel_rows], self.neg[self.pixel_rows]
+        self.pixel_pos, self.pixel_neg = pos, neg  # kept: every compute() (bootstrap resample) pools these
         f1 = hm.f1_at_edges(pos, neg)
         self.f1_th = f1[:, self.edge]
         self.f1_best = f1.max(axis=1) if len(self.pixel_rows) else np.zeros(0)
@@ -88,8 +89,8 @@ class Scorer:
         out["n_pixel_auc_images"] = int(round(w[~np.isnan(self.auc)].sum()))
         out["pixel_ap_mean"] = _wmean(self.ap, w)
         out["pixel_f1_inverted_max_mean"] = _wmean(np.maximum(self.f1_th, self.f1_inverted), w)
-        pos = w @ self.pos[self.pixel_rows] if len(w) else np.zeros(self.n_bins)
-        neg = w @ self.neg[self.pixel_rows] if len(w) else np.zeros(self.n_bins)
+        pos = w @ self.pixel_pos if len(w) else np.zeros(self.n_bins)
+        neg = w @ self.pixel_neg if len(w) else np.zeros(self.n_bins)
         f1 = hm.f1_at_edges(pos, neg)
         out["pixel_f1_pooled"] = float(f1[self.edge])
         best = int(np.nanargmax(f1)) if np.isfinite(f1).any() else None

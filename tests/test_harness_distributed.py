@@ -20,3 +20,30 @@ def test_two_accelerate_processes_give_the_one_process_results(tmp_path):
     assert two["timing"]["samples_per_process"] == {"0": 5, "1": 5}  # index-based split, then gathered
     for key in ("metrics", "intervals", "breakdowns", "domain", "failures", "dataset"):
         assert two[key] == one[key], key
+
+
+@pytest.mark.slow
+def test_refused_submission_exits_2_through_the_launcher(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import datasets
+
+    from inpaintbench.builder.schema import FEATURES
+    from test_harness_fixtures import make_rows
+
+    rows = make_rows(4)
+    for i in range(4):
+        arr = np.asarray(rows["image"][i]).copy()
+        arr[0, 0, 0] = 3 if i == 1 else 200  # the misbehaving detector raises on s001 only
+        rows["image"][i] = Image.fromarray(arr)
+    path = str(tmp_path / "codes.parquet")
+    datasets.Dataset.from_dict(rows, features=FEATURES).to_parquet(path)
+    from test_harness_fixtures import MISBEHAVING_DETECTOR
+
+    (tmp_path / "det.py").write_text(MISBEHAVING_DETECTOR)
+    out = tmp_path / "r.json"
+    code = main(["evaluate", path, "--detector", f"{tmp_path / 'det.py'}:Misbehaving", "--bootstrap", "0",
+                 "--output", str(out), "--no-progress", "--num-processes", "2"])
+    assert code == 2 and not out.exists()
+    assert "s001" in (tmp_path / "r.problems.json").read_text()
