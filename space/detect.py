@@ -55,9 +55,19 @@ class DetectorRunner:
         result = self._detector(name).predict(pixels)
         score = float(result["score"])
         heat = result.get("map")
-        overlay = None if heat is None else heatmap_overlay(pixels, np.asarray(heat, dtype=np.float32))
         height, width = pixels.shape[:2]
         summary = f"**{name}** on a {width}×{height} image: image-level score **{score:.3f}** (higher = more likely inpainted)."
+        overlay = None
         if heat is None:
             summary += " This detector gives no localization map."
+        else:
+            raw = np.asarray(heat)
+            heat = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)  # uint8 maps too
+            peak = float(np.nanmax(heat, initial=0.0))
+            # Weak maps (ELA on a clean PNG peaks far below 1) would be invisible at their true scale; stretch the
+            # colours to the map's own peak and say so, rather than show a blank picture.
+            if 0.0 < peak < 0.5:
+                summary += f" The map peaks at {peak:.3f}: its colours are stretched to that peak."
+                heat = heat / peak
+            overlay = heatmap_overlay(pixels, heat)
         return Image.fromarray(pixels), overlay, score, summary

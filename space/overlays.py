@@ -30,14 +30,15 @@ def mask_overlay(image: Image.Image | np.ndarray, mask: Image.Image | np.ndarray
     return Image.fromarray(out.clip(0, 255).astype(np.uint8))
 
 
-def heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.55) -> Image.Image:
+def heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.85) -> Image.Image:
     """``heatmap`` (HxW in [0, 1], any size) coloured with inferno and blended over ``image``.
 
-    The blend weight follows the heat, so cold regions show the photo and hot ones the colour."""
+    The blend weight follows the square root of the heat, so cold regions show the photo, and moderate heat is
+    already visible (a linear weight leaves typical detector maps, mostly below 0.5, nearly invisible)."""
     rgb = _rgb(image)
     heat = np.nan_to_num(np.asarray(heatmap, dtype=np.float32), nan=0.0).clip(0.0, 1.0)
     if heat.shape != rgb.shape[:2]:
         heat = np.asarray(Image.fromarray(heat).resize(rgb.shape[1::-1], Image.BILINEAR))
     colour = colormaps["inferno"](heat)[..., :3] * 255.0
-    weight = (alpha * heat)[..., None]
+    weight = (alpha * np.sqrt(heat))[..., None]
     return Image.fromarray(((1 - weight) * rgb + weight * colour).clip(0, 255).astype(np.uint8))
