@@ -96,13 +96,34 @@ def _log(out_dir: Path, entry: dict[str, Any]) -> None:
         os.close(fd)
 
 
+@dataclass(frozen=True)
+class SingleProcessState:
+    """A plain, unlaunched process: the part of ``PartialState`` the run uses, without importing torch.
+
+    Importing accelerate pulls in torch (4-10 s here), which a run of weight-free backends never needs.
+    """
+
+    process_index: int = 0
+    num_processes: int = 1
+    is_main_process: bool = True
+
+    def wait_for_everyone(self) -> None:
+        pass
+
+
+def _launched() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or "LOCAL_RANK" in os.environ
+
+
 def make_state():
-    """The accelerate process state: one plain process, or this process's rank under ``accelerate launch``.
+    """The process state: one plain process, or this process's rank under ``accelerate launch`` (``PartialState``).
 
     On a machine without an accelerator, ``PartialState()`` ignores a multi-process launch unless told to use the
     CPU, and every process would then run the whole job alone. So the CPU is chosen when ACCELERATE_USE_CPU is
     set or no CUDA device exists under a multi-process launch, and a mismatch with WORLD_SIZE is refused.
     """
+    if not _launched():
+        return SingleProcessState()
     import torch
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
@@ -200,11 +221,12 @@ def run_generation(
             )
 
     state.wait_for_everyone()  # every shard is written before the main process reads the records
-    # Every process's shard counts, so the summary speaks for the whole run.
-    from accelerate.utils import gather_object
+    if state.num_processes > 1:
+        # Every process's shard counts, so the summary speaks for the whole run.
+        from accelerate.utils import gather_object
 
-    counts = gather_object([(written, reused)])
-    written, reused = sum(c[0] for c in counts), sum(c[1] for c in counts)
+        counts = gather_object([(written, reused)])
+        written, reused = sum(c[0] for c in counts), sum(c[1] for c in counts)
     manifest = manifest_path = None
     if state.is_main_process:
         records = []

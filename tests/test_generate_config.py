@@ -126,15 +126,15 @@ def test_plan_sorts_ids_and_chunks_do_not_depend_on_process_count():
 
 def test_draws_are_functions_of_sample_identity_only():
     config = GenerateConfig(seed=11)
-    keys = [SampleKey("s", f"img{i}", str(i % 4), "edit0") for i in range(2000)]
+    keys = [SampleKey("s", f"img{i}", str(i % 4), "edit0") for i in range(1000)]
     first = [(draw_mask_variant(config, k), draw_dilation_pct(config, k), draw_backend_index(config, k), sample_seed(config, k)) for k in keys]
     again = [(draw_mask_variant(config, k), draw_dilation_pct(config, k), draw_backend_index(config, k), sample_seed(config, k)) for k in reversed(keys)]
     assert first == list(reversed(again))
     other_seed = GenerateConfig(seed=12)
-    assert sum(draw_backend_index(other_seed, k) != f[2] for k, f in zip(keys, first)) > 500
-    # Weights are honoured: object 0.5, bbox 0.25, convex_hull 0.25 (2000 draws: +-5% is > 4 sigma).
+    assert sum(draw_backend_index(other_seed, k) != f[2] for k, f in zip(keys, first)) > 250
+    # Weights are honoured: object 0.5, bbox 0.25, convex_hull 0.25 (1000 draws: +-7% is > 4 sigma).
     variants = Counter(f[0] for f in first)
-    assert abs(variants["object"] / 2000 - 0.5) < 0.05 and abs(variants["bbox"] / 2000 - 0.25) < 0.05
+    assert abs(variants["object"] / 1000 - 0.5) < 0.07 and abs(variants["bbox"] / 1000 - 0.25) < 0.07
     assert all(0.0 <= f[1] <= 10.0 for f in first)
     zero_weight = config.replace(backends=[{"name": "opencv_ns", "weight": 0}, {"name": "patchmatch", "weight": 1}])
     assert {draw_backend_index(zero_weight, k) for k in keys[:200]} == {1}
