@@ -38,6 +38,7 @@ def hub(tmp_path_factory):
 def workdir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hub-client")
     (root / "splits.yaml").write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
+    (root / "moved-splits.yaml").write_text(yaml.safe_dump({**SPLIT_CONFIG, "salt": "another-salt"}, sort_keys=False))
     write_generator_output(root / "gen-v1", make_rows(range(12)))
     write_generator_output(root / "gen-v1.1", make_rows(range(16)))  # v1.1.0 adds 4 photos' samples
     write_generator_output(root / "gen-small", make_rows(range(20, 24)))  # for the interrupted publish
@@ -85,7 +86,7 @@ def published(hub, workdir):
     return run_client(hub, workdir, f"""
         import json
         from inpaintbench.builder.release.build import prepare_release
-        from inpaintbench.builder.release.publish import publish_release
+        from inpaintbench.builder.release.publish import PublishError, publish_release
         from inpaintbench.builder.release.splits import load_split_config
 
         config = load_split_config("{workdir}/splits.yaml")
@@ -94,6 +95,15 @@ def published(hub, workdir):
             folder, summary, _ = prepare_release("{workdir}/" + gen, config, version, "{REPO}", max_shard_bytes={SHARD_BYTES})
             result = publish_release(folder, "{REPO}", version)
             out[version] = {{"uploaded": result.uploaded, "unchanged": result.unchanged, "deleted": result.deleted}}
+        # Then two publishes that must be refused (see test_versions_only_go_up...): an older version, and a
+        # split rule change (another salt) within major version 1.
+        for name, version, splits in (("older", "1.0.1", "splits.yaml"), ("moved", "1.2.0", "moved-splits.yaml")):
+            folder, _, _ = prepare_release("{workdir}/gen-v1.1", load_split_config("{workdir}/" + splits), version, "{REPO}")
+            try:
+                publish_release(folder, "{REPO}", version)
+                out[name] = "published"
+            except PublishError as exc:
+                out[name] = str(exc)
         print(json.dumps(out))
     """)
 
@@ -192,30 +202,12 @@ def test_existing_tag_is_refused_and_left_alone(hub, workdir, published):
     assert (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads)) == before
 
 
-def test_versions_only_go_up_and_a_split_rule_change_needs_a_major_version(hub, workdir, published):
-    repo = hub.repo(REPO)
-    before = (dict(repo.tags), dict(repo.branches), len(repo.commits))
-    moved = {**SPLIT_CONFIG, "salt": "another-salt"}
-    (workdir / "moved-splits.yaml").write_text(yaml.safe_dump(moved, sort_keys=False))
-    result = run_client(hub, workdir, f"""
-        import json
-        from inpaintbench.builder.release.build import prepare_release
-        from inpaintbench.builder.release.publish import PublishError, publish_release
-        from inpaintbench.builder.release.splits import load_split_config
-
-        out = {{}}
-        for name, version, splits in (("older", "1.0.1", "splits.yaml"), ("moved", "1.2.0", "moved-splits.yaml")):
-            folder, _, _ = prepare_release("{workdir}/gen-v1.1", load_split_config("{workdir}/" + splits), version, "{REPO}")
-            try:
-                publish_release(folder, "{REPO}", version)
-                out[name] = "published"
-            except PublishError as exc:
-                out[name] = str(exc)
-        print(json.dumps(out))
-    """)
-    assert "not after the latest release v1.1.0" in result["older"]
-    assert "split config changed since v1.1.0" in result["moved"] and "2.0.0" in result["moved"]
-    assert (dict(repo.tags), dict(repo.branches), len(repo.commits)) == before
+def test_versions_only_go_up_and_a_split_rule_change_needs_a_major_version(hub, published):
+    assert "not after the latest release v1.1.0" in published["older"]
+    assert "split config changed since v1.1.0" in published["moved"] and "2.0.0" in published["moved"]
+    repo = hub.repo(REPO)  # both refused before any upload or commit: v1.1.0 is still the head
+    assert set(repo.tags) == {"v1.0.0", "v1.1.0"} and repo.branches["main"] == repo.tags["v1.1.0"]
+    assert repo.commits[repo.tags["v1.1.0"]].parent == repo.tags["v1.0.0"]
 
 
 def test_interrupted_publish_resumes_without_resending_files(hub, workdir):
