@@ -19,6 +19,9 @@ import numpy as np
 from PIL import Image
 
 STRATEGY_CHOICES = ("full_regeneration", "paste_back")
+# How paste-back joins the generated region to the original: a (feathered) alpha blend, or Poisson blending
+# (gradient-domain, as HD-Painter does) which matches the fill's colours to its surroundings.
+BLEND_CHOICES = ("alpha", "poisson")
 UPSCALE_METHODS = ("lanczos",)
 MAX_UPSCALE_LONG_SIDE = 2048
 
@@ -130,10 +133,34 @@ def feather_alpha(mask: np.ndarray, radius: float) -> np.ndarray:
     return soft * hard
 
 
-def paste_back(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 0.0) -> Image.Image:
-    """Original pixels outside the mask; generated ones inside, blended with ``feather_alpha``."""
+def poisson_blend(original: Image.Image, generated: Image.Image, mask: Image.Image) -> Image.Image:
+    """The generated region Poisson-blended into the original (OpenCV seamlessClone); outside the mask the
+    original is restored exactly, since seamlessClone also touches a margin around the mask."""
+    inside = binary_mask(mask)
+    orig = np.asarray(original.convert("RGB"))
+    if not inside.any():
+        return original.convert("RGB")
+    pad = 2  # seamlessClone misbehaves when the mask touches the border: work on a reflected frame
+    framed = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+              for a in (orig, np.asarray(generated.convert("RGB")))]
+    framed_mask = np.pad(inside.astype(np.uint8) * 255, pad)
+    x, y, w, h = cv2.boundingRect(framed_mask)
+    cloned = cv2.seamlessClone(framed[1], framed[0], framed_mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    out = cloned[pad:-pad, pad:-pad].copy()
+    out[~inside] = orig[~inside]
+    return Image.fromarray(out)
+
+
+def paste_back(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 0.0,
+               blend: str = "alpha") -> Image.Image:
+    """Original pixels outside the mask; generated ones inside (Poisson-blended first if ``blend`` says so),
+    mixed with ``feather_alpha``."""
     if generated.size != original.size:
         raise ValueError(f"generated {generated.size} and original {original.size} differ in size")
+    if blend not in BLEND_CHOICES:
+        raise ValueError(f"unknown blend {blend!r}; known: {', '.join(BLEND_CHOICES)}")
+    if blend == "poisson":
+        generated = poisson_blend(original, generated, mask)
     alpha = feather_alpha(binary_mask(mask), feather)[..., None]
     orig = np.asarray(original.convert("RGB"), dtype=np.float32)
     gen = np.asarray(generated.convert("RGB"), dtype=np.float32)
@@ -146,7 +173,7 @@ def paste_back(original: Image.Image, generated: Image.Image, mask: Image.Image,
 
 def finish(
     original: Image.Image, mask: Image.Image, generated: Image.Image, strategy: str, feather: float = 0.0,
-    upscale_method: str = "lanczos",
+    upscale_method: str = "lanczos", blend: str = "alpha",
 ) -> tuple[Image.Image, dict]:
     """Turn a working-size output into the sample's image at the original's size; returns it and what to record."""
     if strategy not in STRATEGY_CHOICES:
@@ -158,4 +185,5 @@ def finish(
     if strategy == "full_regeneration":
         return full, record
     record["feather"] = float(feather)
-    return paste_back(original, full, mask, feather), record
+    record["blend"] = blend
+    return paste_back(original, full, mask, feather, blend), record

@@ -109,7 +109,10 @@ def test_feathered_paste_back_keeps_outside_exact_and_records_it(tiny_models):
     result = backend_for(tiny_models, "sd", feather=4.0).inpaint(request())
     outside = np.asarray(box_mask()) == 0
     assert (np.asarray(result.image)[outside] == np.asarray(photo())[outside]).all()
-    assert result.extra["feather"] == 4.0
+    assert result.extra["feather"] == 4.0 and result.extra["blend"] == "alpha"
+    poisson = backend_for(tiny_models, "sd", blend="poisson").inpaint(request())
+    assert (np.asarray(poisson.image)[outside] == np.asarray(photo())[outside]).all()
+    assert poisson.extra["blend"] == "poisson" and poisson.strategy == "paste_back"
 
 
 def test_working_size_follows_the_family_and_result_returns_to_original_size(tiny_models):
@@ -235,7 +238,7 @@ def test_registry_imports_diffusers_only_when_a_diffusion_backend_is_asked_for()
     assert set(LAZY_BACKENDS) == set(BACKEND_OF_FAMILY.values())
 
 
-def test_every_diffusion_entry_of_the_gpu_mix_config_is_accepted(tiny_models):
+def test_every_diffusion_entry_of_the_gpu_mix_config_is_accepted(tiny_models, tmp_path):
     # The example config must stay in step with the backends' parameters: build each entry with its weights
     # swapped for the tiny ones (same parameter names), and check what it would record.
     from pathlib import Path
@@ -249,11 +252,16 @@ def test_every_diffusion_entry_of_the_gpu_mix_config_is_accepted(tiny_models):
         if spec.name not in family_of:
             continue
         family = family_of[spec.name]
-        params = {**spec.params, **tiny_models[family], **FAMILY_EXTRA.get(family, {})}
+        swapped = {**tiny_models[family], **FAMILY_EXTRA.get(family, {})}
+        if spec.params.get("upscale") == "ldm_sr":
+            if not (tmp_path / "ldm_sr").exists():
+                save_tiny("ldm_sr", tmp_path / "ldm_sr")
+            swapped["upscale_model"] = str(tmp_path / "ldm_sr")
+        params = {**spec.params, **swapped}
         backend = create_backend(spec.name, **params)
         described = backend.describe()
         for key, value in spec.params.items():
-            if key not in tiny_models[family] and key not in FAMILY_EXTRA.get(family, {}):
+            if key not in swapped:
                 assert described[key] == value, (spec.name, key)
         seen.add(spec.name)
     assert seen == set(BACKEND_OF_FAMILY.values())

@@ -104,7 +104,7 @@ def test_finish_records_strategy_resize_and_rejects_unknown():
     assert full.size == original.size
     assert record == {"resize": {"method": "lanczos", "from": [48, 32], "to": [96, 64]}}
     pasted, record = strategies.finish(original, mask, generated, "paste_back", feather=2)
-    assert record["feather"] == 2.0 and pasted.size == original.size
+    assert record["feather"] == 2.0 and record["blend"] == "alpha" and pasted.size == original.size
     with pytest.raises(ValueError, match="unknown strategy"):
         strategies.finish(original, mask, generated, "blend_everything")
     with pytest.raises(ValueError, match="unknown upscale"):
@@ -120,3 +120,20 @@ def test_upscale_sample_caps_at_2048_and_never_downscales():
     assert same.size == original.size
     with pytest.raises(ValueError, match="2048"):
         strategies.upscale_sample(original, mask, 4096)
+
+
+def test_poisson_blend_matches_the_fill_to_its_surroundings_and_keeps_outside_exact():
+    original = photo(seed=1)
+    # The same texture, 40 levels brighter: Poisson keeps its gradients but takes its level from the border.
+    brighter = Image.fromarray(np.clip(np.asarray(original).astype(int) + 40, 0, 255).astype(np.uint8))
+    for box in [(20, 10, 60, 50), (0, 0, 40, 30)]:  # inside, and touching two borders
+        mask = box_mask(box=box)
+        inside = np.asarray(mask) > 127
+        alpha_out = np.asarray(strategies.paste_back(original, brighter, mask)).astype(int)
+        poisson_out = np.asarray(strategies.paste_back(original, brighter, mask, blend="poisson")).astype(int)
+        assert (poisson_out[~inside] == np.asarray(original)[~inside]).all()
+        orig = np.asarray(original).astype(int)
+        assert np.abs(alpha_out[inside] - orig[inside]).mean() > 30
+        assert np.abs(poisson_out[inside] - orig[inside]).mean() < 10
+    with pytest.raises(ValueError, match="unknown blend"):
+        strategies.paste_back(original, brighter, box_mask(), blend="laplacian")

@@ -126,6 +126,7 @@ class DiffusionBackend(InpaintBackend):
         scheduler: str | None = None,
         strategy: str = "paste_back",
         feather: float = 0.0,
+        blend: str = "alpha",
         upscale: str = "lanczos",
         upscale_model: str | None = None,
         upscale_steps: int = 20,
@@ -146,6 +147,8 @@ class DiffusionBackend(InpaintBackend):
         if scheduler not in self.schedulers:
             raise ValueError(f"{self.name}: scheduler {scheduler!r} does not fit this model family; "
                              f"known: {', '.join(self.schedulers)}")
+        if blend not in strategies.BLEND_CHOICES:
+            raise ValueError(f"{self.name}: unknown blend {blend!r}; known: {', '.join(strategies.BLEND_CHOICES)}")
         if float(feather) < 0:
             raise ValueError(f"{self.name}: feather radius must be >= 0, got {feather}")
         self.device = resolve_device(device)
@@ -153,7 +156,7 @@ class DiffusionBackend(InpaintBackend):
         super().__init__(
             model=model or self.default_model, steps=self._positive_steps(steps),
             guidance=float(self.default_guidance if guidance is None else guidance), scheduler=scheduler,
-            strategy=strategy, feather=float(feather), upscale=upscale,
+            strategy=strategy, feather=float(feather), blend=blend, upscale=upscale,
             upscale_model=None if upscale == "lanczos" else (upscale_model or DEFAULT_LDM_SR_MODEL),
             upscale_steps=None if upscale == "lanczos" else int(upscale_steps),
             dtype=str(self.torch_dtype).split(".")[-1],
@@ -292,7 +295,8 @@ class DiffusionBackend(InpaintBackend):
             full, how = self.upscaler(output, request.image.size, request.seed)
             record["resize"] = {**how, "from": list(output.size), "to": list(request.image.size)}
         image, finished = strategies.finish(
-            request.image, request.mask, full, self.params["strategy"], self.params["feather"]
+            request.image, request.mask, full, self.params["strategy"], self.params["feather"],
+            blend=self.params["blend"],
         )
         record.update(finished)
         extra: dict[str, Any] = {
