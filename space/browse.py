@@ -13,6 +13,7 @@ from inpaintbench.space.data import IMAGE_COLUMNS, SampleStore
 from inpaintbench.space.overlays import mask_overlay
 
 ANY = "All"  # the filter value that keeps everything
+BLANK = "(none)"  # how an empty value (e.g. the category of a pristine sample) is listed and chosen
 FILTER_COLUMNS = ("backend", "category", "strategy", "split")
 # Metadata shown first, in this order; any other column follows.
 METADATA_ORDER = (
@@ -28,7 +29,7 @@ class Browser:
 
     def choices(self, column: str) -> list[str]:
         values = self.store.choices(column) if self.store is not None and len(self.store) else []
-        return [ANY] + values
+        return [ANY] + [v if v != "" else BLANK for v in values]
 
     def matching_positions(self, filters: dict[str, str | None]) -> list[int]:
         if self.store is None:
@@ -37,7 +38,7 @@ class Browser:
         keep = pd.Series(True, index=index.index)
         for column, value in filters.items():
             if value not in (None, "", ANY):
-                keep &= index[column] == value
+                keep &= index[column] == ("" if value == BLANK else value)
         return list(index.index[keep])
 
     def show(

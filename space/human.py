@@ -33,10 +33,14 @@ class HumanTest:
     def __init__(self, store: SampleStore | None, answers: HumanTestStore, seed: int, data_source: str) -> None:
         self.store, self.answers, self.seed, self.data_source = store, answers, seed, data_source
         index = store.index if store is not None else pd.DataFrame(columns=["label"])
-        inpainted = list(index.index[index["label"] == INPAINTED])
-        pristine = [(p, "image") for p in index.index[index["label"] == PRISTINE]]
+        ids = index["sample_id"].astype(str).tolist() if len(index) else []
+        inpainted = [int(p) for p in index.index[index["label"] == INPAINTED]]
+        pristine = [(int(p), "image", ids[p]) for p in index.index[index["label"] == PRISTINE]]
         # A release without pristine rows still has real photos: the originals of its inpainted samples.
-        self.pool = {PRISTINE: pristine or [(p, "original") for p in inpainted], INPAINTED: [(p, "image") for p in inpainted]}
+        self.pool = {
+            PRISTINE: pristine or [(p, "original", ids[p]) for p in inpainted],
+            INPAINTED: [(p, "image", ids[p]) for p in inpainted],
+        }
 
     # --- questions -------------------------------------------------------------------------------------------
     def _pick(self, state: dict[str, Any]) -> dict[str, Any]:
@@ -44,12 +48,12 @@ class HumanTest:
         truths = [t for t in (PRISTINE, INPAINTED) if self.pool[t]]
         truth = rng.choice(truths)
         served = {tuple(s) for s in state["served"]}
-        fresh = [c for c in self.pool[truth] if (self.store.index.at[c[0], "sample_id"], c[1]) not in served]
-        position, shown = rng.choice(fresh or self.pool[truth])
+        fresh = [c for c in self.pool[truth] if (c[2], c[1]) not in served]
+        position, shown, sample_id = rng.choice(fresh or self.pool[truth])
         entry = self.store.index.loc[position]
         return {
-            "position": int(position),
-            "sample_id": str(entry["sample_id"]),
+            "position": position,
+            "sample_id": sample_id,
             "shown": shown,
             "truth": truth,
             "backend": str(entry["backend"]) if truth == INPAINTED else "none",

@@ -13,9 +13,9 @@ from PIL import Image
 from test_space_support import SIZE, decompression_bomb, write_generator_output, write_release_folder
 
 from inpaintbench.space import leaderboard
-from inpaintbench.space.browse import ANY, Browser
+from inpaintbench.space.browse import ANY, BLANK, Browser
 from inpaintbench.space.config import SpaceConfig
-from inpaintbench.space.data import DataError, load_store
+from inpaintbench.space.data import DataError, SampleStore, load_store
 from inpaintbench.space.human import ASK_WHERE, HumanTest, new_state
 from inpaintbench.space.human_store import Answer, HumanTestStore
 from inpaintbench.space.overlays import heatmap_overlay, mask_overlay
@@ -192,6 +192,21 @@ def test_browse_filters_wraps_and_survives_empty_filters(store):
     empty = browser.show("telea", ANY, "none", ANY, 1)
     assert empty[0] is None and "No sample matches" in empty[4] and empty[5] == 0
     assert browser.show(ANY, ANY, ANY, ANY, float("nan"))[5] == 1
+    assert browser.choices("category") == [ANY, BLANK, "cat", "person"]  # pristine samples have no category
+    assert "of **4** matching" in browser.show(ANY, BLANK, ANY, ANY, 1)[4]
+
+
+def test_human_test_without_pristine_rows_shows_originals_as_real_photos(store, tmp_path):
+    inpainted_only = store.index[store.index["label"] == "inpainted"].reset_index(drop=True)
+    answers = HumanTestStore(tmp_path / "a.sqlite3")
+    test = HumanTest(SampleStore(store.parts, inpainted_only, "inpainted only"), answers, 0, "src")
+    state = test.start(None)[0]
+    for _ in range(8):
+        state = test.answer("real", state)[0]
+    rows = answers.answers()
+    real = rows[rows["truth"] == "pristine"]
+    assert len(real) > 0 and set(real["shown"]) == {"original"} and set(real["backend"]) == {"none"}
+    assert set(rows[rows["truth"] == "inpainted"]["shown"]) <= {"image"}
 
 
 def test_leaderboard_pivots_long_results_to_per_backend_columns():
