@@ -186,7 +186,45 @@ EXTRA_CATEGORIES: tuple[Category, ...] = (
 )
 # fmt: on
 
+# Things worth adding for the support rule below: wall and counter objects the size of a television.
+EXTRA_CATEGORIES += (
+    _c("painting", "medium", "indoor", "decor", "a framed painting", coco=False),
+    _c("mirror", "medium", "indoor", "decor", "a wall mirror", coco=False),
+    _c("aquarium", "medium", "indoor", "decor", "a fish tank aquarium", coco=False),
+    _c("dishwasher", "medium", "indoor", "appliance", coco=False),
+    _c("washing machine", "medium", "indoor", "appliance", coco=False),
+    _c("yacht", "large", "outdoor", "vehicle", "a sailing yacht", coco=False),
+    _c("hot air balloon", "large", "outdoor", "vehicle", coco=False),
+    _c("balloons", "medium", "any", "toy", "a bunch of party balloons", coco=False),
+)
+
 ALL_CATEGORIES: tuple[Category, ...] = COCO_CATEGORIES + EXTRA_CATEGORIES
+
+# What a thing rests on or hangs from. A replacement must be able to sit where the target was: a television on
+# a stand or a wall must not become a chair, a microwave on a counter must not become an armchair. Default: small
+# things lie on a surface or are held, medium and large things stand on the ground (or floor).
+DEFAULT_SUPPORTS = {"small": frozenset({"surface", "held"}), "medium": frozenset({"ground"}),
+                    "large": frozenset({"ground"})}
+SUPPORT_OVERRIDES: dict[str, frozenset[str]] = {
+    name: frozenset(supports.split())
+    for name, supports in {
+        "tv": "surface wall", "microwave": "surface", "sink": "fixed", "toilet": "fixed", "oven": "fixed",
+        "dishwasher": "fixed", "washing machine": "fixed ground", "yacht": "water", "hot air balloon": "air",
+        "balloons": "air held", "clock": "wall surface",
+        "picture frame": "wall surface", "painting": "wall", "mirror": "wall", "aquarium": "surface",
+        "flag": "ground wall", "kite": "air", "bird": "ground air surface", "airplane": "air ground",
+        "rocket": "air ground", "boat": "water", "surfboard": "water ground held", "frisbee": "air held ground",
+        "potted plant": "ground surface", "umbrella": "held ground", "backpack": "ground held",
+        "skis": "ground held", "snowboard": "ground held", "skateboard": "ground held", "sports ball": "ground held",
+        "guitar": "ground held", "duck": "ground water", "rabbit": "ground", "flower": "ground surface held",
+        "cat": "ground surface", "dog": "ground surface", "tripod": "ground", "rock": "ground",
+        "handbag": "surface held ground", "suitcase": "ground", "desk fan": "surface", "table lamp": "surface",
+    }.items()
+}
+
+
+def supports_of(category: Category) -> frozenset[str]:
+    return SUPPORT_OVERRIDES.get(category.name, DEFAULT_SUPPORTS[category.size])
 BY_NAME: dict[str, Category] = {c.name: c for c in ALL_CATEGORIES}
 
 # Names that other vocabularies (panoptic models, Open Images, LVIS-style labels) use for the same COCO thing.

@@ -1,8 +1,8 @@
 """Choosing what replaces an object: hard plausibility constraints, then a scene-fit score, then a seeded draw.
 
 Constraints (a candidate failing any is never drawn): not the same class (same name, or a near-synonym by
-embedding similarity: couch/sofa), the same physical size class as the target (a cup never becomes a car),
-living things only for living things (``ANIMATE_GROUPS``), no
+embedding similarity: couch/sofa), the same physical size class as the target (a cup never becomes a car), a
+shared support (a television on a stand or wall never becomes a chair on the floor), living things only for living things (``ANIMATE_GROUPS``), no
 indoor-only object in an outdoor scene and vice versa, and no lexical trap (dog -> hot dog).
 
 Score of a survivor = cos(candidate, scene description) + ``target_weight`` * cos(candidate, target)
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .categories import ALL_CATEGORIES, Category, canonical_name, is_lexical_trap, lookup
+from .categories import ALL_CATEGORIES, Category, canonical_name, is_lexical_trap, lookup, supports_of
 from .context import SceneContext
 from .embedding import TextEmbedder
 
@@ -83,6 +83,8 @@ class ReplacementChooser:
             return "same_class"
         if candidate.size != target.size:
             return "size"
+        if not supports_of(target) & supports_of(candidate):
+            return "support"
         if (target.group in ANIMATE_GROUPS) != (candidate.group in ANIMATE_GROUPS):
             return "animacy"
         if setting != "any" and candidate.setting not in ("any", setting):

@@ -40,7 +40,7 @@ GROUP_ADJECTIVES: dict[str, tuple[str, ...]] = {
 DEFAULT_ADJECTIVES = ("realistic", "natural-looking", "detailed")
 
 # Names that read wrongly after "a".
-PHRASES = {"skis": "pair of skis", "scissors": "pair of scissors", "headphones": "pair of headphones"}
+PHRASES = {"balloons": "bunch of balloons", "skis": "pair of skis", "scissors": "pair of scissors", "headphones": "pair of headphones"}
 
 PLACES = {"indoor": ("room", "interior", "living space"), "outdoor": ("outdoor scene", "surroundings", "open air"),
           "any": ("scene", "setting", "surroundings")}
