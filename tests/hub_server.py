@@ -11,7 +11,7 @@ clients call (found by running them against it and reading the 404s it logs), ba
 - resolve with HEAD, ETag / X-Linked-Etag, X-Repo-Commit and byte ranges (streaming reads Parquet footers);
 - tree listing (recursive, cursor pagination via a Link header), paths-info, refs, tags, branches.
 
-Fault injection (``fail_next_commits``) simulates an interrupted publish: the server itself refuses a commit, the
+Fault injection (``fail_next_commits``, ``fail_next_tags``) simulates an interrupted publish: the server itself refuses a commit, the
 client code path is untouched.
 """
 
@@ -107,6 +107,7 @@ class HubState:
         self.lfs_uploads_by_repo: dict[tuple[str, str], list[str]] = {}  # (repo type, repo id) -> the same, per repo
         self.commit_calls = 0
         self.fail_next_commits = 0
+        self.fail_next_tags = 0
         self.unhandled: list[str] = []  # "METHOD path" of every request no route matched
         self._clock = 0
 
@@ -431,6 +432,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         tag = body.get("tag")
         state = self.server.state
         with state.lock:
+            if state.fail_next_tags > 0:
+                state.fail_next_tags -= 1
+                raise HubError(500, "injected failure: tag refused (simulated interruption)")
             commit = state.get_commit(r, rev)
             if not tag:
                 raise HubError(400, "tag name is required")
@@ -695,6 +699,10 @@ class HubServer:
     def fail_next_commits(self, n: int) -> None:
         with self.state.lock:
             self.state.fail_next_commits = n
+
+    def fail_next_tags(self, n: int) -> None:
+        with self.state.lock:
+            self.state.fail_next_tags = n
 
     def repo(self, repo_id: str, repo_type: str = "dataset") -> Repo:
         return self.state.get_repo(repo_type, repo_id)

@@ -221,11 +221,19 @@ def test_interrupted_publish_resumes_without_resending_files(hub, workdir):
     sent_first = hub.lfs_uploads[uploads_before:]
     assert sent_first  # the LFS objects were uploaded before the commit failed
 
+    hub.fail_next_tags(1)  # second run: the commit goes through, then the tag is refused
     second = publish(hub, workdir, "1.0.0", "gen-small", repo=repo_id)
-    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.returncode == 1 and "nothing was tagged" in second.stderr
     assert "reused" in second.stdout  # the staged release folder was reused, not rebuilt
     assert hub.lfs_uploads[uploads_before + len(sent_first):] == []  # nothing sent twice
-    assert set(repo.tags) == {"v1.0.0"}
+    assert repo.tags == {}
+    commits_after_second = len(repo.commits)
+
+    third = publish(hub, workdir, "1.0.0", "gen-small", repo=repo_id)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert "0 files uploaded" in third.stdout and len(repo.commits) == commits_after_second  # only the tag was left
+    assert hub.lfs_uploads[uploads_before + len(sent_first):] == []
+    assert set(repo.tags) == {"v1.0.0"} and repo.tags["v1.0.0"] == repo.branches["main"]
     tagged = repo.commits[repo.tags["v1.0.0"]].files
     local = staged(workdir, "gen-small", repo_id, "v1.0.0")
     assert {p: tagged[p].sha256 for p in local["files"]} == {p: m["sha256"] for p, m in local["files"].items()}
