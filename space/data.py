@@ -5,7 +5,9 @@ plus one small pandas index of the metadata columns that the tabs filter and sam
 for the sample being shown.
 
 Layouts recognised for a local folder:
-- generator output: ``<dir>/shards/*.parquet`` (+ manifest.json); split from a ``split`` column, else ``all``;
+- generator output: ``<dir>/data/train-XXXXX-of-YYYYY.parquet`` + manifest.json (``inpaintbench generate``), or
+  ``<dir>/shards/*.parquet``; one unsplit set: split from a ``split`` column, else ``all`` (the file names' "train"
+  is only the Hub's default name, not a split the generator made);
 - release folder: ``<dir>/data/<config>/<split>-*.parquet`` (+ README.md);
 - a folder of ``*.parquet`` files: treated like generator shards.
 Anything else that is not an existing path is taken as a Hub dataset repo id, read at ``revision``.
@@ -85,6 +87,9 @@ def _check_parquet(path: Path) -> None:
 def _local_parts(root: Path, config_name: str | None) -> tuple[dict[str, list[Path]], str]:
     """Parquet files of each split under ``root``, and which layout was found."""
     release = root / "data"
+    generated = sorted(release.glob("*.parquet")) if release.is_dir() else []
+    if generated:
+        return {UNSPLIT_PART: generated}, f"generator output {root}"
     if release.is_dir():
         configs = sorted(p.name for p in release.iterdir() if p.is_dir())
         if not configs:
@@ -102,8 +107,8 @@ def _local_parts(root: Path, config_name: str | None) -> tuple[dict[str, list[Pa
     shards = sorted((root / "shards").glob("*.parquet")) or sorted(root.glob("*.parquet"))
     if not shards:
         raise DataError(
-            f"{root}: no Parquet shards (expected shards/*.parquet from `inpaintbench generate`, "
-            "or data/<config>/<split>-*.parquet from a release)"
+            f"{root}: no Parquet shards (expected data/*.parquet from `inpaintbench generate`, "
+            "data/<config>/<split>-*.parquet from a release, or shards/*.parquet)"
         )
     return {UNSPLIT_PART: shards}, f"generator output {root}"
 

@@ -74,16 +74,16 @@ def sample_rows(with_split: bool = False) -> dict[str, list]:
 
 
 def write_generator_output(root: Path, with_split: bool = False) -> Path:
-    """``<root>/shards/*.parquet`` + manifest.json, two shards, like ``inpaintbench generate`` writes."""
+    """``<root>/data/train-0000k-of-00002.parquet`` + manifest.json, like ``inpaintbench generate`` writes."""
     rows = sample_rows(with_split)
     features = FEATURES.copy()
     if with_split:
         features["split"] = datasets.Value("string")
     table = datasets.Dataset.from_dict(rows, features=features)
-    (root / "shards").mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(parents=True, exist_ok=True)
     half = len(table) // 2
-    table.select(range(half)).to_parquet(root / "shards" / "shard-00000.parquet")
-    table.select(range(half, len(table))).to_parquet(root / "shards" / "shard-00001.parquet")
+    table.select(range(half)).to_parquet(root / "data" / "train-00000-of-00002.parquet")
+    table.select(range(half, len(table))).to_parquet(root / "data" / "train-00001-of-00002.parquet")
     (root / "manifest.json").write_text(json.dumps({"samples": len(table)}))
     return root
 
@@ -136,8 +136,10 @@ def write_leaderboard_results(generator_dir: Path, results_dir: Path, detectors=
     from inpaintbench.harness.results import write_json_atomic
     from inpaintbench.harness.run import EvalOptions, run_evaluation
 
-    data = open_eval_data(generator_dir)
+    # The shards folder, not the run folder: the harness reads a run's shards from shards/, but the generator
+    # writes them to data/ (reported to the lead); a folder of Parquet files is read by both.
+    data = open_eval_data(generator_dir / "data")
     for name in detectors:
-        options = EvalOptions(data=str(generator_dir), detector=name, bootstrap=20, progress=False)
+        options = EvalOptions(data=str(generator_dir / "data"), detector=name, bootstrap=20, progress=False)
         write_json_atomic(run_evaluation(options, data, use_evaluate=False), results_dir / f"{name}.json")
     return results_dir
