@@ -29,7 +29,7 @@ from .config import GenerateConfig
 from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
-from .work import Chunk, chunks_for_process, make_chunks, plan_work
+from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
 
 DATA_DIR = "data"
 WORK_DIR = "work"
@@ -58,13 +58,14 @@ def _chunk_items(chunk: Chunk) -> list[list[str]]:
     return [[item.source, item.image_id] for item in chunk.items]
 
 
-def claim_output_dir(out_dir: Path, config: GenerateConfig, is_main: bool) -> None:
-    """Refuse a directory claimed by another config; the main process claims a fresh one."""
+def claim_output_dir(out_dir: Path, config: GenerateConfig, inputs: dict[str, Any], is_main: bool) -> None:
+    """Refuse a directory claimed by another config or other inputs; the main process claims a fresh one."""
     claim = out_dir / WORK_DIR / "config.json"
     if claim.is_file():
         try:
             existing = json.loads(claim.read_text(encoding="utf-8"))
             existing_hash = existing["config_hash"]
+            existing_inputs = existing["inputs"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise OutputDirConflict(f"{claim}: unreadable ({error}); remove {out_dir} or choose another --out") from None
         if existing_hash != config.config_hash:
@@ -78,12 +79,19 @@ def claim_output_dir(out_dir: Path, config: GenerateConfig, is_main: bool) -> No
                 f"{config.config_hash[:12]}; differing keys: {', '.join(changed) or 'unknown'}). "
                 "Use another --out, or delete that directory to rebuild."
             )
+        if existing_inputs != inputs:
+            changed = sorted(n for n in set(existing_inputs) | set(inputs) if existing_inputs.get(n) != inputs.get(n))
+            raise OutputDirConflict(
+                f"{out_dir} holds a build of the same config but the inputs changed since (source(s) "
+                f"{', '.join(changed)}: images added, removed or re-annotated). Use another --out, or delete "
+                "that directory to rebuild."
+            )
         return
     if not is_main:
         return
     if (out_dir / DATA_DIR).is_dir() and any((out_dir / DATA_DIR).glob("*.parquet")):
         raise OutputDirConflict(f"{out_dir / DATA_DIR} holds shards but no {claim}: not a build of ours to resume")
-    atomic_write_json(claim, {"config_hash": config.config_hash, "config": config.hashed_dict()})
+    atomic_write_json(claim, {"config_hash": config.config_hash, "config": config.hashed_dict(), "inputs": inputs})
 
 
 def _log(out_dir: Path, entry: dict[str, Any]) -> None:
@@ -156,14 +164,15 @@ def run_generation(
         sources = build_sources(config.sources, max_side=config.max_image_side)
     items = plan_work(sources, config.max_images)
     chunks = make_chunks(items, config.images_per_shard)
+    inputs = input_fingerprints(sources)
 
-    claim_output_dir(out_dir, config, state.is_main_process)
+    claim_output_dir(out_dir, config, inputs, state.is_main_process)
     if state.is_main_process:
         # Only before the barrier: afterwards another process's live temp file could look stale.
         for directory in (out_dir, out_dir / DATA_DIR, out_dir / WORK_DIR, out_dir / WORK_DIR / "shards"):
             remove_stale_temp_files(directory)
     state.wait_for_everyone()
-    claim_output_dir(out_dir, config, state.is_main_process)  # every process sees the claim now
+    claim_output_dir(out_dir, config, inputs, state.is_main_process)  # every process sees the claim now
 
     mine = chunks_for_process(chunks, state.process_index, state.num_processes)
     maker = SampleMaker(config, {source.name: source for source in sources})
@@ -235,7 +244,7 @@ def run_generation(
             if record is None:
                 raise RuntimeError(f"shard {chunk.shard_name} is missing or incomplete after all processes finished")
             records.append(record)
-        manifest = build_manifest(config, records, num_images=len(items))
+        manifest = build_manifest(config, records, num_images=len(items), inputs=inputs)
         manifest_path = write_manifest(out_dir, manifest)
     return GenerateResult(
         out_dir=out_dir,

@@ -15,6 +15,8 @@ Keys (``format_version`` 1):
   ``by_source``, ``by_category``, ``by_strategy``, ``by_action``, ``by_mask_variant``
   (pristine samples count under backend/strategy/action "none" and mask variant ""). Keys sorted.
 - ``work``: ``images`` (work items planned), ``shards`` (number of shards).
+- ``inputs``: per source name, ``{images, ids_sha256, fingerprint}`` (``builder.work.input_fingerprints``;
+  ``fingerprint`` is null unless the source offers ``fingerprint()``).
 - ``skipped``: ``total``; ``by_stage``, counts per stage: "load" (the source could not use the photo),
   "object" (the source could not use an annotation, e.g. a degenerate polygon), "select" (an object was not
   eligible, or its mask failed), "plan" (the planner raised on one object), "inpaint" (a backend raised, or
@@ -63,7 +65,9 @@ def _reason_key(item: dict[str, Any]) -> str:
     return reason[len(prefix) :] if item.get("path") and reason.startswith(prefix) else reason
 
 
-def build_manifest(config: GenerateConfig, records: Sequence[ShardRecord], num_images: int) -> dict[str, Any]:
+def build_manifest(
+    config: GenerateConfig, records: Sequence[ShardRecord], num_images: int, inputs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     records = sorted(records, key=lambda r: r.chunk_index)
     samples = [sample for record in records for sample in record.samples]
     counts: dict[str, Any] = {"total": len(samples)}
@@ -85,6 +89,7 @@ def build_manifest(config: GenerateConfig, records: Sequence[ShardRecord], num_i
         "features": FEATURES.to_dict(),
         "counts": counts,
         "work": {"images": num_images, "shards": len(records)},
+        "inputs": inputs or {},
         "skipped": {
             "total": len(skipped),
             "by_stage": _sorted_counts(item["stage"] for item in skipped),

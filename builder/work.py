@@ -7,8 +7,9 @@ for any restart: a process count only changes who writes which shard, never what
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 
 class _ListsImages(Protocol):
@@ -64,3 +65,22 @@ def chunks_for_process(chunks: Sequence[Chunk], process_index: int, num_processe
     if not 0 <= process_index < num_processes:
         raise ValueError(f"process index {process_index} is outside 0..{num_processes - 1}")
     return list(chunks[process_index::num_processes])
+
+
+def input_fingerprints(sources: Sequence[_ListsImages]) -> dict[str, dict[str, Any]]:
+    """What each source holds, beyond its config: image count, a hash of its ids, and ``fingerprint()`` if it has one.
+
+    The config hash cannot see a photo folder or an annotation file change under the same path; a resumed run
+    compares these so that shards from the old inputs are never mixed with shards from the new. A source can
+    offer ``fingerprint() -> str`` (e.g. the sha256 of its annotation file) to make content edits visible too.
+    """
+    prints: dict[str, dict[str, Any]] = {}
+    for source in sources:
+        ids = sorted(str(i) for i in source.list_image_ids())
+        fingerprint = getattr(source, "fingerprint", None)
+        prints[source.name] = {
+            "images": len(ids),
+            "ids_sha256": hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest(),
+            "fingerprint": str(fingerprint()) if callable(fingerprint) else None,
+        }
+    return prints

@@ -251,3 +251,17 @@ def test_a_planner_failing_on_one_object_is_recorded_and_the_rest_is_generated(c
     assert all(r.startswith("planner test_picky raised ValueError: no replacement fits") for r in
                (item["reason"] for item in plan_skips))
     assert result.manifest["counts"]["by_label"]["inpainted"] > 0
+
+
+def test_changed_inputs_under_the_same_config_are_refused(tmp_path):
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+    config = make_config((images_dir, annotations), tmp_path / "out")
+    first = run_generation(config, progress=False)
+    assert first.manifest["inputs"]["synth"]["images"] == 3
+    coco = json.loads(annotations.read_text())
+    coco["images"] = coco["images"][:2]  # a photo dropped from the annotation file, same path
+    annotations.write_text(json.dumps(coco))
+    before = shard_bytes(first.out_dir)
+    with pytest.raises(OutputDirConflict, match="same config but the inputs changed since \\(source\\(s\\) synth"):
+        run_generation(config, progress=False)
+    assert shard_bytes(first.out_dir) == before
