@@ -10,7 +10,8 @@ backend by local path, and timed two ways in the same process, on the same pipel
 ratio = ours / bare: our pre/post-processing overhead on top of the model. Tiny models make the model's part
 small, so this is an upper bound of the overhead; with real checkpoints the pipeline call dominates. Also timed:
 ``inpaint_batch`` of N same-size requests against N single ``inpaint`` calls (batch/single < 1: batching pays).
-Medians over interleaved repeats.
+Medians over interleaved repeats. A last table times finishing a sample at real sizes (512-2048 px): resize
+and paste-back (alpha, feathered, Poisson) against the bare Lanczos resize.
 
     .venv/bin/python benchmarks/diffusion.py [--families sd flux] [--repeats 5] [--size 96x72] [--batch 4]
 """
@@ -70,6 +71,31 @@ def interleaved_medians(fns, repeats: int) -> list[float]:
     return [float(np.median(times)) for times in samples]
 
 
+def postprocess_table(repeats: int) -> None:
+    """What finishing a sample costs at real sizes (no model involved): a 512 px working output brought to the
+    original's size and pasted back, against the bare Lanczos resize (baseline) in the same run."""
+    from inpaintbench.builder import strategies
+
+    print(f"\npost-processing a 512 px working output (median of {repeats}; baseline = Lanczos resize alone)")
+    header = f"{'original':<12}{'resize ms':>10}{'alpha ms':>10}{'x':>7}{'feather4 ms':>12}{'x':>7}{'poisson ms':>11}{'x':>7}"
+    print(header)
+    print("-" * len(header))
+    for long_side in (768, 1024, 2048):
+        size = (long_side, long_side * 3 // 4)
+        request = make_request(*size, seed=2)
+        working = strategies.working_size(*size, strategies.SizeRule(multiple=8, long_side=512))
+        generated = make_request(*working, seed=3).image
+        variants = [
+            lambda: strategies.upscale(generated, size),
+            lambda: strategies.finish(request.image, request.mask, generated, "paste_back"),
+            lambda: strategies.finish(request.image, request.mask, generated, "paste_back", feather=4),
+            lambda: strategies.finish(request.image, request.mask, generated, "paste_back", blend="poisson"),
+        ]
+        base, alpha, feather, poisson = interleaved_medians(variants, repeats)
+        print(f"{f'{size[0]}x{size[1]}':<12}{base * 1e3:>10.1f}{alpha * 1e3:>10.1f}{alpha / base:>7.2f}"
+              f"{feather * 1e3:>12.1f}{feather / base:>7.2f}{poisson * 1e3:>11.1f}{poisson / base:>7.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
@@ -78,6 +104,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--skip-postprocess", action="store_true", help="only the per-backend table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -110,6 +137,8 @@ def main() -> None:
             )
             print(f"{backend.name:<22}{1 / ours_s:>11.2f}{1 / bare_s:>11.2f}{ours_s / bare_s:>10.3f}"
                   f"{args.batch / batch_s:>12.2f}{batch_s / singles_s:>13.3f}")
+    if not args.skip_postprocess:
+        postprocess_table(args.repeats)
 
 
 if __name__ == "__main__":

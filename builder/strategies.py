@@ -77,7 +77,12 @@ def shrink_size(size: tuple[int, int], rule: SizeRule, min_long_side: int, facto
 
 def binary_mask(mask: Image.Image) -> np.ndarray:
     """The mask as a bool array (True = inpaint), thresholded at half like the classical backends."""
-    return np.asarray(mask.convert("L")) > 127
+    return np.asarray(mask if mask.mode == "L" else mask.convert("L")) > 127
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    # convert() copies even when the mode already matches: a 2048 px copy is not free.
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def resize_for_model(image: Image.Image, mask: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
@@ -133,42 +138,53 @@ def feather_alpha(mask: np.ndarray, radius: float) -> np.ndarray:
     return soft * hard
 
 
-def poisson_blend(original: Image.Image, generated: Image.Image, mask: Image.Image) -> Image.Image:
-    """The generated region Poisson-blended into the original (OpenCV seamlessClone); outside the mask the
-    original is restored exactly, since seamlessClone also touches a margin around the mask."""
-    inside = binary_mask(mask)
-    orig = np.asarray(original.convert("RGB"))
-    if not inside.any():
-        return original.convert("RGB")
+def _mask_window(inside: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The mask's bounding box grown by ``margin`` (clamped): all of the work of a blend happens in there."""
+    x, y, w, h = cv2.boundingRect(inside.astype(np.uint8))
+    height, width = inside.shape
+    return (slice(max(0, y - margin), min(height, y + h + margin)),
+            slice(max(0, x - margin), min(width, x + w + margin)))
+
+
+def _poisson_window(orig: np.ndarray, gen: np.ndarray, inside: np.ndarray) -> np.ndarray:
     pad = 2  # seamlessClone misbehaves when the mask touches the border: work on a reflected frame
-    framed = [cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-              for a in (orig, np.asarray(generated.convert("RGB")))]
+    framed_orig, framed_gen = (cv2.copyMakeBorder(a, pad, pad, pad, pad, cv2.BORDER_REFLECT) for a in (orig, gen))
     framed_mask = np.pad(inside.astype(np.uint8) * 255, pad)
     x, y, w, h = cv2.boundingRect(framed_mask)
-    cloned = cv2.seamlessClone(framed[1], framed[0], framed_mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    out = cloned[pad:-pad, pad:-pad].copy()
-    out[~inside] = orig[~inside]
-    return Image.fromarray(out)
+    cloned = cv2.seamlessClone(framed_gen, framed_orig, framed_mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return cloned[pad:-pad, pad:-pad]
 
 
 def paste_back(original: Image.Image, generated: Image.Image, mask: Image.Image, feather: float = 0.0,
                blend: str = "alpha") -> Image.Image:
-    """Original pixels outside the mask; generated ones inside (Poisson-blended first if ``blend`` says so),
-    mixed with ``feather_alpha``."""
+    """Original pixels outside the mask; generated ones inside, Poisson-blended first if ``blend`` says so
+    (gradient-domain, OpenCV seamlessClone), then mixed in with ``feather_alpha``.
+
+    Only a window around the mask is computed (a 2048 px photo with a small object costs little); the window's
+    margin covers the feather's erosion and blur, so the result equals a whole-image computation.
+    """
     if generated.size != original.size:
         raise ValueError(f"generated {generated.size} and original {original.size} differ in size")
     if blend not in BLEND_CHOICES:
         raise ValueError(f"unknown blend {blend!r}; known: {', '.join(BLEND_CHOICES)}")
+    inside = binary_mask(mask)
+    orig = np.asarray(_rgb(original))
+    out = orig.copy()
+    if not inside.any():
+        return Image.fromarray(out)
+    window = _mask_window(inside, margin=4 * int(math.ceil(feather)) + 4)
+    win_inside, win_orig = inside[window], orig[window]
+    win_gen = np.asarray(_rgb(generated))[window]
     if blend == "poisson":
-        generated = poisson_blend(original, generated, mask)
-    alpha = feather_alpha(binary_mask(mask), feather)[..., None]
-    orig = np.asarray(original.convert("RGB"), dtype=np.float32)
-    gen = np.asarray(generated.convert("RGB"), dtype=np.float32)
-    blended = np.rint(alpha * gen + (1.0 - alpha) * orig).astype(np.uint8)
-    # Exactness outside the mask does not depend on float rounding.
-    outside = alpha[..., 0] == 0
-    blended[outside] = np.asarray(original.convert("RGB"))[outside]
-    return Image.fromarray(blended)
+        win_gen = _poisson_window(win_orig, win_gen, win_inside)
+    if feather <= 0:
+        np.copyto(out[window], win_gen, where=win_inside[..., None])
+        return Image.fromarray(out)
+    alpha = feather_alpha(win_inside, feather)[..., None]
+    mixed = np.rint(alpha * win_gen.astype(np.float32) + (1.0 - alpha) * win_orig.astype(np.float32))
+    # Exactness outside the mask does not depend on float rounding: only alpha > 0 pixels are written.
+    np.copyto(out[window], mixed.astype(np.uint8), where=alpha > 0)
+    return Image.fromarray(out)
 
 
 def finish(
@@ -181,7 +197,7 @@ def finish(
     record: dict = {}
     if generated.size != original.size:
         record["resize"] = {"method": upscale_method, "from": list(generated.size), "to": list(original.size)}
-    full = upscale(generated.convert("RGB"), original.size, upscale_method)
+    full = upscale(_rgb(generated), original.size, upscale_method)
     if strategy == "full_regeneration":
         return full, record
     record["feather"] = float(feather)

@@ -137,3 +137,15 @@ def test_poisson_blend_matches_the_fill_to_its_surroundings_and_keeps_outside_ex
         assert np.abs(poisson_out[inside] - orig[inside]).mean() < 10
     with pytest.raises(ValueError, match="unknown blend"):
         strategies.paste_back(original, brighter, box_mask(), blend="laplacian")
+
+
+@pytest.mark.parametrize("box", [(30, 20, 70, 50), (0, 0, 25, 64)])
+def test_windowed_feathered_paste_back_equals_the_whole_image_computation(box):
+    original, generated = photo(seed=5), photo(seed=6)
+    mask = box_mask(box=box)
+    # Reference: the blend over the whole frame, no window.
+    alpha = strategies.feather_alpha(np.asarray(mask) > 127, 6)[..., None]
+    reference = np.rint(alpha * np.asarray(generated, np.float32) + (1 - alpha) * np.asarray(original, np.float32))
+    reference = np.where(alpha > 0, reference, np.asarray(original)).astype(np.uint8)
+    out = np.asarray(strategies.paste_back(original, generated, mask, feather=6))
+    assert (out == reference).all()
