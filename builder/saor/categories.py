@@ -1,7 +1,7 @@
 """The replacement vocabulary: the COCO 80 things plus common extras, each with what plausibility checks need.
 
-Per category: a typical physical size class (``small`` fits in a hand, ``medium`` up to about a person's height or
-a metre across, ``large`` bigger than that), where it is usually found (``indoor``/``outdoor``/``any``), a coarse
+Per category: a typical physical size class (``tiny`` a few centimetres: a coin, a badge; ``small`` fits in a hand
+or on a tray; ``medium`` up to about a person's height or a metre across; ``large`` bigger than that), where it is usually found (``indoor``/``outdoor``/``any``), a coarse
 group (used for prompt adjectives and a mild role bonus) and an unambiguous description. The description is what
 gets embedded: "mouse" in COCO is a computer mouse, "bat" a baseball bat, and embedding the bare word would drag
 in the animal sense (the mouse -> rat trap).
@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-SIZE_CLASSES = ("small", "medium", "large")
+SIZE_CLASSES = ("tiny", "small", "medium", "large")
 SETTINGS = ("indoor", "outdoor", "any")
 
 
@@ -178,7 +178,15 @@ EXTRA_CATEGORIES: tuple[Category, ...] = (
     _c("tree", "large", "outdoor", "plant", coco=False),
     _c("flower", "small", "any", "plant", "a single flower", coco=False),
     _c("flag", "medium", "any", "decor", "a flag on a pole", coco=False),
-    _c("coin", "small", "any", "decor", "a metal coin", coco=False),
+    _c("coin", "tiny", "any", "decor", "a metal coin", coco=False),
+    _c("key", "tiny", "any", "tool", "a metal door key", coco=False),
+    _c("ring", "tiny", "any", "clothing", "a gold finger ring", coco=False),
+    _c("button", "tiny", "any", "clothing", "a sewing button", coco=False),
+    _c("medal", "tiny", "any", "decor", "a bronze medal", coco=False),
+    _c("bottle cap", "tiny", "any", "kitchenware", "a metal bottle cap", coco=False),
+    _c("log", "medium", "outdoor", "nature", "a fallen tree log", coco=False),
+    _c("mannequin", "medium", "indoor", "figure", "a shop mannequin", coco=False),
+    _c("scarecrow", "medium", "outdoor", "figure", coco=False),
     _c("saucer", "small", "indoor", "kitchenware", "a saucer (small plate)", coco=False),
     _c("tripod", "medium", "any", "tool", "a camera tripod", coco=False),
     _c("shrub", "medium", "outdoor", "plant", "a garden shrub", coco=False),
@@ -196,6 +204,23 @@ EXTRA_CATEGORIES += (
     _c("yacht", "large", "outdoor", "vehicle", "a sailing yacht", coco=False),
     _c("hot air balloon", "large", "outdoor", "vehicle", coco=False),
     _c("balloons", "medium", "any", "toy", "a bunch of party balloons", coco=False),
+    # Buildings and things people wear (the embedded set annotates both).
+    _c("building", "large", "outdoor", "structure", "a building", coco=False),
+    _c("cardboard box", "medium", "any", "container", coco=False),
+    _c("spacecraft model", "medium", "indoor", "decor", "a scale model of a space shuttle", coco=False),
+    _c("eyeglasses", "small", "any", "clothing", "a pair of eyeglasses", coco=False),
+    _c("sunglasses", "small", "any", "clothing", "a pair of sunglasses", coco=False),
+    _c("hat", "small", "any", "clothing", "a hat", coco=False),
+    _c("cap", "small", "any", "clothing", "a baseball cap", coco=False),
+    _c("helmet", "small", "any", "clothing", "a helmet", coco=False),
+    _c("scarf", "small", "any", "clothing", coco=False),
+    _c("necklace", "small", "any", "clothing", coco=False),
+    _c("wristwatch", "small", "any", "clothing", coco=False),
+    _c("badge", "tiny", "any", "clothing", "a metal badge pinned on clothing", coco=False),
+    _c("medal ribbons", "tiny", "any", "clothing", "military medal ribbons on a uniform", coco=False),
+    _c("name tag", "tiny", "any", "clothing", "a name tag on clothing", coco=False),
+    _c("patch", "tiny", "any", "clothing", "an embroidered patch on clothing", coco=False),
+    _c("brooch", "tiny", "any", "clothing", "a jewelled brooch", coco=False),
 )
 
 ALL_CATEGORIES: tuple[Category, ...] = COCO_CATEGORIES + EXTRA_CATEGORIES
@@ -203,18 +228,27 @@ ALL_CATEGORIES: tuple[Category, ...] = COCO_CATEGORIES + EXTRA_CATEGORIES
 # What a thing rests on or hangs from. A replacement must be able to sit where the target was: a television on
 # a stand or a wall must not become a chair, a microwave on a counter must not become an armchair. Default: small
 # things lie on a surface or are held, medium and large things stand on the ground (or floor).
-DEFAULT_SUPPORTS = {"small": frozenset({"surface", "held"}), "medium": frozenset({"ground"}),
+DEFAULT_SUPPORTS = {"tiny": frozenset({"surface", "held"}), "small": frozenset({"surface", "held"}), "medium": frozenset({"ground"}),
                     "large": frozenset({"ground"})}
 SUPPORT_OVERRIDES: dict[str, frozenset[str]] = {
     name: frozenset(supports.split())
     for name, supports in {
         "tv": "surface wall", "microwave": "surface", "sink": "fixed", "toilet": "fixed", "oven": "fixed",
         "dishwasher": "fixed", "washing machine": "fixed ground", "yacht": "water", "hot air balloon": "air",
-        "balloons": "air held", "clock": "wall surface",
+        "balloons": "air held",
+        # Worn things stay on a body: eyeglasses become sunglasses, never a cup floating over a face.
+        # Worn things stay where they are worn: eyeglasses may become sunglasses, a chest patch a badge, never a
+        # hat on a chest or a cup floating over a face.
+        **{n: "head" for n in ("hat", "cap", "helmet")},
+        **{n: "face" for n in ("eyeglasses", "sunglasses")},
+        **{n: "chest" for n in ("badge", "medal ribbons", "name tag", "patch", "brooch")},
+        "scarf": "neck", "necklace": "neck", "wristwatch": "wrist", "ring": "finger surface held",
+        "button": "chest surface held", "medal": "chest surface held",
+        "tie": "neck surface held", "headphones": "head surface held", "backpack": "ground held back", "clock": "wall surface",
         "picture frame": "wall surface", "painting": "wall", "mirror": "wall", "aquarium": "surface",
         "flag": "ground wall", "kite": "air", "bird": "ground air surface", "airplane": "air ground",
         "rocket": "air ground", "boat": "water", "surfboard": "water ground held", "frisbee": "air held ground",
-        "potted plant": "ground surface", "umbrella": "held ground", "backpack": "ground held",
+        "potted plant": "ground surface", "umbrella": "held ground",
         "skis": "ground held", "snowboard": "ground held", "skateboard": "ground held", "sports ball": "ground held",
         "guitar": "ground held", "duck": "ground water", "rabbit": "ground", "flower": "ground surface held",
         "cat": "ground surface", "dog": "ground surface", "tripod": "ground", "rock": "ground",

@@ -2,7 +2,7 @@
 
 Constraints (a candidate failing any is never drawn): not the same class (same name, or a near-synonym by
 embedding similarity: couch/sofa), the same physical size class as the target (a cup never becomes a car), a
-shared support (a television on a stand or wall never becomes a chair on the floor), living things only for living things (``ANIMATE_GROUPS``), no
+shared support (a television on a stand or wall never becomes a chair on the floor), animals only for animals and figures only for people (``LIVING_SWAPS``), no
 indoor-only object in an outdoor scene and vice versa, and no lexical trap (dog -> hot dog).
 
 Score of a survivor = cos(candidate, scene description) + ``target_weight`` * cos(candidate, target)
@@ -25,9 +25,10 @@ from .context import SceneContext
 from .embedding import TextEmbedder
 
 
-# Living things (and figures of them) swap only among themselves: a cat on a sofa becoming a television, or a
-# cup on a table becoming a duck, is what the scene term alone proposes when the context names a TV remote.
-ANIMATE_GROUPS = frozenset({"animal", "person", "figure"})
+# Who may replace a living thing: animals only by animals, people only by figures of people (a statue, a
+# mannequin). Anything else (a cat on a sofa becoming a television, a person becoming a goat) is what the scene
+# term alone proposes when the context is thin. Inanimate things are never replaced by living ones either.
+LIVING_SWAPS = {"animal": frozenset({"animal"}), "person": frozenset({"figure"}), "figure": frozenset({"person"})}
 
 
 @dataclass
@@ -60,7 +61,7 @@ class ReplacementChooser:
         synonym_threshold: float = 0.8,
         target_weight: float = 0.6,
         group_bonus: float = 0.1,
-        repeat_penalty: float = 0.05,
+        repeat_penalty: float = 0.2,
     ):
         if not 0.0 <= removal_share <= 1.0:
             raise ValueError(f"removal_share must be in [0, 1], got {removal_share}")
@@ -85,7 +86,8 @@ class ReplacementChooser:
             return "size"
         if not supports_of(target) & supports_of(candidate):
             return "support"
-        if (target.group in ANIMATE_GROUPS) != (candidate.group in ANIMATE_GROUPS):
+        allowed = LIVING_SWAPS.get(target.group)
+        if (candidate.group not in allowed) if allowed else (candidate.group in LIVING_SWAPS):
             return "animacy"
         if setting != "any" and candidate.setting not in ("any", setting):
             return "setting"

@@ -28,6 +28,7 @@ GROUP_ADJECTIVES: dict[str, tuple[str, ...]] = {
     "appliance": ("stainless steel", "compact", "modern", "white"),
     "fixture": ("clean", "white", "porcelain", "modern"),
     "accessory": ("leather", "colorful", "stylish", "well-worn"),
+    "clothing": ("stylish", "classic", "neat", "finely made", "matching"),
     "sports": ("colorful", "well-used", "bright", "new"),
     "tool": ("small", "metal", "everyday", "plastic"),
     "toy": ("colorful", "plush", "playful", "well-loved"),
@@ -40,7 +41,8 @@ GROUP_ADJECTIVES: dict[str, tuple[str, ...]] = {
 DEFAULT_ADJECTIVES = ("realistic", "natural-looking", "detailed")
 
 # Names that read wrongly after "a".
-PHRASES = {"balloons": "bunch of balloons", "skis": "pair of skis", "scissors": "pair of scissors", "headphones": "pair of headphones"}
+PHRASES = {"balloons": "bunch of balloons", "eyeglasses": "pair of eyeglasses", "sunglasses": "pair of sunglasses",
+           "medal ribbons": "set of medal ribbons", "skis": "pair of skis", "scissors": "pair of scissors", "headphones": "pair of headphones"}
 
 PLACES = {"indoor": ("room", "interior", "living space"), "outdoor": ("outdoor scene", "surroundings", "open air"),
           "any": ("scene", "setting", "surroundings")}
