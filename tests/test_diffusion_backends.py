@@ -126,10 +126,12 @@ def test_working_size_follows_the_family_and_result_returns_to_original_size(tin
 def test_batch_groups_same_size_requests_and_keeps_order(tiny_models):
     backend = backend_for(tiny_models, "sd")
     small = dict(image=photo(48, 32, seed=5), mask=box_mask(48, 32, (8, 8, 30, 24)))
-    batch = [request(seed=1), request(seed=2, **small), request(seed=3, prompt="a dog")]
+    # 128x96 works at 64x48 too: it joins the 64x48 photos' batch.
+    big = dict(image=photo(128, 96, seed=6), mask=box_mask(128, 96, (30, 20, 90, 70)))
+    batch = [request(seed=1), request(seed=2, **small), request(seed=3, prompt="a dog"), request(seed=4, **big)]
     results = backend.inpaint_batch(batch)
-    assert [r.image.size for r in results] == [(64, 48), (48, 32), (64, 48)]
-    assert [r.extra["batch_size"] for r in results] == [2, 1, 2]
+    assert [r.image.size for r in results] == [(64, 48), (48, 32), (64, 48), (128, 96)]
+    assert [r.extra["batch_size"] for r in results] == [3, 1, 3, 3]
     for req, res in zip(batch, results):
         single = np.asarray(backend.inpaint(req).image).astype(int)
         # Each sample has its own seeded generator: batching changes only floating-point noise.
@@ -158,6 +160,13 @@ def test_out_of_memory_falls_back_to_a_smaller_size_and_records_it(tiny_models):
     # A batch that does not fit is split first; each sample then falls back on its own.
     results = backend.inpaint_batch([request(seed=1), request(seed=2)])
     assert [r.extra["oom_fallback_size"] for r in results] == [fallback, fallback]
+    assert [(r.extra["batch_size"], r.extra["oom_batch_split"]) for r in results] == [(1, 2), (1, 2)]
+    # Fits one at a time, not two: the batch is split but no sample shrinks.
+    roomy = backend_for(tiny_models, "sd", max_pixels=64 * 48, oom_min_long_side=16)
+    results = roomy.inpaint_batch([request(seed=1), request(seed=2)])
+    assert [r.extra.get("oom_fallback_size") for r in results] == [None, None]
+    assert [r.extra["working_size"] for r in results] == [[64, 48], [64, 48]]
+    assert [r.extra["oom_batch_split"] for r in results] == [2, 2]
 
 
 def test_out_of_memory_below_the_floor_is_a_clear_error(tiny_models):

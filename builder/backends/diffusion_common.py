@@ -275,17 +275,20 @@ class DiffusionBackend(InpaintBackend):
         """
         for request in requests:
             self._check(request)
+        # Photos of different sizes often share a working size (640x480 and 1280x960 both run at 512x384).
         groups: dict[tuple[int, int], list[int]] = {}
         for index, request in enumerate(requests):
-            groups.setdefault(request.image.size, []).append(index)
+            groups.setdefault(self.working_size(*request.image.size), []).append(index)
         results: list[InpaintResult | None] = [None] * len(requests)
-        for original_size, indices in groups.items():
+        for size, indices in groups.items():
             group = [requests[i] for i in indices]
-            size = self.working_size(*original_size)
             outputs, fallback = self._generate_with_fallback(group, size)
-            fallbacks = fallback if isinstance(fallback, list) else [fallback] * len(group)
+            split = isinstance(fallback, list)  # out of memory as a batch: it ran one by one
+            fallbacks = fallback if split else [fallback] * len(group)
             for i, request, output, fell_back in zip(indices, group, outputs, fallbacks):
-                results[i] = self._finish(request, output, size, fell_back, len(group))
+                results[i] = self._finish(request, output, size, fell_back, 1 if split else len(group))
+                if split:
+                    results[i].extra["oom_batch_split"] = len(group)
         return results  # type: ignore[return-value]
 
     def _finish(self, request, output, size, fallback, batch_size) -> InpaintResult:
