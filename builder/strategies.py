@@ -6,7 +6,10 @@ its output is brought back to the original's size. Two strategies are recorded p
 behave very differently on them:
 
 - ``full_regeneration``: the pipeline's output as is (every pixel went through the VAE), resized back;
-- ``paste_back``: original pixels outside the mask, the model's pixels inside, optionally feathered.
+- ``paste_back``: original pixels outside the mask, the model's pixels inside, optionally feathered or
+  Poisson-blended. Every changed pixel stays inside the recorded mask, so the ground truth stays exact.
+
+Model-based upscaling lives with the backends (builder.backends.upscalers): it needs a pipeline.
 """
 
 from __future__ import annotations
