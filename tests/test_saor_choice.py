@@ -94,6 +94,27 @@ def test_support_keeps_a_television_off_the_floor(embedder):
     assert all(supports_of(BY_NAME[n]) & supports_of(BY_NAME["tv"]) for n in names)
 
 
+@pytest.mark.parametrize(
+    "target, others, allowed_groups",
+    [("person", ("dog", "bench"), {"figure"}), ("dog", ("person", "couch"), {"animal"}),
+     ("cup", ("dog", "cat", "dining table"), {"kitchenware", "food", "decor", "electronics", "tool", "toy",
+                                               "accessory", "sports", "appliance", "plant", "clothing", "instrument"})],
+)
+def test_living_things_swap_only_among_their_kind(embedder, target, others, allowed_groups):
+    scored, _ = ReplacementChooser(embedder).score_candidates(context(target, *others))
+    assert scored and {BY_NAME[c.name].group for c in scored} <= allowed_groups
+
+
+def test_worn_things_stay_where_they_are_worn(embedder):
+    chooser = ReplacementChooser(embedder)
+    for target, allowed in (("patch", {"badge", "brooch", "medal ribbons", "name tag", "button", "medal"}),
+                            ("hat", {"cap", "helmet", "headphones"})):
+        names = {c.name for c in chooser.score_candidates(context(target, "person", "flag"))[0]}
+        assert names and names <= allowed, (target, names)
+    names = {c.name for c in chooser.score_candidates(context("coin", "coin"))[0]}
+    assert names and all(BY_NAME[n].size == "tiny" for n in names)
+
+
 def test_lexical_traps(embedder):
     assert is_lexical_trap("dog", "hot dog") and is_lexical_trap("hot dog", "dog")
     assert is_lexical_trap("bear", "teddy bear")
