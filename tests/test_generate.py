@@ -265,3 +265,18 @@ def test_changed_inputs_under_the_same_config_are_refused(tmp_path):
     with pytest.raises(OutputDirConflict, match="same config but the inputs changed since \\(source\\(s\\) synth"):
         run_generation(config, progress=False)
     assert shard_bytes(first.out_dir) == before
+
+
+def test_annotations_edited_in_place_are_refused_on_resume(tmp_path):
+    # Same images, same ids: only a polygon moved. The source's fingerprint (sha256 of its COCO file) catches it.
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+    config = make_config((images_dir, annotations), tmp_path / "out")
+    first = run_generation(config, progress=False)
+    assert len(first.manifest["inputs"]["synth"]["fingerprint"]) == 64
+    coco = json.loads(annotations.read_text())
+    coco["annotations"][0]["segmentation"][0] = [v + 1 for v in coco["annotations"][0]["segmentation"][0]]
+    annotations.write_text(json.dumps(coco))
+    before = shard_bytes(first.out_dir)
+    with pytest.raises(OutputDirConflict, match="inputs changed since"):
+        run_generation(config, progress=False)
+    assert shard_bytes(first.out_dir) == before

@@ -12,6 +12,8 @@ matching neither frame makes the image unusable (its annotations belong to some 
 
 from __future__ import annotations
 
+import hashlib
+
 import contextlib
 import io
 import json
@@ -81,6 +83,10 @@ class CocoSource(Source):
 
     def list_image_ids(self) -> list[str]:
         return sorted(self._images)
+
+    def fingerprint(self) -> str:
+        """sha256 of the annotation file: a resumed run refuses annotations edited in place under the same path."""
+        return hashlib.sha256(self.annotations_path.read_bytes()).hexdigest()
 
     def load(self, image_id: str) -> Scene | SkippedInput:
         try:
