@@ -96,9 +96,17 @@ class HumanTest:
         """The "where?" click at image pixel (x, y); ignored unless the person just said "inpainted"."""
         if not state or state.get("question") is None:
             return self.start(state)
+        image = self._image(state["question"])
         if state["answer"] != INPAINTED:
-            return self._view(state, self._image(state["question"]), "First answer: real or inpainted?", ASK_REAL_OR_NOT)
-        return self._record(state, INPAINTED, (int(x), int(y)))
+            return self._view(state, image, "First answer: real or inpainted?", ASK_REAL_OR_NOT)
+        try:
+            click = (int(x), int(y))
+        except (TypeError, ValueError):
+            click = None
+        if click is None or not (0 <= click[0] < image.width and 0 <= click[1] < image.height):
+            # Not stored: an answer's click must be a pixel of the image that was shown.
+            return self._view(state, image, f"That click ({x}, {y}) is not on the image: click on the photo.", ASK_WHERE)
+        return self._record(state, INPAINTED, click)
 
     def skip_locate(self, state: dict[str, Any] | None) -> tuple:
         if not state or state.get("question") is None or state["answer"] != INPAINTED:

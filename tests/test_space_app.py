@@ -121,3 +121,19 @@ def test_leaderboard_shows_per_backend_columns_of_the_chosen_metric(served):
     assert {"image_auc [telea]", "image_auc [navier_stokes]"} <= set(table["headers"])
     assert sorted(row[0] for row in table["data"]) == ["ela", "noise"]
     assert plot is not None
+
+
+def test_module_level_demo_is_built_from_the_environment(tmp_path, monkeypatch):
+    import gradio as gr
+
+    import inpaintbench.space.app as app_module
+
+    monkeypatch.setenv("INPAINTBENCH_DATA", str(write_generator_output(tmp_path / "gen")))
+    monkeypatch.setenv("INPAINTBENCH_DB", str(tmp_path / "answers.sqlite3"))
+    monkeypatch.delattr(app_module, "demo", raising=False)
+    try:
+        demo = app_module.demo  # what Spaces and `gradio app.py` look up
+        assert isinstance(demo, gr.Blocks) and app_module.demo is demo  # built once
+        assert (tmp_path / "answers.sqlite3").exists()
+    finally:
+        monkeypatch.delattr(app_module, "demo", raising=False)

@@ -175,6 +175,10 @@ def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(stor
     ys, xs = np.nonzero(np.asarray(sample["mask"]) > 127)
     view = test.answer("inpainted", state)
     assert view[2] == ASK_WHERE
+    for bad in ((-1, 5), (10_000, 5), (None, 3)):  # off the image, or not a number: asked again, nothing stored
+        view = test.locate(*bad, view[0])
+        assert view[2] == ASK_WHERE and "is not on the image" in view[3]
+    assert len(answers.answers()) == len(answers.answers(view[0]["session_id"])) and answers.session_score(view[0]["session_id"])["located"] == 0
     view = test.locate(int(xs[0]), int(ys[0]), view[0])
     assert "inside" in view[3]
     last = answers.answers().iloc[-1]
