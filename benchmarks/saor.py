@@ -165,7 +165,7 @@ def main() -> int:
     print(f"  load model from the wheel           {load_s:8.2f} s")
     print(f"  embed {len(chooser.categories)} candidate descriptions      {vocab_s:8.2f} s")
     print()
-    print(f"{'per image':<44} {'mean':>13} {'median':>13} {'vs simple':>11}")
+    print(f"{"per planned edit (one object)":<44} {'mean':>13} {'median':>13} {'vs simple':>11}")
     print(row("baseline: simple planner (removal)", baseline_times, None))
     print(row("choice: context + constraints + draw", choice_times, baseline))
     print(row("prompt: template writer", template_times, baseline))
@@ -174,8 +174,8 @@ def main() -> int:
         print(row(f"prompt: {args.llm} (40 new tokens)", real_times, baseline) + f"   load {real_load:.1f} s")
     total = statistics.fmean(choice_times) + statistics.fmean(template_times)
     print()
-    print(f"choice + template prompt: {total * 1000:.2f} ms per image "
-          f"({1 / total:.0f} images/s after the one-off {import_s + load_s + vocab_s:.1f} s)")
+    print(f"choice + template prompt: {total * 1000:.2f} ms per edit "
+          f"({1 / total:.0f} edits/s after the one-off {import_s + load_s + vocab_s:.1f} s)")
     return 0
 
 
