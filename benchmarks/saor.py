@@ -165,7 +165,7 @@ def main() -> int:
     print(f"  load model from the wheel           {load_s:8.2f} s")
     print(f"  embed {len(chooser.categories)} candidate descriptions      {vocab_s:8.2f} s")
     print()
-    print(f"{"per planned edit (one object)":<44} {'mean':>13} {'median':>13} {'vs simple':>11}")
+    print(f"{'per planned edit (one object)':<44} {'mean':>13} {'median':>13} {'vs simple':>11}")
     print(row("baseline: simple planner (removal)", baseline_times, None))
     print(row("choice: context + constraints + draw", choice_times, baseline))
     print(row("prompt: template writer", template_times, baseline))
