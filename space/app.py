@@ -40,14 +40,23 @@ def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Block
             "# InpaintBench\nA benchmark of AI-inpainted image forgeries: real photos in which one object was "
             f"replaced or removed by an inpainting model.  \nData: {store.description} · {len(store)} samples."
         )
-        with gr.Tab("Browse"):
-            _browse_tab(demo, browser)
-        with gr.Tab("Detect"):
-            _detect_tab(runner)
-        with gr.Tab("Leaderboard"):
-            _leaderboard_tab(demo, board)
-        with gr.Tab("Human test"):
-            _human_tab(demo, human)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Browse", id="browse"):
+                filters, position, send_button = _browse_tab(demo, browser)
+            with gr.Tab("Detect", id="detect"):
+                upload = _detect_tab(runner)
+            with gr.Tab("Leaderboard", id="leaderboard"):
+                _leaderboard_tab(demo, board)
+            with gr.Tab("Human test", id="human"):
+                _human_tab(demo, human)
+
+        def send_to_detect(backend, category, strategy, split, current):
+            shown = browser.show(backend, category, strategy, split, current)[1]
+            if shown is None:
+                raise gr.Error("No sample is shown: widen the filters first.", print_exception=False)
+            return shown, gr.Tabs(selected="detect")
+
+        send_button.click(send_to_detect, filters + [position], [upload, tabs], api_name="browse_to_detect")
     return demo
 
 
@@ -57,7 +66,7 @@ def launch(demo: gr.Blocks, config: SpaceConfig, **kwargs: Any):
     return demo.launch(theme=gr.themes.Soft(), css=CSS, **kwargs)
 
 
-def _browse_tab(demo: gr.Blocks, browser: Browser) -> None:
+def _browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], gr.Number, gr.Button]:
     gr.Markdown("Filter the samples, then page through them. *All* keeps every value.")
     with gr.Row():
         filters = [
@@ -81,6 +90,7 @@ def _browse_tab(demo: gr.Blocks, browser: Browser) -> None:
             label="Inpainting mask over the original", type="pil", interactive=False, format="png", elem_id="browse-overlay",
             height=340,
         )
+    send_button = gr.Button("Run a detector on the benchmark image ▸", size="sm")
     metadata = gr.Dataframe(label="Metadata", headers=["field", "value"], interactive=False, wrap=True)
 
     def step(delta: int):
@@ -95,9 +105,10 @@ def _browse_tab(demo: gr.Blocks, browser: Browser) -> None:
     next_button.click(step(+1), filters + [position], outputs, api_name="browse_next")
     prev_button.click(step(-1), filters + [position], outputs, api_name="browse_prev")
     demo.load(step(0), filters + [gr.State(1)], outputs, api_name=False)
+    return filters, position, send_button
 
 
-def _detect_tab(runner: DetectorRunner) -> None:
+def _detect_tab(runner: DetectorRunner) -> RawImageUpload:
     if runner.names:
         gr.Markdown("Upload a photo and pick a detector: it scores the whole image and maps where it suspects edits.")
     else:
@@ -106,12 +117,15 @@ def _detect_tab(runner: DetectorRunner) -> None:
         with gr.Column():
             upload = RawImageUpload(
                 label="Image to check (PNG, JPEG or WebP)", sources=["upload", "clipboard"], type="filepath",
-                image_mode=None,
+                image_mode=None, format="png",  # png: an image sent from Browse must reach the detector unaltered
             )
             detector = gr.Dropdown(runner.names, value=runner.names[0] if runner.names else None, label="Detector")
             run_button = gr.Button("Detect", variant="primary")
         with gr.Column():
-            heatmap = gr.Image(label="Heatmap over the image (bright = suspected inpainting)", type="pil", interactive=False)
+            heatmap = gr.Image(
+                label="Heatmap over the image (bright = suspected inpainting)", type="pil", interactive=False,
+                elem_id="detect-heatmap", format="png",
+            )
             score = gr.Number(label="Image-level score", interactive=False, precision=4)
             summary = gr.Markdown()
 
@@ -123,6 +137,7 @@ def _detect_tab(runner: DetectorRunner) -> None:
         return overlay if overlay is not None else decoded, value, text
 
     run_button.click(detect, [upload, detector], [heatmap, score, summary], api_name="detect")
+    return upload
 
 
 def _leaderboard_tab(demo: gr.Blocks, board: board_views.Leaderboard) -> None:

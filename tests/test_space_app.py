@@ -114,6 +114,15 @@ def test_detect_runs_a_harness_detector_and_overlays_its_map(served, tmp_path):
         client.predict(handle_file(str(upload)), "nope", api_name="/detect")
 
 
+def test_browse_sends_the_shown_image_to_detect_unaltered(served, tmp_path):
+    client, _, _ = served
+    shown = client.predict("telea", "All", "All", "All", 2, api_name="/browse")[1]
+    sent = client.predict("telea", "All", "All", "All", 2, api_name="/browse_to_detect")  # (the tab switch is UI only)
+    assert np.array_equal(np.asarray(Image.open(sent).convert("RGB")), np.asarray(Image.open(shown).convert("RGB")))
+    with pytest.raises(AppError, match="No sample is shown"):
+        client.predict("telea", "All", "none", "All", 1, api_name="/browse_to_detect")
+
+
 def test_leaderboard_shows_per_backend_columns_of_the_chosen_metric(served):
     client, _, _ = served
     table, plot = client.predict("image_auc", api_name="/leaderboard")

@@ -1,7 +1,7 @@
-"""End to end in real headless Chromium: browse a sample, take the human test twice (one answer with a click).
+"""End to end in real headless Chromium: browse a sample, run a detector on it, take the human test twice (one
+answer with a click).
 
-Set SPACE_SCREENSHOT_DIR to keep the screenshots (docs/img/space_*.png are made that way); by default they go to
-the test's temp folder.
+Set SPACE_SCREENSHOT_DIR to keep the screenshots; by default they go to the test's temp folder.
 """
 
 from __future__ import annotations
@@ -55,6 +55,13 @@ def test_browse_and_answer_the_human_test_twice_in_chromium(tmp_path):
             expect(page.get_by_text("embedded-astronaut-telea").first).to_be_visible()
             page.wait_for_timeout(1000)  # cosmetic only: let Gradio's fade-in of fresh outputs finish
             page.screenshot(path=str(shots / "space_browse.png"), full_page=True)
+
+            # Send the shown image to the Detect tab and run the ELA baseline on it.
+            page.get_by_role("button", name="Run a detector on the benchmark image").click()
+            expect(page.get_by_role("tab", name="Detect", selected=True)).to_be_visible(timeout=15_000)
+            page.get_by_role("button", name="Detect", exact=True).click()
+            expect(page.get_by_text(f"on a {SIZE[0]}×{SIZE[1]} image: image-level score")).to_be_visible(timeout=30_000)
+            expect(page.locator("#detect-heatmap img")).to_be_visible()
 
             # Human test: answer "real", then "inpainted" and click on the image to say where.
             page.get_by_role("tab", name="Human test").click()
