@@ -14,6 +14,7 @@ from inpaintbench.builder.deceptiveness.protocol import INVALID, trial_rng
 from inpaintbench.builder.deceptiveness.runner import assess_run, read_sidecar
 from inpaintbench.builder.deceptiveness.tiny_vlm import build_tiny_vlm
 from inpaintbench.builder.deceptiveness.vlm_judge import PAIR_PROMPT, SINGLE_PROMPT, ModelNotFound
+from inpaintbench.cli import main as cli_main
 
 torch.set_num_threads(1)
 
@@ -62,7 +63,7 @@ def test_assess_sample_with_the_vlm_is_deterministic_and_parses_answers(judge):
     assert single in ("real", "edited", None)
 
 
-def test_the_runner_assesses_shards_with_the_vlm_judge(judge, tmp_path):
+def test_the_runner_and_cli_assess_shards_with_the_vlm_judge(judge, tmp_path, capsys):
     """A shard written by the generator's own writer (schema-checked), assessed with the VLM judge."""
     from PIL import Image
 
@@ -80,6 +81,10 @@ def test_the_runner_assesses_shards_with_the_vlm_judge(judge, tmp_path):
     result = assess_run(tmp_path, judge, trials=2, seed=0, progress=False)
     out = {r["sample_id"]: r for r in read_sidecar(result.sidecar)}
     assert out["a"]["judge"] == "vlm" and out["a"]["trials"] == 2 and out["b"]["outcome"] == "n/a"
+    # The command line loads the same folder (default generation settings: another judge config, new rows).
+    argv = ["assess", "--run", str(tmp_path), "--judge", "vlm", "--model", judge.params["model"], "--trials", "2"]
+    assert cli_main(argv + ["--no-progress"]) == 0
+    assert len(read_sidecar(result.sidecar)) == 4 and "(all)" in capsys.readouterr().out
 
 
 def test_a_missing_model_is_named(tmp_path, tiny_vlm_dir):
