@@ -22,7 +22,7 @@ GROUP_ADJECTIVES: dict[str, tuple[str, ...]] = {
     "street": ("weathered", "freshly painted", "municipal", "sturdy"),
     "furniture": ("cozy", "elegant", "wooden", "modern", "well-used", "upholstered"),
     "decor": ("decorative", "elegant", "handmade", "vintage", "charming"),
-    "kitchenware": ("ceramic", "clean", "simple", "everyday", "glazed"),
+    "kitchenware": ("clean", "simple", "everyday", "shiny"),
     "food": ("fresh", "delicious", "appetizing", "homemade", "ripe"),
     "electronics": ("sleek", "modern", "black", "compact", "slightly worn"),
     "appliance": ("stainless steel", "compact", "modern", "white"),
@@ -34,7 +34,7 @@ GROUP_ADJECTIVES: dict[str, tuple[str, ...]] = {
     "toy": ("colorful", "plush", "playful", "well-loved"),
     "instrument": ("wooden", "polished", "vintage"),
     "container": ("rustic", "sturdy", "wooden"),
-    "structure": ("bright", "sturdy", "canvas"),
+    "structure": ("tall", "sturdy", "weathered", "stone"),
     "plant": ("leafy", "green", "well-trimmed"),
     "nature": ("moss-covered", "smooth", "grey"),
 }
@@ -44,7 +44,7 @@ DEFAULT_ADJECTIVES = ("realistic", "natural-looking", "detailed")
 PHRASES = {"balloons": "bunch of balloons", "eyeglasses": "pair of eyeglasses", "sunglasses": "pair of sunglasses",
            "medal ribbons": "set of medal ribbons", "skis": "pair of skis", "scissors": "pair of scissors", "headphones": "pair of headphones"}
 
-PLACES = {"indoor": ("room", "interior", "living space"), "outdoor": ("outdoor scene", "surroundings", "open air"),
+PLACES = {"indoor": ("room", "interior", "indoor setting"), "outdoor": ("outdoor scene", "surroundings", "open air"),
           "any": ("scene", "setting", "surroundings")}
 
 # Templates naming other objects of the scene, used only when there are some.
