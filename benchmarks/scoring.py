@@ -1,8 +1,9 @@
 """Scoring speed and memory: InpaintBench's histogram reducer vs sklearn per image vs torchmetrics (binned).
 
-Every method scores the same maps (map i is generated from seed i, so no method holds all maps at once) and
-each (method, image count) runs in a fresh subprocess, so peak memory is that process's own: peak RSS minus
-the RSS right before scoring started (after imports and a warm-up). Printed: pixels/s, the ratio against the
+Every method scores the same maps (map i is generated from seed i, outside the timed region, so no method
+holds all maps at once unless it has to) and
+each (method, image count) runs in a fresh subprocess, so peak memory is that process's own: peak RSS (VmHWM,
+reset via /proc/self/clear_refs right before scoring) minus the RSS at that moment (after imports and a warm-up). Printed: pixels/s, the ratio against the
 baseline measured in this same run (sklearn per image), extra peak memory, and how far each method's pooled
 pixel AUC is from the exact value (sklearn on all pixels concatenated, the "grows with N" reference).
 
@@ -49,71 +50,112 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def reset_peak_rss() -> bool:
+    """Linux >= 4.0: writing 5 to clear_refs resets this process's peak RSS (VmHWM) to its current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def peak_rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_method(method: str, n: int, size: int) -> dict:
+class Method:
+    """``update`` per image, ``finish`` once -> pooled pixel AUC (or None); only these two are timed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name.startswith("ours"):
+            from inpaintbench.harness.reduce import summarize
+            from inpaintbench.harness.scoring import Scorer
+
+            self._summarize, self._scorer = summarize, Scorer
+        elif name in ("sklearn_per_image", "sklearn_pooled"):
+            from sklearn import metrics
+
+            self._m = metrics
+        elif name == "torchmetrics_binned":
+            import torch
+            from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision, BinaryF1Score
+
+            torch.set_num_threads(1)
+            self._torch = torch
+            self._tm = (BinaryAUROC(thresholds=1000), BinaryAveragePrecision(thresholds=1000), BinaryF1Score())
+        else:
+            raise SystemExit(f"unknown method {name}")
+        self.reset()
+
+    def reset(self) -> None:
+        self.summaries, self.ys, self.ps = [], [], []
+        if self.name == "torchmetrics_binned":
+            for metric in self._tm:
+                metric.reset()
+
+    def update(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        if self.name.startswith("ours"):
+            if self.name == "ours_uint8":
+                pred = np.round(pred * 255).astype(np.uint8)
+            self.summaries.append(self._summarize(pred, gt, label=1))
+        elif self.name == "sklearn_per_image":
+            y, p = gt.ravel(), pred.ravel()
+            self._m.roc_auc_score(y, p), self._m.f1_score(y, p >= 0.5), self._m.average_precision_score(y, p)
+        elif self.name == "sklearn_pooled":  # exact pooled metrics need every pixel kept
+            self.ys.append(gt.ravel()), self.ps.append(pred.ravel())
+        else:
+            p, y = self._torch.from_numpy(pred.ravel()), self._torch.from_numpy(gt.ravel().astype(np.int64))
+            for metric in self._tm:
+                metric.update(p, y)
+
+    def finish(self):
+        if self.name.startswith("ours"):
+            s = self.summaries
+            metrics = self._scorer([x.pos_hist for x in s], [x.neg_hist for x in s], [x.score for x in s],
+                                   [x.label for x in s]).compute()
+            return metrics["pixel_auc_pooled"]
+        if self.name == "sklearn_per_image":
+            return None  # per-image values only: a pooled AUC would need every pixel
+        if self.name == "sklearn_pooled":
+            y, p = np.concatenate(self.ys), np.concatenate(self.ps)
+            self._m.average_precision_score(y, p)
+            return float(self._m.roc_auc_score(y, p))
+        auroc, ap, f1 = self._tm
+        ap.compute(), f1.compute()
+        return float(auroc.compute())
+
+
+def run_method(name: str, n: int, size: int) -> dict:
     import warnings
 
     warnings.filterwarnings("ignore")
-    if method.startswith("ours"):
-        from inpaintbench.harness.reduce import summarize
-        from inpaintbench.harness.scoring import Scorer
+    method = Method(name)
+    method.update(*make_pair(10_000, 64))  # warm-up: lazy imports and first-call allocations
+    method.finish()
+    method.reset()
+    import gc
 
-        def score(pairs):
-            pos, neg, scores, labels = [], [], [], []
-            for pred, gt in pairs:
-                if method == "ours_uint8":
-                    pred = np.round(pred * 255).astype(np.uint8)
-                s = summarize(pred, gt, label=1)
-                pos.append(s.pos_hist), neg.append(s.neg_hist), scores.append(s.score), labels.append(1)
-            return Scorer(pos, neg, scores, labels).compute()["pixel_auc_pooled"]
-    elif method == "sklearn_per_image":
-        from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
-
-        def score(pairs):
-            aucs = []
-            for pred, gt in pairs:
-                y, p = gt.ravel(), pred.ravel()
-                aucs.append(roc_auc_score(y, p))
-                f1_score(y, p >= 0.5)
-                average_precision_score(y, p)
-            return None  # per-image values only: no pooled AUC without keeping every pixel
-    elif method == "sklearn_pooled":
-        from sklearn.metrics import average_precision_score, roc_auc_score
-
-        def score(pairs):
-            ys, ps = [], []
-            for pred, gt in pairs:
-                ys.append(gt.ravel()), ps.append(pred.ravel())
-            y, p = np.concatenate(ys), np.concatenate(ps)
-            average_precision_score(y, p)
-            return roc_auc_score(y, p)
-    elif method == "torchmetrics_binned":
-        import torch
-        from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision, BinaryF1Score
-
-        torch.set_num_threads(1)
-        auroc, ap, f1 = BinaryAUROC(thresholds=1000), BinaryAveragePrecision(thresholds=1000), BinaryF1Score()
-
-        def score(pairs):
-            for pred, gt in pairs:
-                p, y = torch.from_numpy(pred.ravel()), torch.from_numpy(gt.ravel().astype(np.int64))
-                auroc.update(p, y), ap.update(p, y), f1.update(p, y)
-            ap.compute(), f1.compute()
-            return float(auroc.compute())
-    else:
-        raise SystemExit(f"unknown method {method}")
-
-    score([make_pair(10_000, 64)])  # warm-up: lazy imports and first-call allocations out of the measurement
-    if method == "torchmetrics_binned":
-        auroc.reset(), ap.reset(), f1.reset()
+    gc.collect()
+    if not reset_peak_rss():
+        print("warning: cannot reset the peak RSS; extra peak memory includes imports and warm-up", file=sys.stderr)
     before = rss_mib()
+    seconds = 0.0
+    for i in range(n):
+        pred, gt = make_pair(i, size)  # generated outside the timed region, one map alive at a time
+        started = time.perf_counter()
+        method.update(pred, gt)
+        seconds += time.perf_counter() - started
+        del pred, gt
     started = time.perf_counter()
-    pooled_auc = score(make_pair(i, size) for i in range(n))
-    seconds = time.perf_counter() - started
-    return {"method": method, "n": n, "size": size, "seconds": seconds, "pixels_per_s": n * size * size / seconds,
+    pooled_auc = method.finish()
+    seconds += time.perf_counter() - started
+    return {"method": name, "n": n, "size": size, "seconds": seconds, "pixels_per_s": n * size * size / seconds,
             "extra_peak_mib": max(0.0, peak_rss_mib() - before), "pooled_auc": pooled_auc}
 
 
@@ -143,8 +185,8 @@ def main() -> None:
                                  capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"  measured {method} on {n} images", file=sys.stderr)
-    print(f"\nScoring {args.size}x{args.size} float32 maps; map generation alone: "
-          f"{generation_seconds(args.counts[-1], args.size) / args.counts[-1] * 1000:.1f} ms/map (included in every row)")
+    print(f"\nScoring {args.size}x{args.size} float32 maps (timed: scoring only; making a map takes "
+          f"{generation_seconds(4, args.size) / 4 * 1000:.1f} ms, outside the timing)")
     for name, text in METHODS.items():
         if name in args.methods:
             print(f"  {name}: {text}")

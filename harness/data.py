@@ -1,7 +1,7 @@
 """Open what is being evaluated and say exactly which data it is.
 
 Three layouts are read with ``datasets.load_dataset("parquet", ...)``:
-- a generator output dir: ``<dir>/manifest.json`` + ``<dir>/shards/*.parquet``;
+- a generator output dir: ``<dir>/manifest.json`` listing its shards (``data/*.parquet``), sha256-checked;
 - a release folder: ``<dir>/release.json`` + ``<dir>/data/<config>/<split>-*.parquet``;
 - Parquet files directly (a file, a directory of ``*.parquet``, or a glob).
 Every results file records the identity (version, manifest sha256, files) so numbers can be traced to bytes.
@@ -57,6 +57,28 @@ def _read_json(path: Path) -> dict:
     return value
 
 
+def _manifest_shards(root: Path, manifest: dict) -> list[str]:
+    """The shards the manifest lists (checked against its sha256s), else shards/*.parquet or data/*.parquet."""
+    listed = manifest.get("shards")
+    if isinstance(listed, list) and listed:
+        files = []
+        for i, item in enumerate(listed):
+            if not isinstance(item, dict) or "path" not in item:
+                raise DataError(f"{root / MANIFEST_NAME}: shards[{i}] has no path")
+            path = root / item["path"]
+            if not path.is_file():
+                raise DataError(f"{root / MANIFEST_NAME}: lists {item['path']}, which does not exist")
+            if item.get("sha256") and sha256_file(path) != item["sha256"]:
+                raise DataError(f"{path}: sha256 differs from the manifest's (the shard changed after generation)")
+            files.append(str(path))
+        return sorted(files)
+    for pattern in ("shards/*.parquet", "data/*.parquet"):
+        files = sorted(glob.glob(str(root / pattern)))
+        if files:
+            return files
+    raise DataError(f"{root}: has a manifest but lists no shards and has no shards/*.parquet or data/*.parquet")
+
+
 def _files_digest(files: list[str]) -> str:
     """sha256 over (file name, file sha256) pairs: the identity of data that ships without a manifest."""
     digest = hashlib.sha256()
@@ -92,9 +114,7 @@ def open_eval_data(path: str | Path, config: str | None = None, split: str | Non
         }
     elif (root / MANIFEST_NAME).is_file():
         manifest = _read_json(root / MANIFEST_NAME)
-        files = sorted(glob.glob(str(root / "shards" / "*.parquet")))
-        if not files:
-            raise DataError(f"{root}: has a manifest but no shards/*.parquet")
+        files = _manifest_shards(root, manifest)
         config_hash = str(manifest.get("config_hash") or "")
         identity = {
             "kind": "generator_output",

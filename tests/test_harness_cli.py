@@ -153,6 +153,20 @@ def test_data_identity_of_generator_output_and_release_layouts(tmp_path):
     assert data.identity["kind"] == "generator_output" and data.identity["version"] == "run-abcdef012345"
     assert len(data.identity["manifest_sha256"]) == 64 and len(data.dataset) == 4
 
+    # The generator's own layout: the manifest lists its shards (data/...) with their sha256s.
+    listed = tmp_path / "listed"
+    (listed / "data").mkdir(parents=True)
+    shard = write_shard(listed / "data" / "train-00000-of-00001.parquet", n=4)
+    from inpaintbench.harness.data import sha256_file
+
+    entry = {"path": "data/train-00000-of-00001.parquet", "sha256": sha256_file(shard), "num_samples": 4}
+    (listed / "manifest.json").write_text(json.dumps({"config_hash": "0123", "shards": [entry]}))
+    assert len(open_eval_data(listed).dataset) == 4
+    entry["sha256"] = "0" * 64
+    (listed / "manifest.json").write_text(json.dumps({"config_hash": "0123", "shards": [entry]}))
+    with pytest.raises(DataError, match="train-00000-of-00001.parquet: sha256 differs"):
+        open_eval_data(listed)
+
     rel = tmp_path / "rel"
     (rel / "data" / "default").mkdir(parents=True)
     write_shard(rel / "data" / "default" / "ood_backend-00000-of-00001.parquet", n=4)
