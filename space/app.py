@@ -72,7 +72,10 @@ def _browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], g
         filters = [
             gr.Dropdown(browser.choices(column), value=ANY, label=label)
             for column, label in (
-                ("backend", "Backend"), ("category", "Object category"), ("strategy", "Strategy"), ("split", "Split"),
+                ("backend", "Backend"),
+                ("category", "Object category"),
+                ("strategy", "Strategy"),
+                ("split", "Split"),
             )
         ]
     with gr.Row():
@@ -81,13 +84,23 @@ def _browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], g
         next_button = gr.Button("Next ▶", scale=1)
     status = gr.Markdown(elem_classes="ib-status")
     with gr.Row():
-        original = gr.Image(label="Original photo", type="pil", interactive=False, format="png", elem_id="browse-original", height=340)
+        original = gr.Image(
+            label="Original photo", type="pil", interactive=False, format="png", elem_id="browse-original", height=340
+        )
         shown = gr.Image(
-            label="Benchmark image (what a detector sees)", type="pil", interactive=False, format="png", elem_id="browse-image",
+            label="Benchmark image (what a detector sees)",
+            type="pil",
+            interactive=False,
+            format="png",
+            elem_id="browse-image",
             height=340,
         )
         overlay = gr.Image(
-            label="Inpainting mask over the original", type="pil", interactive=False, format="png", elem_id="browse-overlay",
+            label="Inpainting mask over the original",
+            type="pil",
+            interactive=False,
+            format="png",
+            elem_id="browse-overlay",
             height=340,
         )
     send_button = gr.Button("Run a detector on the benchmark image ▸", size="sm")
@@ -116,15 +129,21 @@ def _detect_tab(runner: DetectorRunner) -> RawImageUpload:
     with gr.Row():
         with gr.Column():
             upload = RawImageUpload(
-                label="Image to check (PNG, JPEG or WebP)", sources=["upload", "clipboard"], type="filepath",
-                image_mode=None, format="png",  # png: an image sent from Browse must reach the detector unaltered
+                label="Image to check (PNG, JPEG or WebP)",
+                sources=["upload", "clipboard"],
+                type="filepath",
+                image_mode=None,
+                format="png",  # png: an image sent from Browse must reach the detector unaltered
             )
             detector = gr.Dropdown(runner.names, value=runner.names[0] if runner.names else None, label="Detector")
             run_button = gr.Button("Detect", variant="primary")
         with gr.Column():
             heatmap = gr.Image(
-                label="Heatmap over the image (bright = suspected inpainting)", type="pil", interactive=False,
-                elem_id="detect-heatmap", format="png",
+                label="Heatmap over the image (bright = suspected inpainting)",
+                type="pil",
+                interactive=False,
+                elem_id="detect-heatmap",
+                format="png",
             )
             score = gr.Number(label="Image-level score", interactive=False, precision=4)
             summary = gr.Markdown()
@@ -164,7 +183,14 @@ def _human_tab(demo: gr.Blocks, human: HumanTest) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             prompt = gr.Markdown()
-            image = gr.Image(label="Real or inpainted?", type="pil", interactive=False, elem_id="human-image", format="png", height=460)
+            image = gr.Image(
+                label="Real or inpainted?",
+                type="pil",
+                interactive=False,
+                elem_id="human-image",
+                format="png",
+                height=460,
+            )
             with gr.Row():
                 real_button = gr.Button("Real photo", variant="primary")
                 inpainted_button = gr.Button("Inpainted", variant="stop")
@@ -172,8 +198,12 @@ def _human_tab(demo: gr.Blocks, human: HumanTest) -> None:
         with gr.Column(scale=1):
             feedback = gr.Markdown()
             reveal = gr.Image(
-                label="Your last image (edited region marked)", type="pil", interactive=False, height=220,
-                elem_id="human-reveal", format="png",
+                label="Your last image (edited region marked)",
+                type="pil",
+                interactive=False,
+                height=220,
+                elem_id="human-reveal",
+                format="png",
             )
             score = gr.Markdown()
             accuracy = gr.Dataframe(label="Everyone so far: accuracy per backend", interactive=False)

@@ -17,9 +17,27 @@ BLANK = "(none)"  # how an empty value (e.g. the category of a pristine sample) 
 FILTER_COLUMNS = ("backend", "category", "strategy", "split")
 # Metadata shown first, in this order; any other column follows.
 METADATA_ORDER = (
-    "sample_id", "label", "split", "backend", "strategy", "action", "category", "replacement", "prompt",
-    "mask_variant", "mask_dilation_pct", "mask_area_fraction", "seed", "width", "height", "source",
-    "source_image_id", "object_id", "replacement_score", "backend_params", "extra",
+    "sample_id",
+    "label",
+    "split",
+    "backend",
+    "strategy",
+    "action",
+    "category",
+    "replacement",
+    "prompt",
+    "mask_variant",
+    "mask_dilation_pct",
+    "mask_area_fraction",
+    "seed",
+    "width",
+    "height",
+    "source",
+    "source_image_id",
+    "object_id",
+    "replacement_score",
+    "backend_params",
+    "extra",
 )
 
 

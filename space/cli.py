@@ -12,8 +12,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the Gradio Space locally",
         description="Run the InpaintBench Gradio Space locally. Flags override the INPAINTBENCH_* environment.",
     )
-    parser.add_argument("--data", help="generator output or release folder, or a Hub dataset repo id "
-                        "(default: $INPAINTBENCH_DATA, else runs/embedded)")
+    parser.add_argument(
+        "--data",
+        help="generator output or release folder, or a Hub dataset repo id "
+        "(default: $INPAINTBENCH_DATA, else runs/embedded)",
+    )
     parser.add_argument("--revision", help="Hub revision: tag, branch or commit (default: $INPAINTBENCH_REVISION)")
     parser.add_argument("--config", dest="config_name", help="dataset config (default: 'default' or the first)")
     parser.add_argument("--db", dest="db_path", help="SQLite file for the human test's answers")
@@ -21,8 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     parser.add_argument("--seed", type=int, help="seed of the human test's image sequence")
-    parser.add_argument("--export", metavar="DIR", help="instead of running: write a deployable Space folder to DIR "
-                        "(app.py, README.md, requirements.txt and the inpaintbench wheel built from this checkout)")
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="instead of running: write a deployable Space folder to DIR "
+        "(app.py, README.md, requirements.txt and the inpaintbench wheel built from this checkout)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,8 +49,12 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = SpaceConfig.from_env(
-            data=args.data, revision=args.revision, config_name=args.config_name, db_path=args.db_path,
-            leaderboard_path=args.leaderboard_path, seed=args.seed,
+            data=args.data,
+            revision=args.revision,
+            config_name=args.config_name,
+            db_path=args.db_path,
+            leaderboard_path=args.leaderboard_path,
+            seed=args.seed,
         )
         store = load_store(config)  # before importing gradio (slow), so bad data is reported at once
         # Imported here: gradio is heavy and other subcommands must not pay for it.

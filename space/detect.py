@@ -56,7 +56,10 @@ class DetectorRunner:
         score = float(result["score"])
         heat = result.get("map")
         height, width = pixels.shape[:2]
-        summary = f"**{name}** on a {width}×{height} image: image-level score **{score:.3f}** (higher = more likely inpainted)."
+        summary = (
+            f"**{name}** on a {width}×{height} image: image-level score **{score:.3f}** "
+            "(higher = more likely inpainted)."
+        )
         overlay = None
         if heat is None:
             summary += " This detector gives no localization map."

@@ -33,7 +33,8 @@ def export_space(out_dir: str | Path) -> list[Path]:
     root = _project_root()
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(root)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if build.returncode != 0:
         raise ExportError(f"building the wheel of {root} failed:\n{build.stderr.strip()}")

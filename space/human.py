@@ -105,7 +105,9 @@ class HumanTest:
             click = None
         if click is None or not (0 <= click[0] < image.width and 0 <= click[1] < image.height):
             # Not stored: an answer's click must be a pixel of the image that was shown.
-            return self._view(state, image, f"That click ({x}, {y}) is not on the image: click on the photo.", ASK_WHERE)
+            return self._view(
+                state, image, f"That click ({x}, {y}) is not on the image: click on the photo.", ASK_WHERE
+            )
         return self._record(state, INPAINTED, click)
 
     def skip_locate(self, state: dict[str, Any] | None) -> tuple:
@@ -125,14 +127,24 @@ class HumanTest:
             hit = bool(inside)
         self.answers.record(
             Answer(
-                session_id=state["session_id"], sample_id=question["sample_id"], shown=question["shown"],
-                backend=question["backend"], answer=choice, truth=question["truth"],
-                click_x=None if click is None else click[0], click_y=None if click is None else click[1],
-                hit=hit, data_source=self.data_source,
+                session_id=state["session_id"],
+                sample_id=question["sample_id"],
+                shown=question["shown"],
+                backend=question["backend"],
+                answer=choice,
+                truth=question["truth"],
+                click_x=None if click is None else click[0],
+                click_y=None if click is None else click[1],
+                hit=hit,
+                data_source=self.data_source,
             )
         )
         feedback = _feedback(question, sample, choice, hit)
-        reveal = mask_overlay(sample[question["shown"]], sample["mask"]) if question["truth"] == INPAINTED else sample[question["shown"]]
+        reveal = (
+            mask_overlay(sample[question["shown"]], sample["mask"])
+            if question["truth"] == INPAINTED
+            else sample[question["shown"]]
+        )
         state = self._advance(state)
         return self._view(state, self._image(state["question"]), feedback, ASK_REAL_OR_NOT, reveal)
 
@@ -140,7 +152,8 @@ class HumanTest:
         """(state, image, prompt, feedback, last answer revealed, your score, accuracy per backend)."""
         score = self.answers.session_score(state["session_id"])
         if score["answered"]:
-            text = f"**Your score:** {score['correct']} of {score['answered']} right ({score['correct'] / score['answered']:.0%})"
+            share = score["correct"] / score["answered"]
+            text = f"**Your score:** {score['correct']} of {score['answered']} right ({share:.0%})"
             if score["located"]:
                 text += f" · you found the edited region {score['hits']} of {score['located']} times"
         else:

@@ -65,8 +65,16 @@ class HumanTestStore:
 
     def record(self, answer: Answer) -> None:
         row = (
-            answer.session_id, answer.sample_id, answer.shown, answer.backend, answer.answer, answer.truth,
-            answer.click_x, answer.click_y, None if answer.hit is None else int(answer.hit), answer.data_source,
+            answer.session_id,
+            answer.sample_id,
+            answer.shown,
+            answer.backend,
+            answer.answer,
+            answer.truth,
+            answer.click_x,
+            answer.click_y,
+            None if answer.hit is None else int(answer.hit),
+            answer.data_source,
             datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         )
         with closing(self._connect()) as conn, conn:

@@ -48,8 +48,11 @@ class Leaderboard:
 
 def load(path: str | None, module_name: str = LEADERBOARD_MODULE) -> Leaderboard:
     if not path:
-        return Leaderboard(None, "No leaderboard results configured: set INPAINTBENCH_LEADERBOARD or --leaderboard "
-                           "(a leaderboard.json, a CSV, or a folder of `inpaintbench evaluate` results).")
+        return Leaderboard(
+            None,
+            "No leaderboard results configured: set INPAINTBENCH_LEADERBOARD or --leaderboard "
+            "(a leaderboard.json, a CSV, or a folder of `inpaintbench evaluate` results).",
+        )
     try:
         module = importlib.import_module(module_name)
         loader = module.load_leaderboard
@@ -92,8 +95,10 @@ def plot(board: Leaderboard, metric: str | None):
     if board.long:
         wide = _pivot(board, metric)
         varying = [k for k in wide.index.names if wide.index.get_level_values(k).nunique() > 1] or ["detector"]
-        labels = [" / ".join(str(dict(zip(wide.index.names, key if isinstance(key, tuple) else (key,)))[k]) for k in varying)
-                  for key in wide.index]
+        labels = [
+            " / ".join(str(dict(zip(wide.index.names, key if isinstance(key, tuple) else (key,)))[k]) for k in varying)
+            for key in wide.index
+        ]
     else:
         wide = board.frame[[metric]]
         labels = [str(v) for v in (board.frame["detector"] if "detector" in board.frame else board.frame.index)]

@@ -20,8 +20,11 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("space")
     generated = write_generator_output(root / "gen")
     config = SpaceConfig(
-        data=str(generated), db_path=str(root / "answers.sqlite3"), cache_dir=str(root / "cache"),
-        max_upload_megapixels=1.0, seed=3,
+        data=str(generated),
+        db_path=str(root / "answers.sqlite3"),
+        cache_dir=str(root / "cache"),
+        max_upload_megapixels=1.0,
+        seed=3,
         leaderboard_path=str(write_leaderboard_results(generated, root / "results")),
     )
     demo = build_app(config)
@@ -40,17 +43,32 @@ def _fields(table: dict) -> dict[str, str]:
 def test_every_tab_exposes_its_api(served):
     client, _, _ = served
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/browse", "/browse_filter", "/browse_next", "/browse_prev", "/detect", "/leaderboard", "/human_start",
-            "/human_real", "/human_inpainted", "/human_locate", "/human_skip_locate"} <= endpoints
+    assert {
+        "/browse",
+        "/browse_filter",
+        "/browse_next",
+        "/browse_prev",
+        "/detect",
+        "/leaderboard",
+        "/human_start",
+        "/human_real",
+        "/human_inpainted",
+        "/human_locate",
+        "/human_skip_locate",
+    } <= endpoints
 
 
 def test_browse_filters_pages_and_shows_the_three_images(served):
     client, _, _ = served
-    original, image, overlay, table, status, position = client.predict("telea", "All", "All", "All", 2, api_name="/browse")
+    original, image, overlay, table, status, position = client.predict(
+        "telea", "All", "All", "All", 2, api_name="/browse"
+    )
     meta = _fields(table)
     assert position == 2 and meta["backend"] == "telea" and meta["label"] == "inpainted"
     assert "of **4** matching" in status and meta["sample_id"] in status
-    original, image, overlay = (np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (original, image, overlay))
+    original, image, overlay = (
+        np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (original, image, overlay)
+    )
     assert original.shape == image.shape == overlay.shape == (SIZE[1], SIZE[0], 3)
     assert np.any(original != image)  # the inpainted region differs from the original...
     assert np.any(overlay != original) and np.mean(np.all(overlay == original, axis=-1)) > 0.5  # ...and is marked
@@ -93,7 +111,9 @@ def test_human_test_stores_one_row_per_answer_and_scores(served):
     located = client.predict(5, 6, api_name="/human_locate")
     assert "of 2 right" in located[4]
     with sqlite3.connect(config.db_path) as conn:
-        rows = conn.execute("SELECT session_id, answer, truth, click_x, click_y, hit FROM answers ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT session_id, answer, truth, click_x, click_y, hit FROM answers ORDER BY id"
+        ).fetchall()
     assert len(rows) == 2 and rows[0][0] == rows[1][0]  # one anonymous session
     assert rows[0][1] == "pristine" and rows[0][3] is None
     assert rows[1][1:5] == ("inpainted", rows[1][2], 5, 6) and rows[1][5] in (0, 1)

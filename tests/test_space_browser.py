@@ -18,7 +18,13 @@ from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.config import SpaceConfig
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -33,8 +39,10 @@ def test_browse_and_answer_the_human_test_twice_in_chromium(tmp_path):
     shots = Path(os.environ.get("SPACE_SCREENSHOT_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     config = SpaceConfig(
-        data=str(write_generator_output(tmp_path / "gen")), db_path=str(tmp_path / "answers.sqlite3"),
-        cache_dir=str(tmp_path / "cache"), seed=0,
+        data=str(write_generator_output(tmp_path / "gen")),
+        db_path=str(tmp_path / "answers.sqlite3"),
+        cache_dir=str(tmp_path / "cache"),
+        seed=0,
     )
     demo = build_app(config)
     port = free_port()

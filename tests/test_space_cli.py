@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 from gradio_client import Client
@@ -20,7 +19,9 @@ def test_space_refuses_missing_data_with_a_clear_message(tmp_path, capsys, monke
     monkeypatch.chdir(tmp_path)  # no runs/embedded here
     monkeypatch.delenv("INPAINTBENCH_DATA", raising=False)
     assert main(["space"]) == 2
-    assert "runs/embedded: no such folder. Build the embedded set with `inpaintbench generate`" in capsys.readouterr().err
+    assert (
+        "runs/embedded: no such folder. Build the embedded set with `inpaintbench generate`" in capsys.readouterr().err
+    )
     (tmp_path / "empty").mkdir()
     assert main(["space", "--data", str(tmp_path / "empty")]) == 2
     assert "no Parquet shards" in capsys.readouterr().err
@@ -33,7 +34,9 @@ def test_space_command_serves_a_generator_output(tmp_path):
     env = {**os.environ, "HF_DATASETS_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     # No --data: the default is runs/embedded under the working directory, what `inpaintbench generate` writes.
     command = [sys.executable, "-m", "inpaintbench.cli", "space", "--port", str(port), "--db", str(tmp_path / "h.db")]
-    server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         client = None
@@ -64,4 +67,8 @@ def test_export_writes_a_deployable_space_folder(tmp_path):
     assert readme.startswith("---\n") and "sdk: gradio" in readme and "app_file: app.py" in readme
     with zipfile.ZipFile(tmp_path / "space" / "inpaintbench-0.1.0-py3-none-any.whl") as wheel:
         members = set(wheel.namelist())
-    assert {"inpaintbench/space/app.py", "inpaintbench/harness/detectors/__init__.py", "inpaintbench/builder/schema.py"} <= members
+    assert {
+        "inpaintbench/space/app.py",
+        "inpaintbench/harness/detectors/__init__.py",
+        "inpaintbench/builder/schema.py",
+    } <= members

@@ -25,11 +25,17 @@ REPO = "inpaintbench-org/space-data"
 def run_client(server: HubServer, home: Path, code: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and not k.startswith("HF_")}
     env.update(
-        HF_ENDPOINT=server.endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN="hf_inpaintbench_fake_token",
-        HF_HOME=str(home), HF_HUB_DISABLE_PROGRESS_BARS="1", HF_DATASETS_DISABLE_PROGRESS_BARS="1",
+        HF_ENDPOINT=server.endpoint,
+        HF_HUB_DISABLE_XET="1",
+        HF_TOKEN="hf_inpaintbench_fake_token",
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
         NO_PROXY="127.0.0.1,localhost",
     )
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=180
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -37,7 +43,10 @@ def run_client(server: HubServer, home: Path, code: str) -> dict:
 def test_space_reads_a_hub_repo_at_a_tag_after_main_moved_on(tmp_path):
     release = write_release_folder(tmp_path / "release")
     with HubServer(tmp_path / "hub") as server:
-        run_client(server, tmp_path / "home", f"""
+        run_client(
+            server,
+            tmp_path / "home",
+            f"""
             import json
             from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
             api = HfApi()
@@ -45,14 +54,19 @@ def test_space_reads_a_hub_repo_at_a_tag_after_main_moved_on(tmp_path):
             api.upload_folder(repo_id="{REPO}", repo_type="dataset", folder_path="{release}")
             api.create_tag("{REPO}", tag="v1.0", repo_type="dataset")
             # main moves on: the test split is dropped after v1.0 (its file and its README entry, one commit)
-            readme = open("{release}/README.md").read().replace("  - split: test\\n    path: data/default/test-*\\n", "")
+            test_entry = "  - split: test\\n    path: data/default/test-*\\n"
+            readme = open("{release}/README.md").read().replace(test_entry, "")
             api.create_commit("{REPO}", repo_type="dataset", commit_message="drop test", operations=[
                 CommitOperationDelete("data/default/test-00000-of-00001.parquet"),
                 CommitOperationAdd("README.md", readme.encode()),
             ])
             print(json.dumps({{"ok": True}}))
-        """)
-        loaded = run_client(server, tmp_path / "home", f"""
+        """,
+        )
+        loaded = run_client(
+            server,
+            tmp_path / "home",
+            f"""
             import json
             from inpaintbench.space.config import SpaceConfig
             from inpaintbench.space.data import load_store
@@ -67,15 +81,20 @@ def test_space_reads_a_hub_repo_at_a_tag_after_main_moved_on(tmp_path):
             except ValueError as exc:
                 out["missing"] = str(exc)
             print(json.dumps(out))
-        """)
+        """,
+        )
         # A fresh process per revision, as the Space has: one process reads one revision.
-        main = run_client(server, tmp_path / "home", f"""
+        main = run_client(
+            server,
+            tmp_path / "home",
+            f"""
             import json
             from inpaintbench.space.config import SpaceConfig
             from inpaintbench.space.data import load_store
             store = load_store(SpaceConfig(data="{REPO}"))
             print(json.dumps({{"splits": store.index["split"].value_counts().to_dict()}}))
-        """)
+        """,
+        )
     assert loaded["v1.0"]["splits"] == {"train": 9, "test": 3}
     assert loaded["v1.0"]["description"] == f"Hub dataset {REPO} @ v1.0"
     assert main["splits"] == {"train": 9}

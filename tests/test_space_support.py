@@ -114,6 +114,7 @@ def decompression_bomb(path: Path, side: int = 20_000) -> Path:
 
     Built without ever holding the pixels: one block of all-zero rows is deflated once, ending on a full flush
     (which resets the compressor, so every copy of that block compresses to the same bytes), and repeated."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 

@@ -54,7 +54,9 @@ def test_generator_output_without_split_column_is_split_all(store):
 
 def test_generator_output_with_split_column_and_release_folder(tmp_path):
     cache = str(tmp_path / "cache")
-    split_store = load_store(SpaceConfig(data=str(write_generator_output(tmp_path / "g", with_split=True)), cache_dir=cache))
+    split_store = load_store(
+        SpaceConfig(data=str(write_generator_output(tmp_path / "g", with_split=True)), cache_dir=cache)
+    )
     assert split_store.index["split"].value_counts().to_dict() == {"train": 9, "test": 3}
     release = load_store(SpaceConfig(data=str(write_release_folder(tmp_path / "r")), cache_dir=cache))
     assert "release folder" in release.description
@@ -76,7 +78,9 @@ def test_bad_data_is_refused_naming_the_file(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="no Parquet shards"):
         load_store(SpaceConfig(data=str(tmp_path / "empty")))
     monkeypatch.chdir(tmp_path)  # the default, runs/embedded, is not built here
-    with pytest.raises(DataError, match="runs/embedded: no such folder. Build the embedded set with `inpaintbench generate`"):
+    with pytest.raises(
+        DataError, match="runs/embedded: no such folder. Build the embedded set with `inpaintbench generate`"
+    ):
         load_store(SpaceConfig())
     with pytest.raises(DataError, match="/no/such/folder: no such folder"):
         load_store(SpaceConfig(data="/no/such/folder"))
@@ -136,7 +140,15 @@ def test_store_is_wal_keeps_every_concurrent_answer_and_aggregates(tmp_path):
 
     def worker(k: int) -> None:
         for i in range(20):
-            db.record(_answer(f"session-{k}", "telea" if i % 2 else "none", "inpainted", "inpainted" if i % 2 else "pristine", hit=(i % 4 == 1) if i % 2 else None))
+            db.record(
+                _answer(
+                    f"session-{k}",
+                    "telea" if i % 2 else "none",
+                    "inpainted",
+                    "inpainted" if i % 2 else "pristine",
+                    hit=(i % 4 == 1) if i % 2 else None,
+                )
+            )
 
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
     for t in threads:
@@ -178,7 +190,10 @@ def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(stor
     for bad in ((-1, 5), (10_000, 5), (None, 3)):  # off the image, or not a number: asked again, nothing stored
         view = test.locate(*bad, view[0])
         assert view[2] == ASK_WHERE and "is not on the image" in view[3]
-    assert len(answers.answers()) == len(answers.answers(view[0]["session_id"])) and answers.session_score(view[0]["session_id"])["located"] == 0
+    assert (
+        len(answers.answers()) == len(answers.answers(view[0]["session_id"]))
+        and answers.session_score(view[0]["session_id"])["located"] == 0
+    )
     view = test.locate(int(xs[0]), int(ys[0]), view[0])
     assert "inside" in view[3]
     last = answers.answers().iloc[-1]
@@ -215,9 +230,13 @@ def test_human_test_without_pristine_rows_shows_originals_as_real_photos(store, 
 
 def test_leaderboard_pivots_long_results_to_per_backend_columns():
     frame = pd.DataFrame(
-        {"detector": ["ela", "ela", "ela", "noise", "noise", "noise"], "dataset_version": ["v1"] * 6,
-         "backend": ["all", "lama", "sd2"] * 2,
-         "image_auc": [0.65, 0.6, 0.7, 0.7, 0.5, 0.8], "pixel_f1_mean": [0.25, 0.2, 0.3, 0.3, 0.1, 0.4]}
+        {
+            "detector": ["ela", "ela", "ela", "noise", "noise", "noise"],
+            "dataset_version": ["v1"] * 6,
+            "backend": ["all", "lama", "sd2"] * 2,
+            "image_auc": [0.65, 0.6, 0.7, 0.7, 0.5, 0.8],
+            "pixel_f1_mean": [0.25, 0.2, 0.3, 0.3, 0.1, 0.4],
+        }
     )
     board = leaderboard.Leaderboard(frame, "test")
     assert board.metrics() == ["pixel_f1_mean", "image_auc"] and board.row_keys() == ["detector", "dataset_version"]
