@@ -262,6 +262,8 @@ def test_every_diffusion_entry_of_the_gpu_mix_config_is_accepted(tiny_models, tm
             continue
         family = family_of[spec.name]
         swapped = {**tiny_models[family], **FAMILY_EXTRA.get(family, {})}
+        if "variant" in spec.params:  # the tiny saves have no fp16 weight files
+            swapped["variant"] = None
         if spec.params.get("upscale") == "ldm_sr":
             if not (tmp_path / "ldm_sr").exists():
                 save_tiny("ldm_sr", tmp_path / "ldm_sr")
@@ -306,3 +308,13 @@ def test_inpaint_batch_works_on_any_backend_in_order():
     results = backend.inpaint_batch(batch)
     for req, res in zip(batch, results):
         assert (np.asarray(res.image) == np.asarray(backend.inpaint(req).image)).all()
+
+
+def test_weight_variant_is_loaded_and_recorded(tmp_path):
+    from inpaintbench.builder.backends.tiny_pipelines import build_sd
+
+    build_sd().save_pretrained(tmp_path / "sd", variant="fp16")
+    assert list((tmp_path / "sd" / "unet").glob("*.fp16.safetensors"))
+    backend = create_backend("sd_inpaint", model=str(tmp_path / "sd"), variant="fp16", **TINY)
+    assert backend.describe()["variant"] == "fp16"
+    assert backend.inpaint(request()).image.size == (64, 48)

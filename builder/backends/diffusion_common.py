@@ -121,6 +121,7 @@ class DiffusionBackend(InpaintBackend):
     def __init__(
         self,
         model: str | None = None,
+        variant: str | None = None,
         steps: int | None = None,
         guidance: float | None = None,
         scheduler: str | None = None,
@@ -154,7 +155,7 @@ class DiffusionBackend(InpaintBackend):
         self.device = resolve_device(device)
         self.torch_dtype = resolve_dtype(dtype, self.device, self.gpu_dtype)
         super().__init__(
-            model=model or self.default_model, steps=self._positive_steps(steps),
+            model=model or self.default_model, variant=variant, steps=self._positive_steps(steps),
             guidance=float(self.default_guidance if guidance is None else guidance), scheduler=scheduler,
             strategy=strategy, feather=float(feather), blend=blend, upscale=upscale,
             upscale_model=None if upscale == "lanczos" else (upscale_model or DEFAULT_LDM_SR_MODEL),
@@ -199,6 +200,10 @@ class DiffusionBackend(InpaintBackend):
     # ---- shared machinery ----------------------------------------------------------------------------------
 
     def _load_pipeline(self, cls: Any, name: str, what: str | None = None, **kwargs: Any) -> Any:
+        # ``variant`` (e.g. "fp16": half-size weight files) applies to the main checkpoint only: companion repos
+        # (ControlNet, prior) often ship without variants.
+        if self.params["variant"]:
+            kwargs["variant"] = self.params["variant"]
         return load_pretrained(cls, name, what or self.name, dtype=self.torch_dtype, **kwargs)
 
     def _set_scheduler(self, name: str) -> None:
