@@ -17,6 +17,13 @@ from inpaintbench.builder.saor.context import infer_setting
 from inpaintbench.builder.saor.template_writer import GROUP_ADJECTIVES
 
 
+def test_support_overrides_name_real_categories():
+    from inpaintbench.builder.saor.categories import BY_NAME, SUPPORT_OVERRIDES, supports_of
+
+    assert set(SUPPORT_OVERRIDES) <= set(BY_NAME), set(SUPPORT_OVERRIDES) - set(BY_NAME)
+    assert all(supports_of(c) for c in ALL_CATEGORIES)
+
+
 def test_table_is_complete_and_well_formed():
     assert len(COCO_CATEGORIES) == 80
     names = [c.name for c in ALL_CATEGORIES]

@@ -196,11 +196,7 @@ EXTRA_CATEGORIES: tuple[Category, ...] = (
     _c("tripod", "medium", "any", "tool", "a camera tripod", coco=False),
     _c("shrub", "medium", "outdoor", "plant", "a garden shrub", coco=False),
     _c("rock", "medium", "outdoor", "nature", "a large rock", coco=False),
-)
-# fmt: on
-
-# Things worth adding for the support rule below: wall and counter objects the size of a television.
-EXTRA_CATEGORIES += (
+    # Wall, counter and built-in things the size of a television (for the support rule below).
     _c("painting", "medium", "indoor", "decor", "a framed painting", coco=False),
     _c("mirror", "medium", "indoor", "decor", "a wall mirror", coco=False),
     _c("aquarium", "medium", "indoor", "decor", "a fish tank aquarium", coco=False),
@@ -227,45 +223,54 @@ EXTRA_CATEGORIES += (
     _c("patch", "tiny", "any", "clothing", "an embroidered patch on clothing", coco=False),
     _c("brooch", "tiny", "any", "clothing", "a jewelled brooch", coco=False),
 )
+# fmt: on
 
 ALL_CATEGORIES: tuple[Category, ...] = COCO_CATEGORIES + EXTRA_CATEGORIES
 
 # What a thing rests on or hangs from. A replacement must be able to sit where the target was: a television on
 # a stand or a wall must not become a chair, a microwave on a counter must not become an armchair. Default: small
 # things lie on a surface or are held, medium and large things stand on the ground (or floor).
-DEFAULT_SUPPORTS = {"tiny": frozenset({"surface", "held"}), "small": frozenset({"surface", "held"}), "medium": frozenset({"ground"}),
-                    "large": frozenset({"ground"})}
+DEFAULT_SUPPORTS = {
+    "tiny": frozenset({"surface", "held"}),
+    "small": frozenset({"surface", "held"}),
+    "medium": frozenset({"ground"}),
+    "large": frozenset({"ground"}),
+}
+# Worn things stay where they are worn: eyeglasses may become sunglasses, a chest patch a badge; never a hat on a
+# chest or a cup floating in front of a face.
+_WORN = {
+    **{n: "head" for n in ("hat", "cap", "helmet")},
+    **{n: "face" for n in ("eyeglasses", "sunglasses")},
+    **{n: "chest" for n in ("badge", "medal ribbons", "name tag", "patch", "brooch")},
+    "scarf": "neck", "necklace": "neck", "wristwatch": "wrist", "ring": "finger surface held",
+    "button": "chest surface held", "medal": "chest surface held", "tie": "neck surface held",
+    "headphones": "head surface held", "backpack": "ground held back",
+}
+_PLACED = {
+    # on a counter, a stand or a wall; built in
+    "tv": "surface wall", "microwave": "surface", "aquarium": "surface", "desk fan": "surface",
+    "table lamp": "surface", "clock": "wall surface", "picture frame": "wall surface", "painting": "wall",
+    "mirror": "wall", "curtain": "wall", "banner": "wall ground", "flag": "ground wall",
+    "sink": "fixed", "toilet": "fixed", "oven": "fixed", "dishwasher": "fixed", "washing machine": "fixed ground",
+    # in the air or on water
+    "kite": "air", "balloons": "air held", "hot air balloon": "air", "airplane": "air ground",
+    "rocket": "air ground", "bird": "ground air surface", "frisbee": "air held ground", "boat": "water",
+    "yacht": "water", "duck": "ground water", "surfboard": "water ground held",
+    # small things that also lie on the ground, medium ones that are also carried or put on tables
+    "sports ball": "ground held", "handbag": "surface held ground", "rabbit": "ground", "mushroom": "ground",
+    "pine cone": "ground surface", "flower": "ground surface held", "succulent": "surface ground",
+    "potted plant": "ground surface", "cat": "ground surface", "dog": "ground surface", "umbrella": "held ground",
+    "skis": "ground held", "snowboard": "ground held", "skateboard": "ground held", "guitar": "ground held",
+}
 SUPPORT_OVERRIDES: dict[str, frozenset[str]] = {
-    name: frozenset(supports.split())
-    for name, supports in {
-        "tv": "surface wall", "microwave": "surface", "sink": "fixed", "toilet": "fixed", "oven": "fixed",
-        "dishwasher": "fixed", "washing machine": "fixed ground", "yacht": "water", "hot air balloon": "air",
-        "balloons": "air held",
-        # Worn things stay on a body: eyeglasses become sunglasses, never a cup floating over a face.
-        # Worn things stay where they are worn: eyeglasses may become sunglasses, a chest patch a badge, never a
-        # hat on a chest or a cup floating over a face.
-        **{n: "head" for n in ("hat", "cap", "helmet")},
-        **{n: "face" for n in ("eyeglasses", "sunglasses")},
-        **{n: "chest" for n in ("badge", "medal ribbons", "name tag", "patch", "brooch")},
-        "curtain": "wall", "banner": "wall ground", "mushroom": "ground", "pine cone": "ground surface",
-        "succulent": "surface ground",
-        "scarf": "neck", "necklace": "neck", "wristwatch": "wrist", "ring": "finger surface held",
-        "button": "chest surface held", "medal": "chest surface held",
-        "tie": "neck surface held", "headphones": "head surface held", "backpack": "ground held back", "clock": "wall surface",
-        "picture frame": "wall surface", "painting": "wall", "mirror": "wall", "aquarium": "surface",
-        "flag": "ground wall", "kite": "air", "bird": "ground air surface", "airplane": "air ground",
-        "rocket": "air ground", "boat": "water", "surfboard": "water ground held", "frisbee": "air held ground",
-        "potted plant": "ground surface", "umbrella": "held ground",
-        "skis": "ground held", "snowboard": "ground held", "skateboard": "ground held", "sports ball": "ground held",
-        "guitar": "ground held", "duck": "ground water", "rabbit": "ground", "flower": "ground surface held",
-        "cat": "ground surface", "dog": "ground surface", "tripod": "ground", "rock": "ground",
-        "handbag": "surface held ground", "suitcase": "ground", "desk fan": "surface", "table lamp": "surface",
-    }.items()
+    name: frozenset(supports.split()) for name, supports in {**_PLACED, **_WORN}.items()
 }
 
 
 def supports_of(category: Category) -> frozenset[str]:
     return SUPPORT_OVERRIDES.get(category.name, DEFAULT_SUPPORTS[category.size])
+
+
 BY_NAME: dict[str, Category] = {c.name: c for c in ALL_CATEGORIES}
 
 # Names that other vocabularies (panoptic models, Open Images, LVIS-style labels) use for the same COCO thing.
