@@ -137,8 +137,8 @@ def write_leaderboard_results(generator_dir: Path, results_dir: Path, detectors=
     from inpaintbench.harness.results import write_json_atomic
     from inpaintbench.harness.run import EvalOptions, run_evaluation
 
-    # The shards folder, not the run folder: the harness reads a run's shards from shards/, but the generator
-    # writes them to data/ (reported to the lead); a folder of Parquet files is read by both.
+    # The shards folder, not the run folder: the harness reads a run through its manifest's shard list, and the
+    # manifest written here is a stub; a folder of Parquet files is read as it is.
     data = open_eval_data(generator_dir / "data")
     for name in detectors:
         options = EvalOptions(data=str(generator_dir / "data"), detector=name, bootstrap=20, progress=False)
