@@ -98,14 +98,7 @@ class SandboxedDetector:
                 argv = [sys.executable, "-m", "inpaintbench.harness.sandbox", address, self.spec,
                         json.dumps(self.params), str(self.memory_bytes)]
                 proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
-                listener._listener._socket.settimeout(self.start_timeout_s)
-                try:
-                    conn = listener.accept()
-                except (OSError, EOFError) as exc:
-                    proc.kill()
-                    proc.wait()
-                    raise DetectorStartError(f"detector {self.spec!r}: child process did not connect "
-                                             f"(exit code {proc.returncode}; {exc})") from None
+                conn = self._accept(listener, proc)
         if not conn.poll(self.start_timeout_s):
             proc.kill()
             proc.wait()
@@ -120,6 +113,29 @@ class SandboxedDetector:
             raise DetectorStartError(f"detector {self.spec!r} failed to load: {payload}")
         self.description = payload
         self._proc, self._conn = proc, conn
+
+    def _accept(self, listener: Listener, proc: subprocess.Popen):
+        """Wait for the child to dial back, but not for a child that already died (bad interpreter, killed)."""
+        import socket
+        import time
+
+        # Listener has no accept timeout; its socket does. Short waits let us notice a dead child quickly.
+        listener._listener._socket.settimeout(1.0)
+        deadline = time.monotonic() + self.start_timeout_s
+        while True:
+            try:
+                return listener.accept()
+            except socket.timeout:
+                pass
+            except (OSError, EOFError) as exc:
+                proc.kill()
+                proc.wait()
+                raise DetectorStartError(f"detector {self.spec!r}: child process did not connect ({exc})") from None
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise DetectorStartError(f"detector {self.spec!r}: child process did not connect "
+                                         f"(exit code {proc.returncode})")
 
     def predict(self, image: np.ndarray) -> Outcome:
         import time
