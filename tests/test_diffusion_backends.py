@@ -318,3 +318,34 @@ def test_weight_variant_is_loaded_and_recorded(tmp_path):
     backend = create_backend("sd_inpaint", model=str(tmp_path / "sd"), variant="fp16", **TINY)
     assert backend.describe()["variant"] == "fp16"
     assert backend.inpaint(request()).image.size == (64, 48)
+
+
+def test_backends_on_one_checkpoint_share_its_weights_not_their_schedulers(tmp_path):
+    from inpaintbench.builder.backends.tiny_pipelines import build_controlnet
+
+    base, controlnet = build_controlnet()
+    base.save_pretrained(tmp_path / "base")
+    controlnet.save_pretrained(tmp_path / "controlnet")
+    model = str(tmp_path / "base")
+    paste = create_backend("sd_inpaint", model=model, scheduler="UniPC", **TINY)
+    full = create_backend("sd_inpaint", model=model, scheduler="DDIM", strategy="full_regeneration", **TINY)
+    canny = create_backend("controlnet_inpaint", model=model, controlnet=str(tmp_path / "controlnet"), **TINY)
+    assert paste.pipeline.unet is full.pipeline.unet is canny.pipeline.unet  # one copy of the weights
+    assert paste.pipeline.scheduler is not canny.pipeline.scheduler  # same class, separate step state
+    assert type(full.pipeline.scheduler).__name__ == "DDIMScheduler"
+    assert type(paste.pipeline.scheduler).__name__ == "UniPCMultistepScheduler"
+    first = np.asarray(paste.inpaint(request()).image)
+    full.inpaint(request())
+    canny.inpaint(request())
+    # Using the others in between changes nothing for a seed.
+    assert (np.asarray(paste.inpaint(request()).image) == first).all()
+    del paste
+    later = create_backend("sd_inpaint", model=model, **TINY)
+    assert later.pipeline.unet is full.pipeline.unet  # the first backend gone, its weights still shared
+    del full, canny, later
+    import gc
+
+    gc.collect()
+    from inpaintbench.builder.backends.diffusion_common import _LOADED_PIPELINES
+
+    assert not any(key[0] == model for key in _LOADED_PIPELINES.keys())  # freed with its last backend

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,12 @@ def _simulated_oom(limit: int | None, size: tuple[int, int], batch: int) -> None
         raise torch.OutOfMemoryError(
             f"simulated out of memory: {batch} x {size[0]}x{size[1]} px exceeds max_pixels={limit}"
         )
+
+
+# Checkpoints loaded in this process, by (model, variant, dtype, device): a mix often names one checkpoint in
+# several entries (SD 1.5 with two strategies, and as ControlNet's base); each would otherwise hold its own copy
+# of the weights on the GPU. Weak values: a checkpoint is freed once no backend uses it.
+_LOADED_PIPELINES: "weakref.WeakValueDictionary[tuple, Any]" = weakref.WeakValueDictionary()
 
 
 class DiffusionBackend(InpaintBackend):
@@ -200,19 +207,28 @@ class DiffusionBackend(InpaintBackend):
     # ---- shared machinery ----------------------------------------------------------------------------------
 
     def _load_pipeline(self, cls: Any, name: str, what: str | None = None, **kwargs: Any) -> Any:
+        """The main checkpoint as a ``cls`` pipeline, its weights shared with any live backend of this process
+        that already loaded them (``from_pipe``: a new pipeline object over the same modules, no new memory)."""
+        key = (str(name), self.params["variant"], str(self.torch_dtype), self.device)
+        loaded = _LOADED_PIPELINES.get(key)
+        if loaded is not None:
+            self._shared_root = loaded  # keeps the cache entry alive as long as any backend uses its weights
+            return cls.from_pipe(loaded, **kwargs)
         # ``variant`` (e.g. "fp16": half-size weight files) applies to the main checkpoint only: companion repos
         # (ControlNet, prior) often ship without variants.
         if self.params["variant"]:
             kwargs["variant"] = self.params["variant"]
-        return load_pretrained(cls, name, what or self.name, dtype=self.torch_dtype, **kwargs)
+        pipeline = load_pretrained(cls, name, what or self.name, dtype=self.torch_dtype, **kwargs)
+        _LOADED_PIPELINES[key] = self._shared_root = pipeline
+        return pipeline
 
     def _set_scheduler(self, name: str) -> None:
         import diffusers
 
         scheduler_cls = getattr(diffusers, SCHEDULERS[name])
         for holder in self._scheduler_holders():
-            if type(holder.scheduler) is not scheduler_cls:
-                holder.scheduler = scheduler_cls.from_config(holder.scheduler.config)
+            # Always a new object: pipelines sharing weights must not share a scheduler's step state.
+            holder.scheduler = scheduler_cls.from_config(holder.scheduler.config)
 
     def working_size(self, width: int, height: int) -> tuple[int, int]:
         return strategies.working_size(width, height, self.size_rule, self.params["working_long_side"])
