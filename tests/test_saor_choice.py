@@ -26,8 +26,10 @@ def embedder():
 
 
 def make_object(object_id: str, category: str, area: int, size: int = 20) -> SceneObject:
+    # A near-square block of ``area`` pixels: neutral for the mask-shape rule.
+    side = int(np.ceil(np.sqrt(area)))
     mask = np.zeros((size, size), dtype=bool)
-    mask.flat[:area] = True
+    mask[:side, :side].flat[:area] = True
     return SceneObject(object_id=object_id, category=category, mask=mask, bbox=(0.0, 0.0, float(size), 1.0))
 
 
@@ -113,6 +115,28 @@ def test_worn_things_stay_where_they_are_worn(embedder):
         assert names and names <= allowed, (target, names)
     names = {c.name for c in chooser.score_candidates(context("coin", "coin"))[0]}
     assert names and all(BY_NAME[n].size == "tiny" for n in names)
+
+
+def test_mask_shape_decides_between_long_and_round_candidates(embedder):
+    from inpaintbench.builder.saor.categories import shape_of
+    from inpaintbench.builder.saor.context import mask_elongation
+
+    long_mask = np.zeros((60, 60), dtype=bool)
+    long_mask[np.arange(5, 55), np.arange(5, 55)] = True  # a diagonal spoon
+    long_mask[np.arange(5, 54), np.arange(6, 55)] = True
+    yy, xx = np.mgrid[:60, :60]
+    round_mask = (yy - 30) ** 2 + (xx - 30) ** 2 < 200
+    assert mask_elongation(long_mask) > 10 and mask_elongation(round_mask) < 1.1
+    chooser = ReplacementChooser(embedder)
+    for mask, refused in ((long_mask, "compact"), (round_mask, "elongated")):
+        scene = Scene("t", "i", Image.new("RGB", (60, 60)), [
+            SceneObject("1", "spoon", mask, (5, 5, 50, 50)), make_object("2", "dining table", 300, size=60)])
+        ctx = build_context(scene, scene.objects[0])
+        scored, excluded = chooser.score_candidates(ctx)
+        shapes = {shape_of(BY_NAME[c.name]) for c in scored}
+        assert scored and refused not in shapes and excluded["mask_shape"] > 0
+        expected = "knife" if refused == "compact" else "bowl"
+        assert expected in {c.name for c in scored}
 
 
 def test_lexical_traps(embedder):

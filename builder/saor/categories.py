@@ -267,6 +267,29 @@ SUPPORT_OVERRIDES: dict[str, frozenset[str]] = {
 }
 
 
+# Typical outline, for matching the mask the inpainting model will fill: a spoon-shaped hole cannot hold a plate,
+# a coin-shaped one cannot hold a knife. "elongated": about 3:1 or more seen from most sides (refused by round
+# masks); "compact": never near 3:1 from a usual view (refused by long masks; a plate seen at an angle is 2:1 at
+# most); everything else (cars, people, tables: depends on pose and view) matches any mask.
+ELONGATED = frozenset({
+    "spoon", "fork", "knife", "baseball bat", "toothbrush", "tie", "skis", "snowboard", "surfboard", "skateboard",
+    "remote", "carrot", "banana", "hot dog", "key", "umbrella", "train", "tower", "lighthouse", "rocket",
+    "street lamp", "traffic light", "parking meter", "tripod", "floor lamp", "bottle", "bench", "medal ribbons",
+    "log", "scarf", "guitar", "keyboard", "candle",
+})
+COMPACT = frozenset({
+    "cup", "bowl", "apple", "orange", "donut", "cake", "clock", "sports ball", "coin", "button", "medal",
+    "bottle cap", "ring", "teddy bear", "toaster", "globe", "basket", "jar", "mug", "teapot", "cushion",
+    "watermelon", "flower", "succulent", "rock", "shrub", "cardboard box", "wooden crate", "hat", "helmet", "cap",
+    "mushroom", "pine cone", "potted plant", "vase", "brooch", "badge", "microwave", "washing machine", "plate",
+    "saucer",
+})
+
+
+def shape_of(category: Category) -> str:
+    return "elongated" if category.name in ELONGATED else "compact" if category.name in COMPACT else "any"
+
+
 def supports_of(category: Category) -> frozenset[str]:
     return SUPPORT_OVERRIDES.get(category.name, DEFAULT_SUPPORTS[category.size])
 

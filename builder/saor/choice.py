@@ -1,9 +1,11 @@
 """Choosing what replaces an object: hard plausibility constraints, then a scene-fit score, then a seeded draw.
 
 Constraints (a candidate failing any is never drawn): not the same class (same name, or a near-synonym by
-embedding similarity: couch/sofa), the same physical size class as the target (a cup never becomes a car), a
-shared support (a television on a stand or wall never becomes a chair on the floor), animals only for animals and figures only for people (``LIVING_SWAPS``), no
-indoor-only object in an outdoor scene and vice versa, and no lexical trap (dog -> hot dog).
+embedding similarity: couch/sofa); the same physical size class as the target (a cup never becomes a car); a
+shared support (a television on a stand or wall never becomes a chair on the floor); animals only for animals
+and figures only for people (``LIVING_SWAPS``); no indoor-only object in an outdoor scene and vice versa; no
+lexical trap (dog -> hot dog); an outline that the target's mask can hold (a long thin spoon-shaped mask
+refuses a plate, a round one refuses a knife).
 
 Score of a survivor = cos(candidate, scene description) + ``target_weight`` * cos(candidate, target)
 + ``group_bonus`` if it plays the same role (both furniture, both food, ...) - ``repeat_penalty`` if the scene
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .categories import ALL_CATEGORIES, Category, canonical_name, is_lexical_trap, lookup, supports_of
+from .categories import ALL_CATEGORIES, Category, canonical_name, is_lexical_trap, lookup, shape_of, supports_of
 from .context import SceneContext
 from .embedding import TextEmbedder
 
@@ -62,6 +64,8 @@ class ReplacementChooser:
         target_weight: float = 0.6,
         group_bonus: float = 0.1,
         repeat_penalty: float = 0.2,
+        elongated_mask: float = 3.0,
+        compact_mask: float = 1.6,
     ):
         if not 0.0 <= removal_share <= 1.0:
             raise ValueError(f"removal_share must be in [0, 1], got {removal_share}")
@@ -76,10 +80,15 @@ class ReplacementChooser:
         self.target_weight = target_weight
         self.group_bonus = group_bonus
         self.repeat_penalty = repeat_penalty
+        # Mask elongation at or above which compact candidates are refused, at or below which elongated ones are.
+        self.elongated_mask = elongated_mask
+        self.compact_mask = compact_mask
         self._candidate_vectors = embedder.embed([c.description for c in self.categories])
 
-    def constraint_failure(self, target: Category, candidate: Category, setting: str) -> str | None:
-        """The first hard constraint ``candidate`` fails as a replacement for ``target`` ("" if none)."""
+    def constraint_failure(
+        self, target: Category, candidate: Category, setting: str, elongation: float | None = None
+    ) -> str | None:
+        """The first hard constraint ``candidate`` fails as a replacement for ``target`` (None if none)."""
         if candidate.name == target.name:
             return "same_class"
         if candidate.size != target.size:
@@ -93,6 +102,12 @@ class ReplacementChooser:
             return "setting"
         if is_lexical_trap(target.name, candidate.name):
             return "lexical_trap"
+        if elongation is not None:
+            shape = shape_of(candidate)
+            if (elongation >= self.elongated_mask and shape == "compact") or (
+                elongation <= self.compact_mask and shape == "elongated"
+            ):
+                return "mask_shape"
         return None
 
     def score_candidates(self, context: SceneContext) -> tuple[list[ScoredCandidate], dict[str, int]]:
@@ -106,7 +121,7 @@ class ReplacementChooser:
         excluded: dict[str, int] = {}
         scored = []
         for i, candidate in enumerate(self.categories):
-            failure = self.constraint_failure(target, candidate, context.setting)
+            failure = self.constraint_failure(target, candidate, context.setting, context.elongation)
             if failure is None and target_sim[i] >= self.synonym_threshold:
                 failure = "same_class"  # a near-synonym is no visible change
             if failure is not None:

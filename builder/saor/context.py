@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..scene import Scene, SceneObject
 from .categories import canonical_name, lookup
 
@@ -20,6 +22,7 @@ class SceneContext:
     others: tuple[str, ...]  # canonical names of the other objects, largest first, duplicates removed
     caption: str
     setting: str  # "indoor", "outdoor" or "any" (unknown / mixed)
+    elongation: float | None = None  # of the target's mask (long / short axis); None = unknown, not checked
 
     def describe(self) -> str:
         """The text embedded as "the scene": caption first (most informative), then the other objects."""
@@ -58,6 +61,20 @@ def infer_setting(names: list[str], caption: str) -> str:
     return "indoor" if votes["indoor"] > votes["outdoor"] else "outdoor"
 
 
+def mask_elongation(mask: np.ndarray) -> float:
+    """Long over short axis of the mask's pixel cloud (second moments): w/h for a filled w x h rectangle.
+
+    Moments rather than the bounding box, so a diagonal spoon reads as elongated too.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 3:
+        return 1.0
+    # +1/12: a pixel's own extent, so a one-pixel-wide line is long but not infinitely so.
+    covariance = np.cov(np.stack([xs, ys]).astype(np.float64)) + np.eye(2) / 12.0
+    low, high = np.linalg.eigvalsh(covariance)
+    return float(np.sqrt(high / low))
+
+
 def build_context(scene: Scene, target: SceneObject, max_others: int = 8) -> SceneContext:
     target_name = canonical_name(target.category)
     others = sorted(
@@ -72,5 +89,6 @@ def build_context(scene: Scene, target: SceneObject, max_others: int = 8) -> Sce
     names = names[:max_others]
     caption = " ".join(scene.caption.split())
     return SceneContext(
-        target=target_name, others=tuple(names), caption=caption, setting=infer_setting([target_name, *names], caption)
+        target=target_name, others=tuple(names), caption=caption, setting=infer_setting([target_name, *names], caption),
+        elongation=mask_elongation(target.mask),
     )
