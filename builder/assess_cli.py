@@ -27,6 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--judge", default="detector", choices=["detector", "vlm"], help="default: detector")
     parser.add_argument("--model", metavar="ID_OR_PATH", help="VLM Hub id (HF cache) or local folder (--judge vlm)")
     parser.add_argument("--device", default="cpu", help="torch device of the VLM judge (default cpu)")
+    parser.add_argument("--dtype", help="torch dtype of the VLM judge, e.g. bfloat16 (default: the checkpoint's)")
     parser.add_argument("--detector", default="ela", help="harness detector of the detector judge (default ela)")
     parser.add_argument("--threshold", type=float, default=0.5, help="detector judge: score above it = 'edited'")
     parser.add_argument("--trials", type=int, default=8, metavar="K", help="protocol repetitions per sample (8)")
@@ -42,7 +43,7 @@ def make_judge(args: argparse.Namespace):
     if args.judge == "vlm":
         if not args.model:
             raise ValueError("--judge vlm needs --model ID_OR_PATH")
-        return create_judge("vlm", model=args.model, device=args.device)
+        return create_judge("vlm", model=args.model, device=args.device, dtype=args.dtype)
     if args.model:
         raise ValueError("--model is for --judge vlm; the detector judge takes --detector")
     return create_judge("detector", detector=args.detector, threshold=args.threshold)

@@ -96,6 +96,14 @@ def test_a_missing_model_is_named(tmp_path, tiny_vlm_dir):
     (broken / "config.json").unlink()
     with pytest.raises(ModelNotFound, match=f"{broken}.*could not be loaded"):
         create_judge("vlm", model=str(broken))
+    with pytest.raises(ValueError, match="dtype 'float17' is not a torch dtype"):
+        create_judge("vlm", model=str(tiny_vlm_dir), dtype="float17")
+
+
+def test_a_dtype_is_applied(tiny_vlm_dir):
+    judge = create_judge("vlm", model=str(tiny_vlm_dir), dtype="bfloat16", max_new_tokens=3)
+    assert judge.model.dtype == torch.bfloat16
+    assert isinstance(judge.ask([INPAINTED], SINGLE_PROMPT, np.random.default_rng(0)), str)
 
 
 def test_a_hub_id_offline_and_not_cached_is_named(monkeypatch):

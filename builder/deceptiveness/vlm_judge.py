@@ -35,11 +35,14 @@ def load_vlm(model: str, device: str = "cpu", dtype: str | None = None):
 
     if _looks_like_path(model) and not os.path.isdir(os.path.expanduser(model)):
         raise ModelNotFound(f"VLM judge model {model!r}: no such folder")
+    torch_dtype = getattr(torch, dtype, None) if dtype else None
+    if dtype and not isinstance(torch_dtype, torch.dtype):
+        raise ValueError(f"VLM judge dtype {dtype!r} is not a torch dtype (e.g. float16, bfloat16, float32)")
     location = os.path.expanduser(model) if _looks_like_path(model) else model
     offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     try:
         processor = AutoProcessor.from_pretrained(location)
-        kwargs = {"dtype": getattr(torch, dtype)} if dtype else {}
+        kwargs = {"dtype": torch_dtype} if torch_dtype is not None else {}
         vlm = AutoModelForImageTextToText.from_pretrained(location, **kwargs)
     except (OSError, ValueError) as error:
         hint = " (HF_HUB_OFFLINE is set: only the local HF cache is searched)" if offline else ""
