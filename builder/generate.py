@@ -192,6 +192,7 @@ def run_generation(
                 reused += 1
                 bar.update(len(chunk.items))
                 continue
+            maker.load_backends()  # only once there is work: a finished run resumes without loading models
             started = time.perf_counter()
             rows: list[dict[str, Any]] = []
             skipped: list[dict[str, Any]] = []

@@ -104,13 +104,14 @@ def print_summary(result, stream=None) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so `inpaintbench --help` stays fast.
     from .generate import OutputDirConflict, make_state, run_generation
+    from .image_samples import BackendLoadError
     from .sources import SourceConfigError
 
     try:
         config = config_from_args(args)
         state = make_state()
         result = run_generation(config, state=state, progress=not args.no_progress)
-    except (ConfigError, SourceConfigError, OutputDirConflict) as error:
+    except (ConfigError, SourceConfigError, OutputDirConflict, BackendLoadError) as error:
         print(f"inpaintbench generate: error: {error}", file=sys.stderr)
         return 2
     if state.is_main_process:

@@ -52,6 +52,10 @@ def skip_record(stage: str, source: str, image_id: str, reason: str, object_id: 
     }
 
 
+class BackendLoadError(RuntimeError):
+    """A configured backend could not be built (missing weights, bad params): the run stops before any sample."""
+
+
 class SampleMaker:
     def __init__(self, config: GenerateConfig, sources: dict[str, Any]) -> None:
         self.config = config
@@ -72,8 +76,20 @@ class SampleMaker:
     def backend(self, index: int) -> InpaintBackend:
         if index not in self._backends:
             spec = self.config.backends[index]
-            self._backends[index] = create_backend(spec.name, **spec.params)
+            try:
+                self._backends[index] = create_backend(spec.name, **spec.params)
+            except Exception as error:  # noqa: BLE001 - re-raised with the backend named
+                raise BackendLoadError(
+                    f"backend #{index} {spec.name!r} ({_json(spec.params)}) could not be built: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
         return self._backends[index]
+
+    def load_backends(self) -> None:
+        """Build every backend of the mix now: a missing model must stop the run at its start, not turn each
+        sample that draws it into a skip hours later."""
+        for index in range(len(self.config.backends)):
+            self.backend(index)
 
     # ---- one image -----------------------------------------------------------------------------------------
 
@@ -133,8 +149,8 @@ class SampleMaker:
         request = InpaintRequest(
             image=scene.image, mask=mask_image, prompt=plan.prompt, negative_prompt=plan.negative_prompt, seed=seed
         )
+        backend = self.backend(backend_index)  # built up front by load_backends; a failure there ends the run
         try:
-            backend = self.backend(backend_index)
             started = time.perf_counter()
             result = backend.inpaint(request)
             self.backend_seconds[backend.name] += time.perf_counter() - started

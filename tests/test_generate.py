@@ -280,3 +280,21 @@ def test_annotations_edited_in_place_are_refused_on_resume(tmp_path):
     with pytest.raises(OutputDirConflict, match="inputs changed since"):
         run_generation(config, progress=False)
     assert shard_bytes(first.out_dir) == before
+
+
+def test_a_backend_that_cannot_load_stops_the_run_before_any_sample(coco_set, tmp_path, capsys):
+    # A missing model must end the run at its start with the model named, not become one skip per sample.
+    images_dir, annotations = coco_set
+    missing = tmp_path / "no-such-model"
+    config_file = tmp_path / "mix.yaml"
+    config_file.write_text(
+        "".join(f"{k}: {v}\n" for k, v in SMALL_PHOTO_CONFIG.items())
+        + f"backends:\n  - {{name: opencv_telea, weight: 1}}\n  - {{name: sd_inpaint, weight: 1, params: {{model: '{missing}'}}}}\n"
+    )
+    out = tmp_path / "out"
+    argv = ["generate", "--config", str(config_file), "--no-embedded", "--images", str(images_dir),
+            "--annotations", str(annotations), "--out", str(out), "--max-images", "2", "--no-progress"]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "sd_inpaint" in err and str(missing) in err
+    assert not list(out.glob("data/*.parquet"))
