@@ -57,14 +57,24 @@ class Scorer:
         self.pixel_rows = np.flatnonzero(self.pos.sum(axis=1) > 0)
         pos, neg = self.pos[self.pixel_rows], self.neg[self.pixel_rows]
         self.pixel_pos, self.pixel_neg = pos, neg  # kept: every compute() (bootstrap resample) pools these
-        f1 = hm.f1_at_edges(pos, neg)
-        self.f1_th = f1[:, self.edge]
-        self.f1_best = f1.max(axis=1) if len(self.pixel_rows) else np.zeros(0)
-        self.iou_th = hm.iou_at_edges(pos, neg)[:, self.edge]
+        # Cumulative counts once; every threshold metric below is arithmetic on them (memory: O(images x bins)).
+        tp, fp = hm.counts_at_edges(pos), hm.counts_at_edges(neg)
+        n_pos = tp[:, :1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = 2 * tp / (tp + fp + n_pos)  # n_pos > 0 on these rows
+            self.f1_th = f1[:, self.edge]
+            self.f1_best = f1.max(axis=1) if len(self.pixel_rows) else np.zeros(0)
+            del f1
+            self.iou_th = tp[:, self.edge] / (fp[:, self.edge] + n_pos[:, 0])
+            # Score 1 - p lands in the mirrored bin (exactly so for uint8 maps): its counts at edge e are the
+            # counts below the mirrored edge, i.e. totals minus counts at B - e.
+            mirror = self.n_bins - self.edge
+            tp_inv = n_pos[:, 0] - tp[:, mirror]
+            fp_inv = fp[:, 0] - fp[:, mirror]
+            self.f1_inverted = 2 * tp_inv / (tp_inv + fp_inv + n_pos[:, 0])
+        del tp, fp
         self.auc = hm.roc_auc(pos, neg)  # NaN for full masks (no negatives)
         self.ap = hm.average_precision(pos, neg)
-        # Score 1 - p lands in the mirrored bin (exactly so for uint8 maps).
-        self.f1_inverted = hm.f1_at_edges(pos[:, ::-1], neg[:, ::-1])[:, self.edge]
 
         self.score_values, self.score_group = hm.group_by_value(self.scores)
 
