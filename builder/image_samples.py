@@ -61,6 +61,8 @@ class SampleMaker:
         self.config = config
         self.sources = sources
         self.planner = create_planner(config.planner, **config.planner_params)
+        # For backends that ignore prompts (see InpaintBackend.follows_prompt): they can only remove.
+        self.removal_planner = create_planner("simple")
         self.selection = SelectionConfig(
             min_area_fraction=config.min_area_fraction,
             max_area_fraction=config.max_area_fraction,
@@ -138,18 +140,19 @@ class SampleMaker:
             processed = process_mask(obj.mask, variant, dilation)
         except ValueError as error:
             return None, ("select", f"mask {variant} +{dilation}%: {error}")
-        try:
-            plan = self.planner.plan(scene, obj, rng_for(self.config.seed, "plan", *key.parts))
-        except Exception as error:  # noqa: BLE001 - e.g. a model-backed planner failing on one object
-            return None, ("plan", f"planner {self.config.planner} raised {type(error).__name__}: {error}")
         backend_index = draw_backend_index(self.config, key)
+        backend = self.backend(backend_index)  # built up front by load_backends; a failure there ends the run
+        planner = self.planner if backend.follows_prompt else self.removal_planner
+        try:
+            plan = planner.plan(scene, obj, rng_for(self.config.seed, "plan", *key.parts))
+        except Exception as error:  # noqa: BLE001 - e.g. a model-backed planner failing on one object
+            return None, ("plan", f"planner {planner.name} raised {type(error).__name__}: {error}")
         seed = sample_seed(self.config, key)
         mask, mask_record = processed.mask, processed.record
         mask_image = mask_to_pil(mask)
         request = InpaintRequest(
             image=scene.image, mask=mask_image, prompt=plan.prompt, negative_prompt=plan.negative_prompt, seed=seed
         )
-        backend = self.backend(backend_index)  # built up front by load_backends; a failure there ends the run
         try:
             started = time.perf_counter()
             result = backend.inpaint(request)
@@ -190,6 +193,7 @@ class SampleMaker:
                 {
                     "mask": mask_record,
                     "negative_prompt": plan.negative_prompt,
+                    "planner": planner.name,
                     "plan": plan.extra,
                     "backend": result.extra,
                     "normalisation": scene.extra.get("normalisation", {}),

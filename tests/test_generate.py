@@ -245,7 +245,9 @@ if "test_picky" not in PLANNERS:
 
 
 def test_a_planner_failing_on_one_object_is_recorded_and_the_rest_is_generated(coco_set, tmp_path):
-    result = run_generation(make_config(coco_set, tmp_path / "picky", planner="test_picky"), progress=False)
+    # A prompt-steered backend: prompt-blind classical ones never consult the configured planner.
+    config = make_config(coco_set, tmp_path / "picky", planner="test_picky", backends=[{"name": "test_counting"}])
+    result = run_generation(config, progress=False)
     plan_skips = [item for item in result.manifest["skipped"]["items"] if item["stage"] == "plan"]
     assert plan_skips and all(int(item["object_id"]) % 2 == 0 for item in plan_skips)
     assert all(r.startswith("planner test_picky raised ValueError: no replacement fits") for r in

@@ -9,7 +9,21 @@ import pytest
 import torch
 from PIL import Image
 
+from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
 from inpaintbench.cli import main
+
+if "test_prompt_tint" not in BACKENDS:
+
+    @register_backend("test_prompt_tint")
+    class PromptTintBackend(InpaintBackend):
+        """Fills the hole with a colour drawn from the prompt: a backend the prompt steers (follows_prompt), so
+        the generator keeps the planner's *replace* plan (prompt-blind classical backends only get removals)."""
+
+        def inpaint(self, request):
+            rgb = np.asarray(request.image.convert("RGB")).copy()
+            hole = np.asarray(request.mask.convert("L")) > 127
+            rgb[hole] = np.frombuffer(request.prompt.encode()[:3].ljust(3, b"x"), np.uint8)
+            return InpaintResult(Image.fromarray(rgb), strategy="paste_back")
 
 torch.set_num_threads(1)
 
@@ -95,7 +109,7 @@ def test_generate_with_the_saor_planner_records_the_plan_in_each_sample(tmp_path
     import pyarrow.parquet as pq
 
     config = json.loads(coco_config.read_text())
-    config.update(planner="saor", planner_params={"removal_share": 0.0}, backends=[{"name": "opencv_telea"}],
+    config.update(planner="saor", planner_params={"removal_share": 0.0}, backends=[{"name": "test_prompt_tint"}],
                   objects_per_image=3, pristine_ratio=0.0)
     coco_config.write_text(json.dumps(config))
     out = tmp_path / "run"
@@ -114,3 +128,22 @@ def test_generate_with_the_saor_planner_records_the_plan_in_each_sample(tmp_path
         assert plan["saor_target"] == sample["category"] and plan["saor_candidates"]
         # The report shows exactly what generate recorded (same plan stream, slot edit0).
         assert (sample["object_id"], sample["replacement"], sample["prompt"]) in reported
+
+
+def test_a_prompt_blind_backend_gets_a_removal_plan_not_a_claimed_replacement(tmp_path, coco_config):
+    import glob
+
+    import pyarrow.parquet as pq
+
+    config = json.loads(coco_config.read_text())
+    config.update(planner="saor", planner_params={"removal_share": 0.0}, backends=[{"name": "opencv_telea"}],
+                  objects_per_image=3, pristine_ratio=0.0)
+    coco_config.write_text(json.dumps(config))
+    out = tmp_path / "run"
+    assert main(["generate", "--config", str(coco_config), "--out", str(out), "--no-progress"]) == 0
+    files = sorted(glob.glob(str(out / "**" / "*.parquet"), recursive=True))
+    samples = [r for f in files for r in pq.read_table(f, columns=["action", "replacement", "extra"]).to_pylist()]
+    assert samples
+    for sample in samples:
+        assert sample["action"] == "remove" and sample["replacement"] == ""
+        assert json.loads(sample["extra"])["planner"] == "simple"

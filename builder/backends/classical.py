@@ -22,6 +22,7 @@ def _as_arrays(request: InpaintRequest) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _OpenCVBackend(InpaintBackend):
+    follows_prompt = False
     flag: int
 
     def __init__(self, radius: int = 5) -> None:
@@ -46,6 +47,8 @@ class NavierStokesBackend(_OpenCVBackend):
 @register_backend("patchmatch")
 class PatchMatchBackend(InpaintBackend):
     """PatchMatch (Barnes et al. 2009) via pypatchmatch; its random search is seeded per sample."""
+
+    follows_prompt = False
 
     def __init__(self, patch_size: int = 15) -> None:
         super().__init__(patch_size=int(patch_size))

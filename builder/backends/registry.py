@@ -34,6 +34,9 @@ class InpaintBackend(abc.ABC):
     """Subclasses set ``name`` (via the registry) and implement ``inpaint``."""
 
     name: str = ""
+    # Whether the prompt steers the fill. A backend that ignores it (classical hole filling) can only *remove*
+    # an object: the generator then asks for a removal plan, so no sample claims a replacement it never got.
+    follows_prompt: bool = True
 
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
