@@ -9,9 +9,11 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from inpaintbench.registry import Registry
 
 from .scene import Scene, SceneObject
 
@@ -34,35 +36,16 @@ class Planner(abc.ABC):
         """Must be deterministic given ``rng`` (seeded per sample by the generator)."""
 
 
-PLANNERS: dict[str, Callable[..., Planner]] = {}
-
-
-def register_planner(name: str):
-    def decorator(cls):
-        if name in PLANNERS:
-            raise ValueError(f"planner {name!r} is registered twice")
-        cls.name = name
-        PLANNERS[name] = cls
-        return cls
-
-    return decorator
-
-
 # Planners living in their own modules, imported on first use so callers need not import them first (and
 # heavy dependencies such as sentence-transformers load only when the planner is actually asked for).
 LAZY_PLANNER_MODULES: dict[str, str] = {"saor": "inpaintbench.builder.saor.planner"}
 
+PLANNERS: Registry[Planner] = Registry("planner", lazy=LAZY_PLANNER_MODULES)
+register_planner = PLANNERS.register
+
 
 def create_planner(name: str, **params: Any) -> Planner:
-    if name not in PLANNERS and name in LAZY_PLANNER_MODULES:
-        import importlib
-
-        importlib.import_module(LAZY_PLANNER_MODULES[name])
-    try:
-        factory = PLANNERS[name]
-    except KeyError:
-        raise ValueError(f"unknown planner {name!r}; known: {', '.join(sorted({*PLANNERS, *LAZY_PLANNER_MODULES}))}") from None
-    return factory(**params)
+    return PLANNERS.create(name, **params)
 
 
 @register_planner("simple")

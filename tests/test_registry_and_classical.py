@@ -68,3 +68,17 @@ def test_ids_and_seeds_depend_only_on_identity():
     assert a.startswith("embedded-skimage_astronaut-")
     s = derive_seed(0, a)
     assert s == derive_seed(0, a) and s != derive_seed(1, a) and 0 <= s < 2**63
+
+
+def test_registry_refuses_a_second_registration_and_imports_lazy_entries_on_demand():
+    from inpaintbench.registry import Registry
+
+    registry = Registry("widget", lazy={"json_widget": "json"})
+    registry.register("a")(type("A", (), {"__init__": lambda self, x=1: setattr(self, "x", x)}))
+    with pytest.raises(ValueError, match="widget 'a' is registered twice"):
+        registry.register("a")(type("B", (), {}))
+    assert registry.create("a", x=5).x == 5 and registry["a"].name == "a"
+    assert registry.known() == ["a", "json_widget"]
+    # A lazy module that does not register the name it promised is an unknown name, not a crash.
+    with pytest.raises(ValueError, match="unknown widget 'json_widget'; known: a, json_widget"):
+        registry.create("json_widget")

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from PIL import Image
+
+from inpaintbench.registry import Registry
 
 
 @dataclass
@@ -54,20 +56,6 @@ class InpaintBackend(abc.ABC):
         return {"backend": self.name, **self.params}
 
 
-BACKENDS: dict[str, Callable[..., InpaintBackend]] = {}
-
-
-def register_backend(name: str):
-    def decorator(cls):
-        if name in BACKENDS:
-            raise ValueError(f"inpainting backend {name!r} is registered twice")
-        cls.name = name
-        BACKENDS[name] = cls
-        return cls
-
-    return decorator
-
-
 # Backends whose module is heavy to import (diffusers, transformers) register only when first asked for.
 LAZY_BACKENDS: dict[str, str] = {
     "sd_inpaint": "inpaintbench.builder.backends.sd",
@@ -78,15 +66,9 @@ LAZY_BACKENDS: dict[str, str] = {
     "controlnet_inpaint": "inpaintbench.builder.backends.controlnet",
 }
 
+BACKENDS: Registry[InpaintBackend] = Registry("inpainting backend", lazy=LAZY_BACKENDS)
+register_backend = BACKENDS.register
+
 
 def create_backend(name: str, **params: Any) -> InpaintBackend:
-    if name not in BACKENDS and name in LAZY_BACKENDS:
-        import importlib
-
-        importlib.import_module(LAZY_BACKENDS[name])
-    try:
-        factory = BACKENDS[name]
-    except KeyError:
-        known = ", ".join(sorted(set(BACKENDS) | set(LAZY_BACKENDS)))
-        raise ValueError(f"unknown inpainting backend {name!r}; known: {known}") from None
-    return factory(**params)
+    return BACKENDS.create(name, **params)

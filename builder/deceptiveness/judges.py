@@ -13,10 +13,11 @@ assessment sidecar: two runs with equal descriptions (and equal trials and seed)
 from __future__ import annotations
 
 import abc
-import importlib
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from inpaintbench.registry import Registry
 
 REAL, EDITED = "real", "edited"
 FIRST, SECOND = "first", "second"
@@ -38,32 +39,16 @@ class Judge(abc.ABC):
         return {"name": self.name, "params": self.params}
 
 
-JUDGES: dict[str, Callable[..., Judge]] = {}
-
 # Judges whose modules are imported only when asked for: the VLM judge pulls in transformers.
-_LAZY_MODULES = {
-    "detector": "inpaintbench.builder.deceptiveness.detector_judge",
-    "vlm": "inpaintbench.builder.deceptiveness.vlm_judge",
-}
-
-
-def register_judge(name: str):
-    def decorator(cls):
-        if name in JUDGES:
-            raise ValueError(f"judge {name!r} is registered twice")
-        cls.name = name
-        JUDGES[name] = cls
-        return cls
-
-    return decorator
+JUDGES: Registry[Judge] = Registry(
+    "judge",
+    lazy={
+        "detector": "inpaintbench.builder.deceptiveness.detector_judge",
+        "vlm": "inpaintbench.builder.deceptiveness.vlm_judge",
+    },
+)
+register_judge = JUDGES.register
 
 
 def create_judge(name: str, **params: Any) -> Judge:
-    if name not in JUDGES and name in _LAZY_MODULES:
-        importlib.import_module(_LAZY_MODULES[name])
-    try:
-        factory = JUDGES[name]
-    except KeyError:
-        known = sorted(set(JUDGES) | set(_LAZY_MODULES))
-        raise ValueError(f"unknown judge {name!r}; known: {', '.join(known)}") from None
-    return factory(**params)
+    return JUDGES.create(name, **params)

@@ -14,9 +14,11 @@ the in-domain / out-of-domain breakdown (empty: untrained, e.g. classical forens
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+from inpaintbench.registry import Registry
 
 
 class Detector(abc.ABC):
@@ -33,26 +35,12 @@ class Detector(abc.ABC):
         return {"name": self.name, "params": self.params, "training_backends": list(self.training_backends)}
 
 
-DETECTORS: dict[str, Callable[..., Detector]] = {}
-
-
-def register_detector(name: str):
-    def decorator(cls):
-        if name in DETECTORS:
-            raise ValueError(f"detector {name!r} is registered twice")
-        cls.name = name
-        DETECTORS[name] = cls
-        return cls
-
-    return decorator
+DETECTORS: Registry[Detector] = Registry("detector")
+register_detector = DETECTORS.register
 
 
 def create_detector(name: str, **params: Any) -> Detector:
-    try:
-        factory = DETECTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}") from None
-    return factory(**params)
+    return DETECTORS.create(name, **params)
 
 
 def check_rgb_image(image: np.ndarray) -> np.ndarray:
