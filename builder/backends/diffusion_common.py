@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import weakref
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
 from .. import strategies
+from ..models import ModelNotFound, hub_offline, load_pretrained, looks_like_path  # noqa: F401 (re-exported)
 from ..strategies import SizeRule
 from .registry import InpaintBackend, InpaintRequest, InpaintResult
 
@@ -40,38 +40,9 @@ DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16
           "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
 
 
-class ModelNotFoundError(OSError):
-    """Weights that cannot be loaded; the message names the model id or path and says what to do."""
-
-
-def hub_offline() -> bool:
-    """HF_HUB_OFFLINE as huggingface_hub reads it, but from the environment *now* (it may be set after import)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _looks_like_path(name: str) -> bool:
-    # A Hub id is "name" or "owner/name"; anything else with separators, or starting like a path, is a path.
-    return name.startswith(("/", "./", "../", "~")) or name.count("/") > 1 or "\\" in name
-
-
-def load_pretrained(cls: Any, name_or_path: str, what: str, **kwargs: Any) -> Any:
-    """``cls.from_pretrained`` with HF_HUB_OFFLINE honoured and a clear error naming the model when it fails."""
-    name = str(name_or_path)
-    local = Path(name).expanduser()
-    if _looks_like_path(name) and not local.exists():
-        raise ModelNotFoundError(f"{what}: model path {name!r} does not exist")
-    offline = hub_offline()
-    try:
-        return cls.from_pretrained(str(local) if local.exists() else name, local_files_only=offline, **kwargs)
-    except OSError as error:
-        if local.exists():
-            hint = "the folder is not a complete diffusers/transformers save (model_index.json, config.json, weights)"
-        elif offline:
-            hint = (f"HF_HUB_OFFLINE is set and it is not in the local cache; run `hf download {name}` where the "
-                    f"Hub is reachable, or pass a local path")
-        else:
-            hint = "check the model id, your network and (for gated models) your Hub token"
-        raise ModelNotFoundError(f"{what}: cannot load {cls.__name__} weights {name!r}: {hint}. ({error})") from error
+# Shared with every other model the builder loads; the old names stay importable from here.
+ModelNotFoundError = ModelNotFound
+_looks_like_path = looks_like_path
 
 
 def resolve_device(device: str) -> str:

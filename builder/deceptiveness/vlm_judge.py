@@ -8,11 +8,11 @@ inside ``torch.random.fork_rng`` so that the caller's global torch RNG is left a
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 from PIL import Image
 
+from ..models import ModelNotFound, load_pretrained  # noqa: F401 (ModelNotFound re-exported)
 from .answers import parse_pair_answer, parse_single_answer
 from .judges import Judge, register_judge
 
@@ -20,32 +20,16 @@ SINGLE_PROMPT = "Is this photo real or was part of it edited by AI? Answer 'real
 PAIR_PROMPT = "Which of the two images was edited, the first or the second?"
 
 
-class ModelNotFound(FileNotFoundError):
-    """The VLM named by id or path cannot be loaded (missing folder, not in the HF cache while offline, ...)."""
-
-
-def _looks_like_path(model: str) -> bool:
-    return model.startswith(("/", "./", "../", "~")) or os.path.exists(os.path.expanduser(model))
-
-
 def load_vlm(model: str, device: str = "cpu", dtype: str | None = None):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    if _looks_like_path(model) and not os.path.isdir(os.path.expanduser(model)):
-        raise ModelNotFound(f"VLM judge model {model!r}: no such folder")
     torch_dtype = getattr(torch, dtype, None) if dtype else None
     if dtype and not isinstance(torch_dtype, torch.dtype):
         raise ValueError(f"VLM judge dtype {dtype!r} is not a torch dtype (e.g. float16, bfloat16, float32)")
-    location = os.path.expanduser(model) if _looks_like_path(model) else model
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-    try:
-        processor = AutoProcessor.from_pretrained(location)
-        kwargs = {"dtype": torch_dtype} if torch_dtype is not None else {}
-        vlm = AutoModelForImageTextToText.from_pretrained(location, **kwargs)
-    except (OSError, ValueError) as error:
-        hint = " (HF_HUB_OFFLINE is set: only the local HF cache is searched)" if offline else ""
-        raise ModelNotFound(f"VLM judge model {model!r} could not be loaded{hint}: {error}") from error
+    processor = load_pretrained(AutoProcessor, model, "VLM judge model")
+    kwargs = {"dtype": torch_dtype} if torch_dtype is not None else {}
+    vlm = load_pretrained(AutoModelForImageTextToText, model, "VLM judge model", **kwargs)
     return processor, vlm.to(device).eval()
 
 

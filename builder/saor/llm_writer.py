@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from .context import SceneContext, describe_name
-from .models import load_pretrained, resolve_model
+from .models import load_from_directory, resolve_model
 from .template_writer import TemplatePromptWriter
 
 SYSTEM = (
@@ -60,8 +60,8 @@ class LLMPromptWriter:
 
         self.model_name = str(model)
         directory = resolve_model(model, what="prompt LLM", cache_dir=cache_dir)
-        self.tokenizer = load_pretrained(AutoTokenizer, directory, what="prompt LLM tokenizer", name=self.model_name)
-        self.model = load_pretrained(AutoModelForCausalLM, directory, what="prompt LLM", name=self.model_name)
+        self.tokenizer = load_from_directory(AutoTokenizer, directory, what="prompt LLM tokenizer", name=self.model_name)
+        self.model = load_from_directory(AutoModelForCausalLM, directory, what="prompt LLM", name=self.model_name)
         self.model.to(device).eval()
         self.device = device
         self.max_new_tokens = max_new_tokens

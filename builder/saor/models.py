@@ -11,17 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_TRUE = {"1", "true", "yes", "on"}
-
-
-class ModelNotFound(OSError):
-    """A configured model (by id or path) cannot be found or loaded; the message names it."""
-
-
-def hub_offline() -> bool:
-    # Read at call time, not at import: huggingface_hub freezes its constant when it is imported, but a caller
-    # (or a test) may set the variable later and still expects it to hold.
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+from ..models import ModelNotFound, hub_offline  # noqa: F401 (re-exported: one error type for every model)
 
 
 def resolve_model(name_or_path: str | os.PathLike, *, what: str, cache_dir: str | os.PathLike | None = None) -> Path:
@@ -50,7 +40,7 @@ def resolve_model(name_or_path: str | os.PathLike, *, what: str, cache_dir: str 
         raise ModelNotFound(f"{what} {text!r} cannot be fetched: {exc}") from exc
 
 
-def load_pretrained(loader, directory: Path, *, what: str, name: str, **kwargs):
+def load_from_directory(loader, directory: Path, *, what: str, name: str, **kwargs):
     """``loader.from_pretrained(directory)``, re-raising load failures with the configured name in the message."""
     try:
         return loader.from_pretrained(str(directory), local_files_only=True, **kwargs)
