@@ -8,6 +8,8 @@ object, a failed mask or a backend raising on one sample each becomes a *skip* r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import json
 import math
 import time
@@ -50,6 +52,22 @@ def skip_record(stage: str, source: str, image_id: str, reason: str, object_id: 
         "path": path,
         "reason": reason,
     }
+
+
+@dataclass
+class _Edit:
+    """One inpainting edit between planning and the backend call."""
+
+    key: SampleKey
+    variant: str
+    dilation: float
+    mask: Any  # bool array
+    mask_record: dict
+    mask_image: Any  # PIL "L"
+    planner_name: str
+    plan: Any  # EditPlan
+    backend_index: int
+    request: InpaintRequest
 
 
 class BackendLoadError(RuntimeError):
@@ -120,20 +138,29 @@ class SampleMaker:
         rows: list[dict[str, Any]] = []
         # Objects in id order (not draw order): the shard's row order then reads naturally.
         chosen = sorted(selection.chosen, key=lambda o: _natural_key(o.object_id))
+        # Every edit of this photo is prepared first, then each backend inpaints its share in one batched call:
+        # all of them are the same size (the same photo), which is what a GPU pipeline batches best. Results and
+        # rows keep the object/edit order, so batching never changes what a shard holds.
+        prepared: list[tuple[SceneObject, _Edit | None, tuple[str, str] | None]] = []
         for obj in chosen:
             for edit in range(self.config.edits_per_object):
                 key = SampleKey(source_name, image_id, obj.object_id, f"edit{edit}")
-                row, problem = self._inpainted(scene, obj, key, original_png)
-                if problem is not None:
-                    skipped.append(skip_record(problem[0], source_name, image_id, problem[1], obj.object_id, path))
-                else:
-                    rows.append(row)
+                prepared.append((obj, *self._prepare(scene, obj, key)))
+        outcomes = self._run_backends([edit for _, edit, _ in prepared if edit is not None])
+        for obj, edit, problem in prepared:
+            if problem is None:
+                row, problem = self._row(scene, obj, edit, outcomes[id(edit)], original_png)
+            if problem is not None:
+                skipped.append(skip_record(problem[0], source_name, image_id, problem[1], obj.object_id, path))
+            else:
+                rows.append(row)
         planned_edits = len(chosen) * self.config.edits_per_object
         if wants_pristine(self.config, source_name, image_id, planned_edits):
             rows.append(self._pristine(scene, original_png))
         return rows, skipped
 
-    def _inpainted(self, scene: Scene, obj: SceneObject, key: SampleKey, original_png: bytes) -> tuple[dict | None, tuple[str, str] | None]:
+    def _prepare(self, scene: Scene, obj: SceneObject, key: SampleKey) -> tuple[_Edit | None, tuple[str, str] | None]:
+        """Mask, plan and backend request of one edit (no pixels inpainted yet), or why it cannot be made."""
         variant = draw_mask_variant(self.config, key)
         dilation = draw_dilation_pct(self.config, key)
         try:
@@ -148,29 +175,55 @@ class SampleMaker:
         except Exception as error:  # noqa: BLE001 - e.g. a model-backed planner failing on one object
             return None, ("plan", f"planner {planner.name} raised {type(error).__name__}: {error}")
         seed = sample_seed(self.config, key)
-        mask, mask_record = processed.mask, processed.record
-        mask_image = mask_to_pil(mask)
+        mask_image = mask_to_pil(processed.mask)
         request = InpaintRequest(
             image=scene.image, mask=mask_image, prompt=plan.prompt, negative_prompt=plan.negative_prompt, seed=seed
         )
-        try:
+        edit = _Edit(key, variant, dilation, processed.mask, processed.record, mask_image, planner.name, plan,
+                     backend_index, request)
+        return edit, None
+
+    def _run_backends(self, edits: list[_Edit]) -> dict[int, Any]:
+        """Each backend's edits in one ``inpaint_batch`` call; ``{id(edit): InpaintResult or the exception}``.
+
+        If a batch raises, its edits are retried one by one, so one bad sample costs only itself."""
+        outcomes: dict[int, Any] = {}
+        by_backend: dict[int, list[_Edit]] = {}
+        for edit in edits:
+            by_backend.setdefault(edit.backend_index, []).append(edit)
+        for index in sorted(by_backend):
+            group, backend = by_backend[index], self.backend(index)
             started = time.perf_counter()
-            result = backend.inpaint(request)
+            try:
+                results = backend.inpaint_batch([edit.request for edit in group])
+                if len(results) != len(group):
+                    raise RuntimeError(f"inpaint_batch returned {len(results)} results for {len(group)} requests")
+                outcomes.update((id(edit), result) for edit, result in zip(group, results))
+            except Exception:  # noqa: BLE001 - find out which sample fails, keep the others
+                for edit in group:
+                    try:
+                        outcomes[id(edit)] = backend.inpaint(edit.request)
+                    except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run
+                        outcomes[id(edit)] = error
             self.backend_seconds[backend.name] += time.perf_counter() - started
-            self.backend_calls[backend.name] += 1
-        except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run; it is recorded
-            name = self.config.backends[backend_index].name
-            return None, ("inpaint", f"backend {name} raised {type(error).__name__}: {error}")
+            self.backend_calls[backend.name] += len(group)
+        return outcomes
+
+    def _row(self, scene: Scene, obj: SceneObject, edit: _Edit, result: Any, original_png: bytes) -> tuple[dict | None, tuple[str, str] | None]:
+        backend = self.backend(edit.backend_index)
+        if isinstance(result, Exception):
+            return None, ("inpaint", f"backend {backend.name} raised {type(result).__name__}: {result}")
         problem = _result_problem(result, scene.image.size)
         if problem:
             return None, ("inpaint", f"backend {backend.name}: {problem}")
+        key, plan, mask = edit.key, edit.plan, edit.mask
         width, height = scene.image.size
         row = {
             "sample_id": make_sample_id(*key.parts),
             "label": INPAINTED,
             # Encoded now: a chunk's rows stay in memory until its shard is written (~4x smaller than pixels).
             "image": encode_png(result.image.convert("RGB")),
-            "mask": encode_png(mask_image),
+            "mask": encode_png(edit.mask_image),
             "original": original_png,
             "source": scene.source,
             "source_image_id": scene.image_id,
@@ -183,17 +236,17 @@ class SampleMaker:
             "backend": backend.name,
             "backend_params": _json(backend.describe()),
             "strategy": result.strategy,
-            "seed": seed,
-            "mask_variant": variant,
-            "mask_dilation_pct": float(dilation),
+            "seed": edit.request.seed,
+            "mask_variant": edit.variant,
+            "mask_dilation_pct": float(edit.dilation),
             "mask_area_fraction": float(mask.mean()),
             "width": width,
             "height": height,
             "extra": _json(
                 {
-                    "mask": mask_record,
+                    "mask": edit.mask_record,
                     "negative_prompt": plan.negative_prompt,
-                    "planner": planner.name,
+                    "planner": edit.planner_name,
                     "plan": plan.extra,
                     "backend": result.extra,
                     "normalisation": scene.extra.get("normalisation", {}),

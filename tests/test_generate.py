@@ -300,3 +300,51 @@ def test_a_backend_that_cannot_load_stops_the_run_before_any_sample(coco_set, tm
     err = capsys.readouterr().err
     assert "sd_inpaint" in err and str(missing) in err
     assert not list(out.glob("data/*.parquet"))
+
+
+if "test_batching" not in BACKENDS:
+
+    @register_backend("test_batching")
+    class BatchRecordingBackend(InpaintBackend):
+        """Records each inpaint_batch call's sizes; refuses batches holding the poisoned seed."""
+
+        batches: list[list[tuple[int, int]]] = []
+        poisoned_seed: int | None = None
+
+        def inpaint(self, request):
+            if request.seed == type(self).poisoned_seed:
+                raise ValueError("poisoned sample")
+            return InpaintResult(request.image.copy(), strategy="full_regeneration", extra={"batched": False})
+
+        def inpaint_batch(self, requests):
+            type(self).batches.append([r.image.size for r in requests])
+            if any(r.seed == type(self).poisoned_seed for r in requests):
+                raise RuntimeError("a batch with a bad sample")
+            return [InpaintResult(r.image.copy(), strategy="full_regeneration", extra={"batched": True}) for r in requests]
+
+
+def test_edits_of_one_photo_go_to_their_backend_as_one_same_size_batch(coco_set, tmp_path):
+    BatchRecordingBackend.batches, BatchRecordingBackend.poisoned_seed = [], None
+    config = make_config(coco_set, tmp_path / "batched", backends=[{"name": "test_batching"}], edits_per_object=2)
+    result = run_generation(config, progress=False)
+    batches = BatchRecordingBackend.batches
+    assert max(len(b) for b in batches) >= 2 and all(len(set(sizes)) == 1 for sizes in batches)
+    assert sum(len(b) for b in batches) == result.manifest["counts"]["by_label"]["inpainted"]
+
+
+def test_a_failing_batch_is_retried_one_by_one_and_only_the_bad_sample_is_skipped(coco_set, tmp_path):
+    BatchRecordingBackend.batches, BatchRecordingBackend.poisoned_seed = [], None
+    clean = run_generation(make_config(coco_set, tmp_path / "clean", backends=[{"name": "test_batching"}],
+                                       edits_per_object=2), progress=False)
+    ds = load_shards(clean.out_dir, tmp_path / "cache")
+    victim = next(r for r in ds if r["label"] == 1)
+    BatchRecordingBackend.poisoned_seed = victim["seed"]
+    try:
+        poisoned = run_generation(make_config(coco_set, tmp_path / "poisoned", backends=[{"name": "test_batching"}],
+                                              edits_per_object=2), progress=False)
+    finally:
+        BatchRecordingBackend.poisoned_seed = None
+    inpaint_skips = [s for s in poisoned.manifest["skipped"]["items"] if s["stage"] == "inpaint"]
+    assert len(inpaint_skips) == 1 and "poisoned sample" in inpaint_skips[0]["reason"]
+    counts = poisoned.manifest["counts"]["by_label"]
+    assert counts["inpainted"] == clean.manifest["counts"]["by_label"]["inpainted"] - 1
