@@ -11,7 +11,10 @@ mapping from the very same card YAML and the files in the same (sorted) order.
     test = builder.as_dataset(split="test")
 
 A Hub release is fetched with ``huggingface_hub.snapshot_download`` at the given revision (HF cache, and
-``HF_HUB_OFFLINE`` respected); only the card and the chosen config's Parquet files are downloaded.
+``HF_HUB_OFFLINE`` respected); only the card, ``release.json`` and the chosen config's Parquet files are downloaded.
+
+Features: ``FEATURES``, plus ``ASSESSMENT_FEATURES`` when the release's ``release.json`` records deceptiveness
+assessments (then the ``deceiving`` config exists too), the same rule the release writer follows.
 """
 
 from __future__ import annotations
@@ -20,17 +23,21 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+import json
+
 import datasets
 import pyarrow.parquet as pq
 import yaml
 
-from .schema import FEATURES
+from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, release_features
 
 # The release configs, as configs/splits.yaml defines them (a test keeps the two equal).
 RELEASE_CONFIGS = {
     "default": "every sample",
     "paste_back": "pasted-back edits (original pixels outside the mask) and pristine photos",
 }
+# Added by the release writer when the generator output carries deceptiveness assessments.
+ASSESSMENT_CONFIGS = {DECEIVING_CONFIG: DECEIVING_CONFIG_DESCRIPTION}
 _BATCH_ROWS = 64  # rows hold three PNGs each: small batches keep memory flat
 
 
@@ -71,15 +78,44 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
     """InpaintBench: AI-inpainted image forgeries with masks, originals and provenance."""
 
     BUILDER_CONFIG_CLASS = InpaintBenchConfig
-    BUILDER_CONFIGS = [InpaintBenchConfig(name=name, description=desc) for name, desc in RELEASE_CONFIGS.items()]
+    BUILDER_CONFIGS = [
+        InpaintBenchConfig(name=name, description=desc) for name, desc in {**RELEASE_CONFIGS, **ASSESSMENT_CONFIGS}.items()
+    ]
     DEFAULT_CONFIG_NAME = "default"
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description="AI-inpainted image forgeries (and their pristine photos) for detection and localization.",
-            features=FEATURES,
+            features=self._release_features(),
             citation="SAGI: Semantically Aligned and Uncertainty Guided AI Image Inpainting (arXiv 2502.06593)",
         )
+
+    def _release_features(self) -> datasets.Features:
+        """FEATURES (+ ASSESSMENT_FEATURES if the release's release.json records assessments). Before anything is
+        downloaded (``_info`` runs in ``__init__``), so a Hub release's release.json alone is fetched here."""
+        release, revision = self.config.release, self.config.revision
+        if not release:
+            return release_features(False)
+        local = Path(release).expanduser()
+        if local.is_dir():
+            summary_path = local / "release.json"
+        elif release.count("/") == 1:
+            from huggingface_hub import hf_hub_download
+            from huggingface_hub.errors import EntryNotFoundError
+
+            try:
+                summary_path = Path(hf_hub_download(release, "release.json", repo_type="dataset", revision=revision))
+            except EntryNotFoundError:
+                return release_features(False)  # not built by inpaintbench publish: the plain schema
+        else:
+            return release_features(False)  # _release_root names the problem when data is requested
+        if not summary_path.is_file():
+            return release_features(False)
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{summary_path}: not valid JSON ({exc})") from None
+        return release_features("assessment" in summary)
 
     def _release_root(self) -> Path:
         release, revision = self.config.release, self.config.revision
@@ -99,7 +135,7 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
                 release,
                 repo_type="dataset",
                 revision=revision,
-                allow_patterns=["README.md", f"data/{self.config.name}/*"],
+                allow_patterns=["README.md", "release.json", f"data/{self.config.name}/*"],
             )
         )
 
@@ -114,6 +150,6 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, files):
         for path in files:
             parquet = pq.ParquetFile(path)
-            for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list(FEATURES)):
+            for batch in parquet.iter_batches(batch_size=_BATCH_ROWS, columns=list(self.info.features)):
                 for row in batch.to_pylist():
                     yield row["sample_id"], row

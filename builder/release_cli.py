@@ -19,11 +19,15 @@ def register(subparsers) -> None:
     parser.add_argument("--split-config", default=None, help="split config YAML (default: configs/splits.yaml)")
     parser.add_argument("--to", default=None, help="write the release to this local folder instead of pushing")
     parser.add_argument("--max-shard-mb", type=float, default=256.0, help="target size of one release Parquet file")
+    parser.add_argument("--assessment", metavar="KEY", default=None,
+                        help="judge setup (judge_key) of <from>/assessments/deceptiveness.parquet to release; "
+                        "needed only when it holds several")
     parser.add_argument("--private", action="store_true", help="create the Hub repo private (if it does not exist)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from .release.assessments import AssessmentError
     from .release.build import prepare_release
     from .release.inputs import GeneratorOutputError
     from .release.layout import ReleaseLayoutError
@@ -41,14 +45,17 @@ def run(args: argparse.Namespace) -> int:
         version_tag(args.version)
         split_config = load_split_config(args.split_config or default_split_config_path())
         max_bytes = int(args.max_shard_mb * 1024 * 1024)
-        dest, summary, reused = prepare_release(args.from_dir, split_config, args.version, args.repo, args.to, max_bytes)
+        dest, summary, reused = prepare_release(
+            args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment
+        )
         state = "reused" if reused else "built"
         print(f"release v{args.version} {state} at {dest}: {summary['num_samples']} samples, "
-              + ", ".join(f"{s} {n['total']}" for s, n in summary["counts"]["split"].items()))
+              + ", ".join(f"{s} {n['total']}" for s, n in summary["counts"]["split"].items())
+              + (f"; deceptiveness from judge setup {summary['assessment']['judge_key']}" if "assessment" in summary else ""))
         if args.to:
             return 0
         result = publish_release(dest, args.repo, args.version, private=args.private)
-    except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, PublishError) as exc:
+    except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, AssessmentError, PublishError) as exc:
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
         return 1
     except (HfHubHTTPError, OfflineModeIsEnabled) as exc:  # auth, permissions, HF_HUB_OFFLINE=1, ...

@@ -10,8 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import json
+
 import yaml
 
+from .assessments import DECEIVING_CONFIG
 from .splits import SplitConfig
 
 PLOT_PATH = "images/counts.png"
@@ -195,13 +198,22 @@ def render_card(summary: dict[str, Any], split_config: SplitConfig) -> str:
         "(e.g. VAE re-encoding); `none`: pristine. Detectors behave very differently on the two.\n\n"
         + _table(counts["strategy"], splits, "strategy"),
         "### By action and mask variant\n\n" + _table(counts["action"], splits, "action") + "\n\n" + _table(counts["mask_variant"], splits, "mask variant"),
+        *deceptiveness_sections(summary),
         "## Fields",
         (
             "`image` (what a detector sees), `mask` (L, 255 = inpainted; all zero for pristine), `original`, `label` "
             "(pristine / inpainted), `sample_id`, `source`, `source_image_id`, `object_id`, `category`, `action`, "
             "`replacement`, `replacement_score`, `prompt`, `backend`, `backend_params` (JSON), `strategy`, `seed`, "
-            "`mask_variant`, `mask_dilation_pct`, `mask_area_fraction`, `width`, `height`, `extra` (JSON). "
-            "The schema is `inpaintbench.builder.schema.FEATURES`; images are lossless PNG."
+            "`mask_variant`, `mask_dilation_pct`, `mask_area_fraction`, `width`, `height`, `extra` (JSON)"
+            + (
+                ", `deceptiveness`, `deceptiveness_ci_low`, `deceptiveness_ci_high` (float32; NaN for pristine or "
+                "unassessed samples), `ugda_outcome` (`deceiving`, `uncertain`, `not_deceiving`, `invalid`; `n/a` for "
+                "pristine; empty when unassessed). The schema is `inpaintbench.builder.schema.FEATURES` plus "
+                "`inpaintbench.builder.release.assessments.ASSESSMENT_FEATURES`"
+                if "assessment" in summary
+                else ". The schema is `inpaintbench.builder.schema.FEATURES`"
+            )
+            + "; images are lossless PNG."
         ),
         "## How it was made",
         (
@@ -233,6 +245,65 @@ def render_card(summary: dict[str, Any], split_config: SplitConfig) -> str:
         CITATION % {"version": version, "repo_note": repo_note},
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _share_table(shares: dict[str, dict[str, Any]], first_header: str) -> str:
+    lines = [f"| {first_header} | inpainted | judged | deceived | share deceived |", "|---|---:|---:|---:|---:|"]
+    for value, block in shares.items():
+        share = "-" if block["share_deceived"] is None else f"{block['share_deceived']:.0%}"
+        lines.append(f"| {value} | {block['inpainted']} | {block['judged']} | {block['deceived']} | {share} |")
+    return "\n".join(lines)
+
+
+def deceptiveness_sections(summary: dict[str, Any]) -> list[str]:
+    """The card's "Deceptiveness (UGDA)" section; nothing for a release without assessments."""
+    record = summary.get("assessment")
+    if record is None:
+        return []
+    repo, version = summary.get("repo_id") or "ORG/NAME", summary["version"]
+    params = json.dumps(record["params"], sort_keys=True)
+    overall = record["share_deceived"]["overall"] or {"judged": 0, "deceived": 0, "share_deceived": None}
+    share = "-" if overall["share_deceived"] is None else f"{overall['share_deceived']:.0%}"
+    if record["judge"] == "detector":
+        caveat = (
+            "**The judge here is the default weight-free `detector` judge, a weak proxy for a person or a VLM**: it "
+            "answers from a forensic statistic (a harness detector under test-time augmentation), not from how the "
+            "photo looks, so what fools it is not what fools a person (see docs/deceptiveness.md). Read these "
+            "scores as a floor and a plumbing check, not as human deceptiveness."
+        )
+    else:
+        caveat = (
+            f"The judge is `{record['judge']}`, a model, not people: its verdicts measure what deceives that model "
+            "(see docs/deceptiveness.md)."
+        )
+    return [
+        "## Deceptiveness (UGDA)",
+        (
+            "Every inpainted sample was judged with SAGI's uncertainty-guided deceptiveness assessment "
+            f"(`inpaintbench assess`): K = {record['trials']} seeded trials of (inpainted image alone; if judged real, "
+            "the pair in both orders), and a Beta(1, 1) posterior on the share of trials that deceived. "
+            "`deceptiveness` is its posterior mean, `deceptiveness_ci_low`/`deceptiveness_ci_high` its 95% interval, "
+            "`ugda_outcome` the majority outcome. The config "
+            f"`{DECEIVING_CONFIG}` keeps the inpainted samples whose outcome is `deceiving` or `uncertain` (the "
+            "paper's filter) and every pristine photo, in the same splits as `default`."
+        ),
+        caveat,
+        (
+            f"Judge setup: judge `{record['judge']}`, parameters `{params}`, K = {record['trials']}, seed "
+            f"{record['seed']}, judge key `{record['judge_key']}`; sidecar `{record['sidecar']}` sha256 "
+            f"`{record['sidecar_sha256']}`. Overall, {overall['deceived']} of {overall['judged']} judged inpainted "
+            f"samples deceived ({share})."
+        ),
+        "### Share deceived by backend\n\n" + _share_table(record["share_deceived"]["by_backend"], "backend"),
+        "### Share deceived by split\n\n" + _share_table(record["share_deceived"]["by_split"], "split"),
+        (
+            "Keep only the samples the judge was confidently fooled by (the lower end of the 95% interval above "
+            "one half; pristine and unassessed samples have NaN there, so this drops them):\n\n```python\n"
+            f'ds = load_dataset("{repo}", revision="v{version}", split="test")\n'
+            'confident = ds.filter(lambda r: r["deceptiveness_ci_low"] > 0.5)\n'
+            f'deceiving = load_dataset("{repo}", "{DECEIVING_CONFIG}", revision="v{version}")  # majority-outcome filter\n```'
+        ),
+    ]
 
 
 def write_card(dest: Path, summary: dict[str, Any], split_config: SplitConfig) -> None:

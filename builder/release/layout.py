@@ -27,8 +27,18 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..schema import COLUMNS, FEATURES, LABEL_NAMES
+from .assessments import (
+    ASSESSMENT_COLUMNS,
+    DECEIVING_CONFIG,
+    DECEIVING_CONFIG_DESCRIPTION,
+    DECEIVED_OUTCOMES,
+    ReleaseAssessment,
+    check_covers,
+    deceiving_shares,
+    release_features,
+)
 from .inputs import GeneratorOutput, sha256_file
-from .splits import SplitConfig
+from .splits import ReleaseConfigSpec, SplitConfig
 
 RELEASE_FORMAT = "inpaintbench-release"
 RELEASE_FORMAT_VERSION = 1
@@ -51,18 +61,37 @@ def shard_name(split: str, index: int, total: int) -> str:
 class ReleasePlan:
     """Pass 1's result: the split of every row (in generator order) and what each config will hold."""
 
-    rows: list[dict[str, Any]]  # identity columns + "split", one per input row, generator order
+    rows: list[dict[str, Any]]  # identity columns + "split" (+ "ugda_outcome"), one per input row, generator order
     rows_per_shard: int
     config_split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    configs: tuple[ReleaseConfigSpec, ...] = ()  # the split config's, plus "deceiving" when assessments come along
 
 
-def plan_release(generated: GeneratorOutput, split_config: SplitConfig, max_shard_bytes: int) -> ReleasePlan:
-    for spec in split_config.configs:
+def release_configs(split_config: SplitConfig, assessment: ReleaseAssessment | None) -> tuple[ReleaseConfigSpec, ...]:
+    """The split config's configs, plus the UGDA filter ``deceiving`` when the release carries assessments."""
+    if assessment is None:
+        return split_config.configs
+    if any(spec.name == DECEIVING_CONFIG for spec in split_config.configs):
+        raise ReleaseLayoutError(
+            f"{split_config.source_file}: config name {DECEIVING_CONFIG!r} is reserved for the assessed release's UGDA filter"
+        )
+    deceiving = ReleaseConfigSpec(DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, {"ugda_outcome": DECEIVED_OUTCOMES}, include_pristine=True)
+    return (*split_config.configs, deceiving)
+
+
+def plan_release(
+    generated: GeneratorOutput, split_config: SplitConfig, max_shard_bytes: int, assessment: ReleaseAssessment | None = None
+) -> ReleasePlan:
+    configs = release_configs(split_config, assessment)
+    known = COLUMNS + (ASSESSMENT_COLUMNS if assessment is not None else [])
+    for spec in configs:
         for column in spec.where:
-            if column not in COLUMNS:
+            if column not in known:
                 raise ReleaseLayoutError(f"{split_config.source_file}: config {spec.name!r} filters on unknown column {column!r}")
-    # Identity columns plus whatever the configs filter on, so config counts are exact before pass 2.
-    wanted = list(dict.fromkeys(list(IDENTITY_COLUMNS) + [c for spec in split_config.configs for c in spec.where]))
+    # Identity columns plus whatever the configs filter on, so config counts are exact before pass 2
+    # (assessment columns come from the sidecar, not the shards).
+    filtered = [c for spec in configs for c in spec.where if c in COLUMNS]
+    wanted = list(dict.fromkeys(list(IDENTITY_COLUMNS) + filtered))
     rows: list[dict[str, Any]] = []
     for shard in tqdm(generated.shards, desc="release: assigning splits", unit="shard"):
         table = pq.read_table(shard.path, columns=wanted)
@@ -73,6 +102,8 @@ def plan_release(generated: GeneratorOutput, split_config: SplitConfig, max_shar
             row["split"] = split
             row["label"] = LABEL_NAMES[row["label"]]  # names, not ClassLabel ints, in counts and the card
             row["_shard"] = shard.path.name
+            if assessment is not None:
+                row["ugda_outcome"] = assessment.score(row["sample_id"]).outcome
             rows.append(row)
 
     seen: dict[str, str] = {}
@@ -83,28 +114,29 @@ def plan_release(generated: GeneratorOutput, split_config: SplitConfig, max_shar
                 f"{row['_shard']}); ids must be unique for splits and versions to be stable"
             )
         seen[row["sample_id"]] = row["_shard"]
+    if assessment is not None:
+        check_covers(assessment, set(seen))
 
     total_bytes = sum(s.bytes for s in generated.shards)
     bytes_per_row = max(total_bytes / max(len(rows), 1), 1.0)
     rows_per_shard = max(1, int(max_shard_bytes // bytes_per_row))
-    plan = ReleasePlan(rows, rows_per_shard)
-    for spec in split_config.configs:
-        counts = Counter(row["split"] for row in rows if _keeps(spec, row))
+    plan = ReleasePlan(rows, rows_per_shard, configs=configs)
+    for spec in configs:
+        counts = Counter(row["split"] for row in rows if spec.keeps(row))
         # Empty splits are left out: datasets' Parquet reader fails on a zero-row file ("BatchSize must be
         # greater than 0"), so a split a version has no sample for is simply absent (the card says so).
         plan.config_split_counts[spec.name] = {s: counts[s] for s in split_config.split_names if counts[s]}
     return plan
 
 
-def _keeps(spec, row: dict[str, Any]) -> bool:
-    return all(str(row[c]) in allowed for c, allowed in spec.where.items())
-
-
-def _filter_mask(spec, table: pa.Table) -> pa.ChunkedArray | None:
+def _filter_mask(spec: ReleaseConfigSpec, table: pa.Table) -> pa.ChunkedArray | None:
+    """Pass 2's twin of ``spec.keeps`` (pass 1): the same rule on a whole table."""
     mask = None
     for column, allowed in spec.where.items():
         keep = pc.is_in(pc.cast(table.column(column), pa.string()), value_set=pa.array(list(allowed), pa.string()))
         mask = keep if mask is None else pc.and_(mask, keep)
+    if spec.include_pristine and mask is not None:
+        mask = pc.or_(mask, pc.equal(table.column("label"), LABEL_NAMES.index("pristine")))
     return mask
 
 
@@ -147,12 +179,15 @@ class _SplitWriter:
         self.buffered = rest.num_rows
 
 
-def write_data_files(generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, dest: Path) -> dict[str, dict[str, list[str]]]:
+def write_data_files(
+    generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, dest: Path, assessment: ReleaseAssessment | None = None
+) -> dict[str, dict[str, list[str]]]:
     """Pass 2. Returns {config: {split: [relative file paths]}}."""
-    schema = FEATURES.arrow_schema  # carries the "huggingface" metadata: load_dataset gets FEATURES back exactly
+    # Carries the "huggingface" metadata: load_dataset gets the release's features back exactly.
+    schema = release_features(assessment is not None).arrow_schema
     split_of = {row["sample_id"]: row["split"] for row in plan.rows}
     layout: dict[str, dict[str, list[str]]] = {}
-    for spec in split_config.configs:
+    for spec in plan.configs:
         folder = dest / "data" / spec.name
         folder.mkdir(parents=True, exist_ok=True)
         counts = plan.config_split_counts[spec.name]
@@ -160,9 +195,13 @@ def write_data_files(generated: GeneratorOutput, split_config: SplitConfig, plan
         for shard in tqdm(generated.shards, desc=f"release: writing config {spec.name}", unit="shard"):
             table = pq.read_table(shard.path, columns=COLUMNS)
             try:
-                table = table.cast(schema)
+                table = table.cast(FEATURES.arrow_schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
                 raise ReleaseLayoutError(f"{shard.path}: columns do not match builder.schema.FEATURES ({exc})") from None
+            if assessment is not None:
+                for name, values in assessment.columns(table.column("sample_id").to_pylist()).items():
+                    table = table.append_column(name, values)
+                table = table.cast(schema)
             mask = _filter_mask(spec, table)
             if mask is not None:
                 table = table.filter(mask)
@@ -188,12 +227,15 @@ def count_by(rows: list[dict[str, Any]], column: str) -> dict[str, dict[str, int
     return {v: dict(c) for v, c in sorted(table.items(), key=lambda kv: (-kv[1]["total"], kv[0]))}
 
 
-def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, layout, version: str, repo_id: str | None) -> dict[str, Any]:
+def summarize(
+    generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, layout, version: str, repo_id: str | None,
+    assessment: ReleaseAssessment | None = None,
+) -> dict[str, Any]:
     rows = plan.rows
     in_domain_photos = {(r["source"], r["source_image_id"]) for r in rows if r["split"] in split_config.fractions}
     ood_splits = [o.split for o in split_config.out_of_domain]
     manifest = generated.manifest
-    return {
+    summary = {
         "format": RELEASE_FORMAT,
         "format_version": RELEASE_FORMAT_VERSION,
         "version": version,
@@ -216,9 +258,10 @@ def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: Relea
             spec.name: {
                 "description": spec.description,
                 "where": {k: list(v) for k, v in spec.where.items()},
+                **({"include_pristine": True} if spec.include_pristine else {}),
                 "splits": {s: {"num_samples": n, "files": layout[spec.name][s]} for s, n in plan.config_split_counts[spec.name].items()},
             }
-            for spec in split_config.configs
+            for spec in plan.configs
         },
         "num_samples": len(rows),
         "num_source_photos": len({(r["source"], r["source_image_id"]) for r in rows}),
@@ -233,6 +276,16 @@ def summarize(generated: GeneratorOutput, split_config: SplitConfig, plan: Relea
             for split in ood_splits
         },
     }
+    if assessment is not None:  # absent (not null) without assessments: such a release.json is unchanged
+        summary["assessment"] = {
+            **assessment.record(),
+            "share_deceived": {
+                "overall": deceiving_shares(rows, "label").get("inpainted"),
+                "by_backend": deceiving_shares(rows, "backend"),
+                "by_split": {s: v for s, v in sorted(deceiving_shares(rows, "split").items(), key=lambda kv: split_config.split_names.index(kv[0]))},
+            },
+        }
+    return summary
 
 
 def _skipped(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -257,8 +310,10 @@ def build_release(
     version: str,
     repo_id: str | None = None,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    assessment: ReleaseAssessment | None = None,
 ) -> dict[str, Any]:
-    """Write the release folder ``dest`` (which must not exist, or be empty). Returns the release summary."""
+    """Write the release folder ``dest`` (which must not exist, or be empty). Returns the release summary.
+    With ``assessment``, every sample gets its deceptiveness columns and the ``deceiving`` config is added."""
     from .card import write_card  # card imports matplotlib: only when a release is really written
 
     dest = Path(dest)
@@ -269,14 +324,14 @@ def build_release(
         raise ReleaseLayoutError(
             f"{split_config.source_file}: no license stated for source(s) {licenses_missing}; add them under 'licenses'"
         )
-    plan = plan_release(generated, split_config, max_shard_bytes)
+    plan = plan_release(generated, split_config, max_shard_bytes, assessment)
     staging = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     try:
-        layout = write_data_files(generated, split_config, plan, staging)
-        summary = summarize(generated, split_config, plan, layout, version, repo_id)
+        layout = write_data_files(generated, split_config, plan, staging, assessment)
+        summary = summarize(generated, split_config, plan, layout, version, repo_id, assessment)
         write_card(staging, summary, split_config)
         summary["files"] = file_table(staging)
         (staging / RELEASE_SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -40,13 +40,17 @@ class OutOfDomainSplit:
 
 @dataclass(frozen=True)
 class ReleaseConfigSpec:
-    """One config of the release: all rows (``where`` empty) or those whose columns take allowed values."""
+    """One config of the release: all rows (``where`` empty) or those whose columns take allowed values
+    (and, with ``include_pristine``, every pristine row whatever ``where`` says)."""
 
     name: str
     description: str = ""
     where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    include_pristine: bool = False  # set by the release for its "deceiving" config; not read from YAML
 
     def keeps(self, row: Mapping[str, Any]) -> bool:
+        if self.include_pristine and row["label"] in (0, "pristine"):
+            return True
         return all(str(row[column]) in allowed for column, allowed in self.where.items())
 
 

@@ -1,0 +1,261 @@
+"""Deceptiveness scores (UGDA) in the release, on a small real generated run assessed by the real
+``inpaintbench assess`` (detector judge, K=2), released by the real ``inpaintbench publish --to`` and read back
+with ``load_dataset`` and the builder class."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+from test_release_layout import _rows_without_decoding
+
+pytestmark = pytest.mark.slow  # one real generation + assess + publish (~4 s) shared by the module
+
+SIDECAR = Path("assessments") / "deceptiveness.parquet"
+SPLITS = {
+    "salt": "ugda-release", "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
+    "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
+    "configs": [{"name": "default"}, {"name": "paste_back", "where": {"strategy": ["paste_back", "none"]}}],
+    "licenses": {"synth": {"id": "cc0-1.0", "note": "synthetic test photos"}},
+}
+# ELA saturates on these small synthetic photos: at 0.99 stage 2 happens, so outcomes vary.
+SPLIT_CONFIG_FILE: list[Path] = []  # set by the generated fixture
+ASSESS = ["--judge", "detector", "--threshold", "0.99", "--trials", "2", "--no-progress"]
+
+
+def cli(*argv: str) -> int:
+    from inpaintbench.cli import main
+
+    return main(list(argv))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """A real generator run (5 photos, the default classical backend mix), not yet assessed."""
+    import torch
+
+    from inpaintbench.builder.config import GenerateConfig
+    from inpaintbench.builder.generate import run_generation
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("ugda-release")
+    images_dir, annotations = write_coco_set(root / "coco", num_images=5, bad_inputs=False)
+    config = GenerateConfig.from_dict(
+        {"sources": [coco_source_spec(images_dir, annotations)], "out_dir": str(root / "run"), **SMALL_PHOTO_CONFIG}
+    )
+    run_generation(config, progress=False)
+    (root / "splits.yaml").write_text(yaml.safe_dump(SPLITS, sort_keys=False))
+    SPLIT_CONFIG_FILE[:] = [root / "splits.yaml"]
+    return root / "run"
+
+
+@pytest.fixture(scope="module")
+def assessed(generated, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("assessed") / "run"
+    shutil.copytree(generated, run)
+    assert cli("assess", "--run", str(run), *ASSESS) == 0
+    return run
+
+
+def publish(run: Path, dest: Path, *extra: str) -> int:
+    """``inpaintbench publish --to dest`` of ``run`` with the split config written next to the generated run."""
+    split_config = SPLIT_CONFIG_FILE[0]
+    return cli("publish", "--version", "1.0.0", "--from", str(run), "--split-config", str(split_config), "--to", str(dest), *extra)
+
+
+@pytest.fixture(scope="module")
+def release(assessed) -> Path:
+    dest = assessed.parent / "release"
+    assert publish(assessed, dest) == 0
+    return dest
+
+
+def sidecar_by_id(run: Path) -> dict[str, dict]:
+    from inpaintbench.builder.deceptiveness.runner import read_sidecar
+
+    rows = read_sidecar(run / SIDECAR)
+    assert len({r["judge_key"] for r in rows}) == 1
+    return {r["sample_id"]: r for r in rows}
+
+
+def same_float32(a: float, b: float) -> bool:
+    import numpy as np
+
+    return (math.isnan(a) and math.isnan(b)) or float(np.float32(b)) == a
+
+
+def test_columns_are_present_and_equal_to_the_sidecar(release, assessed, tmp_path):
+    import datasets
+
+    from inpaintbench.builder.release.assessments import ASSESSMENT_FEATURES
+    from inpaintbench.builder.schema import FEATURES
+
+    expected_features = datasets.Features({**FEATURES, **ASSESSMENT_FEATURES})
+    ds = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
+    assert all(ds[s].features == expected_features for s in ds)
+    sidecar = sidecar_by_id(assessed)
+    seen = set()
+    for split in ds:
+        columns = ds[split].select_columns(["sample_id", "label", "deceptiveness", "deceptiveness_ci_low",
+                                            "deceptiveness_ci_high", "ugda_outcome"]).to_list()
+        for row in columns:
+            side = sidecar[row["sample_id"]]
+            assert same_float32(row["deceptiveness"], side["deceptiveness_mean"])
+            assert same_float32(row["deceptiveness_ci_low"], side["ci_low"])
+            assert same_float32(row["deceptiveness_ci_high"], side["ci_high"])
+            assert row["ugda_outcome"] == side["outcome"]
+            if row["label"] == 0:
+                assert math.isnan(row["deceptiveness"]) and row["ugda_outcome"] == "n/a"
+            else:
+                assert row["deceptiveness_ci_low"] <= row["deceptiveness"] <= row["deceptiveness_ci_high"]
+            seen.add(row["sample_id"])
+    assert seen == set(sidecar)  # every sample released, every one assessed
+    outcomes = {r["outcome"] for r in sidecar.values()}
+    assert outcomes & {"deceiving", "uncertain"} and "not_deceiving" in outcomes  # the filter below has work to do
+
+
+def test_deceiving_config_is_the_ugda_filter_plus_pristine(release, assessed, tmp_path):
+    import datasets
+
+    sidecar = sidecar_by_id(assessed)
+    default = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
+    deceiving = datasets.load_dataset(str(release), "deceiving", cache_dir=str(tmp_path / "cache"))
+    split_of = {i: s for s in default for i in default[s]["sample_id"]}
+    expected = {i for i, r in sidecar.items() if r["outcome"] in ("deceiving", "uncertain", "n/a")}
+    got = {i: s for s in deceiving for i in deceiving[s]["sample_id"]}
+    assert set(got) == expected
+    assert all(split_of[i] == s for i, s in got.items())  # same split as in default
+    pristine = {i for i, r in sidecar.items() if r["outcome"] == "n/a"}
+    assert pristine < set(got) and len(got) < len(split_of)
+
+    summary = json.loads((release / "release.json").read_text())
+    record = summary["assessment"]
+    assert summary["configs"]["deceiving"]["include_pristine"] is True
+    assert record["judge"] == "detector" and record["trials"] == 2 and record["seed"] == 0
+    assert record["params"] == json.loads(next(iter(sidecar.values()))["judge_config"])["judge"]
+    assert record["params"]["params"]["threshold"] == 0.99 and record["params"]["detector"]["name"] == "ela"
+    assert record["judge_key"] == next(iter(sidecar.values()))["judge_key"]
+    from inpaintbench.builder.release.inputs import sha256_file
+
+    assert record["sidecar_sha256"] == sha256_file(assessed / SIDECAR)
+    inpainted = [r for r in sidecar.values() if r["outcome"] != "n/a"]
+    overall = record["share_deceived"]["overall"]
+    assert overall["judged"] == len(inpainted)
+    assert overall["deceived"] == sum(r["outcome"] in ("deceiving", "uncertain") for r in inpainted)
+    by_backend = record["share_deceived"]["by_backend"]
+    assert set(by_backend) == {r["backend"] for r in inpainted}
+    assert sum(b["deceived"] for b in by_backend.values()) == overall["deceived"]
+    assert sum(b["deceived"] for b in record["share_deceived"]["by_split"].values()) == overall["deceived"]
+
+
+def test_card_has_the_deceptiveness_section(release, assessed):
+    text = (release / "README.md").read_text()
+    summary = json.loads((release / "release.json").read_text())
+    record = summary["assessment"]
+    meta = yaml.safe_load(text.split("---", 2)[1])
+    assert [c["config_name"] for c in meta["configs"]] == ["default", "paste_back", "deceiving"]
+    section = text.split("## Deceptiveness (UGDA)", 1)[1].split("\n## ", 1)[0]
+    for needle in (
+        "weak proxy", record["judge_key"], record["sidecar_sha256"], "K = 2", 'ds.filter(lambda r: r["deceptiveness_ci_low"] > 0.5)',
+        "### Share deceived by backend", "### Share deceived by split", "`deceiving`",
+    ):
+        assert needle in section, needle
+    for backend, block in record["share_deceived"]["by_backend"].items():
+        assert f"| {backend} | {block['inpainted']} | {block['judged']} | {block['deceived']} |" in section
+    assert "`ugda_outcome`" in text.split("## Fields", 1)[1]
+
+
+def test_builder_class_yields_what_load_dataset_yields_with_assessments(release, tmp_path):
+    import datasets
+
+    from inpaintbench.builder.hf_builder import InpaintBench
+
+    for config in ("default", "deceiving"):
+        expected = datasets.load_dataset(str(release), config, cache_dir=str(tmp_path / "a"))
+        builder = InpaintBench(config_name=config, release=str(release), cache_dir=str(tmp_path / "b"))
+        builder.download_and_prepare()
+        got = builder.as_dataset()
+        assert list(got) == list(expected)
+        for split in expected:
+            assert got[split].features == expected[split].features
+            assert "ugda_outcome" in got[split].features
+            assert _rows_without_decoding(got[split]) == _rows_without_decoding(expected[split])
+
+
+def test_without_assessments_the_release_is_unchanged(generated, tmp_path):
+    import datasets
+
+    from inpaintbench.builder.hf_builder import InpaintBench
+    from inpaintbench.builder.schema import FEATURES
+
+    assert not (generated / SIDECAR).exists()
+    dest = tmp_path / "plain"
+    assert publish(generated, dest) == 0
+    summary = json.loads((dest / "release.json").read_text())
+    assert "assessment" not in summary and list(summary["configs"]) == ["default", "paste_back"]
+    assert "Deceptiveness" not in (dest / "README.md").read_text()
+    for path in (dest / "data").rglob("*.parquet"):
+        assert pq.read_schema(path).names == list(FEATURES)
+    ds = datasets.load_dataset(str(dest), cache_dir=str(tmp_path / "a"))
+    builder = InpaintBench(config_name="default", release=str(dest), cache_dir=str(tmp_path / "b"))
+    builder.download_and_prepare()
+    got = builder.as_dataset()
+    for split in ds:
+        assert ds[split].features == got[split].features == FEATURES
+        assert _rows_without_decoding(got[split]) == _rows_without_decoding(ds[split])
+    with pytest.raises(ValueError, match="BuilderConfig 'deceiving'|no config 'deceiving'"):
+        InpaintBench(config_name="deceiving", release=str(dest), cache_dir=str(tmp_path / "c")).download_and_prepare()
+
+
+def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reused(assessed, generated, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
+    first_key = next(iter(sidecar_by_id(assessed).values()))["judge_key"]
+    dest = tmp_path / "release"
+    assert publish(run, dest) == 0
+    staged = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    capsys.readouterr()
+
+    assert cli("assess", "--run", str(run), *ASSESS[:-1], "--seed", "1", "--no-progress") == 0  # a second setup
+    capsys.readouterr()
+    assert publish(run, tmp_path / "other") == 1
+    err = capsys.readouterr().err
+    assert "--assessment KEY" in err and first_key in err and "K=2, seed 0" in err and "K=2, seed 1" in err
+    assert not (tmp_path / "other").exists()
+
+    from inpaintbench.builder.deceptiveness.runner import read_sidecar
+
+    second_key = next(r["judge_key"] for r in read_sidecar(run / SIDECAR) if r["judge_key"] != first_key)
+    assert publish(run, tmp_path / "other", "--assessment", "nosuchkey") == 1
+    assert "no judge setup 'nosuchkey'" in capsys.readouterr().err
+    # Same judge setup, but the sidecar changed: the staged release is not reused, and is left untouched.
+    assert publish(run, dest, "--assessment", first_key) == 1
+    assert "different or damaged release" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == staged
+    assert publish(run, tmp_path / "second", "--assessment", second_key) == 0
+    second = json.loads((tmp_path / "second" / "release.json").read_text())
+    assert second["assessment"]["judge_key"] == second_key and second["assessment"]["seed"] == 1
+    assert publish(run, tmp_path / "second", "--assessment", second_key) == 0  # same inputs: reused
+    assert "reused" in capsys.readouterr().out
+
+
+def test_a_sidecar_from_another_build_is_refused(assessed, generated, tmp_path, capsys):
+    import pyarrow as pa
+
+    run = tmp_path / "run"
+    shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
+    table = pq.read_table(run / SIDECAR)
+    ids = table.column("sample_id").to_pylist()
+    ids[0] = "not-in-this-build"
+    pq.write_table(table.set_column(0, "sample_id", pa.array(ids, pa.string())), run / SIDECAR)
+    assert publish(run, tmp_path / "release") == 1
+    err = capsys.readouterr().err
+    assert str(run / SIDECAR) in err and "another build" in err
+    assert not (tmp_path / "release").exists()
