@@ -259,3 +259,52 @@ def test_a_sidecar_from_another_build_is_refused(assessed, generated, tmp_path, 
     err = capsys.readouterr().err
     assert str(run / SIDECAR) in err and "another build" in err
     assert not (tmp_path / "release").exists()
+
+
+def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(assessed, tmp_path):
+    """Published to tests/hub_server.py by the real CLI, read back by the real clients: the builder class takes
+    its features from the tagged release.json and yields what load_dataset yields, for both configs."""
+    import subprocess
+    import sys
+
+    from hub_server import HubServer
+    from test_hub_roundtrip import client_env, run_client
+
+    repo = "inpaintbench-org/assessed"
+    run = tmp_path / "run"
+    shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
+    with HubServer(tmp_path / "hub") as hub:
+        env = client_env(hub, tmp_path)
+        cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", repo, "--version", "1.0.0", "--from", str(run),
+               "--split-config", str(SPLIT_CONFIG_FILE[0])]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        loaded = run_client(hub, tmp_path, f"""
+            import json, math, datasets
+            from inpaintbench.builder.hf_builder import InpaintBench
+
+            def rows(ds):
+                for c in ("image", "mask", "original"):
+                    ds = ds.cast_column(c, datasets.Image(decode=False))
+                return [{{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}} for r in ds.to_list()]
+
+            out = {{}}
+            for config in ("default", "deceiving"):
+                expected = datasets.load_dataset("{repo}", config, revision="v1.0.0")
+                builder = InpaintBench(config_name=config, release="{repo}", revision="v1.0.0", cache_dir="{tmp_path}/bc")
+                builder.download_and_prepare()
+                got = builder.as_dataset()
+                out[config] = {{
+                    "same": list(got) == list(expected) and all(
+                        got[s].features == expected[s].features and rows(got[s]) == rows(expected[s]) for s in expected),
+                    "columns": sorted(set(c for s in got for c in got[s].column_names)),
+                    "outcomes": sorted(set(o for s in got for o in got[s]["ugda_outcome"])),
+                }}
+            print(json.dumps(out))
+        """)
+        assert hub.state.unhandled == []
+    for config in ("default", "deceiving"):
+        assert loaded[config]["same"] is True
+        assert {"deceptiveness", "deceptiveness_ci_low", "deceptiveness_ci_high", "ugda_outcome"} <= set(loaded[config]["columns"])
+    assert set(loaded["deceiving"]["outcomes"]) <= {"deceiving", "uncertain", "n/a"}
+    assert "not_deceiving" in loaded["default"]["outcomes"] and set(loaded["deceiving"]["outcomes"]) < set(loaded["default"]["outcomes"])
