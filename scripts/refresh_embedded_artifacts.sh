@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild every committed artefact that is derived from the embedded build, in dependency order:
-# the build itself (runs/embedded, not committed), the baselines' results and the leaderboard, the dataset card
-# (+ its plot), and the SAOR report. Run after any change that alters generated samples.
+# the build itself (runs/embedded, not committed), the baselines' results and the leaderboard, its deceptiveness
+# assessment (runs/embedded/assessments, not committed), the dataset card (+ its plot), and the SAOR report.
+# Run after any change that alters generated samples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IB=.venv/bin/inpaintbench
@@ -13,6 +14,9 @@ for detector in ela noise; do
     $IB evaluate runs/embedded --detector "$detector" --results-dir harness/results
 done
 $IB leaderboard harness/results --out leaderboard
+
+# Deceptiveness scores (UGDA, default weight-free detector judge) go into the release and its card.
+$IB assess --run runs/embedded --trials 8 --no-progress
 
 release=$(mktemp -d)
 $IB publish --version 0.1.0 --to "$release/v0.1.0"

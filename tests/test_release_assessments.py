@@ -308,3 +308,23 @@ def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(
         assert {"deceptiveness", "deceptiveness_ci_low", "deceptiveness_ci_high", "ugda_outcome"} <= set(loaded[config]["columns"])
     assert set(loaded["deceiving"]["outcomes"]) <= {"deceiving", "uncertain", "n/a"}
     assert "not_deceiving" in loaded["default"]["outcomes"] and set(loaded["deceiving"]["outcomes"]) < set(loaded["default"]["outcomes"])
+
+
+def test_a_partly_assessed_run_releases_its_unassessed_samples_as_nan_and_empty(generated, tmp_path):
+    import datasets
+
+    from inpaintbench.builder.deceptiveness import create_judge
+    from inpaintbench.builder.deceptiveness.runner import assess_run
+
+    run = tmp_path / "run"
+    shutil.copytree(generated, run)
+    assess_run(run, create_judge("detector", detector="ela", threshold=0.99), trials=2, seed=0, progress=False, limit=5)
+    assert publish(run, tmp_path / "release") == 0
+    scored = sidecar_by_id(run)
+    ds = datasets.load_dataset(str(tmp_path / "release"), cache_dir=str(tmp_path / "cache"))
+    rows = [r for s in ds for r in ds[s].select_columns(["sample_id", "deceptiveness", "deceptiveness_ci_high", "ugda_outcome"]).to_list()]
+    unscored = [r for r in rows if r["sample_id"] not in scored]
+    assert len(scored) == 5 and len(unscored) == len(rows) - 5
+    assert all(math.isnan(r["deceptiveness"]) and math.isnan(r["deceptiveness_ci_high"]) and r["ugda_outcome"] == "" for r in unscored)
+    record = json.loads((tmp_path / "release" / "release.json").read_text())["assessment"]["share_deceived"]["overall"]
+    assert record["judged"] == sum(r["outcome"] != "n/a" for r in scored.values()) < record["inpainted"]
