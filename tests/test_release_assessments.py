@@ -26,7 +26,6 @@ SPLITS = {
     "licenses": {"synth": {"id": "cc0-1.0", "note": "synthetic test photos"}},
 }
 # ELA saturates on these small synthetic photos: at 0.99 stage 2 happens, so outcomes vary.
-SPLIT_CONFIG_FILE: list[Path] = []  # set by the generated fixture
 ASSESS = ["--judge", "detector", "--threshold", "0.99", "--trials", "2", "--no-progress"]
 
 
@@ -51,9 +50,14 @@ def generated(tmp_path_factory) -> Path:
         {"sources": [coco_source_spec(images_dir, annotations)], "out_dir": str(root / "run"), **SMALL_PHOTO_CONFIG}
     )
     run_generation(config, progress=False)
-    (root / "splits.yaml").write_text(yaml.safe_dump(SPLITS, sort_keys=False))
-    SPLIT_CONFIG_FILE[:] = [root / "splits.yaml"]
     return root / "run"
+
+
+@pytest.fixture(scope="module")
+def split_config_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ugda-splits") / "splits.yaml"
+    path.write_text(yaml.safe_dump(SPLITS, sort_keys=False))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +68,19 @@ def assessed(generated, tmp_path_factory) -> Path:
     return run
 
 
-def publish(run: Path, dest: Path, *extra: str) -> int:
-    """``inpaintbench publish --to dest`` of ``run`` with the split config written next to the generated run."""
-    split_config = SPLIT_CONFIG_FILE[0]
-    return cli("publish", "--version", "1.0.0", "--from", str(run), "--split-config", str(split_config), "--to", str(dest), *extra)
+@pytest.fixture(scope="module")
+def publish(split_config_file):
+    """``publish(run, dest, *extra)``: ``inpaintbench publish --version 1.0.0 --to dest`` of ``run``; exit code."""
+
+    def run_publish(run: Path, dest: Path, *extra: str) -> int:
+        return cli("publish", "--version", "1.0.0", "--from", str(run), "--split-config", str(split_config_file),
+                   "--to", str(dest), *extra)
+
+    return run_publish
 
 
 @pytest.fixture(scope="module")
-def release(assessed) -> Path:
+def release(assessed, publish) -> Path:
     dest = assessed.parent / "release"
     assert publish(assessed, dest) == 0
     return dest
@@ -189,7 +198,7 @@ def test_builder_class_yields_what_load_dataset_yields_with_assessments(release,
             assert _rows_without_decoding(got[split]) == _rows_without_decoding(expected[split])
 
 
-def test_without_assessments_the_release_is_unchanged(generated, tmp_path):
+def test_without_assessments_the_release_is_unchanged(generated, publish, tmp_path):
     import datasets
 
     from inpaintbench.builder.hf_builder import InpaintBench
@@ -214,7 +223,7 @@ def test_without_assessments_the_release_is_unchanged(generated, tmp_path):
         InpaintBench(config_name="deceiving", release=str(dest), cache_dir=str(tmp_path / "c")).download_and_prepare()
 
 
-def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reused(assessed, generated, tmp_path, capsys):
+def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reused(assessed, publish, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
     first_key = next(iter(sidecar_by_id(assessed).values()))["judge_key"]
@@ -246,7 +255,7 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
     assert "reused" in capsys.readouterr().out
 
 
-def test_a_sidecar_from_another_build_is_refused(assessed, generated, tmp_path, capsys):
+def test_a_sidecar_from_another_build_is_refused(assessed, publish, tmp_path, capsys):
     import pyarrow as pa
 
     run = tmp_path / "run"
@@ -261,7 +270,7 @@ def test_a_sidecar_from_another_build_is_refused(assessed, generated, tmp_path, 
     assert not (tmp_path / "release").exists()
 
 
-def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(assessed, tmp_path):
+def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(assessed, split_config_file, tmp_path):
     """Published to tests/hub_server.py by the real CLI, read back by the real clients: the builder class takes
     its features from the tagged release.json and yields what load_dataset yields, for both configs."""
     import subprocess
@@ -276,7 +285,7 @@ def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(
     with HubServer(tmp_path / "hub") as hub:
         env = client_env(hub, tmp_path)
         cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", repo, "--version", "1.0.0", "--from", str(run),
-               "--split-config", str(SPLIT_CONFIG_FILE[0])]
+               "--split-config", str(split_config_file)]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
         loaded = run_client(hub, tmp_path, f"""
@@ -310,7 +319,7 @@ def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(
     assert "not_deceiving" in loaded["default"]["outcomes"] and set(loaded["deceiving"]["outcomes"]) < set(loaded["default"]["outcomes"])
 
 
-def test_a_partly_assessed_run_releases_its_unassessed_samples_as_nan_and_empty(generated, tmp_path):
+def test_a_partly_assessed_run_releases_its_unassessed_samples_as_nan_and_empty(generated, publish, tmp_path):
     import datasets
 
     from inpaintbench.builder.deceptiveness import create_judge

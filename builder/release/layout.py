@@ -277,12 +277,13 @@ def summarize(
         },
     }
     if assessment is not None:  # absent (not null) without assessments: such a release.json is unchanged
+        by_split = deceiving_shares(rows, "split")
         summary["assessment"] = {
             **assessment.record(),
             "share_deceived": {
                 "overall": deceiving_shares(rows, "label").get("inpainted"),
                 "by_backend": deceiving_shares(rows, "backend"),
-                "by_split": {s: v for s, v in sorted(deceiving_shares(rows, "split").items(), key=lambda kv: split_config.split_names.index(kv[0]))},
+                "by_split": {s: by_split[s] for s in split_config.split_names if s in by_split},
             },
         }
     return summary
