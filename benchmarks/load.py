@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output to release first")
     source.add_argument("--release", help="an existing release folder (skips the build)")
-    parser.add_argument("--split-config", help="split config for the build (default configs/splits.yaml)")
+    parser.add_argument("--split-config", help="split config for the build (default builder/release/default_splits.yaml)")
     parser.add_argument("--config", default="default", help="release config to load")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--hub", action="store_true",

@@ -31,7 +31,7 @@ import yaml
 
 from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, release_features
 
-# The release configs, as configs/splits.yaml defines them (a test keeps the two equal).
+# The release configs, as builder/release/default_splits.yaml defines them (a test keeps the two equal).
 RELEASE_CONFIGS = {
     "default": "every sample",
     "paste_back": "pasted-back edits (original pixels outside the mask) and pristine photos",

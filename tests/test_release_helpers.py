@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-BACKENDS = ("patchmatch", "opencv_ns")  # opencv_ns is held out by configs/splits.yaml
+BACKENDS = ("patchmatch", "opencv_ns")  # opencv_ns is held out by builder/release/default_splits.yaml
 CATEGORIES = ("dog", "cup", "car", "chair")
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -95,3 +97,14 @@ def test_missing_and_invalid_yaml_files(tmp_path):
     bad.write_text("salt: [unclosed")
     with pytest.raises(SplitConfigError, match="not valid YAML"):
         load_split_config(bad)
+
+
+def test_the_default_split_config_ships_inside_the_package():
+    # A wheel install (e.g. a Space) has no repository around it: the default must sit in the package's own files,
+    # which pyproject's package-data ("*.yaml") puts in the wheel.
+    import inpaintbench.builder.release as release_package
+    from inpaintbench.builder.release.splits import default_split_config_path, load_split_config
+
+    path = default_split_config_path()
+    assert path.parent == Path(release_package.__file__).parent and path.is_file()
+    assert load_split_config(path).configs

@@ -220,5 +220,5 @@ def load_split_config(path: str | Path) -> SplitConfig:
 
 
 def default_split_config_path() -> Path:
-    """configs/splits.yaml at the repository root (the documented example)."""
-    return Path(__file__).resolve().parents[2] / "configs" / "splits.yaml"
+    """The split config shipped inside the package (so a wheel install finds it too): default_splits.yaml."""
+    return Path(__file__).resolve().parent / "default_splits.yaml"
