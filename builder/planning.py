@@ -38,9 +38,7 @@ class Planner(abc.ABC):
 
 # Planners living in their own modules, imported on first use so callers need not import them first (and
 # heavy dependencies such as sentence-transformers load only when the planner is actually asked for).
-LAZY_PLANNER_MODULES: dict[str, str] = {"saor": "inpaintbench.builder.saor.planner"}
-
-PLANNERS: Registry[Planner] = Registry("planner", lazy=LAZY_PLANNER_MODULES)
+PLANNERS: Registry[Planner] = Registry("planner", lazy={"saor": "inpaintbench.builder.saor.planner"})
 register_planner = PLANNERS.register
 
 

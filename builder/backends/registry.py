@@ -57,16 +57,18 @@ class InpaintBackend(abc.ABC):
 
 
 # Backends whose module is heavy to import (diffusers, transformers) register only when first asked for.
-LAZY_BACKENDS: dict[str, str] = {
-    "sd_inpaint": "inpaintbench.builder.backends.sd",
-    "sdxl_inpaint": "inpaintbench.builder.backends.sdxl",
-    "sd3_inpaint": "inpaintbench.builder.backends.sd3",
-    "kandinsky22_inpaint": "inpaintbench.builder.backends.kandinsky",
-    "flux_fill": "inpaintbench.builder.backends.flux",
-    "controlnet_inpaint": "inpaintbench.builder.backends.controlnet",
-}
-
-BACKENDS: Registry[InpaintBackend] = Registry("inpainting backend", lazy=LAZY_BACKENDS)
+BACKENDS: Registry[InpaintBackend] = Registry(
+    "inpainting backend",
+    lazy={
+        "sd_inpaint": "inpaintbench.builder.backends.sd",
+        "sdxl_inpaint": "inpaintbench.builder.backends.sdxl",
+        "sd3_inpaint": "inpaintbench.builder.backends.sd3",
+        "kandinsky22_inpaint": "inpaintbench.builder.backends.kandinsky",
+        "flux_fill": "inpaintbench.builder.backends.flux",
+        "controlnet_inpaint": "inpaintbench.builder.backends.controlnet",
+    },
+)
+LAZY_BACKENDS = BACKENDS.lazy  # the same dict, not a copy
 register_backend = BACKENDS.register
 
 
