@@ -60,7 +60,7 @@ def _json_safe(value):
 
 def run(args: argparse.Namespace) -> int:
     from .deceptiveness.runner import AssessError, assess_run, format_summary
-    from .deceptiveness.vlm_judge import ModelNotFound
+    from .models import ModelNotFound
 
     if args.trials < 1:
         print("assess: --trials must be >= 1", file=sys.stderr)

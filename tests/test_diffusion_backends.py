@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend
-from inpaintbench.builder.backends.diffusion_common import ModelNotFoundError, resolve_device, resolve_dtype
+from inpaintbench.builder.backends.diffusion_common import resolve_device, resolve_dtype
+from inpaintbench.builder.models import ModelNotFound
 from inpaintbench.builder.backends.registry import LAZY_BACKENDS
 from inpaintbench.builder.backends.tiny_pipelines import save_tiny
 
@@ -196,17 +197,17 @@ def test_flow_models_refuse_denoising_schedulers_and_unknown_params(tiny_models)
 
 def test_missing_weights_name_the_model(tmp_path, monkeypatch):
     missing = tmp_path / "nowhere"
-    with pytest.raises(ModelNotFoundError, match=f"model path '{missing}' does not exist"):
+    with pytest.raises(ModelNotFound, match=f"model path '{missing}' does not exist"):
         create_backend("sd_inpaint", model=str(missing))
-    with pytest.raises(ModelNotFoundError, match="not a complete diffusers"):
+    with pytest.raises(ModelNotFound, match="not a complete diffusers"):
         create_backend("sdxl_inpaint", model=str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotFoundError, match="'nobody-here/no-such-inpainting-model'.*HF_HUB_OFFLINE"):
+    with pytest.raises(ModelNotFound, match="'nobody-here/no-such-inpainting-model'.*HF_HUB_OFFLINE"):
         create_backend("sd3_inpaint", model="nobody-here/no-such-inpainting-model")
 
 
 def test_controlnet_missing_controlnet_is_named(tiny_models, tmp_path):
-    with pytest.raises(ModelNotFoundError, match="controlnet_inpaint controlnet.*nowhere"):
+    with pytest.raises(ModelNotFound, match="controlnet_inpaint controlnet.*nowhere"):
         create_backend("controlnet_inpaint", model=tiny_models["controlnet"]["model"],
                        controlnet=str(tmp_path / "nowhere"))
 
@@ -296,7 +297,7 @@ def test_model_upscaler_brings_the_output_to_the_original_size_and_is_recorded(t
     assert backend.describe()["upscale_model"] == upscaler and backend.describe()["upscale_steps"] == 2
     with pytest.raises(ValueError, match="unknown upscale 'esrgan'"):
         create_backend("sd_inpaint", **tiny_models["sd"], upscale="esrgan")
-    with pytest.raises(ModelNotFoundError, match="sd_inpaint upscaler.*does not exist"):
+    with pytest.raises(ModelNotFound, match="sd_inpaint upscaler.*does not exist"):
         create_backend("sd_inpaint", **tiny_models["sd"], upscale="ldm_sr", upscale_model=str(tmp_path / "none"))
 
 

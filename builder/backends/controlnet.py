@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ..models import load_pretrained
 from ..strategies import SizeRule
-from .diffusion_common import DiffusionBackend, load_pretrained
+from .diffusion_common import DiffusionBackend
 from .registry import register_backend
 from .sd import pop_strength
 

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from .. import strategies
-from ..models import ModelNotFound, hub_offline, load_pretrained, looks_like_path  # noqa: F401 (re-exported)
+from ..models import load_pretrained
 from ..strategies import SizeRule
 from .registry import InpaintBackend, InpaintRequest, InpaintResult
 
@@ -38,11 +38,6 @@ FLOW_SCHEDULERS = ("FlowMatchEuler",)
 
 DTYPES = {"fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16, "float16": torch.float16,
           "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
-
-
-# Shared with every other model the builder loads; the old names stay importable from here.
-ModelNotFoundError = ModelNotFound
-_looks_like_path = looks_like_path
 
 
 def resolve_device(device: str) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..models import load_pretrained
 from ..strategies import SizeRule
-from .diffusion_common import DiffusionBackend, load_pretrained
+from .diffusion_common import DiffusionBackend
 from .registry import InpaintRequest, register_backend
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .diffusion_common import load_pretrained
+from ..models import load_pretrained
 
 UPSCALERS = ("lanczos", "ldm_sr")
 DEFAULT_LDM_SR_MODEL = "CompVis/ldm-super-resolution-4x-openimages"

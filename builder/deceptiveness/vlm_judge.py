@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..models import ModelNotFound, load_pretrained  # noqa: F401 (ModelNotFound re-exported)
+from ..models import load_pretrained
 from .answers import parse_pair_answer, parse_single_answer
 from .judges import Judge, register_judge
 
