@@ -76,6 +76,11 @@ def file_digest(path: str | Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def sha256_file(path: str | Path) -> str:
+    """sha256 hex of a file, read in blocks (shards, manifests, sidecars: everything the project fingerprints)."""
+    return file_digest(path)[0]
+
+
 def write_shard(rows: Sequence[dict[str, Any]], path: str | Path) -> tuple[str, int]:
     """Write ``rows`` (dicts with every FEATURES column) as one Parquet shard, atomically; returns (sha256, bytes)."""
     dataset = datasets.Dataset.from_dict(rows_to_columns(rows), features=FEATURES)

@@ -19,6 +19,7 @@ from typing import Any
 import datasets
 
 from inpaintbench.builder.schema import COLUMNS
+from inpaintbench.builder.shards import sha256_file
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
 EVAL_COLUMNS = ("sample_id", "label", "image", "mask", "source", "category", "backend", "strategy", "mask_area_fraction")
@@ -37,14 +38,6 @@ class EvalData:
     # Backends of an out-of-domain release split (the detector never saw them), else empty.
     ood_backends: tuple[str, ...] = ()
     files: list[str] = field(default_factory=list)
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_json(path: Path) -> dict:

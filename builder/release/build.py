@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .assessments import load_assessment
-from .inputs import load_generator_output, sha256_file
+from ..shards import sha256_file
+from .inputs import load_generator_output
 from .layout import DEFAULT_MAX_SHARD_BYTES, RELEASE_SUMMARY_NAME, ReleaseLayoutError, build_release
 from .splits import SplitConfig
 

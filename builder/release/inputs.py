@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from ..schema import COLUMNS
+from ..shards import sha256_file
 
 MANIFEST_NAME = "manifest.json"
 REQUIRED_MANIFEST_KEYS = ("format", "format_version", "inpaintbench_version", "config", "seed", "counts", "shards")
@@ -43,14 +44,6 @@ class GeneratorOutput:
     @property
     def total_samples(self) -> int:
         return sum(s.num_samples for s in self.shards)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_generator_output(root: str | Path, verify_hashes: bool = True) -> GeneratorOutput:

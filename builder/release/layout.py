@@ -37,7 +37,8 @@ from .assessments import (
     deceiving_shares,
     release_features,
 )
-from .inputs import GeneratorOutput, sha256_file
+from ..shards import sha256_file
+from .inputs import GeneratorOutput
 from .splits import ReleaseConfigSpec, SplitConfig
 
 RELEASE_FORMAT = "inpaintbench-release"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .inputs import sha256_file
+from ..shards import sha256_file
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 # Paths a release owns in the repo: files there that the new release lacks are deleted by the publish commit.
