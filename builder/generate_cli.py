@@ -111,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         state = make_state()
         result = run_generation(config, state=state, progress=not args.no_progress)
+        if state.num_processes > 1:
+            # Past the run's last collective: stop gloo's threads before any rank exits, or a rank that exits
+            # first can abort with "terminate called without an active exception".
+            state.destroy_process_group()
     except (ConfigError, SourceConfigError, OutputDirConflict, BackendLoadError) as error:
         print(f"inpaintbench generate: error: {error}", file=sys.stderr)
         return 2
