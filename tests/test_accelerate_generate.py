@@ -14,7 +14,7 @@ import pytest
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, write_coco_set
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 SETTINGS = {**SMALL_PHOTO_CONFIG, "samples_per_shard": 3}  # 1 image per shard: 10 shards for 2 processes
 
@@ -24,12 +24,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def files_of(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "data").glob("*.parquet"))} | {
-        "manifest.json": (out / "manifest.json").read_bytes()
-    }
 
 
 @pytest.mark.slow

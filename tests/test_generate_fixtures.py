@@ -86,6 +86,13 @@ def write_coco_set(root: Path, num_images: int = 8, bad_inputs: bool = True) -> 
     return images_dir, annotations
 
 
+def files_of(out: Path) -> dict[str, bytes]:
+    """Every byte a build's result consists of (its shards and manifest): what byte-identity tests compare."""
+    return {p.name: p.read_bytes() for p in sorted((out / "data").glob("*.parquet"))} | {
+        "manifest.json": (out / "manifest.json").read_bytes()
+    }
+
+
 def coco_source_spec(images_dir: Path, annotations: Path, name: str = "synth") -> dict:
     return {"type": "coco", "name": name, "images": str(images_dir), "annotations": str(annotations)}
 

@@ -17,7 +17,7 @@ import pytest
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, write_coco_set
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 SETTINGS = {**SMALL_PHOTO_CONFIG, "samples_per_shard": 3, "backends": [{"name": "patchmatch"}]}  # 1 image per shard
 
@@ -25,12 +25,6 @@ SETTINGS = {**SMALL_PHOTO_CONFIG, "samples_per_shard": 3, "backends": [{"name": 
 def cli_command(config_file: Path, images: Path, annotations: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "inpaintbench.cli", "generate", "--config", str(config_file), "--no-embedded",
             "--images", str(images), "--annotations", str(annotations), "--out", str(out), "--no-progress"]
-
-
-def files_of(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((out / "data").glob("*.parquet"))} | {
-        "manifest.json": (out / "manifest.json").read_bytes()
-    }
 
 
 @pytest.mark.slow
