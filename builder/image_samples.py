@@ -206,7 +206,8 @@ class SampleMaker:
                     except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run
                         outcomes[id(edit)] = error
             self.backend_seconds[backend.name] += time.perf_counter() - started
-            self.backend_calls[backend.name] += len(group)
+            # Calls that produced an image, as before batching: benchmarks/generate.py divides by this.
+            self.backend_calls[backend.name] += sum(not isinstance(outcomes[id(edit)], Exception) for edit in group)
         return outcomes
 
     def _row(self, scene: Scene, obj: SceneObject, edit: _Edit, result: Any, original_png: bytes) -> tuple[dict | None, tuple[str, str] | None]:
