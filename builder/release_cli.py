@@ -15,7 +15,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--repo", help="Hub dataset repo, ORG/NAME (required unless --to)")
     parser.add_argument("--version", required=True, help="release version X.Y.Z; tagged vX.Y.Z, never overwritten")
-    parser.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output dir (manifest.json + shards/); default: the generator's default")
+    parser.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output dir (manifest.json + the data/*.parquet shards it lists); default: the generator's default")
     parser.add_argument("--split-config", default=None, help="split config YAML (default: builder/release/default_splits.yaml)")
     parser.add_argument("--to", default=None, help="write the release to this local folder instead of pushing")
     parser.add_argument("--max-shard-mb", type=float, default=256.0, help="target size of one release Parquet file")

@@ -1,7 +1,8 @@
 """Open what is being evaluated and say exactly which data it is.
 
 Three layouts are read with ``datasets.load_dataset("parquet", ...)``:
-- a generator output dir: ``<dir>/manifest.json`` listing its shards (``data/*.parquet``), sha256-checked;
+- a generator output dir: ``<dir>/manifest.json`` listing its shards (``data/*.parquet``), read and sha256-checked
+  by ``builder.manifest`` (a broken manifest is an error, never a reason to guess the files);
 - a release folder: ``<dir>/release.json`` + ``<dir>/data/<config>/<split>-*.parquet``;
 - Parquet files directly (a file, a directory of ``*.parquet``, or a glob).
 Every results file records the identity (version, manifest sha256, files) so numbers can be traced to bytes.
@@ -18,12 +19,12 @@ from typing import Any
 
 import datasets
 
+from inpaintbench.builder.manifest import MANIFEST_NAME, ManifestError, check_shards, read_manifest
 from inpaintbench.builder.schema import COLUMNS
 from inpaintbench.builder.shards import sha256_file
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
 EVAL_COLUMNS = ("sample_id", "label", "image", "mask", "source", "category", "backend", "strategy", "mask_area_fraction")
-MANIFEST_NAME = "manifest.json"
 RELEASE_SUMMARY_NAME = "release.json"
 
 
@@ -48,28 +49,6 @@ def _read_json(path: Path) -> dict:
     if not isinstance(value, dict):
         raise DataError(f"{path}: expected a JSON object at the top level")
     return value
-
-
-def _manifest_shards(root: Path, manifest: dict) -> list[str]:
-    """The shards the manifest lists (checked against its sha256s), else shards/*.parquet or data/*.parquet."""
-    listed = manifest.get("shards")
-    if isinstance(listed, list) and listed:
-        files = []
-        for i, item in enumerate(listed):
-            if not isinstance(item, dict) or "path" not in item:
-                raise DataError(f"{root / MANIFEST_NAME}: shards[{i}] has no path")
-            path = root / item["path"]
-            if not path.is_file():
-                raise DataError(f"{root / MANIFEST_NAME}: lists {item['path']}, which does not exist")
-            if item.get("sha256") and sha256_file(path) != item["sha256"]:
-                raise DataError(f"{path}: sha256 differs from the manifest's (the shard changed after generation)")
-            files.append(str(path))
-        return sorted(files)
-    for pattern in ("shards/*.parquet", "data/*.parquet"):
-        files = sorted(glob.glob(str(root / pattern)))
-        if files:
-            return files
-    raise DataError(f"{root}: has a manifest but lists no shards and has no shards/*.parquet or data/*.parquet")
 
 
 def _files_digest(files: list[str]) -> str:
@@ -106,17 +85,22 @@ def open_eval_data(path: str | Path, config: str | None = None, split: str | Non
             "out_of_domain_split": bool(ood) or split.startswith("ood"),
         }
     elif (root / MANIFEST_NAME).is_file():
-        manifest = _read_json(root / MANIFEST_NAME)
-        files = _manifest_shards(root, manifest)
-        config_hash = str(manifest.get("config_hash") or "")
+        # sha256, not only sizes: results name the exact bytes they were computed on, and a shard edited in
+        # place after generation must not be scored under the build's identity.
+        try:
+            manifest = read_manifest(root)
+            files = [str(p) for p in check_shards(manifest, verify="sha256")]
+        except ManifestError as exc:
+            raise DataError(str(exc)) from None
+        config_hash = str(manifest.data.get("config_hash") or "")
         identity = {
             "kind": "generator_output",
             "path": str(root),
             "version": f"run-{config_hash[:12]}" if config_hash else "unversioned-run",
             "config": None,
             "split": None,
-            "manifest_sha256": sha256_file(root / MANIFEST_NAME),
-            "generator_seed": manifest.get("seed"),
+            "manifest_sha256": manifest.sha256,
+            "generator_seed": manifest.data["seed"],
         }
     else:
         if root.is_dir():

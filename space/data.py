@@ -5,9 +5,10 @@ plus one small pandas index of the metadata columns that the tabs filter and sam
 for the sample being shown.
 
 Layouts recognised for a local folder:
-- generator output: ``<dir>/data/train-XXXXX-of-YYYYY.parquet`` + manifest.json (``inpaintbench generate``), or
-  ``<dir>/shards/*.parquet``; one unsplit set: split from a ``split`` column, else ``all`` (the file names' "train"
-  is only the Hub's default name, not a split the generator made);
+- generator output: ``<dir>/manifest.json`` + the shards it lists, ``<dir>/data/train-XXXXX-of-YYYYY.parquet``
+  (``inpaintbench generate``; without a manifest yet, every ``data/*.parquet``: ``builder.manifest.build_shards``);
+  one unsplit set: split from a ``split`` column, else ``all`` (the file names' "train" is only the Hub's default
+  name, not a split the generator made);
 - release folder: ``<dir>/data/<config>/<split>-*.parquet`` (+ README.md);
 - a folder of ``*.parquet`` files: treated like generator shards.
 Anything else that is not an existing path is taken as a Hub dataset repo id, read at ``revision``.
@@ -25,6 +26,7 @@ import datasets
 import pandas as pd
 import pyarrow.parquet as pq
 
+from inpaintbench.builder.manifest import ManifestError, build_shards
 from inpaintbench.builder.schema import LABEL_NAMES
 from inpaintbench.space.config import DEFAULT_LOCAL_DATA, SpaceConfig
 
@@ -86,10 +88,15 @@ def _check_parquet(path: Path) -> None:
 
 def _local_parts(root: Path, config_name: str | None) -> tuple[dict[str, list[Path]], str]:
     """Parquet files of each split under ``root``, and which layout was found."""
-    release = root / "data"
-    generated = sorted(release.glob("*.parquet")) if release.is_dir() else []
+    try:
+        # Sizes, not sha256: the Space only shows a local build's samples; hashing every shard at each start
+        # would cost minutes on a large build and decide nothing (a damaged shard fails naming itself anyway).
+        generated = build_shards(root, verify="size")
+    except ManifestError as exc:
+        raise DataError(str(exc)) from None
     if generated:
         return {UNSPLIT_PART: generated}, f"generator output {root}"
+    release = root / "data"
     if release.is_dir():
         configs = sorted(p.name for p in release.iterdir() if p.is_dir())
         if not configs:
@@ -104,11 +111,11 @@ def _local_parts(root: Path, config_name: str | None) -> tuple[dict[str, list[Pa
         if not by_split:
             raise DataError(f"{release / config_name}: no <split>-*.parquet files")
         return dict(by_split), f"release folder {root} (config {config_name})"
-    shards = sorted((root / "shards").glob("*.parquet")) or sorted(root.glob("*.parquet"))
+    shards = sorted(root.glob("*.parquet"))
     if not shards:
         raise DataError(
-            f"{root}: no Parquet shards (expected data/*.parquet from `inpaintbench generate`, "
-            "data/<config>/<split>-*.parquet from a release, or shards/*.parquet)"
+            f"{root}: no Parquet shards (expected manifest.json + data/*.parquet from `inpaintbench generate`, "
+            "data/<config>/<split>-*.parquet from a release, or *.parquet)"
         )
     return {UNSPLIT_PART: shards}, f"generator output {root}"
 

@@ -16,6 +16,7 @@ from inpaintbench.harness.data import DataError, open_eval_data
 from inpaintbench.harness.leaderboard import LeaderboardError, load_leaderboard
 from inpaintbench.harness.results import read_results
 from test_harness_fixtures import oracle_maps, write_shard
+from test_manifest_reader import write_manifest_for
 
 
 @pytest.fixture(scope="module")
@@ -145,27 +146,25 @@ def test_leaderboard_refuses_mixed_conventions_and_non_results(tmp_path):
 
 
 def test_data_identity_of_generator_output_and_release_layouts(tmp_path):
-    gen = tmp_path / "gen"
-    (gen / "shards").mkdir(parents=True)
-    write_shard(gen / "shards" / "shard-00000.parquet", n=4)
-    (gen / "manifest.json").write_text(json.dumps({"config_hash": "abcdef0123456789", "seed": 0}))
-    data = open_eval_data(gen)
-    assert data.identity["kind"] == "generator_output" and data.identity["version"] == "run-abcdef012345"
-    assert len(data.identity["manifest_sha256"]) == 64 and len(data.dataset) == 4
-
     # The generator's own layout: the manifest lists its shards (data/...) with their sha256s.
-    listed = tmp_path / "listed"
-    (listed / "data").mkdir(parents=True)
-    shard = write_shard(listed / "data" / "train-00000-of-00001.parquet", n=4)
+    gen = tmp_path / "gen"
+    (gen / "data").mkdir(parents=True)
+    write_shard(gen / "data" / "train-00000-of-00001.parquet", n=4)
+    manifest = write_manifest_for(gen)
+    data = open_eval_data(gen)
+    assert data.identity["kind"] == "generator_output"
+    assert data.identity["version"] == f"run-{manifest['config_hash'][:12]}"
     from inpaintbench.harness.data import sha256_file
 
-    entry = {"path": "data/train-00000-of-00001.parquet", "sha256": sha256_file(shard), "num_samples": 4}
-    (listed / "manifest.json").write_text(json.dumps({"config_hash": "0123", "shards": [entry]}))
-    assert len(open_eval_data(listed).dataset) == 4
-    entry["sha256"] = "0" * 64
-    (listed / "manifest.json").write_text(json.dumps({"config_hash": "0123", "shards": [entry]}))
+    assert data.identity["manifest_sha256"] == sha256_file(gen / "manifest.json") and len(data.dataset) == 4
+    manifest["shards"][0]["sha256"] = "0" * 64  # same size: only the sha256 the harness checks can tell
+    (gen / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="train-00000-of-00001.parquet: sha256 differs"):
-        open_eval_data(listed)
+        open_eval_data(gen)
+    # A manifest that lists no shards is refused, not guessed around (no fallback to globbing folders).
+    (gen / "manifest.json").write_text(json.dumps({"config_hash": "abcdef0123456789", "seed": 0}))
+    with pytest.raises(DataError, match=r"gen/manifest.json: missing keys \['format'"):
+        open_eval_data(gen)
 
     rel = tmp_path / "rel"
     (rel / "data" / "default").mkdir(parents=True)

@@ -20,6 +20,8 @@ from skimage import data as skdata
 
 from inpaintbench.builder.schema import FEATURES
 
+from test_manifest_reader import write_manifest_for
+
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 BACKENDS = ("telea", "navier_stokes")
 SIZE = (160, 120)  # width, height: small enough that a test reads a shard in milliseconds
@@ -84,7 +86,7 @@ def write_generator_output(root: Path, with_split: bool = False) -> Path:
     half = len(table) // 2
     table.select(range(half)).to_parquet(root / "data" / "train-00000-of-00002.parquet")
     table.select(range(half, len(table))).to_parquet(root / "data" / "train-00001-of-00002.parquet")
-    (root / "manifest.json").write_text(json.dumps({"samples": len(table)}))
+    write_manifest_for(root)  # a real manifest: the Space reads a build through it
     return root
 
 
@@ -137,8 +139,8 @@ def write_leaderboard_results(generator_dir: Path, results_dir: Path, detectors=
     from inpaintbench.harness.results import write_json_atomic
     from inpaintbench.harness.run import EvalOptions, run_evaluation
 
-    # The shards folder, not the run folder: the harness reads a run through its manifest's shard list, and the
-    # manifest written here is a stub; a folder of Parquet files is read as it is.
+    # The shards folder, not the run folder: results then name the data a folder of Parquet files (identity
+    # kind "parquet"), what the leaderboard tests were written against.
     data = open_eval_data(generator_dir / "data")
     for name in detectors:
         options = EvalOptions(data=str(generator_dir / "data"), detector=name, bootstrap=20, progress=False)

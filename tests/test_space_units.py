@@ -66,7 +66,7 @@ def test_generator_output_with_split_column_and_release_folder(tmp_path):
 
 
 def test_bad_data_is_refused_naming_the_file(tmp_path, monkeypatch):
-    shards = tmp_path / "bad" / "shards"
+    shards = tmp_path / "bad" / "data"  # a build's shards before (or without) its manifest
     shards.mkdir(parents=True)
     (shards / "shard-00000.parquet").write_text("not parquet")
     with pytest.raises(DataError, match=r"shard-00000\.parquet: not a readable Parquet file"):
@@ -75,6 +75,9 @@ def test_bad_data_is_refused_naming_the_file(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"shard-00000\.parquet: missing column\(s\) image, mask, original"):
         load_store(SpaceConfig(data=str(tmp_path / "bad")))
     (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no Parquet shards"):
+        load_store(SpaceConfig(data=str(tmp_path / "empty")))
+    shards.rename(tmp_path / "empty" / "shards")  # a layout the generator never wrote: not read
     with pytest.raises(DataError, match="no Parquet shards"):
         load_store(SpaceConfig(data=str(tmp_path / "empty")))
     monkeypatch.chdir(tmp_path)  # the default, runs/embedded, is not built here

@@ -6,9 +6,10 @@ written in place: every flush rewrites it to a temp file and renames it (``atomi
 the last complete version, and a re-run skips the (sample, judge_key) pairs already there. Rows are sorted by
 (judge_key, sample_id), so the file's content does not depend on how often a run was interrupted.
 
-Samples are read from the shards' Parquet files (``<dir>/data/*.parquet``, the generator's layout, or
-``<dir>/shards/*.parquet``) and decoded through ``builder.schema.FEATURES``. Pristine samples get a row with
-outcome ``"n/a"`` and no trials: nothing was edited, so nothing can deceive.
+Samples are read from the shards the run's ``manifest.json`` lists (``<dir>/data/*.parquet``; without a
+manifest, every ``data/*.parquet``: see ``builder.manifest.build_shards``) and decoded through
+``builder.schema.FEATURES``. Pristine samples get a row with outcome ``"n/a"`` and no trials: nothing was
+edited, so nothing can deceive.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..atomic_io import atomic_path, remove_stale_temp_files
+from ..manifest import MANIFEST_NAME, SHARD_DIR, ManifestError, build_shards
 from ..schema import FEATURES, INPAINTED, PRISTINE
 from .judges import Judge
 from .protocol import DECEIVING, INVALID, NOT_ASSESSED, NOT_DECEIVING, UNCERTAIN, assess_sample
 
 ASSESSMENTS_DIR = "assessments"
 SIDECAR_NAME = "deceptiveness.parquet"
-SHARD_DIRS = ("data", "shards")
 READ_COLUMNS = ["sample_id", "label", "backend", "image", "original"]
 COUNT_COLUMNS = (DECEIVING, UNCERTAIN, NOT_DECEIVING, INVALID)
 
@@ -79,11 +80,15 @@ def judge_config(judge: Judge, trials: int, seed: int) -> tuple[str, str]:
 def find_shards(run_dir: Path) -> list[Path]:
     if not run_dir.is_dir():
         raise AssessError(f"{run_dir}: not a directory (expected a generator output dir)")
-    for name in SHARD_DIRS:
-        shards = sorted((run_dir / name).glob("*.parquet"))
-        if shards:
-            return shards
-    raise AssessError(f"{run_dir}: no shards found (looked for {' and '.join(f'{n}/*.parquet' for n in SHARD_DIRS)})")
+    try:
+        # Sizes, not sha256: a judge reads every sample anyway, and a damaged shard fails there naming itself;
+        # hashing a large build first would only add minutes before the first answer.
+        shards = build_shards(run_dir, verify="size")
+    except ManifestError as exc:
+        raise AssessError(str(exc)) from None
+    if not shards:
+        raise AssessError(f"{run_dir}: no shards found (no {MANIFEST_NAME} and no {SHARD_DIR}/*.parquet)")
+    return shards
 
 
 def _open_shard(path: Path) -> pq.ParquetFile:
