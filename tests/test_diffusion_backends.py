@@ -349,3 +349,47 @@ def test_backends_on_one_checkpoint_share_its_weights_not_their_schedulers(tmp_p
     from inpaintbench.builder.backends.diffusion_common import _LOADED_PIPELINES
 
     assert not any(key[0] == model for key in _LOADED_PIPELINES.keys())  # freed with its last backend
+
+
+@pytest.mark.parametrize("family", list(BACKEND_OF_FAMILY))
+def test_every_family_runs_in_its_gpu_half_precision(tiny_models, family):
+    # ``dtype: auto`` picks the family's half type on a GPU (fp16, or bf16 for SD3/FLUX). The CPU runs both, so
+    # the half-precision path (weights, latents, masks, control images and prior embeddings all in that dtype)
+    # is exercised end to end here; what only a GPU can show is speed and real-checkpoint overflow.
+    half = backend_for(tiny_models, family, dtype=type(backend_for(tiny_models, family)).gpu_dtype)
+    full = backend_for(tiny_models, family, dtype="fp32")
+    assert half.params["dtype"] in ("float16", "bfloat16") and full.params["dtype"] == "float32"
+    assert half.pipeline.dtype == half.torch_dtype
+    inside = np.asarray(box_mask()) > 0
+
+    def pixels(backend, seed):
+        return np.asarray(backend.inpaint(request(seed=seed)).image).astype(int)[inside]
+
+    reference = pixels(full, 7)
+    precision_change = np.abs(pixels(half, 7) - reference).mean()
+    seed_change = np.abs(pixels(full, 8) - reference).mean()
+    # Precision moves pixels by rounding noise; the same seed must still give the same picture.
+    assert precision_change < 0.5 * seed_change, (precision_change, seed_change)
+
+
+def poisoned_copy(family_params: dict, directory) -> dict:
+    """The tiny SD pipeline saved again with NaN in its VAE decoder's last bias: real NaN arithmetic all the way
+    out of the pipeline, as an fp16 overflow on a GPU gives."""
+    from diffusers import StableDiffusionInpaintPipeline
+
+    pipeline = StableDiffusionInpaintPipeline.from_pretrained(family_params["model"], safety_checker=None,
+                                                              requires_safety_checker=False)
+    with torch.no_grad():
+        pipeline.vae.decoder.conv_out.bias.fill_(float("nan"))
+    pipeline.save_pretrained(directory)
+    return {"model": str(directory)}
+
+
+def test_nan_pixels_are_an_error_not_a_black_forgery(tiny_models, tmp_path):
+    from inpaintbench.builder.backends.diffusion_common import NonFiniteOutput
+
+    backend = create_backend("sd_inpaint", **poisoned_copy(tiny_models["sd"], tmp_path / "nan_sd"), **TINY)
+    with pytest.raises(NonFiniteOutput, match=r"NaN/inf pixels for seed 3 at 64x48 in float32"):
+        backend.inpaint(request(seed=3))
+    with pytest.raises(NonFiniteOutput):
+        backend.inpaint_batch([request(seed=1), request(seed=2)])

@@ -107,3 +107,24 @@ def test_every_family_writes_shards_through_the_generator(family, one_photo_set,
         assert (np.asarray(row["image"])[outside] == np.asarray(row["original"])[outside]).all()
         assert not (np.asarray(row["image"]) == np.asarray(row["original"])).all()
 
+
+
+def test_a_nan_backend_output_is_skipped_with_its_reason_not_written(one_photo_set, tmp_path):
+    from test_diffusion_backends import poisoned_copy
+
+    images_dir, annotations = one_photo_set
+    params = {**poisoned_copy(save_tiny("sd", tmp_path / "sd"), tmp_path / "nan_sd"), "steps": 2,
+              "working_long_side": 64}
+    config = GenerateConfig.from_dict({
+        "sources": [coco_source_spec(images_dir, annotations)],
+        "out_dir": str(tmp_path / "out"),
+        "backends": [{"name": "sd_inpaint", "params": params}],
+        **SMALL_PHOTO_CONFIG,
+    })
+    result = run_generation(config, progress=False)
+    rows = load_shards(result.out_dir, tmp_path / "cache")
+    skipped = [s for record in read_records(result.out_dir) for s in record.skipped if s["stage"] == "inpaint"]
+    assert set(rows["label"]) == {0}  # only the pristine photo: no NaN-born image was written as a forgery
+    assert skipped and all("NaN/inf pixels" in s["reason"] for s in skipped)
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["skipped"]["by_stage"]["inpaint"] == len(skipped)

@@ -14,6 +14,7 @@ import os
 import weakref
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -69,6 +70,10 @@ def _simulated_oom(limit: int | None, size: tuple[int, int], batch: int) -> None
         raise torch.OutOfMemoryError(
             f"simulated out of memory: {batch} x {size[0]}x{size[1]} px exceeds max_pixels={limit}"
         )
+
+
+class NonFiniteOutput(RuntimeError):
+    """The pipeline produced NaN/inf pixels for a sample: it is skipped (and counted) rather than written."""
 
 
 # Checkpoints loaded in this process, by (model, variant, dtype, device): a mix often names one checkpoint in
@@ -217,9 +222,22 @@ class DiffusionBackend(InpaintBackend):
         if self.takes_negative_prompt:
             kwargs["negative_prompt"] = [r.negative_prompt for r in requests]
         kwargs.update(self._call_kwargs(images, masks, size))
+        # Float arrays, not PIL: diffusers casts NaN to 0 on the way to uint8, so a half-precision overflow (the
+        # classic fp16 VAE failure) would come back as a plausible black image and enter the data as a forgery.
+        kwargs["output_type"] = "np"
         with torch.inference_mode():
-            outputs = self.pipeline(**kwargs).images
-        return [out if out.size == size else out.resize(size, Image.Resampling.LANCZOS) for out in outputs]
+            arrays = np.asarray(self.pipeline(**kwargs).images)
+        outputs = []
+        for request, array in zip(requests, arrays):
+            if not np.isfinite(array).all():
+                raise NonFiniteOutput(
+                    f"{self.name}: the pipeline returned NaN/inf pixels for seed {request.seed} at {size[0]}x{size[1]} "
+                    f"in {self.params['dtype']} (a half-precision overflow? try dtype: fp32, or a VAE made for fp16)"
+                )
+            # The same rounding as diffusers' numpy_to_pil, so results match the pipeline's own PIL output.
+            out = Image.fromarray((array * 255).round().clip(0, 255).astype(np.uint8))
+            outputs.append(out if out.size == size else out.resize(size, Image.Resampling.LANCZOS))
+        return outputs
 
     def _generate_with_fallback(self, requests: list[InpaintRequest], size: tuple[int, int]):
         """Generate; on out-of-memory split the batch, then retry at smaller sizes. Returns (outputs, fallback)."""
