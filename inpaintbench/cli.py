@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "inpaintbench.builder.assess_cli",
     "inpaintbench.space.cli",
     "inpaintbench.harness.cli",
+    "inpaintbench.harness.train_cli",
 ]
 
 
