@@ -14,6 +14,11 @@ Medians over interleaved repeats. A last table times finishing a sample at real 
 and paste-back (alpha, feathered, Poisson) against the bare Lanczos resize.
 
     .venv/bin/python benchmarks/diffusion.py [--families sd flux] [--repeats 5] [--size 96x72] [--batch 4]
+    .venv/bin/python benchmarks/diffusion.py --config configs/gpu_mix.yaml --repeats 3    # real models, on a GPU
+
+With ``--config`` the same table is made for each diffusion entry of a generation config: that is how the real
+checkpoints of configs/gpu_mix.yaml are timed on a GPU (dtype auto = fp16/bf16; ``peak GiB`` is the most GPU
+memory allocated during the entry's calls).
 """
 
 from __future__ import annotations
@@ -96,47 +101,86 @@ def postprocess_table(repeats: int) -> None:
               f"{feather * 1e3:>12.1f}{feather / base:>7.2f}{poisson * 1e3:>11.1f}{poisson / base:>7.2f}")
 
 
+def bench_backend(backend, label: str, width: int, height: int, repeats: int, batch_size: int) -> str:
+    """One table row: our call vs the bare pipeline call, and a batch vs as many single calls."""
+    request = make_request(width, height, seed=1)
+    kwargs = bare_kwargs(backend, request)
+    generator_device = backend.device if backend.device.startswith("cuda") else "cpu"
+
+    def bare():
+        kwargs["generator"] = [torch.Generator(generator_device).manual_seed(1)]
+        with torch.inference_mode():
+            return backend.pipeline(**kwargs).images
+
+    batch = [make_request(width, height, seed=s) for s in range(batch_size)]
+    if backend.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    ours_s, bare_s = interleaved_medians([lambda: backend.inpaint(request), bare], repeats)
+    batch_s, singles_s = interleaved_medians(
+        [lambda: backend.inpaint_batch(batch), lambda: [backend.inpaint(r) for r in batch]], max(1, repeats // 2)
+    )
+    working = "x".join(map(str, backend.working_size(width, height)))
+    peak = f"{torch.cuda.max_memory_allocated() / 2**30:.1f}" if backend.device.startswith("cuda") else "-"
+    return (f"{label:<22}{backend.params['dtype']:>9}{working:>10}{1 / ours_s:>11.3f}{1 / bare_s:>11.3f}"
+            f"{ours_s / bare_s:>10.3f}{batch_size / batch_s:>12.3f}{batch_s / singles_s:>13.3f}{peak:>9}")
+
+
+def config_backends(path: str, steps: int | None):
+    """(label, backend) for each diffusion entry of a generation config: real checkpoints on a GPU
+    (configs/gpu_mix.yaml), or tiny ones on a CPU (configs/tiny_cpu_mix.yaml). Classical entries are skipped."""
+    from inpaintbench.builder.backends.registry import LAZY_BACKENDS
+    from inpaintbench.builder.config import GenerateConfig
+
+    config = GenerateConfig.from_file(path)
+    for index, entry in enumerate(config.backends):
+        if entry.name not in LAZY_BACKENDS:
+            continue
+        params = dict(entry.params)
+        if steps is not None:
+            params["steps"] = steps
+        yield f"{index}:{entry.name}", create_backend(entry.name, **params)
+
+
+def tiny_backends(families, steps: int, tmp: str):
+    for family in families:
+        params = save_tiny(family, Path(tmp) / family)
+        extra = {"prior_steps": steps} if family == "kandinsky" else {}
+        yield BACKEND_OF_FAMILY[family], create_backend(BACKEND_OF_FAMILY[family], steps=steps, working_long_side=64,
+                                                        **params, **extra)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--config", help="time the diffusion entries of this generation config instead of tiny "
+                        "pipelines (e.g. configs/gpu_mix.yaml on a GPU); each keeps its own steps unless --steps")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--size", default="96x72", help="original photo size WxH (working side is 64)")
-    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--size", default=None, help="original photo size WxH (default 96x72 for tiny pipelines, "
+                        "640x480 with --config: COCO's usual size)")
+    parser.add_argument("--steps", type=int, default=None, help="denoising steps (default 2 for tiny pipelines)")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-postprocess", action="store_true", help="only the per-backend table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    width, height = (int(v) for v in args.size.lower().split("x"))
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"device: {device} ({'GPU' if device == 'cuda' else 'CPU only: no GPU figures here'}), "
-          f"torch threads {args.threads}, photo {width}x{height}, working long side 64, {args.steps} steps, "
-          f"{args.repeats} repeats after one warm-up; tiny random-weight pipelines")
-    header = f"{'backend':<22}{'ours img/s':>11}{'bare img/s':>11}{'ours/bare':>10}{'batch img/s':>12}{'batch/single':>13}"
+    width, height = (int(v) for v in (args.size or ("640x480" if args.config else "96x72")).lower().split("x"))
+    device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu (no GPU figures here)"
+    what = f"the diffusion entries of {args.config}" if args.config else "tiny random-weight pipelines, working long side 64"
+    steps = "each entry's own" if args.config and args.steps is None else str(args.steps or 2)
+    print(f"device: {device}, torch {torch.__version__}, threads {args.threads}, photo {width}x{height}, "
+          f"{steps} steps, {args.repeats} repeats after one warm-up; {what}")
+    header = (f"{'backend':<22}{'dtype':>9}{'working':>10}{'ours img/s':>11}{'bare img/s':>11}{'ours/bare':>10}"
+              f"{'batch img/s':>12}{'batch/single':>13}{'peak GiB':>9}")
     print(header)
     print("-" * len(header))
     with tempfile.TemporaryDirectory() as tmp:
-        for family in args.families:
-            params = save_tiny(family, Path(tmp) / family)
-            extra = {"prior_steps": args.steps} if family == "kandinsky" else {}
-            backend = create_backend(BACKEND_OF_FAMILY[family], steps=args.steps, working_long_side=64, **params,
-                                     **extra)
-            request = make_request(width, height, seed=1)
-            kwargs = bare_kwargs(backend, request)
-
-            def bare():
-                kwargs["generator"] = [torch.Generator("cpu").manual_seed(1)]
-                with torch.inference_mode():
-                    return backend.pipeline(**kwargs).images
-
-            batch = [make_request(width, height, seed=s) for s in range(args.batch)]
-            ours_s, bare_s = interleaved_medians([lambda: backend.inpaint(request), bare], args.repeats)
-            batch_s, singles_s = interleaved_medians(
-                [lambda: backend.inpaint_batch(batch), lambda: [backend.inpaint(r) for r in batch]],
-                max(1, args.repeats // 2),
-            )
-            print(f"{backend.name:<22}{1 / ours_s:>11.2f}{1 / bare_s:>11.2f}{ours_s / bare_s:>10.3f}"
-                  f"{args.batch / batch_s:>12.2f}{batch_s / singles_s:>13.3f}")
+        backends = config_backends(args.config, args.steps) if args.config else tiny_backends(
+            args.families, args.steps or 2, tmp)
+        for label, backend in backends:
+            print(bench_backend(backend, label, width, height, args.repeats, args.batch), flush=True)
+            del backend  # one checkpoint in memory at a time
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
     if not args.skip_postprocess:
         postprocess_table(args.repeats)
 
