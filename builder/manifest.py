@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Sequence
 
+from tqdm.auto import tqdm
+
 from .. import __version__
 from .atomic_io import atomic_write_json
 from .config import GenerateConfig
@@ -53,6 +55,8 @@ MANIFEST_NAME = "manifest.json"
 # Keys every manifest written by ``build_manifest`` has and that readers rely on.
 REQUIRED_KEYS = ("format", "format_version", "inpaintbench_version", "config", "seed", "counts", "shards")
 SHARD_FIELDS = ("path", "num_samples", "sha256", "bytes")
+VERIFY_MODES = ("sha256", "size", "none")
+Verify = Literal["sha256", "size", "none"]
 SHARD_DIR = "data"  # where builder.generate writes the shards (its DATA_DIR; imported the other way round)
 
 # counts key -> per-sample summary field (builder.shards.SUMMARY_FIELDS)
@@ -142,10 +146,6 @@ class Manifest:
     sha256: str  # of the file's bytes: what results and releases record as the build's identity
     shards: tuple[ListedShard, ...]  # in manifest (= shard) order
 
-    @property
-    def root(self) -> Path:
-        return self.path.parent
-
 
 def _listed_shard(root: Path, where: str, item: Any) -> ListedShard:
     if not isinstance(item, dict) or any(key not in item for key in SHARD_FIELDS):
@@ -193,13 +193,18 @@ def read_manifest(root: str | Path) -> Manifest:
     return Manifest(path, data, hashlib.sha256(raw).hexdigest(), shards)
 
 
-def check_shards(manifest: Manifest, verify: Literal["sha256", "size", "none"] = "size") -> list[Path]:
+def check_shards(manifest: Manifest, verify: Verify = "size") -> list[Path]:
     """The shard files ``manifest`` lists, in manifest order, each checked to exist and, by ``verify``:
     "size" (the listed byte count: cheap), "sha256" (size, then the full hash: reads every byte, minutes on a
     large build) or "none" (existence only)."""
-    if verify not in ("sha256", "size", "none"):
+    if verify not in VERIFY_MODES:
         raise ValueError(f"verify must be 'sha256', 'size' or 'none', got {verify!r}")
-    for shard in manifest.shards:
+    # Hashing reads every byte: a bar then, on a terminal only (disable=None), gone once done (leave=False).
+    hashing = verify == "sha256"
+    bar = tqdm(
+        manifest.shards, desc="checking shard sha256s", unit="shard", disable=None if hashing else True, leave=False
+    )
+    for shard in bar:
         if not shard.path.is_file():
             raise ManifestError(f"{shard.path}: listed in {manifest.path} but missing")
         if verify == "none":
@@ -207,17 +212,17 @@ def check_shards(manifest: Manifest, verify: Literal["sha256", "size", "none"] =
         size = shard.path.stat().st_size
         if size != shard.bytes:
             raise ManifestError(f"{shard.path}: {size} bytes, the manifest says {shard.bytes}")
-        if verify == "sha256" and sha256_file(shard.path) != shard.sha256:
+        if hashing and sha256_file(shard.path) != shard.sha256:
             raise ManifestError(f"{shard.path}: sha256 differs from the manifest's (corrupt or replaced shard)")
     return [shard.path for shard in manifest.shards]
 
 
-def manifest_shards(root: str | Path, verify: Literal["sha256", "size", "none"] = "size") -> list[Path]:
+def manifest_shards(root: str | Path, verify: Verify = "size") -> list[Path]:
     """``read_manifest`` then ``check_shards``: the checked shard paths of the build at ``root``."""
     return check_shards(read_manifest(root), verify)
 
 
-def build_shards(root: str | Path, verify: Literal["sha256", "size", "none"] = "size") -> list[Path]:
+def build_shards(root: str | Path, verify: Verify = "size") -> list[Path]:
     """The shards of the build at ``root``: those its manifest lists (``manifest_shards``) or, while it has no
     manifest (a run still going: the manifest is written last; or only its data/ folder copied), every
     ``data/*.parquet`` by name (a shard exists complete or not at all, see ``atomic_io``); [] if neither."""

@@ -51,8 +51,12 @@ def write_manifest_for(root: Path, seed: int = 0) -> dict:
 def generated(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("manifest-reader")
     images_dir, annotations = write_coco_set(root / "coco", num_images=3, bad_inputs=False)
-    config = {"sources": [coco_source_spec(images_dir, annotations)], "out_dir": str(root / "run"),
-              "samples_per_shard": 4, **SMALL_PHOTO_CONFIG}
+    config = {
+        "sources": [coco_source_spec(images_dir, annotations)],
+        "out_dir": str(root / "run"),
+        "samples_per_shard": 4,
+        **SMALL_PHOTO_CONFIG,
+    }
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
 
@@ -90,7 +94,7 @@ def test_real_run_lists_its_shards_in_manifest_order(generated):
     for verify in ("sha256", "size", "none"):
         assert check_shards(manifest, verify) == expected
     assert manifest_shards(generated) == expected == build_shards(generated)
-    assert manifest.sha256 == sha256_file(generated / "manifest.json") and manifest.root == generated
+    assert manifest.sha256 == sha256_file(generated / "manifest.json") and manifest.path == generated / "manifest.json"
     assert [s.num_samples for s in manifest.shards] == [pq.read_metadata(p).num_rows for p in expected]
     assert sum(s.num_samples for s in manifest.shards) == manifest.data["counts"]["total"]
 
@@ -108,15 +112,33 @@ BAD_MANIFESTS = {
     "not_an_object": (lambda m: json.dumps([m]), "expected a JSON object at the top level, got list"),
     "missing_keys": (changed(lambda m: [m.pop("counts"), m.pop("seed")]), "missing keys ['seed', 'counts']"),
     "other_format": (changed(lambda m: m.update(format="other")), "format 'other' version 1, expected"),
-    "newer_version": (changed(lambda m: m.update(format_version=2)), "version 2, expected 'inpaintbench-manifest' version 1"),
+    "newer_version": (
+        changed(lambda m: m.update(format_version=2)),
+        "version 2, expected 'inpaintbench-manifest' version 1",
+    ),
     "shards_empty": (changed(lambda m: m.update(shards=[])), "'shards' must be a non-empty list"),
     "shards_not_list": (changed(lambda m: m.update(shards={"a": 1})), "'shards' must be a non-empty list"),
-    "entry_missing_field": (changed(lambda m: m["shards"][1].pop("bytes")), "shards[1]: needs path, num_samples, sha256, bytes"),
+    "entry_missing_field": (
+        changed(lambda m: m["shards"][1].pop("bytes")),
+        "shards[1]: needs path, num_samples, sha256, bytes",
+    ),
     "entry_not_object": (changed(lambda m: m["shards"].__setitem__(0, "data/x.parquet")), "shards[0]: needs path"),
-    "entry_bad_count": (changed(lambda m: m["shards"][0].update(num_samples="many")), "shards[0]: num_samples and bytes must be integers"),
-    "entry_bad_path": (changed(lambda m: m["shards"][0].update(path=7)), "shards[0]: path and sha256 must be non-empty strings"),
-    "path_up": (changed(lambda m: m["shards"][0].update(path="../run/data/x.parquet")), "shards[0]: path '../run/data/x.parquet' points outside"),
-    "path_absolute": (changed(lambda m: m["shards"][0].update(path="/etc/hostname")), "shards[0]: path '/etc/hostname' points outside"),
+    "entry_bad_count": (
+        changed(lambda m: m["shards"][0].update(num_samples="many")),
+        "shards[0]: num_samples and bytes must be integers",
+    ),
+    "entry_bad_path": (
+        changed(lambda m: m["shards"][0].update(path=7)),
+        "shards[0]: path and sha256 must be non-empty strings",
+    ),
+    "path_up": (
+        changed(lambda m: m["shards"][0].update(path="../run/data/x.parquet")),
+        "shards[0]: path '../run/data/x.parquet' points outside",
+    ),
+    "path_absolute": (
+        changed(lambda m: m["shards"][0].update(path="/etc/hostname")),
+        "shards[0]: path '/etc/hostname' points outside",
+    ),
 }
 
 

@@ -77,7 +77,7 @@ def write_generator_output(out: Path, rows: list[dict], rows_per_shard: int = 10
     chunks = [rows[start : start + rows_per_shard] for start in range(0, len(rows), rows_per_shard)]
     records = []
     for index, chunk in enumerate(chunks):
-        rel = f"shards/shard-{index:05d}.parquet"
+        rel = f"data/shard-{index:05d}.parquet"  # the generator's folder (names are free: the manifest lists them)
         sha256, size = write_shard(chunk, out / rel)
         items = sorted({(r["source"], r["source_image_id"]) for r in chunk})
         skipped = [{"stage": "load", "source": "embedded", "image_id": "broken", "object_id": "", "path": "x.png", "reason": "no objects"}] if index == 0 else []

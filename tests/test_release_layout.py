@@ -158,7 +158,7 @@ def test_bad_generator_outputs_are_named(tmp_path, split_config_file):
     with pytest.raises(GeneratorOutputError, match="no manifest"):
         load_generator_output(tmp_path)
     out = write_generator_output(tmp_path / "gen", make_rows(range(3)))
-    shard = out / "shards" / "shard-00000.parquet"
+    shard = out / "data" / "shard-00000.parquet"
     data = bytearray(shard.read_bytes())
     data[100] ^= 0xFF
     shard.write_bytes(bytes(data))
