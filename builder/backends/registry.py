@@ -66,6 +66,7 @@ BACKENDS: Registry[InpaintBackend] = Registry(
         "kandinsky22_inpaint": "inpaintbench.builder.backends.kandinsky",
         "flux_fill": "inpaintbench.builder.backends.flux",
         "controlnet_inpaint": "inpaintbench.builder.backends.controlnet",
+        "auto_inpaint": "inpaintbench.builder.backends.auto",
     },
 )
 LAZY_BACKENDS = BACKENDS.lazy  # the same dict, not a copy
