@@ -99,3 +99,11 @@ def test_auto_inpaint_through_the_generator_records_the_pipeline(saved, tmp_path
     for row in inpainted:
         assert json.loads(row["backend_params"])["pipeline_class"] == "StableDiffusionInpaintPipeline"
         assert row["backend"] == "auto_inpaint" and row["strategy"] == "paste_back"
+
+
+def test_shares_weights_with_a_named_backend_on_the_same_checkpoint(saved):
+    named = create_backend("sd_inpaint", model=saved["sd"], steps=2)
+    auto = create_backend("auto_inpaint", model=saved["sd"], steps=2, scheduler="DDIM")
+    assert auto.pipeline.unet is named.pipeline.unet  # one copy of the weights on the device
+    assert type(auto.pipeline.scheduler).__name__ == "DDIMScheduler"
+    assert type(named.pipeline.scheduler).__name__ == "UniPCMultistepScheduler"
