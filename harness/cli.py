@@ -5,7 +5,12 @@
     inpaintbench evaluate runs/embedded --detector path/to/det.py:Det --timeout 30 --memory-mb 4096
     inpaintbench evaluate runs/embedded --submission preds/             # maps/<id>.png|npy + scores.csv|json
     inpaintbench evaluate runs/embedded --detector ela --num-processes 2 # accelerate launch, 2 processes
+    inpaintbench evaluate runs/embedded --detector ela --perturb jpeg:75,resize:0.5+jpeg:75  # robustness track
     inpaintbench leaderboard harness/results --out leaderboard/
+
+--perturb SPEC (repeatable, or comma-separated): one evaluation per spec, each its own results file; the
+detector sees the perturbed image, the ground truth stays at native size. Specs: none, jpeg:Q, webp:Q (1-100),
+resize:F (0-4], blur:SIGMA (px), noise:STD (0-255 units, seeded per sample id), chains a+b applied in order.
 
 Exit codes: 0 scored; 2 submission refused (problems listed, report written next to the results path);
 1 unusable input (data, detector that does not load).
@@ -53,6 +58,10 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--num-processes", type=int, default=1, metavar="N",
                         help="run the detector in N processes via accelerate launch")
+    parser.add_argument("--perturb", action="append", metavar="SPEC",
+                        help="post-process images before the detector sees them (jpeg:75, resize:0.5, blur:1, "
+                             "noise:5, webp:80, chains resize:0.5+jpeg:75, none); repeatable or comma-separated: "
+                             "one evaluation and results file per spec (default: none)")
     parser.add_argument("--output", metavar="FILE", help="results JSON path (default: results/<name>__<version>.json)")
     parser.add_argument("--results-dir", default=DEFAULT_RESULTS_DIR, metavar="DIR")
     parser.add_argument("--no-progress", action="store_true")
@@ -74,7 +83,31 @@ def options_from_args(args):
     return EvalOptions(data=args.data, config=args.config, split=args.split, detector=args.detector, params=params,
                        submission=args.submission, name=args.name, train_backends=train, policy=args.policy,
                        timeout_s=args.timeout, memory_mb=args.memory_mb, bootstrap=args.bootstrap, seed=args.seed,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, perturbation=_single_perturbation(args))
+
+
+def _single_perturbation(args) -> str:
+    from inpaintbench.harness.perturbations import IDENTITY
+
+    specs = getattr(args, "perturb", None) or [IDENTITY]
+    if len(specs) != 1:  # run_evaluate splits lists into one evaluation per spec before this point
+        raise ValueError(f"one evaluation takes one perturbation, got {specs}")
+    return specs[0]
+
+
+def perturbation_specs(args) -> list[str]:
+    """The canonical specs of --perturb, checked against the rest of the command before anything runs."""
+    from inpaintbench.harness.perturbations import IDENTITY, parse_perturbation_list
+    from inpaintbench.harness.run import SUBMISSION_PERTURB_REFUSAL
+
+    specs = parse_perturbation_list(args.perturb)
+    if args.submission is not None and any(spec != IDENTITY for spec in specs):
+        raise ValueError(SUBMISSION_PERTURB_REFUSAL)
+    if len(specs) > 1 and args.output:
+        raise ValueError(f"--output names one results file but --perturb asks for {len(specs)} evaluations "
+                         f"({', '.join(specs)}); leave --output out and use --results-dir: each results file gets "
+                         "its default name, which includes the perturbation")
+    return specs
 
 
 def relaunch_argv(args) -> list[str]:
@@ -89,12 +122,28 @@ def relaunch_argv(args) -> list[str]:
         value = getattr(args, dest)
         if value is not None:
             argv += [flag, str(value)]
+    for spec in args.perturb or []:
+        argv += ["--perturb", spec]
     if args.no_progress:
         argv.append("--no-progress")
     return argv
 
 
 def run_evaluate(args) -> int:
+    try:
+        specs = perturbation_specs(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    codes = []
+    for spec in specs:
+        # Each spec is a whole evaluation (own sandbox, own results file): one that fails does not stop the
+        # others, and what an earlier one wrote stays.
+        codes.append(_evaluate_one(argparse.Namespace(**{**vars(args), "perturb": [spec]})))
+    return next((code for code in codes if code), 0)
+
+
+def _evaluate_one(args) -> int:
     from inpaintbench.harness import distributed
 
     if args.num_processes > 1 and distributed.world_size() == 1:
@@ -155,7 +204,8 @@ def _evaluate(args) -> int | None:
     if not main:
         return None
     name = opts.name or collected.detector.get("name") or "detector"
-    output = Path(args.output) if args.output else Path(args.results_dir) / default_results_name(name, data.identity)
+    identity = {**data.identity, "perturbation": opts.perturbation}
+    output = Path(args.output) if args.output else Path(args.results_dir) / default_results_name(name, identity)
     problems_path = output.with_name(output.stem + ".problems.json")
     try:
         results = score_records(opts, data, collected, elapsed_s=time.perf_counter() - started)
@@ -184,7 +234,9 @@ def _print_summary(results: dict, output: Path) -> None:
     from inpaintbench.harness.scoring import HEADLINE_METRICS
 
     metrics, overall = results["metrics"], (results.get("intervals") or {}).get("overall") or {}
-    print(f"{results['detector'].get('name')} on {results['dataset'].get('version')} "
+    perturbation = results["dataset"].get("perturbation", "none")
+    print(f"{results['detector'].get('name')} on {results['dataset'].get('version')}"
+          f"{'' if perturbation == 'none' else f' perturbed by {perturbation}'} "
           f"({metrics['n_images']} images, {metrics['n_pixel_images']} with pixel metrics)")
     for m in HEADLINE_METRICS:
         value, ci = metrics.get(m), overall.get(m)

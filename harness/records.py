@@ -48,7 +48,12 @@ def rgb_array(image: Image.Image) -> np.ndarray:
 
 
 def make_records(dataset, indices: Iterable[int], predictor: Predictor, n_bins: int, desc: str = "scoring",
-                 progress: bool = True, process: int = 0) -> list[SampleRecord]:
+                 progress: bool = True, process: int = 0, perturbation=None) -> list[SampleRecord]:
+    """``perturbation`` (a ``perturbations.Chain``): what the detector sees instead of the stored image. The
+    ground truth is never perturbed: maps are scored at its native size whatever size the detector saw."""
+    if perturbation is not None and not perturbation.is_identity and not predictor.needs_image:
+        raise ValueError(f"perturbation {perturbation.spec!r} needs a predictor that reads images "
+                         "(a folder of maps was made from the unperturbed images)")
     columns = list(META_COLUMNS) + ["mask"] + (["image"] if predictor.needs_image else [])
     view = dataset.select_columns(columns)
     records = []
@@ -64,7 +69,11 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, n_bins: 
         try:
             if image is not None and image.shape[:2] != gt.shape:
                 raise PredictionProblem("error", f"dataset row: image {image.shape[:2]} and mask {gt.shape} sizes differ")
-            score, pred, record.seconds = predictor.predict(meta["sample_id"], image, gt.shape)
+            if image is not None and perturbation is not None:
+                image = perturbation.apply(image, meta["sample_id"])
+            # A map is checked against the size the detector saw; ``summarize`` resizes it to the GT's size.
+            seen_hw = gt.shape if image is None else image.shape[:2]
+            score, pred, record.seconds = predictor.predict(meta["sample_id"], image, seen_hw)
             record.summary = summarize(pred, gt, score=score, label=meta["label"], n_bins=n_bins)
             record.has_map = pred is not None
         except PredictionProblem as exc:

@@ -50,10 +50,16 @@ def read_results(path: str | Path) -> dict:
 
 
 def default_results_name(detector_name: str, identity: dict) -> str:
+    """``<detector>__<version>[__config__split][__perturbation]``; clean runs keep the name they always had."""
     parts = [detector_name, identity.get("version") or "unversioned"]
     if identity.get("config"):
         parts.append(identity["config"])
     if identity.get("split"):
         parts.append(identity["split"])
+    perturbation = identity.get("perturbation")
+    if perturbation and perturbation != "none":
+        from inpaintbench.harness.perturbations import spec_slug
+
+        parts.append(spec_slug(perturbation))
     safe = "__".join("".join(c if c.isalnum() or c in "-_." else "_" for c in str(p)) for p in parts)
     return f"{safe}.json"

@@ -18,6 +18,7 @@ import inpaintbench
 from inpaintbench.harness.breakdowns import bootstrap_intervals, breakdowns, domain_split, domain_weights
 from inpaintbench.harness.conventions import CONVENTIONS, FLOAT_BINS, UINT8_BINS
 from inpaintbench.harness.data import EvalData
+from inpaintbench.harness.perturbations import IDENTITY, parse_perturbation
 from inpaintbench.harness.problems import POLICIES, Problem, SubmissionError
 from inpaintbench.harness.records import (
     DetectorPredictor,
@@ -28,6 +29,12 @@ from inpaintbench.harness.records import (
 )
 from inpaintbench.harness.results import RESULTS_FORMAT, RESULTS_FORMAT_VERSION
 from inpaintbench.harness.scoring import HEADLINE_METRICS, Scorer
+
+
+SUBMISSION_PERTURB_REFUSAL = (
+    "--perturb applies to --detector runs only: a --submission folder holds maps a detector made elsewhere from "
+    "the unperturbed images, so the harness cannot perturb what it saw. Perturb the images yourself, predict, "
+    "and submit those maps as their own entry, or evaluate the detector with --detector ... --perturb SPEC")
 
 
 @dataclass
@@ -46,12 +53,16 @@ class EvalOptions:
     bootstrap: int = 1000
     seed: int = 0
     progress: bool = True
+    perturbation: str = IDENTITY  # robustness track: what the detector's images go through (perturbations.py)
 
     def __post_init__(self) -> None:
         if (self.detector is None) == (self.submission is None):
             raise ValueError("give exactly one of a detector (--detector) or a submission folder (--submission)")
         if self.policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}")
+        self.perturbation = parse_perturbation(self.perturbation).spec  # canonical: results are keyed by it
+        if self.submission is not None and self.perturbation != IDENTITY:
+            raise ValueError(SUBMISSION_PERTURB_REFUSAL)
 
 
 @dataclass
@@ -65,11 +76,15 @@ class Collected:
 def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int = 1) -> Collected:
     indices = range(rank, len(data.dataset), world)
     desc = f"scoring [{rank + 1}/{world}]" if world > 1 else "scoring"
+    if opts.perturbation != IDENTITY:
+        desc += f" ({opts.perturbation})"
     if opts.detector is not None:
         from inpaintbench.harness.sandbox import SandboxedDetector
 
+        perturbation = parse_perturbation(opts.perturbation)
         with SandboxedDetector(opts.detector, opts.params, timeout_s=opts.timeout_s, memory_mb=opts.memory_mb) as box:
-            records = make_records(data.dataset, indices, DetectorPredictor(box), FLOAT_BINS, desc, opts.progress, rank)
+            records = make_records(data.dataset, indices, DetectorPredictor(box), FLOAT_BINS, desc, opts.progress, rank,
+                                   perturbation=perturbation)
             info = dict(box.description or {})
         return Collected(records, info, FLOAT_BINS, [])
     from inpaintbench.harness.folder import FolderSubmission
@@ -141,7 +156,9 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "inpaintbench_version": getattr(inpaintbench, "__version__", None),
         "detector": detector,
-        "dataset": {**data.identity, "ood_split_backends": list(data.ood_backends)},
+        # The perturbation is part of what was scored: the leaderboard keys rows by it (old files: "none").
+        "dataset": {**data.identity, "ood_split_backends": list(data.ood_backends), "perturbation": opts.perturbation},
+        "perturbation": parse_perturbation(opts.perturbation).describe(),
         "config": {k: v for k, v in asdict(opts).items() if k != "progress"},
         "conventions": CONVENTIONS,
         "headline_metrics": list(HEADLINE_METRICS),
