@@ -157,13 +157,14 @@ def test_saved_model_round_trips_through_the_registered_detector(fitted):
     from inpaintbench.harness.detectors import create_detector
 
     estimator, meta, path = fitted
-    detector = create_detector("trained", model=str(path))
     image, _ = _noisy_patch_image(np.random.default_rng(7), True)
-    out = detector.predict(image)
     features = compute_features(image)
     expected = estimator.predict_proba(features.reshape(-1, features.shape[-1]))[:, 1].reshape(SIZE, SIZE)
-    assert out["map"].shape == (SIZE, SIZE)
-    np.testing.assert_array_equal(out["map"], expected.astype(np.float32))
+    full = create_detector("trained", model=str(path), stride=1).predict(image)
+    np.testing.assert_array_equal(full["map"], expected.astype(np.float32))
+    detector = create_detector("trained", model=str(path))  # default stride 2: every other pixel, half-size map
+    out = detector.predict(image)
+    np.testing.assert_array_equal(out["map"], expected[::2, ::2].astype(np.float32))
     assert 0.0 <= out["score"] <= 1.0
     assert detector.describe()["training_backends"] == ["noise_paint"]
     assert detector.describe()["model"]["sha256"] == meta_sha(path)
