@@ -36,6 +36,8 @@ def register(subparsers) -> None:
     board.add_argument("results", nargs="+", help="results JSON files or directories of them")
     board.add_argument("--out", default="leaderboard", metavar="DIR", help="output directory (default: leaderboard)")
     board.add_argument("--sort", default="pixel_f1_mean", metavar="METRIC", help="sort column (default pixel_f1_mean)")
+    board.add_argument("--robustness-plot", metavar="PNG",
+                       help="also draw each detector's metrics clean vs under each perturbation (e.g. docs/img/robustness.png)")
     board.set_defaults(func=run_leaderboard)
 
 
@@ -249,7 +251,7 @@ def run_leaderboard(args) -> int:
     from inpaintbench.harness.leaderboard import LeaderboardError, write_leaderboard
 
     try:
-        written = write_leaderboard(args.results, args.out, args.sort)
+        written = write_leaderboard(args.results, args.out, args.sort, robustness_plot=args.robustness_plot)
     except LeaderboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

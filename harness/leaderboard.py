@@ -1,7 +1,10 @@
 """Merge results JSONs into a leaderboard: CSV + Markdown + JSON, and ``load_leaderboard`` for the Space.
 
-Two tables: ``wide`` (one row per results file: detector x dataset, headline metrics and their 95% intervals)
-and ``by_backend`` (long: one row per detector and backend, "all" included), the shape the Space pivots.
+Two tables: ``wide`` (one row per results file: detector x dataset x perturbation, headline metrics and their
+95% intervals) and ``by_backend`` (long: one row per detector and backend, "all" included), the shape the Space
+pivots. A third, ``robustness`` (``leaderboard_robustness.csv/.md``), sets each perturbed result beside the same
+detector's clean one on the same data: the metric, the clean metric and the drop. Results files written before
+the robustness track have no perturbation field and read as clean (``none``).
 Results scored under different conventions versions are refused, never mixed.
 """
 
@@ -16,8 +19,15 @@ import pandas as pd
 from inpaintbench.harness.results import ResultsError, read_results, write_json_atomic
 from inpaintbench.harness.scoring import HEADLINE_METRICS
 
-ID_COLUMNS = ("detector", "dataset_version", "config", "split")
-LEADERBOARD_FILES = ("leaderboard.csv", "leaderboard.md", "leaderboard.json", "leaderboard_by_backend.csv")
+ID_COLUMNS = ("detector", "dataset_version", "config", "split", "perturbation")
+DATA_COLUMNS = ID_COLUMNS[:-1]  # a detector on one data identity: its clean row and its perturbed rows
+CLEAN = "none"  # perturbations.IDENTITY, without importing OpenCV for a leaderboard
+LEADERBOARD_FILES = ("leaderboard.csv", "leaderboard.md", "leaderboard.json", "leaderboard_by_backend.csv",
+                     "leaderboard_robustness.csv", "leaderboard_robustness.md")
+SHAPES = {"long": "by_backend", "wide": "leaderboard", "robustness": "robustness"}  # shape -> leaderboard.json key
+# The robustness Markdown shows these (the CSV has every headline metric): localisation and detection, one each
+# of thresholded and threshold-free.
+ROBUSTNESS_SHOWN = ("pixel_f1_mean", "pixel_auc_pooled", "image_auc", "balanced_accuracy")
 
 
 class LeaderboardError(ValueError):
@@ -50,11 +60,18 @@ def _identity(results: dict) -> dict:
         "dataset_version": dataset.get("version"),
         "config": dataset.get("config") or "",
         "split": dataset.get("split") or "",
+        "perturbation": dataset.get("perturbation") or CLEAN,
     }
 
 
 def build_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    wide_rows, long_rows, seen, versions = [], [], {}, {}
+    wide, long, _ = build_all_tables(files)
+    return wide, long
+
+
+def build_all_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(wide, long, robustness) from results files."""
+    wide_rows, long_rows, robust_rows, seen, versions = [], [], [], {}, {}
     for path in files:
         try:
             results = read_results(path)
@@ -73,6 +90,8 @@ def build_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
             row[m] = metrics.get(m)
             ci = overall.get(m)
             row[f"{m}_ci"] = f"[{ci['low']:.3f}, {ci['high']:.3f}]" if ci else ""
+            robust_rows.append({**ident, "metric": m, "value": metrics.get(m),
+                                "ci_low": ci["low"] if ci else None, "ci_high": ci["high"] if ci else None})
         for part in ("in_domain", "out_of_domain"):
             domain = (results.get("domain") or {}).get(part) or {}
             row[f"pixel_f1_mean_{part}"] = domain.get("pixel_f1_mean")
@@ -89,13 +108,39 @@ def build_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     for frame in (wide, long):
         for m in HEADLINE_METRICS:
             frame[m] = pd.to_numeric(frame[m], errors="coerce")
-    return wide, long
+    return wide, long, robustness_table(pd.DataFrame(robust_rows))
+
+
+def robustness_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per detector, data and metric: every perturbation's value beside the clean value and the drop
+    (clean - perturbed: positive = the perturbation hurt). Clean rows are kept (drop 0) so the table stands
+    alone; a perturbed result without a clean one on the same data has no drop (NaN), never a guessed one."""
+    columns = list(ID_COLUMNS) + ["metric", "value", "ci_low", "ci_high", "clean", "drop"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    for c in ("value", "ci_low", "ci_high"):
+        rows[c] = pd.to_numeric(rows[c], errors="coerce")
+    keys = list(DATA_COLUMNS) + ["metric"]
+    clean = rows[rows["perturbation"] == CLEAN][keys + ["value"]].rename(columns={"value": "clean"})
+    merged = rows.merge(clean, on=keys, how="left")
+    merged["drop"] = merged["clean"] - merged["value"]
+    merged["_metric_order"] = merged["metric"].map({m: i for i, m in enumerate(HEADLINE_METRICS)})
+    merged["_perturbed"] = merged["perturbation"] != CLEAN
+    merged = merged.sort_values(["_metric_order", *DATA_COLUMNS, "_perturbed", "perturbation"], kind="stable")
+    return merged[columns].reset_index(drop=True)
 
 
 def sort_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Clean rows first (the ranking), then each perturbation's rows together; best first within each."""
     if metric not in frame.columns:
         raise LeaderboardError(f"cannot sort by {metric!r}; columns: {list(frame.columns)}")
-    return frame.sort_values([metric, "detector"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    if "perturbation" not in frame.columns:
+        return frame.sort_values([metric, "detector"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    perturbed = frame["perturbation"] != CLEAN
+    return (frame.assign(_perturbed=perturbed)
+            .sort_values(["_perturbed", "perturbation", metric, "detector"], ascending=[True, True, False, True],
+                         na_position="last", kind="stable")
+            .drop(columns="_perturbed").reset_index(drop=True))
 
 
 def to_markdown(frame: pd.DataFrame, columns: list[str]) -> str:
@@ -110,9 +155,51 @@ def to_markdown(frame: pd.DataFrame, columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean") -> dict[str, Path]:
+def robustness_markdown(robust: pd.DataFrame, metrics=ROBUSTNESS_SHOWN) -> str:
+    """One table per metric: a row per detector and data, the clean value, then each perturbation's value with
+    its drop from clean (↓ lower than clean, ↑ higher)."""
+    lines = ["# InpaintBench robustness\n",
+             "Each perturbed evaluation beside the same detector's clean one on the same data (`--perturb`, "
+             "docs/evaluation.md#robustness). ↓d: the metric is d lower than on clean images, ↑d: higher. "
+             "Every headline metric, with 95% bootstrap intervals, is in leaderboard_robustness.csv.\n"]
+    perturbed = robust[robust["perturbation"] != CLEAN] if not robust.empty else robust
+    if perturbed.empty:
+        lines.append("No perturbed results yet (`inpaintbench evaluate ... --perturb jpeg:75`).\n")
+        return "\n".join(lines)
+    specs = sorted(set(perturbed["perturbation"]))
+    for metric in metrics:
+        part = robust[robust["metric"] == metric]
+        if part.empty:
+            continue
+        rows = []
+        for key, group in part.groupby(list(DATA_COLUMNS), sort=True, dropna=False):
+            row = dict(zip(DATA_COLUMNS, key))
+            by_spec = {r.perturbation: r for r in group.itertuples()}
+            clean = by_spec.get(CLEAN)
+            row["clean"] = _fmt(clean.value) if clean is not None else "–"
+            for spec in specs:
+                r = by_spec.get(spec)
+                row[spec] = "–" if r is None else _fmt(r.value) + _fmt_drop(r.drop)
+            rows.append(row)
+        lines.append(f"## {metric}\n")
+        lines.append(to_markdown(pd.DataFrame(rows), list(DATA_COLUMNS) + ["clean"] + specs))
+    return "\n".join(lines)
+
+
+def _fmt(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _fmt_drop(drop) -> str:
+    if drop is None or pd.isna(drop):
+        return ""
+    return f" ↓{drop:.3f}" if drop > 0 else (f" ↑{-drop:.3f}" if drop < 0 else " ±0")
+
+
+def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean",
+                      robustness_plot: str | Path | None = None) -> dict[str, Path]:
     files = find_results(paths)
-    wide, long = build_tables(files)
+    wide, long, robust = build_all_tables(files)
     wide = sort_table(wide, sort_by)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,27 +208,43 @@ def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean"
     wide.to_csv(written["csv"], index=False)
     written["by_backend_csv"] = out / "leaderboard_by_backend.csv"
     long.to_csv(written["by_backend_csv"], index=False)
+    written["robustness_csv"] = out / "leaderboard_robustness.csv"
+    robust.to_csv(written["robustness_csv"], index=False)
     shown = list(ID_COLUMNS) + ["n_images"] + [c for m in HEADLINE_METRICS for c in (m, f"{m}_ci")]
     intro = (f"Sorted by {sort_by}. Intervals: 95% bootstrap over images. Conventions: docs/evaluation.md.\n\n")
+    clean = wide["perturbation"] == CLEAN
+    body = to_markdown(wide[clean], shown)
+    if (~clean).any():  # perturbed rows below the clean ranking, never ranked among it
+        body += ("\n## Under perturbation\n\nThe same detectors on post-processed images (`--perturb`); clean vs "
+                 "perturbed side by side: leaderboard_robustness.md.\n\n" + to_markdown(wide[~clean], shown))
     written["md"] = out / "leaderboard.md"
-    written["md"].write_text("# InpaintBench leaderboard\n\n" + intro + to_markdown(wide, shown), encoding="utf-8")
+    written["md"].write_text("# InpaintBench leaderboard\n\n" + intro + body, encoding="utf-8")
+    written["robustness_md"] = out / "leaderboard_robustness.md"
+    written["robustness_md"].write_text(robustness_markdown(robust), encoding="utf-8")
     payload = {
         "sorted_by": sort_by,
         "sources": [p.name for p in files],
-        "columns": {"wide": list(wide.columns), "long": list(long.columns)},  # JSON objects lose column order
+        # JSON objects lose column order
+        "columns": {"wide": list(wide.columns), "long": list(long.columns), "robustness": list(robust.columns)},
         "leaderboard": json.loads(wide.to_json(orient="records")),
         "by_backend": json.loads(long.to_json(orient="records")),
+        "robustness": json.loads(robust.to_json(orient="records")),
     }
     written["json"] = write_json_atomic(payload, out / "leaderboard.json")
+    if robustness_plot is not None:
+        from inpaintbench.harness.robustness_plot import plot_robustness
+
+        written["robustness_plot"] = plot_robustness(robust, robustness_plot)
     return written
 
 
 def load_leaderboard(path: str | Path, shape: str = "long") -> pd.DataFrame:
     """A leaderboard as a DataFrame. ``path``: a leaderboard.json, a CSV, a results JSON, or a directory of
     results. ``shape="long"`` (default): one row per detector and backend ("all" included), the Space's shape;
-    ``"wide"``: one row per results file."""
-    if shape not in ("long", "wide"):
-        raise ValueError(f"shape must be 'long' or 'wide', got {shape!r}")
+    ``"wide"``: one row per results file; ``"robustness"``: one row per results file and headline metric, with
+    the clean value and the drop."""
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
     path = Path(path)
     if path.is_file() and path.suffix == ".csv":
         try:
@@ -151,8 +254,14 @@ def load_leaderboard(path: str | Path, shape: str = "long") -> pd.DataFrame:
     if path.is_file() and path.name == "leaderboard.json":
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-            frame = pd.DataFrame(payload["by_backend" if shape == "long" else "leaderboard"])
+            if shape == "robustness" and isinstance(payload, dict) and "leaderboard" in payload \
+                    and "robustness" not in payload:
+                raise LeaderboardError(f"{path}: written before the robustness track (no 'robustness' table); "
+                                       "rebuild it with inpaintbench leaderboard, or pass the results folder")
+            frame = pd.DataFrame(payload[SHAPES[shape]])
         except (OSError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, LeaderboardError):
+                raise
             raise LeaderboardError(f"{path}: not a leaderboard.json ({exc})") from None
         order = payload.get("columns", {}).get(shape) or list(frame.columns)
         return frame[[c for c in order if c in frame.columns]]
@@ -160,5 +269,5 @@ def load_leaderboard(path: str | Path, shape: str = "long") -> pd.DataFrame:
         _is_results_candidate(p) for p in path.rglob("*.json")
     ):
         return load_leaderboard(path / "leaderboard.json", shape)
-    wide, long = build_tables(find_results(path))
-    return long if shape == "long" else sort_table(wide, "pixel_f1_mean")
+    wide, long, robust = build_all_tables(find_results(path))
+    return {"long": long, "wide": sort_table(wide, "pixel_f1_mean"), "robustness": robust}[shape]
