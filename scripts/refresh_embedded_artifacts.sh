@@ -13,7 +13,12 @@ rm -f harness/results/*__run-*.json
 for detector in ela noise; do
     $IB evaluate runs/embedded --detector "$detector" --results-dir harness/results
 done
-$IB leaderboard harness/results --out leaderboard
+# Robustness track: the same baselines on laundered images (one results file per spec, named after it).
+for detector in ela noise; do
+    $IB evaluate runs/embedded --detector "$detector" --results-dir harness/results --no-progress \
+        --perturb jpeg:75,resize:0.5,resize:0.5+jpeg:75
+done
+$IB leaderboard harness/results --out leaderboard --robustness-plot docs/img/robustness.png
 
 # Deceptiveness scores (UGDA, default weight-free detector judge) go into the release and its card.
 $IB assess --run runs/embedded --trials 8 --no-progress
@@ -26,4 +31,4 @@ sed 's#(images/counts.png)#(docs/img/dataset_counts.png)#' "$release/v0.1.0/READ
 rm -rf "$release"
 
 $IB saor-report --no-progress
-echo "refreshed: harness/results, leaderboard/, dataset_card.md, docs/img/dataset_counts.png, benchmarks/results/saor_report.md"
+echo "refreshed: harness/results, leaderboard/, docs/img/robustness.png, dataset_card.md, docs/img/dataset_counts.png, benchmarks/results/saor_report.md"
