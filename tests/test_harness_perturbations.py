@@ -213,6 +213,24 @@ def test_resized_images_are_scored_at_the_ground_truths_native_size(pattern_shar
         assert record.summary.pos_hist.sum() == record.gt_pos
 
 
+def test_noise_does_not_depend_on_how_samples_are_split_across_processes(pattern_shard):
+    from inpaintbench.harness.data import open_eval_data
+    from inpaintbench.harness.run import EvalOptions, collect_records, merge_collected
+
+    data = open_eval_data(str(pattern_shard / "part.parquet"))
+    opts = EvalOptions(data=str(pattern_shard), detector=f"{pattern_shard / 'detector.py'}:MultipleOfFour",
+                       bootstrap=0, progress=False, perturbation="noise:3")
+    whole = collect_records(opts, data)
+    split = merge_collected([collect_records(opts, data, rank, 2) for rank in (1, 0)])  # ranks in any order
+
+    def hists(collected):
+        return [(r.sample_id, r.summary.pos_hist.tolist(), r.summary.neg_hist.tolist()) for r in collected.records]
+
+    assert hists(split) == hists(whole)
+    clean = collect_records(EvalOptions(data=str(pattern_shard), detector=opts.detector, bootstrap=0, progress=False), data)
+    assert hists(clean) != hists(whole)  # the noise reached the detector
+
+
 def test_submission_with_perturb_is_refused_before_anything_runs(pattern_shard, tmp_path, capsys):
     from inpaintbench.harness.run import EvalOptions
 
