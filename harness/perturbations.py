@@ -63,7 +63,7 @@ class Perturbation(abc.ABC):
 PERTURBATIONS: Registry[Perturbation] = Registry("perturbation")
 
 
-def _format_number(value: float | int) -> str:
+def _format_number(value: float | int) -> str:  # ints (qualities) print as ints
     return str(value) if isinstance(value, int) else f"{value:g}"
 
 
@@ -112,7 +112,6 @@ class Identity(Perturbation):
     def parse_param(self, param, spec):
         if param is not None:
             raise PerturbationSpecError(f"perturbation {spec!r}: {IDENTITY!r} takes no parameter")
-        return None
 
     @property
     def spec(self) -> str:
@@ -260,7 +259,7 @@ def parse_perturbation(spec: str) -> Chain:
                                         f"{', '.join(PERTURBATIONS.known())}")
         if kind == IDENTITY and len(pieces) > 1:
             raise PerturbationSpecError(f"perturbation {text!r}: {IDENTITY!r} cannot be part of a chain")
-        steps.append(PERTURBATIONS[kind](param if colon else None, text))
+        steps.append(PERTURBATIONS.get_class(kind)(param if colon else None, text))
     return Chain(steps)
 
 
