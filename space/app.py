@@ -162,15 +162,20 @@ def _detect_tab(runner: DetectorRunner) -> RawImageUpload:
 def _leaderboard_tab(demo: gr.Blocks, board: board_views.Leaderboard) -> None:
     gr.Markdown(board.message)
     metrics = board.metrics()
-    metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None, label="Metric (per-backend columns and plot)")
+    perturbations = board.perturbations() or [board_views.CLEAN]
+    with gr.Row():
+        metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None,
+                             label="Metric (per-backend columns and plot)")
+        perturbation = gr.Dropdown(perturbations, value=perturbations[0],
+                                   label="Images (none = clean; else as laundered before detection)")
     table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=True)
     chart = gr.Plot(label="Metric per detector and backend")
 
-    def view(chosen):
-        return board_views.table(board, chosen), board_views.plot(board, chosen)
+    def view(chosen, under):
+        return board_views.table(board, chosen, under), board_views.plot(board, chosen, under)
 
-    metric.change(view, metric, [table, chart], api_name="leaderboard")
-    demo.load(view, metric, [table, chart], api_name=False)
+    gr.on([metric.change, perturbation.change], view, [metric, perturbation], [table, chart], api_name="leaderboard")
+    demo.load(view, [metric, perturbation], [table, chart], api_name=False)
 
 
 def _human_tab(demo: gr.Blocks, human: HumanTest) -> None:

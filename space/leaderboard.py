@@ -3,7 +3,9 @@
 Results are read by ``inpaintbench.harness.leaderboard.load_leaderboard(path)``, whose default "long" shape has
 one row per detector, data identity and backend ("all" included) with the headline metrics as columns. For the
 chosen metric the table pivots backends into columns ("all" first, best first); a frame without a ``backend``
-column is shown as it is. (``gradio_leaderboard`` is broken on Gradio 6, so this is a plain ``gr.Dataframe``,
+column is shown as it is. Results under a perturbation (``inpaintbench evaluate --perturb``: JPEG, resize, ...)
+are shown one perturbation at a time, clean images (``none``) by default: mixing them would rank a detector's
+laundered run against others' clean ones. (``gradio_leaderboard`` is broken on Gradio 6, so this is a plain ``gr.Dataframe``,
 sortable by clicking a header, plus a matplotlib chart.)
 """
 
@@ -21,6 +23,8 @@ import pandas as pd  # noqa: E402
 
 LEADERBOARD_MODULE = "inpaintbench.harness.leaderboard"
 BACKEND = "backend"
+PERTURBATION = "perturbation"
+CLEAN = "none"  # the harness's perturbation value for unperturbed images
 OVERALL = "all"  # the harness's row for all backends together
 PREFERRED_METRIC = "pixel_f1_mean"
 
@@ -39,6 +43,21 @@ class Leaderboard:
             return []
         names = [c for c in self.frame.columns if c != BACKEND and pd.api.types.is_numeric_dtype(self.frame[c])]
         return sorted(names, key=lambda c: c != PREFERRED_METRIC)  # the headline metric first, else file order
+
+    def perturbations(self) -> list[str]:
+        """The perturbations results exist for, clean first; empty when the results predate the field."""
+        if self.frame is None or PERTURBATION not in self.frame.columns:
+            return []
+        found = set(self.frame[PERTURBATION].fillna(CLEAN).astype(str))
+        return sorted(found, key=lambda p: (p != CLEAN, p))
+
+    def under(self, perturbation: str | None) -> "Leaderboard":
+        """The rows of one perturbation (clean by default)."""
+        if not self.perturbations():
+            return self
+        chosen = perturbation or CLEAN
+        rows = self.frame[self.frame[PERTURBATION].fillna(CLEAN).astype(str) == chosen]
+        return Leaderboard(rows.reset_index(drop=True), self.message)
 
     def row_keys(self) -> list[str]:
         """What identifies a leaderboard row: the detector and its data identity (every non-metric column)."""
@@ -74,7 +93,8 @@ def _pivot(board: Leaderboard, metric: str) -> pd.DataFrame:
     return wide.sort_values(order[0], ascending=False, na_position="last") if order else wide
 
 
-def table(board: Leaderboard, metric: str | None) -> pd.DataFrame:
+def table(board: Leaderboard, metric: str | None, perturbation: str | None = None) -> pd.DataFrame:
+    board = board.under(perturbation)
     if board.frame is None:
         return pd.DataFrame()
     if not board.long or metric not in board.metrics():
@@ -85,8 +105,9 @@ def table(board: Leaderboard, metric: str | None) -> pd.DataFrame:
     return wide.rename(columns={b: f"{metric} [{b}]" for b in wide.columns if b not in board.row_keys()}).round(4)
 
 
-def plot(board: Leaderboard, metric: str | None):
+def plot(board: Leaderboard, metric: str | None, perturbation: str | None = None):
     """Grouped bars: one group per leaderboard row, one bar per backend (or the metric alone, without backends)."""
+    board = board.under(perturbation)
     figure, axis = plt.subplots(figsize=(9, 3.6), dpi=100)
     if board.frame is None or metric not in board.metrics():
         axis.text(0.5, 0.5, "no results to plot", ha="center", va="center", transform=axis.transAxes)

@@ -145,7 +145,7 @@ def test_browse_sends_the_shown_image_to_detect_unaltered(served, tmp_path):
 
 def test_leaderboard_shows_per_backend_columns_of_the_chosen_metric(served):
     client, _, _ = served
-    table, plot = client.predict("image_auc", api_name="/leaderboard")
+    table, plot = client.predict("image_auc", "none", api_name="/leaderboard")
     assert table["headers"][:2] == ["detector", "image_auc [all]"]
     assert {"image_auc [telea]", "image_auc [navier_stokes]"} <= set(table["headers"])
     assert sorted(row[0] for row in table["data"]) == ["ela", "noise"]

@@ -251,3 +251,24 @@ def test_leaderboard_pivots_long_results_to_per_backend_columns():
     assert len(figure.axes[0].patches) == 6
     assert leaderboard.load(None).frame is None
     assert "could not be read" in leaderboard.load("/no/such/results").message
+
+
+def test_leaderboard_shows_one_perturbation_at_a_time_clean_first():
+    frame = pd.DataFrame(
+        {
+            "detector": ["ela", "noise", "ela", "noise"],
+            "perturbation": ["none", "none", "jpeg:75", "jpeg:75"],
+            "backend": ["all"] * 4,
+            "pixel_f1_mean": [0.2, 0.3, 0.9, 0.1],
+        }
+    )
+    board = leaderboard.Leaderboard(frame, "test")
+    assert board.perturbations() == ["none", "jpeg:75"]
+    clean = leaderboard.table(board, "pixel_f1_mean")  # clean by default: ela's laundered 0.9 must not rank it first
+    assert list(clean["detector"]) == ["noise", "ela"] and list(clean["pixel_f1_mean [all]"]) == [0.3, 0.2]
+    laundered = leaderboard.table(board, "pixel_f1_mean", "jpeg:75")
+    assert list(laundered["detector"]) == ["ela", "noise"] and list(laundered["pixel_f1_mean [all]"]) == [0.9, 0.1]
+    assert len(leaderboard.plot(board, "pixel_f1_mean", "jpeg:75").axes[0].patches) == 2
+    # Results that predate the field: no filter, every row shown.
+    old = leaderboard.Leaderboard(frame.drop(columns="perturbation").iloc[:2], "test")
+    assert old.perturbations() == [] and len(leaderboard.table(old, "pixel_f1_mean")) == 2
