@@ -259,3 +259,13 @@ def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_b
     assert set(results["domain"]) >= {"in_domain", "out_of_domain"}
     assert results["metrics"]["n_images"] == json.loads((run / "manifest.json").read_text())["counts"]["total"]
     assert results["failures"]["count"] == 0
+    # It learned: on the backend it never trained on, Telea-trained pixels find NS fills in noisy photos (smooth
+    # patches). An all-ones map would score mean 2a/(1+a) (a = mask area fraction), an all-zeros one 0.
+    from inpaintbench.harness.data import open_eval_data
+
+    rows = open_eval_data(run).dataset
+    areas = np.array([a for a, b in zip(rows["mask_area_fraction"], rows["backend"]) if b == "opencv_ns"])
+    constant_best = float(np.mean(2 * areas / (1 + areas)))
+    ood = results["domain"]["out_of_domain"]
+    assert constant_best < 0.4 and ood["pixel_f1_mean"] > 0.5, (constant_best, ood["pixel_f1_mean"])
+    assert ood["pixel_auc_pooled"] > 0.85
