@@ -53,7 +53,11 @@ def run(args) -> int:
     except (TrainingDataError, DataError, ValueError) as exc:
         print(f"inpaintbench train-detector: {exc}", file=sys.stderr)
         return 1
-    path = save_model(args.out, estimator, meta)
+    try:
+        path = save_model(args.out, estimator, meta)
+    except OSError as exc:
+        print(f"inpaintbench train-detector: cannot write {args.out} ({exc})", file=sys.stderr)
+        return 1
     counts = meta["counts"]
     print(f"saved {path} (+ {sidecar_path(path).name}): {counts['pixels']} pixels from {counts['inpainted_images']} "
           f"inpainted and {counts['pristine_images']} pristine images (pristine share {counts['achieved_pristine_share']}), "

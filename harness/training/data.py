@@ -69,6 +69,8 @@ def open_training_data(path: str | Path, config: str | None = None, split: str =
                        split_config: str | None = None) -> TrainingData:
     check_training_split(split)
     root = Path(path)
+    if not root.exists():
+        raise TrainingDataError(f"{path}: no such file or directory")
     if (root / RELEASE_SUMMARY_NAME).is_file():
         data = open_eval_data(root, config, split)
         identity = dict(data.identity)
