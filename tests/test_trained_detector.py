@@ -68,6 +68,8 @@ def _training_data(n: int = 12, seed: int = 0):
     return TrainingData(dataset=dataset, identity=identity, backends=("noise_paint",))
 
 
+# A fit here costs ~3 s whatever its size: with sample weights, sklearn 1.9 bins features by one weighted-percentile
+# call per bin edge (255 x 43 calls) below 200k rows. Hence few fits, shared through module fixtures.
 SMALL_FIT = dict(pixels_per_image=300, max_iter=40, progress=False)
 
 
@@ -145,7 +147,7 @@ def test_fit_learns_a_noisy_patch_well_above_a_constant_model(fitted):
 
 
 def test_training_is_deterministic_for_a_seed():
-    options = TrainOptions(seed=3, **{**SMALL_FIT, "max_iter": 10})
+    options = TrainOptions(seed=3, **{**SMALL_FIT, "pixels_per_image": 100, "max_iter": 10})
     data = _training_data(n=4)
     a, _ = train_detector(data, options)
     b, _ = train_detector(data, options)
@@ -222,6 +224,7 @@ def tiny_build(tmp_path_factory):
     split_config.write_text(yaml.safe_dump({
         "salt": "trained-detector", "fractions": {"train": 0.6, "validation": 0.2, "test": 0.2},
         "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
+        "licenses": {"synth": {"id": "cc0-1.0", "note": "synthetic test photos"}},
     }))
     return out, split_config
 
@@ -269,3 +272,23 @@ def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_b
     ood = results["domain"]["out_of_domain"]
     assert constant_best < 0.4 and ood["pixel_f1_mean"] > 0.5, (constant_best, ood["pixel_f1_mean"])
     assert ood["pixel_auc_pooled"] > 0.85
+
+
+@pytest.mark.slow  # publishes the tiny build, then a small fit (~3-6 s)
+def test_train_detector_reads_a_release_folder_train_split(tiny_build, tmp_path, capsys):
+    from inpaintbench.cli import main
+    from inpaintbench.harness.data import open_eval_data
+
+    run, split_config = tiny_build
+    release = tmp_path / "release"
+    assert main(["publish", "--version", "1.0.0", "--from", str(run), "--split-config", str(split_config),
+                 "--to", str(release)]) == 0
+    model = tmp_path / "r.joblib"
+    assert main(["train-detector", str(release), "--out", str(model), "--split", "test", "--no-progress"]) == 1
+    assert main(["train-detector", str(release), "--out", str(model), "--pixels-per-image", "100", "--max-iter", "5",
+                 "--no-progress"]) == 0, capsys.readouterr().err
+    data = json.loads(sidecar_path(model).read_text())["training_data"]
+    train = open_eval_data(release, None, "train")
+    assert data["kind"] == "release" and data["split"] == "train" and data["num_samples"] == len(train.dataset)
+    assert data["files_sha256"] == train.identity["files_sha256"]
+    assert data["manifest_sha256"] == json.loads((release / "release.json").read_text())["generator"]["manifest_sha256"]
