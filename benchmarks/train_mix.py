@@ -20,7 +20,7 @@ in-domain and out-of-domain):
    predicts its held-out photos' samples; the pooled predictions are scored as one folder submission by the
    harness, so every sample is scored exactly once by a model that never saw its photo.
 
-    .venv/bin/python benchmarks/train_mix.py                      # 504 s measured, + the build on a first run
+    .venv/bin/python benchmarks/train_mix.py                      # 351-504 s measured, + the build on a first run
     .venv/bin/python benchmarks/train_mix.py --shares 0 0.25 0.5 --bootstrap 1000
 
 Writes benchmarks/results/train_mix.txt, docs/img/train_mix.png and, under --work, the release, the models
