@@ -31,7 +31,7 @@ def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Block
     """The app over ``store`` (default: the data ``config`` points at, read now)."""
     store = store if store is not None else load_store(config)
     browser = Browser(store)
-    runner = DetectorRunner(max_megapixels=config.max_upload_megapixels)
+    runner = DetectorRunner(max_megapixels=config.max_upload_megapixels, detector_params=config.detector_kwargs())
     human = HumanTest(store, HumanTestStore(config.db_path), seed=config.seed, data_source=store.description)
     board = board_views.load(config.leaderboard_path)
 

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     parser.add_argument("--seed", type=int, help="seed of the human test's image sequence")
+    parser.add_argument("--detector-params", metavar="JSON",
+                        help='parameters per detector, e.g. \'{"trained": {"model": "models/trained.joblib"}}\' '
+                        "(default: $INPAINTBENCH_DETECTOR_PARAMS)")
     parser.add_argument(
         "--export",
         metavar="DIR",
@@ -55,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
             db_path=args.db_path,
             leaderboard_path=args.leaderboard_path,
             seed=args.seed,
+            detector_params=args.detector_params,
         )
+        config.detector_kwargs()  # a malformed value is reported now, not on the first detection
         store = load_store(config)  # before importing gradio (slow), so bad data is reported at once
         # Imported here: gradio is heavy and other subcommands must not pay for it.
         from inpaintbench.space.app import build_app, launch

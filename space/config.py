@@ -6,6 +6,7 @@ CLI only overrides them. Unset means: the embedded build a local ``inpaintbench 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +21,9 @@ ENV_VARS = {
     "leaderboard_path": "INPAINTBENCH_LEADERBOARD",  # results the harness's load_leaderboard reads
     "max_upload_megapixels": "INPAINTBENCH_MAX_UPLOAD_MEGAPIXELS",
     "seed": "INPAINTBENCH_SEED",
+    # JSON {detector name: {keyword arguments}}, e.g. {"trained": {"model": "models/trained.joblib"}}: detectors
+    # that need a model file get it here.
+    "detector_params": "INPAINTBENCH_DETECTOR_PARAMS",
 }
 
 
@@ -42,6 +46,21 @@ class SpaceConfig:
     max_upload_size: str = "25mb"  # enforced by Gradio on upload
     seed: int = 0
     cache_dir: str | None = None  # datasets' cache (None = the HF default)
+    detector_params: str | None = None  # JSON, see ENV_VARS
+
+    def detector_kwargs(self) -> dict[str, dict]:
+        """``detector_params`` parsed and checked: {name: {keyword: value}}."""
+        if not self.detector_params:
+            return {}
+        where = f"{ENV_VARS['detector_params']} / --detector-params"
+        try:
+            parsed = json.loads(self.detector_params)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where} is not valid JSON ({exc})") from None
+        if not isinstance(parsed, dict) or not all(isinstance(v, dict) for v in parsed.values()):
+            raise ValueError(f'{where} must map detector names to objects of parameters, e.g. '
+                             f'{{"trained": {{"model": "models/trained.joblib"}}}}')
+        return parsed
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "SpaceConfig":

@@ -2,7 +2,9 @@
 
 Detectors come from ``inpaintbench.harness.detectors`` (``DETECTORS``, ``create_detector(name)``,
 ``.predict(rgb_uint8) -> {"score": float, "map": HxW in [0, 1] or None}``). The Space imports that module lazily
-and lists whatever it registers, so new detectors appear here without touching the Space.
+and lists whatever it registers, so new detectors appear here without touching the Space. A detector that needs
+parameters (a trained one needs its model file) gets them from ``detector_params`` (the Space's
+INPAINTBENCH_DETECTOR_PARAMS); one that cannot be built says why when picked, instead of failing in Gradio.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ class DetectError(ValueError):
 
 
 class DetectorRunner:
-    def __init__(self, module_name: str = DETECTORS_MODULE, max_megapixels: float = 40.0) -> None:
+    def __init__(self, module_name: str = DETECTORS_MODULE, max_megapixels: float = 40.0,
+                 detector_params: dict[str, dict] | None = None) -> None:
         self.max_megapixels = max_megapixels
+        self.detector_params = dict(detector_params or {})
         self._instances: dict[str, Any] = {}
         self._lock = threading.Lock()  # one instance per detector, built once even under concurrent requests
         self._factory: Callable[[str], Any] | None = None
@@ -42,7 +46,10 @@ class DetectorRunner:
     def _detector(self, name: str) -> Any:
         with self._lock:
             if name not in self._instances:
-                self._instances[name] = self._factory(name)
+                try:
+                    self._instances[name] = self._factory(name, **self.detector_params.get(name, {}))
+                except (ValueError, TypeError, OSError) as exc:  # e.g. no model file configured, or a bad one
+                    raise DetectError(f"Detector {name!r} cannot be used in this Space: {exc}") from None
             return self._instances[name]
 
     def run(self, upload: str | bytes | None, name: str | None) -> tuple[Image.Image, Image.Image | None, float, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -272,3 +273,32 @@ def test_leaderboard_shows_one_perturbation_at_a_time_clean_first():
     # Results that predate the field: no filter, every row shown.
     old = leaderboard.Leaderboard(frame.drop(columns="perturbation").iloc[:2], "test")
     assert old.perturbations() == [] and len(leaderboard.table(old, "pixel_f1_mean")) == 2
+
+
+def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tmp_path):
+    from threadpoolctl import threadpool_limits
+
+    from inpaintbench.harness.training.model_file import save_model
+    from inpaintbench.harness.training.trainer import TrainOptions, train_detector
+    from inpaintbench.space.config import SpaceConfig
+    from inpaintbench.space.detect import DetectError, DetectorRunner
+
+    from test_trained_detector import SMALL_FIT, _training_data
+
+    upload = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(upload)
+    unconfigured = DetectorRunner()
+    assert "trained" in unconfigured.names
+    with pytest.raises(DetectError, match="'trained' cannot be used in this Space: the trained detector needs its model"):
+        unconfigured.run(str(upload), "trained")
+    assert unconfigured.run(str(upload), "ela")[2] >= 0.0  # the others still work
+
+    with threadpool_limits(1):
+        estimator, meta = train_detector(_training_data(n=4), TrainOptions(seed=0, **SMALL_FIT))
+    model = save_model(tmp_path / "model.joblib", estimator, meta)
+    config = SpaceConfig.from_env({"INPAINTBENCH_DETECTOR_PARAMS": json.dumps({"trained": {"model": str(model)}})})
+    _, overlay, score, summary = DetectorRunner(detector_params=config.detector_kwargs()).run(str(upload), "trained")
+    assert overlay is not None and 0.0 <= score <= 1.0 and "**trained**" in summary
+    for bad, message in (("{nope", "not valid JSON"), ('{"trained": "model.joblib"}', "must map detector names")):
+        with pytest.raises(ValueError, match=message):
+            SpaceConfig(detector_params=bad).detector_kwargs()
