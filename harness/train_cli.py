@@ -33,10 +33,21 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="pixel sampling and model seed (default 0)")
     parser.add_argument("--max-iter", type=int, default=200, metavar="N", help="boosting iterations (default 200)")
     parser.add_argument("--no-progress", action="store_true")
+    # --kind cnn: the convolutional baseline (harness.training.cnn); its options below, ignored by --kind trained
+    parser.add_argument("--kind", choices=("trained", "cnn"), default="trained",
+                        help="trained: per-pixel features + gradient boosting (default); cnn: EfficientNet-Lite0 U-Net "
+                             "(--out MODEL.pt; --pristine-ratio is then the share of crops from pristine photos)")
+    from inpaintbench.harness.training.cnn.command import add_cnn_arguments
+
+    add_cnn_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.kind == "cnn":
+        from inpaintbench.harness.training.cnn.command import run_cnn
+
+        return run_cnn(args)
     from inpaintbench.harness.data import DataError
     from inpaintbench.harness.training.data import TrainingDataError, check_training_split, open_training_data
     from inpaintbench.harness.training.model_file import save_model, sidecar_path
