@@ -125,7 +125,11 @@ def test_columns_are_present_and_equal_to_the_sidecar(release, assessed, tmp_pat
             else:
                 assert row["deceptiveness_ci_low"] <= row["deceptiveness"] <= row["deceptiveness_ci_high"]
             seen.add(row["sample_id"])
-    assert seen == set(sidecar)  # every sample released, every one assessed
+    # Every released sample assessed; every assessed one released but the held-out backend's edits of train photos.
+    left_out = set(sidecar) - seen
+    assert seen <= set(sidecar) and {sidecar[i]["backend"] for i in left_out} <= {"opencv_ns"}
+    recorded = json.loads((release / "release.json").read_text())
+    assert recorded["excluded_ood_samples_on_train_photos"].get("test_ood_backend", 0) == len(left_out)
     outcomes = {r["outcome"] for r in sidecar.values()}
     assert outcomes & {"deceiving", "uncertain"} and "not_deceiving" in outcomes  # the filter below has work to do
 
@@ -137,7 +141,7 @@ def test_deceiving_config_is_the_ugda_filter_plus_pristine(release, assessed, tm
     default = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
     deceiving = datasets.load_dataset(str(release), "deceiving", cache_dir=str(tmp_path / "cache"))
     split_of = {i: s for s in default for i in default[s]["sample_id"]}
-    expected = {i for i, r in sidecar.items() if r["outcome"] in ("deceiving", "uncertain", "n/a")}
+    expected = {i for i, r in sidecar.items() if r["outcome"] in ("deceiving", "uncertain", "n/a") and i in split_of}
     got = {i: s for s in deceiving for i in deceiving[s]["sample_id"]}
     assert set(got) == expected
     assert all(split_of[i] == s for i, s in got.items())  # same split as in default
@@ -154,7 +158,7 @@ def test_deceiving_config_is_the_ugda_filter_plus_pristine(release, assessed, tm
     from inpaintbench.builder.release.inputs import sha256_file
 
     assert record["sidecar_sha256"] == sha256_file(assessed / SIDECAR)
-    inpainted = [r for r in sidecar.values() if r["outcome"] != "n/a"]
+    inpainted = [r for i, r in sidecar.items() if r["outcome"] != "n/a" and i in split_of]  # the released ones
     overall = record["share_deceived"]["overall"]
     assert overall["judged"] == len(inpainted)
     assert overall["deceived"] == sum(r["outcome"] in ("deceiving", "uncertain") for r in inpainted)

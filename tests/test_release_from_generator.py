@@ -14,7 +14,7 @@ from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_c
 pytestmark = pytest.mark.slow  # a real generation run (~3-8 s on a shared 2-core machine)
 
 
-def test_generator_output_releases_and_loads_with_every_sample(tmp_path):
+def test_generator_output_releases_and_loads_every_released_sample(tmp_path):
     import datasets
 
     from inpaintbench.builder.config import GenerateConfig
@@ -42,10 +42,14 @@ def test_generator_output_releases_and_loads_with_every_sample(tmp_path):
 
     ds = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
     assert all(ds[s].features == FEATURES for s in ds)
-    assert sum(ds[s].num_rows for s in ds) == manifest["counts"]["total"]
+    # Every sample but the held-out backend's edits of train photos (no test split shares a photo with train).
+    left_out = json.loads((release / "release.json").read_text())["excluded_ood_samples_on_train_photos"]
+    assert sum(ds[s].num_rows for s in ds) == manifest["counts"]["total"] - sum(left_out.values())
     backends = Counter(b for s in ds for b in ds[s]["backend"])
+    backends["opencv_ns"] += left_out.get("test_ood_backend", 0)
     assert dict(backends) == manifest["counts"]["by_backend"]
+    assert not set(ds["train"]["source_image_id"]) & set(ds["test_ood_backend"]["source_image_id"])
     assert set(ds["test_ood_backend"]["backend"]) == {"opencv_ns"}
     card = (release / "README.md").read_text()
-    assert f"**{manifest['counts']['total']} samples**" in card and manifest["config_hash"] in card
+    assert f"**{sum(ds[s].num_rows for s in ds)} samples**" in card and manifest["config_hash"] in card
     assert f"Inputs skipped by the generator: {manifest['skipped']['total']} (" in card

@@ -61,10 +61,12 @@ def test_layout_names_counts_and_summary(release_v1):
         totals = {total for _, total in items}
         assert len(totals) == 1 and sorted(i for i, _ in items) == list(range(totals.pop()))
     assert max(len(v) for v in groups.values()) > 1  # small shards: a split spans several files
-    assert summary["num_samples"] == len(rows) == 36
+    # 5/2/5 photos in train/validation/test, 2 in-domain samples each (pristine + patchmatch); opencv_ns held out,
+    # its edits of the 5 train photos left out of the release.
+    assert len(rows) == 36 and summary["num_samples"] == 31
+    assert summary["excluded_ood_samples_on_train_photos"] == {"test_ood_backend": 5}
     split_totals = {s: c["total"] for s, c in summary["counts"]["split"].items()}
-    # 5/2/5 photos in train/validation/test, 2 in-domain samples each (pristine + patchmatch); opencv_ns held out.
-    assert split_totals == {"train": 10, "validation": 4, "test": 10, "test_ood_backend": 12}
+    assert split_totals == {"train": 10, "validation": 4, "test": 10, "test_ood_backend": 7}
     recorded = json.loads((dest / "release.json").read_text())
     assert set(recorded["files"]) == {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() and p.name != "release.json"}
 
@@ -78,7 +80,6 @@ def test_load_dataset_on_the_local_release_folder(release_v1, tmp_path):
     ds = datasets.load_dataset(str(dest), cache_dir=str(tmp_path / "cache"))
     assert set(ds) == {"train", "validation", "test", "test_ood_backend"}
     assert all(ds[s].features == FEATURES for s in ds)
-    assert sorted(i for s in ds for i in ds[s]["sample_id"]) == sorted(r["sample_id"] for r in rows)
     assert set(ds["test_ood_backend"]["backend"]) == {"opencv_ns"}
     photo_split = defaultdict(set)
     for split in ("train", "validation", "test"):
@@ -86,6 +87,11 @@ def test_load_dataset_on_the_local_release_folder(release_v1, tmp_path):
         for photo in ds[split]["source_image_id"]:
             photo_split[photo].add(split)
     assert all(len(s) == 1 for s in photo_split.values()) and len(photo_split) == 12
+    train_photos = {photo for photo, splits in photo_split.items() if splits == {"train"}}
+    assert train_photos and not train_photos & set(ds["test_ood_backend"]["source_image_id"])
+    # Every sample is released except the held-out backend's edits of train photos.
+    left_out = {r["sample_id"] for r in rows if r["backend"] == "opencv_ns" and r["source_image_id"] in train_photos}
+    assert sorted(i for s in ds for i in ds[s]["sample_id"]) == sorted(r["sample_id"] for r in rows if r["sample_id"] not in left_out)
     first = ds["train"][0]
     assert first["image"].size == (16, 16) and first["mask"].mode == "L"
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from inpaintbench.builder.release.splits import (
+    EXCLUDED,
     SplitConfigError,
     default_split_config_path,
     load_split_config,
@@ -44,12 +45,21 @@ def test_all_in_domain_samples_of_a_photo_share_a_split_and_ood_is_held_out():
     by_photo = defaultdict(set)
     rows = [(f"p{i}", b) for i in range(100) for b in ("none", "patchmatch", "sd2", "opencv_ns")]
     splits = config.assign_many(["embedded"] * len(rows), [p for p, _ in rows], [b for _, b in rows])
+    ood_photos = set()
     for (photo, backend), split in zip(rows, splits):
+        assert split == config.assign("embedded", photo, backend)  # one rule, one answer
         if backend == "opencv_ns":
-            assert split == "test_ood_backend"
+            assert split in ("test_ood_backend", EXCLUDED)
+            if split is not EXCLUDED:
+                ood_photos.add(photo)
         else:
             by_photo[photo].add(split)
     assert all(len(s) == 1 for s in by_photo.values())
+    train_photos = {photo for photo, s in by_photo.items() if s == {"train"}}
+    # The held-out backend's edits of train photos are left out, those of other photos kept: the OOD test split
+    # never shows a detector a photo it trained on.
+    assert ood_photos and train_photos and not ood_photos & train_photos
+    assert ood_photos == set(by_photo) - train_photos
     # A held-out source wins over everything, pristine included.
     assert config.assign("coco", "x", "none") == "test_ood_source"
     assert config.assign("coco", "x", "opencv_ns") == "test_ood_source"

@@ -131,10 +131,13 @@ def render_card(summary: dict[str, Any], split_config: SplitConfig) -> str:
         if ood["sources"]:
             held.append("sources " + ", ".join(f"`{s}`" for s in ood["sources"]))
         shared = summary["ood_samples_with_in_domain_photo"].get(ood["split"], 0)
+        excluded = summary.get("excluded_ood_samples_on_train_photos", {}).get(ood["split"], 0)
         ood_lines.append(
-            f"- `{ood['split']}` holds out {' and '.join(held)}: their samples appear in no other split. "
-            f"{shared} of its samples edit a photo that also appears (pristine or edited by another backend) in an "
-            f"in-domain split: the generator is unseen, the photo may not be."
+            f"- `{ood['split']}` holds out {' and '.join(held)}: their samples appear in no other split, and it "
+            f"shares no photo with `train`: the {excluded} edits of train photos by held-out backends are left out of "
+            f"the release (a detector would otherwise be tested on a photo, object and mask it trained on). "
+            f"{shared} of its samples edit a photo that also appears (pristine or edited by another backend) in "
+            f"`validation` or `test`."
         )
     declared = list(summary["split_config"]["fractions"]) + [o["split"] for o in summary["split_config"]["out_of_domain"]]
     empty = [s for s in declared if s not in summary["configs"]["default"]["splits"]]

@@ -39,7 +39,7 @@ from .assessments import (
 )
 from ..shards import sha256_file
 from .inputs import GeneratorOutput
-from .splits import ReleaseConfigSpec, SplitConfig
+from .splits import EXCLUDED, ReleaseConfigSpec, SplitConfig
 
 RELEASE_FORMAT = "inpaintbench-release"
 RELEASE_FORMAT_VERSION = 1
@@ -66,6 +66,9 @@ class ReleasePlan:
     rows_per_shard: int
     config_split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     configs: tuple[ReleaseConfigSpec, ...] = ()  # the split config's, plus "deceiving" when assessments come along
+    # Rows left out of the release (splits.EXCLUDED: held-out backends' edits of train photos), per the
+    # out-of-domain split they would have gone to. They are in no file and no count of ``rows``.
+    excluded: dict[str, int] = field(default_factory=dict)
 
 
 def release_configs(split_config: SplitConfig, assessment: ReleaseAssessment | None) -> tuple[ReleaseConfigSpec, ...]:
@@ -94,12 +97,18 @@ def plan_release(
     filtered = [c for spec in configs for c in spec.where if c in COLUMNS]
     wanted = list(dict.fromkeys(list(IDENTITY_COLUMNS) + filtered))
     rows: list[dict[str, Any]] = []
+    excluded: Counter = Counter()
+    seen: dict[str, str] = {}
     for shard in tqdm(generated.shards, desc="release: assigning splits", unit="shard"):
         table = pq.read_table(shard.path, columns=wanted)
         columns = {name: table.column(name).to_pylist() for name in wanted}
         splits = split_config.assign_many(columns["source"], columns["source_image_id"], columns["backend"])
         for i, split in enumerate(splits):
             row = {name: columns[name][i] for name in wanted}
+            _check_unique(generated, seen, row["sample_id"], shard.path.name)
+            if split is EXCLUDED:
+                excluded[split_config.held_out_split(row["source"], row["backend"])] += 1
+                continue
             row["split"] = split
             row["label"] = LABEL_NAMES[row["label"]]  # names, not ClassLabel ints, in counts and the card
             row["_shard"] = shard.path.name
@@ -107,27 +116,28 @@ def plan_release(
                 row["ugda_outcome"] = assessment.score(row["sample_id"]).outcome
             rows.append(row)
 
-    seen: dict[str, str] = {}
-    for row in rows:
-        if row["sample_id"] in seen:
-            raise ReleaseLayoutError(
-                f"{generated.root}: sample_id {row['sample_id']!r} appears twice ({seen[row['sample_id']]} and "
-                f"{row['_shard']}); ids must be unique for splits and versions to be stable"
-            )
-        seen[row["sample_id"]] = row["_shard"]
     if assessment is not None:
         check_covers(assessment, set(seen))
 
     total_bytes = sum(s.bytes for s in generated.shards)
     bytes_per_row = max(total_bytes / max(len(rows), 1), 1.0)
     rows_per_shard = max(1, int(max_shard_bytes // bytes_per_row))
-    plan = ReleasePlan(rows, rows_per_shard, configs=configs)
+    plan = ReleasePlan(rows, rows_per_shard, configs=configs, excluded=dict(sorted(excluded.items())))
     for spec in configs:
         counts = Counter(row["split"] for row in rows if spec.keeps(row))
         # Empty splits are left out: datasets' Parquet reader fails on a zero-row file ("BatchSize must be
         # greater than 0"), so a split a version has no sample for is simply absent (the card says so).
         plan.config_split_counts[spec.name] = {s: counts[s] for s in split_config.split_names if counts[s]}
     return plan
+
+
+def _check_unique(generated: GeneratorOutput, seen: dict[str, str], sample_id: str, shard: str) -> None:
+    if sample_id in seen:
+        raise ReleaseLayoutError(
+            f"{generated.root}: sample_id {sample_id!r} appears twice ({seen[sample_id]} and {shard}); ids must be "
+            "unique for splits and versions to be stable"
+        )
+    seen[sample_id] = shard
 
 
 def _filter_mask(spec: ReleaseConfigSpec, table: pa.Table) -> pa.ChunkedArray | None:
@@ -206,7 +216,8 @@ def write_data_files(
             mask = _filter_mask(spec, table)
             if mask is not None:
                 table = table.filter(mask)
-            splits = pa.array([split_of[i] for i in table.column("sample_id").to_pylist()], pa.string())
+            # Excluded rows have no split (null): pc.equal gives null for them and filter drops them.
+            splits = pa.array([split_of.get(i) for i in table.column("sample_id").to_pylist()], pa.string())
             for split, writer in writers.items():
                 part = table.filter(pc.equal(splits, split))
                 if part.num_rows:
@@ -272,6 +283,8 @@ def summarize(
         },
         # Out-of-domain samples whose photo also appears in an in-domain split: the generator is unseen, the photo
         # may not be. The card states this number so OOD results are read for what they are.
+        # Held-out backends' edits of train photos, left out so that no test split shares a photo with train.
+        "excluded_ood_samples_on_train_photos": dict(plan.excluded),
         "ood_samples_with_in_domain_photo": {
             split: sum(1 for r in rows if r["split"] == split and (r["source"], r["source_image_id"]) in in_domain_photos)
             for split in ood_splits

@@ -7,7 +7,10 @@ other samples exist. That gives the two guarantees a versioned benchmark needs:
 - every sample of one photo (its pristine copy and all its edits) lands in the same in-domain split, so a
   detector never trains on the photo it is tested on.
 
-Held-out backends/sources are checked first: their samples go only to their out-of-domain split.
+Held-out backends/sources are checked first: their samples go only to their out-of-domain split. A held-out
+backend's edits of a photo whose in-domain split is ``train`` are left out of the release (``EXCLUDED``): the
+backend would be unseen but the photo, its object and often the very mask would not, and a detector that
+memorised them would score an out-of-domain result it did not earn. So no test split shares a photo with train.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 IN_DOMAIN_SPLITS = ("train", "validation", "test")
+TRAINING_SPLIT = "train"
+EXCLUDED = None  # assign()'s answer for a row the release leaves out (a held-out backend's edit of a train photo)
+# Bumped when the assignment rule itself changes (not the config): part of the digest, so releases made under
+# different rules never look alike. 2: held-out backends' edits of train photos are excluded.
+ASSIGNMENT_RULE = 2
 # The Hub's split-name rule (datasets.splits): word characters, optionally dotted.
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 _CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -77,11 +85,25 @@ class SplitConfig:
     def digest(self) -> str:
         """Hash of everything that decides a sample's split (not licenses or descriptions)."""
         key = repr((self.salt, sorted(self.fractions.items()), self.out_of_domain, [(c.name, sorted(c.where.items())) for c in self.configs]))
+        if ASSIGNMENT_RULE != 1:  # rule 1's digests stay what they were
+            key += f"\x1frule={ASSIGNMENT_RULE}"
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def assign(self, source: str, source_image_id: str, backend: str) -> str:
-        held_out = self._held_out(source, backend)
-        return held_out if held_out is not None else self._in_domain(source, source_image_id)
+    def assign(self, source: str, source_image_id: str, backend: str) -> str | None:
+        """The split of a row, or ``EXCLUDED``."""
+        return self._split(self._in_domain(source, source_image_id), source, backend)
+
+    def _split(self, in_domain: str, source: str, backend: str) -> str | None:
+        held_out = self.held_out_split(source, backend)
+        if held_out is None:
+            return in_domain
+        if in_domain == TRAINING_SPLIT and source not in self._held_out_sources:
+            return EXCLUDED
+        return held_out
+
+    @property
+    def _held_out_sources(self) -> set[str]:
+        return {source for ood in self.out_of_domain for source in ood.sources}
 
     def _in_domain(self, source: str, source_image_id: str) -> str:
         digest = hashlib.sha256(f"{self.salt}\x1f{source}\x1f{source_image_id}".encode()).digest()
@@ -93,18 +115,17 @@ class SplitConfig:
                 return split
         return list(self.fractions)[-1]  # float rounding at the top end
 
-    def assign_many(self, sources: Sequence[str], source_image_ids: Sequence[str], backends: Sequence[str]) -> list[str]:
+    def assign_many(self, sources: Sequence[str], source_image_ids: Sequence[str], backends: Sequence[str]) -> list[str | None]:
         cache: dict[tuple[str, str], str] = {}
         out = []
         for source, image_id, backend in zip(sources, source_image_ids, backends):
             key = (source, image_id)
             if key not in cache:
                 cache[key] = self._in_domain(source, image_id)
-            held_out = self._held_out(source, backend)
-            out.append(held_out if held_out is not None else cache[key])
+            out.append(self._split(cache[key], source, backend))
         return out
 
-    def _held_out(self, source: str, backend: str) -> str | None:
+    def held_out_split(self, source: str, backend: str) -> str | None:
         for ood in self.out_of_domain:
             if source in ood.sources:
                 return ood.split
