@@ -325,8 +325,13 @@ def test_leaderboard_keeps_clean_and_perturbed_rows_apart_and_reads_old_files(tm
     pd.testing.assert_frame_equal(load_leaderboard(results, shape="robustness"),
                                   load_leaderboard(out / "leaderboard.json", "robustness"), check_dtype=False)
     # The Space keys rows by every non-metric column: a clean and a perturbed row stay two rows.
-    view = space_board.table(space_board.Leaderboard(long, "test"), "pixel_f1_mean")
-    assert sorted(view[view.detector == "ela"].perturbation) == ["jpeg:75", "none"]
+    board = space_board.Leaderboard(long, "test")
+    assert board.perturbations() == ["none", "jpeg:75"]
+    # The Space shows one perturbation at a time, clean first: ela's clean row, then its jpeg row, never mixed.
+    clean, laundered = space_board.table(board, "pixel_f1_mean"), space_board.table(board, "pixel_f1_mean", "jpeg:75")
+    assert list(clean.detector).count("ela") == 1 and list(laundered.detector).count("ela") == 1
+    ela_clean = long[(long.detector == "ela") & (long.perturbation == "none") & (long.backend == "all")]
+    assert clean[clean.detector == "ela"]["pixel_f1_mean [all]"].item() == round(ela_clean.pixel_f1_mean.item(), 4)
 
     shutil.copy(results / "ela_jpeg.json", results / "ela_jpeg_again.json")
     with pytest.raises(LeaderboardError, match="score the same detector on the same data"):
