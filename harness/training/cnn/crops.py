@@ -84,7 +84,7 @@ def random_crop(item: LoadedImage, crop: int, rng: np.random.Generator) -> tuple
         img, msk = img[:, ::-1], msk[:, ::-1]
     if rng.random() < 0.5:
         img, msk = img[::-1], msk[::-1]
-    return np.ascontiguousarray(img), np.ascontiguousarray(msk, dtype=np.float32)
+    return np.array(img, dtype=np.uint8), np.array(msk, dtype=np.float32)  # copies: crops of read-only arrays
 
 
 class CropEpochs(torch.utils.data.Dataset):

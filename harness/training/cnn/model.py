@@ -27,6 +27,7 @@ INPUT_STD = 128.0
 TAP_BLOCKS = (0, 2, 4, 10, 15)
 TAP_CHANNELS = (16, 24, 40, 112, 320)
 DECODER_CHANNELS = (96, 64, 48, 32)  # 1/16, 1/8, 1/4, 1/2: small, as the data are few
+BN_MOMENTUM = 0.1
 
 
 class WeightsNotFound(FileNotFoundError):
@@ -82,6 +83,12 @@ class LocalizationNet(nn.Module):
             channels = out
         self.decoder = nn.ModuleList(blocks)
         self.head = nn.Conv2d(channels, 1, 1)
+        # The port keeps TF's BN momentum 0.99 (PyTorch 0.01): running statistics would need thousands of steps
+        # to follow a new domain, and a short CPU fine-tune is a few hundred; eval-mode maps would then use
+        # stale ImageNet (or, from random init, meaningless) statistics. PyTorch's default 0.1 instead.
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.momentum = BN_MOMENTUM
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         enc = self.encoder

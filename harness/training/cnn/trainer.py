@@ -3,7 +3,8 @@
 Determinism: ``torch.manual_seed(seed)`` before the network is built, a ``torch.Generator`` seeded from the
 seed for the batch order, crops drawn from numpy generators keyed by (seed, epoch, index) (``crops``), and
 no DataLoader workers (``num_workers=0``: the crops come from memory and worker start-up would cost more than
-it saves on 2 cores). Two runs with the same seed and options on the same machine give identical weights.
+it saves on 2 cores). Two runs with the same seed and options on the same machine give identical weights. After each epoch the
+BatchNorm statistics are re-estimated with that epoch's final weights (``batchnorm``), before validation.
 
 The epoch kept is the one with the best validation ``pixel_f1_mean`` (ties: image AUC, then the earlier
 epoch); with no validation split, the last one. Test splits are never read here.
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from inpaintbench.harness.training.cnn.batchnorm import recalibrate_batchnorm
 from inpaintbench.harness.training.cnn.crops import CropEpochs, LoadedImage, load_images
 from inpaintbench.harness.training.cnn.inference import DEFAULT_TOP, predict_map, top_fraction_mean
 from inpaintbench.harness.training.cnn.loss import bce_dice_loss
@@ -106,6 +108,8 @@ def train_cnn(training: TrainingData, opts: CNNTrainOptions, validation=None) ->
             optimizer.step()
             schedule.step()
             losses.append(loss.item())
+        # the epoch's crops again, in order (no draw from ``order``): BN statistics for the weights just reached
+        recalibrate_batchnorm(net, torch.utils.data.DataLoader(crops, batch_size=opts.batch, shuffle=False))
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "crops": len(crops)}
         if val_images:
             metrics = score_maps(predict, val_images)
