@@ -126,6 +126,9 @@ def _detect_tab(runner: DetectorRunner) -> RawImageUpload:
         gr.Markdown("Upload a photo and pick a detector: it scores the whole image and maps where it suspects edits.")
     else:
         gr.Markdown(f"**Note:** detection is not available in this build: {runner.unavailable_reason}.")
+    if runner.unavailable:
+        gr.Markdown("Not available in this Space (the Space's owner can set `INPAINTBENCH_DETECTOR_PARAMS`): "
+                    + "; ".join(f"`{name}`: {why}" for name, why in runner.unavailable.items()))
     with gr.Row():
         with gr.Column():
             upload = RawImageUpload(

@@ -4,7 +4,8 @@ Detectors come from ``inpaintbench.harness.detectors`` (``DETECTORS``, ``create_
 ``.predict(rgb_uint8) -> {"score": float, "map": HxW in [0, 1] or None}``). The Space imports that module lazily
 and lists whatever it registers, so new detectors appear here without touching the Space. A detector that needs
 parameters (a trained one needs its model file) gets them from ``detector_params`` (the Space's
-INPAINTBENCH_DETECTOR_PARAMS); one that cannot be built says why when picked, instead of failing in Gradio.
+INPAINTBENCH_DETECTOR_PARAMS); one that cannot be built without them is left out of the list, with its reason
+shown, instead of failing in Gradio when picked.
 """
 
 from __future__ import annotations
@@ -35,13 +36,25 @@ class DetectorRunner:
         self._lock = threading.Lock()  # one instance per detector, built once even under concurrent requests
         self._factory: Callable[[str], Any] | None = None
         self.unavailable_reason = ""
+        self.unavailable: dict[str, str] = {}  # detector -> why it cannot run here (e.g. no model file given)
+        self.names: list[str] = []
         try:
             module = importlib.import_module(module_name)
-            self.names = sorted(module.DETECTORS)
+            registered = sorted(module.DETECTORS)
             self._factory = module.create_detector
         except (ImportError, AttributeError) as exc:  # missing, or present without the agreed interface
-            self.names = []
             self.unavailable_reason = f"{module_name} cannot be used ({exc})"
+            return
+        for name in registered:
+            if name in self.detector_params:
+                self.names.append(name)  # built on first use: a configured model may be slow to load
+                continue
+            try:  # an unconfigured detector is built now: one that needs a model file says so at once
+                self._instances[name] = self._factory(name)
+            except (ValueError, TypeError, OSError) as exc:
+                self.unavailable[name] = str(exc)
+            else:
+                self.names.append(name)
 
     def _detector(self, name: str) -> Any:
         with self._lock:
@@ -57,6 +70,8 @@ class DetectorRunner:
         pixels = decode_upload(upload, self.max_megapixels)  # bad uploads are refused before any detector runs
         if not self.names:
             raise DetectError(f"Detection is not available in this build ({self.unavailable_reason}).")
+        if name in self.unavailable:
+            raise DetectError(f"Detector {name!r} cannot be used in this Space: {self.unavailable[name]}")
         if name not in self.names:
             raise DetectError(f"Unknown detector {name!r}: pick one of {', '.join(self.names)}.")
         result = self._detector(name).predict(pixels)

@@ -288,7 +288,8 @@ def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tm
     upload = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(upload)
     unconfigured = DetectorRunner()
-    assert "trained" in unconfigured.names
+    assert "trained" not in unconfigured.names and "ela" in unconfigured.names  # listed only where it can run
+    assert "needs its model file" in unconfigured.unavailable["trained"]
     with pytest.raises(DetectError, match="'trained' cannot be used in this Space: the trained detector needs its model"):
         unconfigured.run(str(upload), "trained")
     assert unconfigured.run(str(upload), "ela")[2] >= 0.0  # the others still work
@@ -297,7 +298,9 @@ def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tm
         estimator, meta = train_detector(_training_data(n=4), TrainOptions(seed=0, **SMALL_FIT))
     model = save_model(tmp_path / "model.joblib", estimator, meta)
     config = SpaceConfig.from_env({"INPAINTBENCH_DETECTOR_PARAMS": json.dumps({"trained": {"model": str(model)}})})
-    _, overlay, score, summary = DetectorRunner(detector_params=config.detector_kwargs()).run(str(upload), "trained")
+    configured = DetectorRunner(detector_params=config.detector_kwargs())
+    assert "trained" in configured.names and "trained" not in configured.unavailable
+    _, overlay, score, summary = configured.run(str(upload), "trained")
     assert overlay is not None and 0.0 <= score <= 1.0 and "**trained**" in summary
     for bad, message in (("{nope", "not valid JSON"), ('{"trained": "model.joblib"}', "must map detector names")):
         with pytest.raises(ValueError, match=message):
