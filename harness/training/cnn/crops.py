@@ -55,7 +55,7 @@ def pristine_count(n_inpainted: int, n_pristine_images: int, ratio: float, where
         raise ValueError(f"{where}: no inpainted image to train on")
     if ratio > 0 and n_pristine_images == 0:
         raise ValueError(f"{where}: pristine ratio {ratio} asked for, but the split holds no pristine image")
-    return int(round(n_inpainted * ratio / (1.0 - ratio)))
+    return round(n_inpainted * ratio / (1.0 - ratio))
 
 
 def _pad_to(image: np.ndarray, mask: np.ndarray, crop: int) -> tuple[np.ndarray, np.ndarray]:
