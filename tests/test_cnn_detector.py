@@ -17,7 +17,7 @@ from inpaintbench.harness.training.cnn.loss import bce_dice_loss
 from inpaintbench.harness.training.cnn.model import LocalizationNet
 from inpaintbench.harness.training.cnn.trainer import CNNTrainOptions, train_cnn
 from inpaintbench.harness.training.cnn.validation import score_maps
-from inpaintbench.harness.training.model_file import sidecar_path
+from inpaintbench.harness.training.sidecar import sidecar_path
 
 
 @pytest.fixture(autouse=True)

@@ -10,17 +10,15 @@ error naming the file. Weights are read with ``torch.load(weights_only=True)``: 
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from inpaintbench.builder.atomic_io import atomic_path, atomic_write_json
+from inpaintbench.builder.atomic_io import atomic_path
+from inpaintbench.harness.training import sidecar
 from inpaintbench.harness.training.cnn.model import MODEL_VERSION, LocalizationNet
-from inpaintbench.harness.training.model_file import sidecar_path
 
 CHECKPOINT_FORMAT = "inpaintbench-cnn-detector"
 CHECKPOINT_FORMAT_VERSION = 1
@@ -30,9 +28,13 @@ class CNNCheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+KIND = sidecar.ModelKind(
+    format=CHECKPOINT_FORMAT, format_version=CHECKPOINT_FORMAT_VERSION, version_key="model_version",
+    version=MODEL_VERSION, title="CNN checkpoint", noun="checkpoint file",
+    version_mismatch="saved by architecture {found}, this code builds {expected}; retrain with "
+                     "`inpaintbench train-detector --kind cnn`",
+    error=CNNCheckpointError,
+)
 
 
 def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
@@ -41,39 +43,19 @@ def save_checkpoint(path: str | Path, state_dict: dict[str, torch.Tensor], meta:
     torch.save({k: v.detach().cpu().clone() for k, v in state_dict.items()}, buffer)
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(buffer.getvalue())
-    sidecar = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_FORMAT_VERSION, "model_version": MODEL_VERSION,
-               **meta, "model_file": path.name, "model_sha256": _sha256(path)}
-    atomic_write_json(sidecar_path(path), sidecar)
+    sidecar.write_sidecar(path, KIND, meta)
     return path
 
 
 def read_checkpoint_sidecar(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    side = sidecar_path(path)
-    if not path.is_file():
-        raise CNNCheckpointError(f"{path}: checkpoint file not found")
-    if not side.is_file():
-        raise CNNCheckpointError(f"{side}: sidecar not found (every checkpoint needs its .json beside it)")
-    try:
-        meta = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CNNCheckpointError(f"{side}: cannot read JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise CNNCheckpointError(f"{side}: not an InpaintBench CNN checkpoint sidecar (format {CHECKPOINT_FORMAT!r})")
-    if meta.get("model_version") != MODEL_VERSION:
-        raise CNNCheckpointError(
-            f"{path}: saved by architecture {meta.get('model_version')!r}, this code builds {MODEL_VERSION!r}; "
-            "retrain with `inpaintbench train-detector --kind cnn`"
-        )
-    return meta
+    return sidecar.read_sidecar(path, KIND)
 
 
 def load_checkpoint(path: str | Path) -> tuple[LocalizationNet, dict[str, Any]]:
     """(network in eval mode, sidecar dict); CNNCheckpointError naming the file for anything unusable."""
     path = Path(path)
     meta = read_checkpoint_sidecar(path)
-    if meta.get("model_sha256") != _sha256(path):
-        raise CNNCheckpointError(f"{path}: sha256 differs from its sidecar's (the checkpoint changed after training)")
+    sidecar.check_bytes(path, KIND, meta)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file; the file is what the user needs

@@ -29,7 +29,7 @@ def run_cnn(args) -> int:
     from inpaintbench.harness.training.cnn.trainer import CNNTrainOptions, train_cnn
     from inpaintbench.harness.training.cnn.validation import open_validation_split
     from inpaintbench.harness.training.data import TrainingDataError, check_training_split, open_training_data
-    from inpaintbench.harness.training.model_file import sidecar_path
+    from inpaintbench.harness.training.sidecar import sidecar_path
 
     try:
         check_training_split(args.split)  # before any data is read
