@@ -47,23 +47,9 @@ def _textured_square_image(rng: np.random.Generator, inpainted: bool) -> tuple[n
 
 
 def _synthetic_dataset(n: int, seed: int):
-    import datasets
-    from PIL import Image
+    from test_trained_detector import _synthetic_dataset as synthetic_dataset
 
-    from inpaintbench.builder.schema import FEATURES
-
-    rng = np.random.default_rng(seed)
-    rows = {"sample_id": [], "label": [], "image": [], "mask": [], "backend": []}
-    for i in range(n):
-        inpainted = i % 4 != 3  # one pristine photo in four
-        image, mask = _textured_square_image(rng, inpainted)
-        rows["sample_id"].append(f"synth-{seed}-{i}")
-        rows["label"].append(int(inpainted))
-        rows["image"].append(Image.fromarray(image))
-        rows["mask"].append(Image.fromarray(mask.astype(np.uint8) * 255, "L"))
-        rows["backend"].append("noise_paint" if inpainted else "none")
-    features = datasets.Features({k: FEATURES[k] for k in rows})
-    return datasets.Dataset.from_dict(rows, features=features)
+    return synthetic_dataset(n, seed, make_image=_textured_square_image)
 
 
 def _training_data(n: int, seed: int = 0):
@@ -222,29 +208,11 @@ def test_imagenet_init_loads_the_packaged_weights():
 
 @pytest.fixture(scope="module")
 def tiny_build(tmp_path_factory):
-    """A real generation run (COCO-format synthetic photos, OpenCV Telea + NS) and a split config holding NS
-    out, as the default one does (test_trained_detector's build; a split with room for validation photos)."""
-    import yaml
+    # test_trained_detector's build, with a split that leaves room for validation photos.
+    from test_trained_detector import write_tiny_build
 
-    from inpaintbench.builder.config import GenerateConfig
-    from inpaintbench.builder.generate import run_generation
-    from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
-
-    root = tmp_path_factory.mktemp("build")
-    images_dir, annotations = write_coco_set(root / "coco", num_images=8, bad_inputs=False)
-    out = root / "gen"
-    config = GenerateConfig.from_dict({
-        "sources": [coco_source_spec(images_dir, annotations)], "out_dir": str(out), "samples_per_shard": 16,
-        "backends": [{"name": "opencv_telea"}, {"name": "opencv_ns"}], "pristine_ratio": 0.3, **SMALL_PHOTO_CONFIG,
-    })
-    run_generation(config, progress=False)
-    split_config = root / "splits.yaml"
-    split_config.write_text(yaml.safe_dump({
-        "salt": "cnn-detector", "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
-        "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
-        "licenses": {"synth": {"id": "cc0-1.0", "note": "synthetic test photos"}},
-    }))
-    return out, split_config
+    return write_tiny_build(tmp_path_factory.mktemp("build"), "cnn-detector",
+                            {"train": 0.5, "validation": 0.25, "test": 0.25})
 
 
 def test_train_detector_cnn_refuses_any_split_but_train(tiny_build, tmp_path, capsys):

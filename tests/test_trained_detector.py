@@ -40,21 +40,24 @@ def _noisy_patch_image(rng: np.random.Generator, inpainted: bool) -> tuple[np.nd
     return np.clip(image, 0, 255).astype(np.uint8), mask
 
 
-def _synthetic_dataset(n: int, seed: int):
+def _synthetic_dataset(n: int, seed: int, make_image=None):
+    """n synthetic samples (one pristine in four) in the build's schema; ``make_image(rng, inpainted)`` gives
+    (uint8 image, mask: 0/255 uint8 or bool)."""
     import datasets
     from PIL import Image
 
     from inpaintbench.builder.schema import FEATURES
 
+    make_image = make_image or _noisy_patch_image
     rng = np.random.default_rng(seed)
     rows = {"sample_id": [], "label": [], "image": [], "mask": [], "backend": []}
     for i in range(n):
         inpainted = i % 4 != 3  # one pristine photo in four
-        image, mask = _noisy_patch_image(rng, inpainted)
+        image, mask = make_image(rng, inpainted)
         rows["sample_id"].append(f"synth-{seed}-{i}")
         rows["label"].append(int(inpainted))
         rows["image"].append(Image.fromarray(image))
-        rows["mask"].append(Image.fromarray(mask, "L"))
+        rows["mask"].append(Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255, "L"))
         rows["backend"].append("noise_paint" if inpainted else "none")
     features = datasets.Features({k: FEATURES[k] for k in rows})
     return datasets.Dataset.from_dict(rows, features=features)
@@ -202,17 +205,15 @@ def test_model_file_problems_are_named(fitted, tmp_path):
 # ---- end to end on a real generator build: train-detector -> evaluate ------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_build(tmp_path_factory):
-    """A real generation run (COCO-format synthetic photos, OpenCV Telea + NS) and a split config that
-    holds NS out, as the default one does."""
+def write_tiny_build(root, salt: str, fractions: dict):
+    """A real generation run (COCO-format synthetic photos, OpenCV Telea + NS) and a split config that holds NS
+    out, as the default one does: (run dir, split config path)."""
     import yaml
 
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
     from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
-    root = tmp_path_factory.mktemp("build")
     images_dir, annotations = write_coco_set(root / "coco", num_images=8, bad_inputs=False)
     out = root / "gen"
     config = GenerateConfig.from_dict({
@@ -222,11 +223,17 @@ def tiny_build(tmp_path_factory):
     run_generation(config, progress=False)
     split_config = root / "splits.yaml"
     split_config.write_text(yaml.safe_dump({
-        "salt": "trained-detector", "fractions": {"train": 0.6, "validation": 0.2, "test": 0.2},
+        "salt": salt, "fractions": fractions,
         "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
         "licenses": {"synth": {"id": "cc0-1.0", "note": "synthetic test photos"}},
     }))
     return out, split_config
+
+
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory):
+    return write_tiny_build(tmp_path_factory.mktemp("build"), "trained-detector",
+                            {"train": 0.6, "validation": 0.2, "test": 0.2})
 
 
 @pytest.mark.slow  # a real generation run and two CLI runs (~10-20 s on a shared 2-core machine)
