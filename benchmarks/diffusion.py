@@ -34,7 +34,6 @@ from PIL import Image
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend
 from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
-from inpaintbench.builder.strategies import resize_for_model
 
 BACKEND_OF_FAMILY = {
     "sd": "sd_inpaint", "sdxl": "sdxl_inpaint", "sd3": "sd3_inpaint", "kandinsky": "kandinsky22_inpaint",
@@ -52,14 +51,7 @@ def make_request(width: int, height: int, seed: int) -> InpaintRequest:
 
 def bare_kwargs(backend, request: InpaintRequest) -> dict:
     """The pipeline call our backend makes for ``request``, prepared outside the timed region."""
-    size = backend.working_size(*request.image.size)
-    image, mask = resize_for_model(request.image, request.mask, size)
-    kwargs = dict(prompt=[request.prompt], image=[image], mask_image=[mask], width=size[0], height=size[1],
-                  num_inference_steps=backend.params["steps"], guidance_scale=backend.params["guidance"])
-    if backend.takes_negative_prompt:
-        kwargs["negative_prompt"] = [request.negative_prompt]
-    kwargs.update(backend._call_kwargs([image], [mask], size))
-    return kwargs
+    return backend.pipeline_kwargs([request], backend.working_size(*request.image.size))
 
 
 def interleaved_medians(fns, repeats: int) -> list[float]:

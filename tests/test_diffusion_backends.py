@@ -393,3 +393,13 @@ def test_nan_pixels_are_an_error_not_a_black_forgery(tiny_models, tmp_path):
         backend.inpaint(request(seed=3))
     with pytest.raises(NonFiniteOutput):
         backend.inpaint_batch([request(seed=1), request(seed=2)])
+
+
+def test_strength_is_recorded_and_reaches_the_pipeline_call_where_the_family_has_one(tiny_models):
+    expected = {"sd": 1.0, "sdxl": 0.99, "sd3": 1.0, "flux": 1.0, "controlnet": 1.0, "kandinsky": None}
+    for family, strength in expected.items():
+        backend = backend_for(tiny_models, family)
+        kwargs = backend.pipeline_kwargs([request()], backend.working_size(64, 48))
+        assert backend.params.get("strength") == strength and kwargs.get("strength") == strength, family
+    with pytest.raises(TypeError, match="unknown parameter"):  # Kandinsky 2.2 has none to set
+        create_backend("kandinsky22_inpaint", **tiny_models["kandinsky"], **TINY, strength=0.5)

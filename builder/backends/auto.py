@@ -23,7 +23,6 @@ from typing import Any
 from ..strategies import SizeRule
 from .diffusion_common import FLOW_SCHEDULERS, SCHEDULERS, DiffusionBackend
 from .registry import register_backend
-from .sd import pop_strength
 
 FALLBACK_NATIVE_SIDE = 1024  # pipelines that say nothing of their size (e.g. Kandinsky's combined pipelines)
 # Checkpoints AutoPipelineForInpainting cannot open, or opens as something else, that a named backend runs.
@@ -48,11 +47,6 @@ class AutoInpaintBackend(DiffusionBackend):
                              "checkpoint that diffusers' AutoPipelineForInpainting can open)")
         super().__init__(model=model, **params)
 
-    def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
-        strength = pop_strength(self.name, family_params)
-        super()._family_defaults(family_params)
-        return {"strength": strength}
-
     def _load(self) -> Any:
         from diffusers import AutoPipelineForInpainting
 
@@ -60,7 +54,7 @@ class AutoInpaintBackend(DiffusionBackend):
         pipeline = self._load_pipeline(AutoPipelineForInpainting, self.params["model"])
         call = inspect.signature(pipeline.__call__).parameters
         self.takes_negative_prompt = "negative_prompt" in call
-        self._takes_strength = "strength" in call
+        self.takes_strength = "strength" in call
         self.size_rule = self._native_size_rule(pipeline)
         self.params["pipeline_class"] = type(pipeline).__name__
         return pipeline
@@ -96,6 +90,3 @@ class AutoInpaintBackend(DiffusionBackend):
             raise ValueError(f"{self.name}: {self.params['model']} is {kind} model; scheduler {name!r} does not "
                              f"fit it (use default)")
         super()._set_scheduler(name)
-
-    def _call_kwargs(self, images, masks, size) -> dict[str, Any]:
-        return {"strength": self.params["strength"]} if self._takes_strength else {}

@@ -13,7 +13,6 @@ from ..models import load_pretrained
 from ..strategies import SizeRule
 from .diffusion_common import DiffusionBackend
 from .registry import register_backend
-from .sd import pop_strength
 
 
 def canny_control_image(image: Image.Image, low: int, high: int) -> Image.Image:
@@ -30,13 +29,11 @@ class ControlNetInpaintBackend(DiffusionBackend):
     size_rule = SizeRule(multiple=8, long_side=512, max_long_side=1024)
 
     def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
-        strength = pop_strength(self.name, family_params)
         params = {
             "controlnet": str(family_params.pop("controlnet", self.default_controlnet)),
             "conditioning_scale": float(family_params.pop("conditioning_scale", 1.0)),
             "canny_low": int(family_params.pop("canny_low", 100)),
             "canny_high": int(family_params.pop("canny_high", 200)),
-            "strength": strength,
         }
         if not 0 <= params["canny_low"] <= params["canny_high"]:
             raise ValueError(f"{self.name}: need 0 <= canny_low <= canny_high, got {params['canny_low']}, "
@@ -57,5 +54,4 @@ class ControlNetInpaintBackend(DiffusionBackend):
         return {
             "control_image": [canny_control_image(image, low, high) for image in images],
             "controlnet_conditioning_scale": self.params["conditioning_scale"],
-            "strength": self.params["strength"],
         }

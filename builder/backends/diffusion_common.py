@@ -95,6 +95,9 @@ class DiffusionBackend(InpaintBackend):
     gpu_dtype: str = "fp16"
     schedulers: tuple[str, ...] = DENOISING_SCHEDULERS
     takes_negative_prompt: bool = True
+    # ``strength`` param's default, recorded and passed to the pipeline; None: the family has no strength. Below 1
+    # the pipeline keeps part of the old object under the mask: a forgery benchmark wants it replaced.
+    default_strength: float | None = 1.0
 
     def __init__(
         self,
@@ -132,6 +135,7 @@ class DiffusionBackend(InpaintBackend):
             raise ValueError(f"{self.name}: feather radius must be >= 0, got {feather}")
         self.device = resolve_device(device)
         self.torch_dtype = resolve_dtype(dtype, self.device, self.gpu_dtype)
+        strength = self._pop_strength(family_params)
         super().__init__(
             model=model or self.default_model, variant=variant, steps=self._positive_steps(steps),
             guidance=float(self.default_guidance if guidance is None else guidance), scheduler=scheduler,
@@ -141,8 +145,9 @@ class DiffusionBackend(InpaintBackend):
             dtype=str(self.torch_dtype).split(".")[-1],
             # The device type, not its index: which GPU a process got must not change the recorded params.
             device=self.device.split(":")[0], working_long_side=working_long_side, max_pixels=max_pixels,
-            oom_min_long_side=int(oom_min_long_side), **self._family_defaults(family_params),
+            oom_min_long_side=int(oom_min_long_side), **strength, **self._family_defaults(family_params),
         )
+        self.takes_strength = bool(strength)  # a backend whose pipeline turns out to lack it may say so in _load
         self.pipeline = self._load()
         self._set_scheduler(scheduler)
         self.pipeline.to(self.device)
@@ -150,6 +155,14 @@ class DiffusionBackend(InpaintBackend):
         self.pipeline.set_progress_bar_config(disable=True)
         self.upscaler = create_upscaler(upscale, upscale_model, int(upscale_steps), self.device, self.torch_dtype,
                                         self.name)
+
+    def _pop_strength(self, family_params: dict[str, Any]) -> dict[str, float]:
+        if self.default_strength is None:
+            return {}
+        strength = float(family_params.pop("strength", self.default_strength))
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"{self.name}: strength must be in (0, 1], got {strength}")
+        return {"strength": strength}
 
     def _positive_steps(self, steps: int | None) -> int:
         steps = self.default_steps if steps is None else int(steps)
@@ -208,20 +221,28 @@ class DiffusionBackend(InpaintBackend):
         if request.image.size != request.mask.size:
             raise ValueError(f"{self.name}: image {request.image.size} and mask {request.mask.size} differ in size")
 
-    def _generate(self, requests: list[InpaintRequest], size: tuple[int, int]) -> list[Image.Image]:
-        """One pipeline call for same-size requests at working ``size``; one seeded generator per sample."""
-        _simulated_oom(self.params["max_pixels"], size, len(requests))
+    def pipeline_kwargs(self, requests: list[InpaintRequest], size: tuple[int, int]) -> dict[str, Any]:
+        """The pipeline call's keyword arguments for same-size ``requests`` at working ``size``, but the seeded
+        generators (benchmarks/diffusion.py times the bare call with exactly these)."""
         pairs = [strategies.resize_for_model(r.image, r.mask, size) for r in requests]
         images, masks = [p[0] for p in pairs], [p[1] for p in pairs]
-        generator_device = self.device if self.device.startswith("cuda") else "cpu"
-        generators = [torch.Generator(generator_device).manual_seed(int(r.seed)) for r in requests]
         kwargs = dict(
             prompt=[r.prompt for r in requests], image=images, mask_image=masks, width=size[0], height=size[1],
-            num_inference_steps=self.params["steps"], guidance_scale=self.params["guidance"], generator=generators,
+            num_inference_steps=self.params["steps"], guidance_scale=self.params["guidance"],
         )
         if self.takes_negative_prompt:
             kwargs["negative_prompt"] = [r.negative_prompt for r in requests]
+        if self.takes_strength:
+            kwargs["strength"] = self.params["strength"]
         kwargs.update(self._call_kwargs(images, masks, size))
+        return kwargs
+
+    def _generate(self, requests: list[InpaintRequest], size: tuple[int, int]) -> list[Image.Image]:
+        """One pipeline call for same-size requests at working ``size``; one seeded generator per sample."""
+        _simulated_oom(self.params["max_pixels"], size, len(requests))
+        generator_device = self.device if self.device.startswith("cuda") else "cpu"
+        kwargs = self.pipeline_kwargs(requests, size)
+        kwargs["generator"] = [torch.Generator(generator_device).manual_seed(int(r.seed)) for r in requests]
         # Float arrays, not PIL: diffusers casts NaN to 0 on the way to uint8, so a half-precision overflow (the
         # classic fp16 VAE failure) would come back as a plausible black image and enter the data as a forgery.
         kwargs["output_type"] = "np"

@@ -8,7 +8,6 @@ from typing import Any
 from ..strategies import SizeRule
 from .diffusion_common import FLOW_SCHEDULERS, DiffusionBackend
 from .registry import register_backend
-from .sd import pop_strength
 
 
 @register_backend("flux_fill")
@@ -23,15 +22,7 @@ class FluxFillBackend(DiffusionBackend):
     gpu_dtype = "bf16"
     takes_negative_prompt = False
 
-    def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
-        strength = pop_strength(self.name, family_params)
-        super()._family_defaults(family_params)
-        return {"strength": strength}
-
     def _load(self) -> Any:
         from diffusers import FluxFillPipeline
 
         return self._load_pipeline(FluxFillPipeline, self.params["model"])
-
-    def _call_kwargs(self, images, masks, size) -> dict[str, Any]:
-        return {"strength": self.params["strength"]}

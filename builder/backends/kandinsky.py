@@ -21,6 +21,7 @@ class Kandinsky22InpaintBackend(DiffusionBackend):
     size_rule = SizeRule(multiple=64, long_side=768, max_long_side=1024)
     default_guidance = 4.0
     default_scheduler = "DDIM"
+    default_strength = None  # the Kandinsky 2.2 inpainting pipeline has no strength
 
     def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
         params = {

@@ -10,24 +10,11 @@ from .diffusion_common import DiffusionBackend
 from .registry import register_backend
 
 
-def pop_strength(name: str, params: dict[str, Any], default: float = 1.0) -> float:
-    # strength < 1 keeps part of the original object under the mask: a forgery benchmark wants it replaced.
-    strength = float(params.pop("strength", default))
-    if not 0.0 < strength <= 1.0:
-        raise ValueError(f"{name}: strength must be in (0, 1], got {strength}")
-    return strength
-
-
 @register_backend("sd_inpaint")
 class StableDiffusionInpaintBackend(DiffusionBackend):
     family = "sd"
     default_model = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     size_rule = SizeRule(multiple=8, long_side=512, max_long_side=1024)
-
-    def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
-        strength = pop_strength(self.name, family_params)
-        super()._family_defaults(family_params)
-        return {"strength": strength}
 
     def _load(self) -> Any:
         from diffusers import StableDiffusionInpaintPipeline
@@ -35,6 +22,3 @@ class StableDiffusionInpaintBackend(DiffusionBackend):
         # No safety checker: it silently returns black images, which would enter the data set labelled as forgeries.
         return self._load_pipeline(StableDiffusionInpaintPipeline, self.params["model"], safety_checker=None,
                                    requires_safety_checker=False)
-
-    def _call_kwargs(self, images, masks, size) -> dict[str, Any]:
-        return {"strength": self.params["strength"]}

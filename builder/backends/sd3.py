@@ -8,7 +8,6 @@ from typing import Any
 from ..strategies import SizeRule
 from .diffusion_common import FLOW_SCHEDULERS, DiffusionBackend
 from .registry import register_backend
-from .sd import pop_strength
 
 
 @register_backend("sd3_inpaint")
@@ -21,17 +20,9 @@ class StableDiffusion3InpaintBackend(DiffusionBackend):
     default_scheduler = "FlowMatchEuler"
     schedulers = FLOW_SCHEDULERS
     gpu_dtype = "bf16"
-
-    def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
-        # The pipeline's own default strength is 0.6, which keeps the old object's outline under the mask.
-        strength = pop_strength(self.name, family_params)
-        super()._family_defaults(family_params)
-        return {"strength": strength}
+    # default_strength 1.0: the pipeline's own default, 0.6, keeps the old object's outline under the mask.
 
     def _load(self) -> Any:
         from diffusers import StableDiffusion3InpaintPipeline
 
         return self._load_pipeline(StableDiffusion3InpaintPipeline, self.params["model"])
-
-    def _call_kwargs(self, images, masks, size) -> dict[str, Any]:
-        return {"strength": self.params["strength"]}

@@ -7,7 +7,6 @@ from typing import Any
 from ..strategies import SizeRule
 from .diffusion_common import DiffusionBackend
 from .registry import register_backend
-from .sd import pop_strength
 
 
 @register_backend("sdxl_inpaint")
@@ -17,17 +16,9 @@ class StableDiffusionXLInpaintBackend(DiffusionBackend):
     size_rule = SizeRule(multiple=8, area=1024 * 1024, max_long_side=1536)
     default_guidance = 8.0
     default_scheduler = "Euler"
-
-    def _family_defaults(self, family_params: dict[str, Any]) -> dict[str, Any]:
-        # The SDXL inpainting checkpoint's card recommends 0.99: at exactly 1.0 it ignores the masked image.
-        strength = pop_strength(self.name, family_params, default=0.99)
-        super()._family_defaults(family_params)
-        return {"strength": strength}
+    default_strength = 0.99  # the checkpoint's card: at exactly 1.0 it ignores the masked image
 
     def _load(self) -> Any:
         from diffusers import StableDiffusionXLInpaintPipeline
 
         return self._load_pipeline(StableDiffusionXLInpaintPipeline, self.params["model"])
-
-    def _call_kwargs(self, images, masks, size) -> dict[str, Any]:
-        return {"strength": self.params["strength"]}
