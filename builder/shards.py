@@ -19,7 +19,6 @@ keep ``samples_per_shard`` near 32-64 there (the Hub suggests Parquet files well
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import datasets
 from PIL import Image
 
 from .atomic_io import atomic_path, atomic_write_json
+from .digests import file_digest, sha256_file  # noqa: F401  (callers hash through this module too)
 from .schema import COLUMNS, FEATURES
 
 RECORD_FORMAT = "inpaintbench-shard-record"
@@ -63,22 +63,6 @@ def rows_to_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list]:
     for name in IMAGE_COLUMNS:
         columns[name] = [_encoded_image(v, name, r["sample_id"]) for v, r in zip(columns[name], rows)]
     return columns
-
-
-def file_digest(path: str | Path) -> tuple[str, int]:
-    """(sha256 hex, size in bytes)."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-def sha256_file(path: str | Path) -> str:
-    """sha256 hex of a file, read in blocks (shards, manifests, sidecars: everything the project fingerprints)."""
-    return file_digest(path)[0]
 
 
 def write_shard(rows: Sequence[dict[str, Any]], path: str | Path) -> tuple[str, int]:

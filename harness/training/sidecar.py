@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from inpaintbench.builder.atomic_io import atomic_write_json
-from inpaintbench.builder.shards import sha256_file
+from inpaintbench.builder.digests import sha256_file
 
 
 @dataclass(frozen=True)
