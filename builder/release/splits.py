@@ -85,8 +85,7 @@ class SplitConfig:
     def digest(self) -> str:
         """Hash of everything that decides a sample's split (not licenses or descriptions)."""
         key = repr((self.salt, sorted(self.fractions.items()), self.out_of_domain, [(c.name, sorted(c.where.items())) for c in self.configs]))
-        if ASSIGNMENT_RULE != 1:  # rule 1's digests stay what they were
-            key += f"\x1frule={ASSIGNMENT_RULE}"
+        key += f"\x1frule={ASSIGNMENT_RULE}"  # rule 1 (no exclusion) hashed the same key without this suffix
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def assign(self, source: str, source_image_id: str, backend: str) -> str | None:
@@ -97,13 +96,10 @@ class SplitConfig:
         held_out = self.held_out_split(source, backend)
         if held_out is None:
             return in_domain
-        if in_domain == TRAINING_SPLIT and source not in self._held_out_sources:
+        # A held-out source has no photo in train; only a held-out backend's edit of a train photo is left out.
+        if in_domain == TRAINING_SPLIT and not any(source in ood.sources for ood in self.out_of_domain):
             return EXCLUDED
         return held_out
-
-    @property
-    def _held_out_sources(self) -> set[str]:
-        return {source for ood in self.out_of_domain for source in ood.sources}
 
     def _in_domain(self, source: str, source_image_id: str) -> str:
         digest = hashlib.sha256(f"{self.salt}\x1f{source}\x1f{source_image_id}".encode()).digest()
