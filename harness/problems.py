@@ -13,12 +13,21 @@ import numpy as np
 
 POLICIES = ("strict", "penalize")
 ASPECT_TOLERANCE = 0.02  # a map may be smaller or larger than the image, but not another shape
+# A map may be larger than its image, but not without bound: a map file's header can claim any size (a 30-byte
+# PNG can claim 20000 x 20000), so a folder map is refused from its header, before any pixel is decoded, above
+# min(MAP_MAX_FACTOR x the image's pixels, MAP_MAX_PIXELS). A map the image's own size always passes (its
+# ground truth is that big already). MAP_MAX_PIXELS stays below PIL's own bomb limit (Image.MAX_IMAGE_PIXELS,
+# 89.5 M) so that ours, with its message, is the one that refuses.
+MAP_MAX_FACTOR = 64
+MAP_MAX_PIXELS = 1 << 26  # 67,108,864 pixels = 8192 x 8192: 256 MB as float32
 
 
 @dataclass(frozen=True)
 class Problem:
     sample_id: str
-    kind: str  # missing, extra, duplicate, unreadable, wrong_shape, wrong_dtype, nan, out_of_range, crash, timeout, error
+    # missing, extra, duplicate, unreadable, wrong_shape, wrong_dtype, nan, out_of_range, too_large, symlink,
+    # crash, timeout, error
+    kind: str
     detail: str
 
     def as_dict(self) -> dict:
@@ -70,21 +79,45 @@ def check_score(score) -> float | None:
     return value
 
 
-def check_map(pred, image_hw: tuple[int, int]) -> np.ndarray | None:
-    """Shape, dtype, NaN and range of a map; any size with the image's aspect ratio is accepted (it gets resized)."""
-    if pred is None:
-        return None
-    arr = np.asarray(pred)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
+def map_pixel_limit(image_hw: tuple[int, int]) -> int:
+    """The most pixels a map of an image of this size may have (see MAP_MAX_FACTOR)."""
+    image_pixels = int(image_hw[0]) * int(image_hw[1])
+    return max(image_pixels, min(MAP_MAX_FACTOR * image_pixels, MAP_MAX_PIXELS))
+
+
+def check_map_shape(shape, image_hw: tuple[int, int]) -> tuple[int, int]:
+    """The rules on a map's shape alone: H x W (or H x W x 1), not too large, the image's aspect ratio.
+
+    Takes a shape, not an array, so a map file is judged from its header before its data are read; ``check_map``
+    applies the same function to arrays, so a folder's map and a detector's map meet one rule and one message."""
+    shape = tuple(int(n) for n in shape)
+    if len(shape) == 3 and shape[2] == 1:
+        shape = shape[:2]
     h, w = image_hw
-    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise PredictionProblem("wrong_shape", f"map must be H x W (image is {h} x {w}), got shape {arr.shape}")
-    ph, pw = arr.shape
+    if len(shape) != 2 or shape[0] == 0 or shape[1] == 0:
+        raise PredictionProblem("wrong_shape", f"map must be H x W (image is {h} x {w}), got shape {shape}")
+    ph, pw = shape
+    limit = map_pixel_limit(image_hw)
+    if ph * pw > limit:
+        raise PredictionProblem("too_large", f"map is {ph} x {pw} = {ph * pw:,} pixels, over the limit of {limit:,} "
+                                f"for a {h} x {w} image (the larger of the image's pixels and min({MAP_MAX_FACTOR} x "
+                                f"them, {MAP_MAX_PIXELS:,}))")
     if (ph, pw) != (h, w):
         expected_h = pw * h / w  # the height a same-aspect map of this width would have
         if abs(ph - expected_h) > max(1.0, ASPECT_TOLERANCE * expected_h):
             raise PredictionProblem("wrong_shape", f"map is {ph} x {pw} but the image is {h} x {w} (different aspect ratio)")
+    return ph, pw
+
+
+def check_map(pred, image_hw: tuple[int, int]) -> np.ndarray | None:
+    """Shape, size, dtype, NaN and range of a map; any size with the image's aspect ratio is accepted (it gets
+    resized) up to ``map_pixel_limit``."""
+    if pred is None:
+        return None
+    arr = np.asarray(pred)
+    check_map_shape(arr.shape, image_hw)
+    if arr.ndim == 3:
+        arr = arr[:, :, 0]
     if arr.dtype == np.bool_ or arr.dtype == np.uint8:
         return arr
     if not np.issubdtype(arr.dtype, np.floating):
