@@ -94,7 +94,8 @@ def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int
     extra = submission.check_ids(list(data.dataset["sample_id"])) if rank == 0 else []
     records = make_records(data.dataset, indices, FolderPredictor(submission), n_bins, desc, opts.progress, rank)
     info = {"name": opts.name or submission.root.name, "spec": f"folder:{submission.root}", "training_backends": [],
-            "params": {}, "has_maps": submission.has_maps, "has_scores": submission.scores is not None}
+            "params": {}, "has_maps": submission.has_maps, "has_scores": submission.scores is not None,
+            "notes": list(submission.notes)}
     return Collected(records, info, n_bins, extra)
 
 
