@@ -1,33 +1,47 @@
-"""Run a submitted detector in a child process with a memory limit and a per-sample time limit.
+"""Run a submitted detector in an isolated child process with memory and per-sample time limits.
 
-The child sets ``RLIMIT_AS`` (address space: what a runaway allocation hits) before importing the submission,
-then answers one image at a time over a pipe. The parent waits at most ``timeout_s`` per sample: on timeout it
-kills the child and starts a fresh one for the next sample; if the child dies (segfault, OOM kill, os._exit)
-the sample is a crash and a fresh child continues. Python exceptions (MemoryError included) are reported per
-sample without restarting. Either way the outcome names the sample; the run never hangs or dies with it.
+The child (``python -m inpaintbench.harness.sandbox``) runs inside a bubblewrap jail where one is available
+(``isolation.py``: no data, no scorer command line or environment, no network, only its own code and a scratch
+folder) and otherwise as a plain subprocess, with a warning and ``isolation.isolated = false`` in the
+description that goes into the results. It sets ``RLIMIT_AS`` before importing the submission, then answers one
+image at a time over a socket pair in the framing of ``wire.py`` (JSON headers and raw array bytes, never
+pickle, so nothing the submission returns can run code in the scorer).
+
+The parent waits at most ``timeout_s`` per sample, sending the image and reading the whole reply included: on
+timeout it kills the child's whole process tree and starts a fresh sandbox for the next sample; if the child
+dies (segfault, os._exit) the sample is a crash, and if its processes together pass the memory limit (a
+cgroup's OOM kill, or the parent's RSS watchdog) the sample is an error naming the limit; either way a fresh
+sandbox continues. Python exceptions (MemoryError included) are reported per sample without restarting. The
+outcome names the sample; the run never hangs or dies with it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import traceback
-from multiprocessing.connection import Client, Listener
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from inpaintbench.harness import isolation, wire
 
 
 @dataclass
 class Outcome:
     ok: bool
     output: dict | None = None  # the detector's dict (score, map) when ok
-    kind: str = ""  # crash, timeout, error
+    kind: str = ""  # crash, timeout, error (or wrong_dtype / wrong_shape for a return value the child refused)
     detail: str = ""
     seconds: float = 0.0
 
@@ -36,8 +50,21 @@ class DetectorStartError(RuntimeError):
     pass
 
 
-def _child_main(conn, spec: str, params: dict, memory_bytes: int) -> None:
-    """Runs in the child (``python -m inpaintbench.harness.sandbox``): limit, load, then answer images."""
+class MemoryExceeded(RuntimeError):
+    pass
+
+
+# ---- the child ---------------------------------------------------------------------------------------------
+
+def _describe_error(exc: BaseException) -> str:
+    try:  # str() of a submission's exception is submission code too: it may raise in turn
+        return f"{type(exc).__name__}: {exc}"
+    except BaseException:  # noqa: BLE001
+        return f"{type(exc).__name__} (its message could not be printed)"
+
+
+def _child_main(sock: socket.socket, spec: str, params: dict, memory_bytes: int) -> None:
+    """Runs in the child: limit, load, then answer images until the parent closes."""
     if memory_bytes > 0:
         import resource
 
@@ -46,39 +73,63 @@ def _child_main(conn, spec: str, params: dict, memory_bytes: int) -> None:
         from inpaintbench.harness.loading import describe_detector, load_detector
 
         detector = load_detector(spec, params)
-        conn.send(("ready", describe_detector(detector, spec)))
+        description = describe_detector(detector, spec)
+        try:
+            json.dumps(description, allow_nan=True)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"describe() must return a JSON-serialisable dict: {exc}") from None
+        wire.send_frame(sock, {"status": "ready", "description": description})
     except BaseException as exc:  # noqa: BLE001 (any failure to load is reported, whatever it is)
-        conn.send(("load_error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
+        wire.send_frame(sock, wire.error_frame("load_error", f"{_describe_error(exc)}\n{traceback.format_exc(limit=5)}"))
         return
     while True:
         try:
-            message = conn.recv()
-        except EOFError:
+            header, payload = wire.recv_frame(sock, 4096, wire.check_image_header)
+        except wire.WireClosed:
             return
-        if message is None:
+        if header.get("op") == "close":
             return
+        image = wire.decode_image(header, payload)
         try:
-            output = detector.predict(message)
-            if isinstance(output, dict) and output.get("map") is not None:
-                output = {**output, "map": np.asarray(output["map"])}
-            conn.send(("ok", output))
+            # Converting the return value happens here too: its __float__ / __array__ run in the child.
+            reply, data = wire.encode_prediction(detector.predict(image), image.shape[0] * image.shape[1])
         except MemoryError:
-            conn.send(("error", f"MemoryError: the detector exceeded the memory limit ({memory_bytes >> 20} MiB)"))
+            reply, data = wire.error_frame("error", f"MemoryError: the detector exceeded the memory limit "
+                                                    f"({memory_bytes >> 20} MiB)"), b""
         except BaseException as exc:  # noqa: BLE001
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            reply, data = wire.error_frame("error", _describe_error(exc)), b""
+        wire.send_frame(sock, reply, data)
+
+
+# ---- the parent --------------------------------------------------------------------------------------------
+
+def _ready_check(header: dict, payload_len: int) -> None:
+    if payload_len:
+        raise wire.WireError("the ready message carries no payload")
+    if header.get("status") == "ready":
+        if not isinstance(header.get("description"), dict):
+            raise wire.WireError("the ready message must carry a description dict")
+    elif header.get("status") != "load_error" or not isinstance(header.get("error"), str):
+        raise wire.WireError(f"unexpected first message {str(header)[:120]}")
 
 
 class SandboxedDetector:
     def __init__(self, spec: str, params: dict | None = None, timeout_s: float = 60.0,
-                 memory_mb: int = 8192, start_timeout_s: float = 300.0) -> None:
+                 memory_mb: int = 8192, start_timeout_s: float = 300.0, isolation_mode: str | None = None) -> None:
         self.spec = spec
         self.params = dict(params or {})
         self.timeout_s = float(timeout_s)
         self.memory_bytes = int(memory_mb) << 20 if memory_mb else 0
         self.start_timeout_s = float(start_timeout_s)
+        self.isolation_mode = isolation.requested_method(isolation_mode)  # env INPAINTBENCH_SANDBOX_ISOLATION
         self.description: dict[str, Any] | None = None
+        self.isolation: dict[str, Any] | None = None
         self._proc: subprocess.Popen | None = None
-        self._conn = None
+        self._sock: socket.socket | None = None
+        self._cgroup: isolation.MemoryCgroup | None = None
+        self._oom_base = 0
+        self._scratch: Path | None = None
+        self._package: Path | None = None
 
     def __enter__(self) -> "SandboxedDetector":
         self.start()
@@ -87,81 +138,142 @@ class SandboxedDetector:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    # -- starting
+
+    def _choose_isolation(self) -> tuple[bool, str]:
+        if self.isolation_mode == "none":
+            return False, f"isolation turned off ({isolation.ISOLATION_ENV}=none or isolation_mode='none')"
+        works, why = isolation.bwrap_status()
+        if works:
+            return True, ""
+        if self.isolation_mode == "bwrap":
+            raise DetectorStartError(f"detector {self.spec!r}: isolation 'bwrap' was required but {why}")
+        return False, why
+
     def start(self) -> None:
-        # A fresh interpreter started as a module (not multiprocessing's spawn, which re-imports the caller's
-        # __main__ and so breaks unguarded scripts); it dials back over a private Unix socket with a random key.
-        authkey = secrets.token_bytes(32)
-        with tempfile.TemporaryDirectory(prefix="ib-sandbox-") as tmp:
-            address = os.path.join(tmp, "sock")
-            with Listener(address, family="AF_UNIX", authkey=authkey) as listener:
-                env = dict(os.environ, INPAINTBENCH_SANDBOX_KEY=authkey.hex())
-                argv = [sys.executable, "-m", "inpaintbench.harness.sandbox", address, self.spec,
-                        json.dumps(self.params), str(self.memory_bytes)]
-                proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
-                conn = self._accept(listener, proc)
-        if not conn.poll(self.start_timeout_s):
-            proc.kill()
-            proc.wait()
-            raise DetectorStartError(f"detector {self.spec!r} did not load within {self.start_timeout_s:.0f} s")
+        isolated, why_not = self._choose_isolation()
+        parent_sock, child_sock = socket.socketpair()
+        # The child finds its end by number: pass_fds keeps the number, and so do sh and bwrap.
+        child_argv = [sys.executable, "-m", "inpaintbench.harness.sandbox", str(child_sock.fileno()), self.spec,
+                      json.dumps(self.params), str(self.memory_bytes)]
+        self._scratch = Path(tempfile.mkdtemp(prefix="ib-scratch-"))
+        if isolated:
+            if self._package is None:  # the source copy serves every restart of this run
+                self._package = isolation.copy_package_source(Path(tempfile.mkdtemp(prefix="ib-source-")))
+            argv = isolation.bwrap_argv(child_argv, self._package, self._scratch, self.spec, self.params)
+            env = isolation._launcher_env()
+        else:
+            argv, env = child_argv, dict(os.environ, TMPDIR=str(self._scratch))
+        self._cgroup = None
+        if self.memory_bytes and os.environ.get(isolation.MEMORY_ENV, "auto") != "watchdog":
+            self._cgroup = isolation.MemoryCgroup.create(self.memory_bytes)
+        if self._cgroup is not None:
+            # Join the cgroup before exec, so every process the sandbox ever starts is born inside it.
+            argv = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self._cgroup.procs), *argv]
+            self._oom_base = self._cgroup.oom_kills()
+        memory = "cgroup" if self._cgroup else ("watchdog" if self.memory_bytes else "none")
+        self.isolation = {
+            "isolated": isolated, "method": "bwrap" if isolated else "none", "network": not isolated,
+            "filesystem": "code read-only, private scratch" if isolated else "host",
+            "memory_limit": memory, "memory_mb": self.memory_bytes >> 20, "rlimit_as": bool(self.memory_bytes),
+            "timeout_s": self.timeout_s,
+        }
+        if not isolated:
+            self.isolation["reason"] = why_not
+            if self.isolation_mode != "none":
+                warnings.warn(f"detector {self.spec!r} runs WITHOUT isolation (it can read files, the environment "
+                              f"and the network): {why_not}", RuntimeWarning, stacklevel=2)
+
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, pass_fds=(child_sock.fileno(),),
+                                start_new_session=not isolated)
+        child_sock.close()
+        self._proc, self._sock = proc, parent_sock
+        threading.Thread(target=_forward_output, args=(proc.stdout,), daemon=True).start()
         try:
-            status, payload = conn.recv()
-        except EOFError:
-            proc.wait()
-            raise DetectorStartError(f"detector {self.spec!r} died while loading (exit code {proc.returncode})") from None
-        if status != "ready":
-            proc.wait()
-            raise DetectorStartError(f"detector {self.spec!r} failed to load: {payload}")
-        self.description = payload
-        self._proc, self._conn = proc, conn
+            header, _ = wire.recv_frame(parent_sock, wire.READY_HEADER_LIMIT, _ready_check,
+                                        deadline=time.monotonic() + self.start_timeout_s, on_wait=self._watch)
+        except wire.WireTimeout:
+            self._kill()
+            raise DetectorStartError(f"detector {self.spec!r} did not load within {self.start_timeout_s:.0f} s") from None
+        except (wire.WireClosed, MemoryExceeded) as exc:
+            code = self._exit_code()
+            self._kill()
+            extra = f": {exc}" if isinstance(exc, MemoryExceeded) else ""
+            raise DetectorStartError(f"detector {self.spec!r} died while loading (exit code {code}){extra}") from None
+        except wire.WireError as exc:
+            self._kill()
+            raise DetectorStartError(f"detector {self.spec!r} broke the sandbox protocol while loading: {exc}") from None
+        if header["status"] != "ready":
+            self._kill()
+            raise DetectorStartError(f"detector {self.spec!r} failed to load: {header['error']}")
+        # The child describes itself; the isolation facts are the parent's, never the child's word.
+        self.description = {**header["description"], "isolation": dict(self.isolation)}
 
-    def _accept(self, listener: Listener, proc: subprocess.Popen):
-        """Wait for the child to dial back, but not for a child that already died (bad interpreter, killed)."""
-        import socket
-        import time
+    def _exit_code(self) -> int | None:
+        try:
+            return self._proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
 
-        # Listener has no accept timeout; its socket does. Short waits let us notice a dead child quickly.
-        listener._listener._socket.settimeout(1.0)
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
+    def _watch(self) -> None:
+        """Runs while waiting on the child: the whole tree's memory, and a child that exited."""
+        if self._cgroup is not None:
             try:
-                return listener.accept()
-            except socket.timeout:
-                pass
-            except (OSError, EOFError) as exc:
-                proc.kill()
-                proc.wait()
-                raise DetectorStartError(f"detector {self.spec!r}: child process did not connect ({exc})") from None
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                raise DetectorStartError(f"detector {self.spec!r}: child process did not connect "
-                                         f"(exit code {proc.returncode})")
+                kills = self._cgroup.oom_kills()
+            except OSError:
+                kills = self._oom_base
+            if kills > self._oom_base:
+                raise MemoryExceeded(f"the detector's processes together exceeded the memory limit "
+                                     f"({self.memory_bytes >> 20} MiB) and were killed (memory cgroup)")
+        elif self.memory_bytes:
+            rss = isolation.tree_rss(self._proc.pid)
+            if rss > self.memory_bytes:
+                raise MemoryExceeded(f"the detector's processes together used {rss >> 20} MiB, over the memory "
+                                     f"limit ({self.memory_bytes >> 20} MiB), and were killed (watchdog)")
+        if self._proc.poll() is not None:
+            raise wire.WireClosed(f"exit code {self._proc.returncode}")
+
+    # -- predicting
 
     def predict(self, image: np.ndarray) -> Outcome:
-        import time
-
         if self._proc is None:
             self.start()
         started = time.perf_counter()
-        try:
-            self._conn.send(image)
-            if not self._conn.poll(self.timeout_s):
-                self._restart()
-                return Outcome(False, kind="timeout", detail=f"no answer within {self.timeout_s:g} s",
-                               seconds=time.perf_counter() - started)
-            status, payload = self._conn.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError):
-            try:
-                code = self._proc.wait(5)
-            except subprocess.TimeoutExpired:
-                code = None
+        deadline = time.monotonic() + self.timeout_s
+        pixels = int(image.shape[0] * image.shape[1])
+
+        def failed(kind: str, detail: str) -> Outcome:
             self._restart()
-            return Outcome(False, kind="crash", detail=f"detector process died (exit code {code})",
-                           seconds=time.perf_counter() - started)
+            return Outcome(False, kind=kind, detail=detail, seconds=time.perf_counter() - started)
+
+        try:
+            header, data = wire.image_frame(image)
+            wire.send_frame(self._sock, header, data, deadline)
+            header, payload = wire.recv_frame(self._sock, wire.REPLY_HEADER_LIMIT, wire.reply_checker(pixels),
+                                              deadline, on_wait=self._watch)
+            self._watch()  # a grandchild OOM-killed during a sample that still answered fails the sample
+        except wire.WireTimeout:
+            return failed("timeout", f"no answer within {self.timeout_s:g} s")
+        except MemoryExceeded as exc:
+            return failed("error", f"MemoryError: {exc}")
+        except wire.WireClosed:
+            code = self._exit_code()
+            try:
+                self._watch()
+            except MemoryExceeded as exc:  # the kernel's OOM killer took the detector itself
+                return failed("error", f"MemoryError: {exc}")
+            except wire.WireClosed:
+                pass
+            return failed("crash", f"detector process died (exit code {code})")
+        except wire.WireError as exc:
+            return failed("error", f"the detector process broke the reply protocol: {exc}")
         seconds = time.perf_counter() - started
-        if status == "ok":
-            return Outcome(True, output=payload, seconds=seconds)
-        return Outcome(False, kind="error", detail=str(payload), seconds=seconds)
+        if header["status"] == "ok":
+            return Outcome(True, output=wire.decode_reply(header, payload), seconds=seconds)
+        return Outcome(False, kind=header.get("kind", "error"), detail=header["error"], seconds=seconds)
+
+    # -- stopping
 
     def _restart(self) -> None:
         self._kill()
@@ -169,26 +281,43 @@ class SandboxedDetector:
 
     def _kill(self) -> None:
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            self._conn.close()
-        self._proc = self._conn = None
+            isolation.kill_tree(self._proc, self._cgroup, session=not self.isolation.get("isolated"))
+            self._sock.close()
+        if self._cgroup is not None:
+            self._cgroup.remove()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._proc = self._sock = self._cgroup = self._scratch = None
 
     def close(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             try:
-                self._conn.send(None)
+                wire.send_frame(self._sock, {"op": "close"}, deadline=time.monotonic() + 5)
                 self._proc.wait(5)
-            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+            except (wire.WireClosed, wire.WireTimeout, OSError, subprocess.TimeoutExpired):
                 pass
         self._kill()
+        if self._package is not None:
+            shutil.rmtree(self._package, ignore_errors=True)
+            self._package = None
+
+
+def _forward_output(stream) -> None:
+    """The child's stdout and stderr, copied to ours: the child never holds our file descriptors (a reopened
+    /proc/self/fd/1 would be the scorer's log file)."""
+    with stream:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            try:
+                sys.stderr.write(chunk.decode(errors="replace"))
+            except (ValueError, OSError):  # stderr closed or replaced at shutdown
+                pass
 
 
 def _main(argv: list[str]) -> None:
-    address, spec, params, memory_bytes = argv
-    conn = Client(address, family="AF_UNIX", authkey=bytes.fromhex(os.environ.pop("INPAINTBENCH_SANDBOX_KEY")))
-    _child_main(conn, spec, json.loads(params), int(memory_bytes))
+    fd, spec, params, memory_bytes = argv
+    sock = socket.socket(fileno=int(fd))
+    os.set_inheritable(sock.fileno(), False)  # the detector's own subprocesses must not get the channel
+    _child_main(sock, spec, json.loads(params), int(memory_bytes))
 
 
 if __name__ == "__main__":
