@@ -61,8 +61,10 @@ def domain_split(scorer: Scorer, metas: list[dict], training_backends) -> dict:
 
 def bootstrap_intervals(scorer: Scorer, n_resamples: int = 1000, seed: int = 0, base_weights: np.ndarray | None = None,
                         metrics=HEADLINE_METRICS, progress: bool = True, desc: str = "bootstrap") -> dict:
-    """95% percentile intervals, resampling the images (those with base weight > 0) with replacement."""
+    """95% percentile intervals, resampling the images (those with base weight > 0) with replacement. Pooled pixel
+    metrics inside resamples run on ``Scorer.for_resampling`` (at most 16384 nested levels of the exact values)."""
     n = len(scorer.scores)
+    scorer = scorer.for_resampling()
     population = np.arange(n) if base_weights is None else np.flatnonzero(np.asarray(base_weights) > 0)
     rng = np.random.default_rng(seed)
     draws = {m: [] for m in metrics}

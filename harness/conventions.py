@@ -7,39 +7,45 @@ file carries ``CONVENTIONS`` verbatim: two numbers are only comparable when thes
 from __future__ import annotations
 
 # Bumped whenever a convention or a metric definition changes; results with different versions don't mix.
-CONVENTIONS_VERSION = "1"
+CONVENTIONS_VERSION = "2"  # 2: exact ranking metrics for any map, pristine false alarms, GT encodings
 
-GT_THRESHOLD = 127  # ground truth pixel is inpainted iff mask value > 127
 PIXEL_THRESHOLD = 0.5  # F1_th / IoU_th: a pixel is predicted inpainted iff its score >= 0.5
 IMAGE_THRESHOLD = 0.5  # balanced accuracy: an image is predicted inpainted iff its score >= 0.5
 TARGET_FPR = 0.05
 
-# Histogram bins. uint8 maps: one bin per value (bin k holds score k/255), so every metric is exact.
-# Float maps: bin k holds scores in [k/1000, (k+1)/1000) (1.0 goes to the last bin); 0.5 is a bin edge, so
-# F1/IoU at 0.5 are exact and AUC is the exact AUC of the map quantised to 1000 levels (error ~1e-6).
-UINT8_BINS = 256
-FLOAT_BINS = 1000
+# Pooled pixel metrics keep every distinct map value exactly until a run's summaries hold this many
+# (image, value) entries (16 bytes each); past it, values merge into nested bins and results say so
+# (``pixel_pooled_exact: false`` with an AUC error bound). Per-image metrics are always exact.
+DEFAULT_ENTRY_BUDGET = 1 << 22
 
 # Mask-size bins over the ground-truth area fraction (forged pixels / all pixels), lower bound exclusive.
 MASK_SIZE_BINS = (("small", 0.0, 0.05), ("medium", 0.05, 0.15), ("large", 0.15, 1.0))
 
 CONVENTIONS = {
     "version": CONVENTIONS_VERSION,
-    "gt_binarisation": f"mask > {GT_THRESHOLD} (mode L, 255 = inpainted)",
-    "authentic_images": "excluded from pixel metrics (their AUC and F1 are undefined); included in image metrics",
+    "gt_binarisation": "bool as is; integers 0/1 (> 0), 0/255 (> 127), 0/65535 (> 32767); floats in [0, 1] "
+    "(> 0.5); any other encoding, or a forged sample with an empty mask, is refused naming the sample",
+    "authentic_images": "excluded from the forged-image pixel metrics (their AUC and F1 are undefined); their "
+    "false alarms are reported apart (pristine_*: share of pixels with score >= 0.5, mean map value) and in the "
+    "'_pooled_all' metrics over every pixel of every image; included in image metrics",
     "full_mask_images": "kept in pixel F1/IoU; excluded from the per-image pixel AUC mean (no negatives) but "
     "counted in the pooled AUC",
-    "resolution": "predicted maps are resized to the ground truth's native size with bilinear interpolation "
-    "(cv2.INTER_LINEAR; uint8 maps stay uint8, float maps stay float) before scoring; no image is skipped",
-    "pixel_threshold": f"a pixel is predicted inpainted iff score >= {PIXEL_THRESHOLD}",
-    "best_threshold": "F1_best: per image, the best of all histogram bin edges (an oracle); pooled, the one best "
-    "dataset-wide edge",
+    "resolution": "predicted maps of the image's aspect ratio (within 2%) are resized to the ground truth's "
+    "native size with bilinear interpolation (cv2.INTER_LINEAR; uint8 stays uint8, float64 stays float64, "
+    "float16 is resized in float32); another aspect ratio is refused on every entry point",
+    "pixel_threshold": f"a pixel is predicted inpainted iff score >= {PIXEL_THRESHOLD}, compared in the map's own "
+    "precision (uint8: value >= 128)",
+    "best_threshold": "F1_best: per image, the best threshold among the image's own distinct values (an "
+    "oracle); pooled, the one best dataset-wide threshold",
     "averaging": "per_image_mean = mean over forged images of per-image values; pooled = one confusion matrix "
     "summed over all forged images' pixels",
-    "pixel_auc": "trapezoidal ROC area from per-bin counts: exact tie handling (equals sklearn roc_auc_score on "
-    "the quantised map)",
-    "histogram_bins": f"uint8 maps: {UINT8_BINS} bins, one per value (exact); float maps: {FLOAT_BINS} bins of "
-    "width 1/1000",
+    "pixel_auc": "ROC area with ties averaged, from the exact counts of every distinct map value (equals sklearn "
+    "roc_auc_score on all pixels)",
+    "map_values": "every distinct value of a map in its own precision (uint8 k means k/255; float16/32/64 as "
+    "given) keeps its own counts: no fixed bins, so saturated sigmoid maps score exactly",
+    "pooled_budget": f"pooled metrics are exact up to {DEFAULT_ENTRY_BUDGET} (image, distinct value) entries per "
+    "run; beyond, values merge into nested bins and the results carry pixel_pooled_exact = false and an AUC "
+    "error bound; per-image metrics are always exact",
     "image_score": "the detector's score; when a detector gives only a map, the map's maximum (MVSS-Net)",
     "image_threshold": f"balanced accuracy: image predicted inpainted iff score >= {IMAGE_THRESHOLD}",
     "tpr_at_fpr": f"largest TPR among ROC points with FPR <= {TARGET_FPR} (no interpolation)",
@@ -49,7 +55,10 @@ CONVENTIONS = {
     "mask_size_bins": {name: [lo, hi] for name, lo, hi in MASK_SIZE_BINS},
     "failed_samples": "policy 'strict' (default): any invalid, crashed or timed-out sample stops scoring with a "
     "report; policy 'penalize': such a sample gets score 0 and an all-zero map, and is listed in the results",
-    "bootstrap": "95% percentile intervals from resampling images with replacement (seeded)",
+    "bootstrap": "95% percentile intervals from resampling images with replacement (seeded); pooled pixel "
+    "metrics inside resamples use at most 16384 nested levels of the exact values (exact below that)",
+    "imdlbenco": "reported apart as imdlbenco_*: IMDL-BenCo's convention, per-image mean over every image with a "
+    "map, authentic images at F1 = IoU = 0, a pixel predicted inpainted iff score > 0.5",
 }
 
 

@@ -1,23 +1,14 @@
 """Threshold metrics from score histograms (counts per bin, bins in ascending score order).
 
-All functions take ``pos`` and ``neg`` arrays of shape (..., B) and work along the last axis, so one call
-scores every image at once (shape (n_images, B)) or the pooled counts (shape (B,)). Edge ``j`` (0..B) means
-"predicted positive iff bin >= j"; ties within a bin move together, which is what makes AUC and AP exact for
-tied scores (a bin is one tied score for uint8 maps and for image scores grouped by value).
+All functions take ``pos`` and ``neg`` arrays of shape (..., B) and work along the last axis. Edge ``j`` (0..B)
+means "predicted positive iff bin >= j"; ties within a bin move together. When every bin is one distinct score
+(the exact histograms of ``exact_hist``, image scores grouped by value) this is sklearn's definition with ties
+averaged, exactly.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-from inpaintbench.harness.conventions import UINT8_BINS
-
-
-def threshold_edge(n_bins: int, threshold: float) -> int:
-    """The edge j such that "bin >= j" equals "score >= threshold" for maps reduced into ``n_bins`` bins."""
-    if n_bins == UINT8_BINS:  # bin k holds the score k / 255
-        return int(np.ceil(threshold * 255 - 1e-9))
-    return int(np.ceil(threshold * n_bins - 1e-9))  # bin k holds scores in [k / n, (k + 1) / n)
 
 
 def counts_at_edges(hist: np.ndarray) -> np.ndarray:

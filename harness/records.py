@@ -1,7 +1,8 @@
-"""Turn predictions into per-sample records: the only thing kept per sample (histograms, score, metadata).
+"""Turn predictions into per-sample records: the only thing kept per sample (histogram, score, metadata).
 
-A record is small (two histograms), picklable (gathered across processes) and self-sufficient: it keeps the
-ground truth's pixel counts so a failed sample can be scored as a miss later without reading it again.
+A record is small (one sparse histogram), picklable (gathered across processes) and self-sufficient: it keeps
+the ground truth's pixel counts so a failed sample can be scored as a miss later without reading it again.
+``EntryBudget`` keeps the histograms of a whole run within a memory budget (see ``exact_hist.regrid``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from inpaintbench.harness.conventions import DEFAULT_ENTRY_BUDGET
+from inpaintbench.harness.exact_hist import SparseHist, values_to_keys
+from inpaintbench.harness.pixel_metrics import image_pixel_metrics
 from inpaintbench.harness.problems import PredictionProblem, Problem
 from inpaintbench.harness.reduce import ImageSummary, binarize_gt, summarize
+from inpaintbench.harness.scoring import MAX_SHIFT
 
 META_COLUMNS = ("sample_id", "label", "source", "category", "backend", "strategy", "mask_area_fraction")
 
@@ -47,22 +52,75 @@ def rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
 
 
-def make_records(dataset, indices: Iterable[int], predictor: Predictor, n_bins: int, desc: str = "scoring",
-                 progress: bool = True, process: int = 0, perturbation=None) -> list[SampleRecord]:
+class GroundTruthError(ValueError):
+    """A dataset row's mask cannot be read as ground truth (the message names the sample)."""
+
+
+class EntryBudget:
+    """Keeps the summed histogram entries of a set of records at most ``budget`` by clearing low key bits.
+
+    The shift only ever grows, by the least that fits, so the final shift is the least shift at which *all* the
+    records fit, whatever their order or how they were split between processes (entries per image never grow
+    with the shift, and a subset never holds more than the whole): results do not depend on process count."""
+
+    def __init__(self, budget: int | None = DEFAULT_ENTRY_BUDGET) -> None:
+        self.budget = budget
+        self.shift = 0
+        self.entries = 0
+
+    def admit(self, records: list["SampleRecord"]) -> None:
+        """Call after appending a record: re-fits every record if the total went over the budget."""
+        last = records[-1].summary
+        if last is not None and last.shift < self.shift:
+            records[-1].summary = last.regridded(self.shift)
+        self.entries += _entries(records[-1])
+        if self.budget is not None and self.entries > self.budget:
+            self.fit_all(records)
+
+    def fit_all(self, records: list["SampleRecord"]) -> None:
+        """Bring every record to the least shift (at least the largest already used) at which all fit."""
+        lo = max([self.shift] + [r.summary.shift for r in records if r.summary is not None])
+        if self.budget is not None:
+            hi = MAX_SHIFT
+            while lo < hi:  # total entries are non-increasing in the shift
+                mid = (lo + hi) // 2
+                if sum(_entries(r, mid) for r in records) <= self.budget:
+                    hi = mid
+                else:
+                    lo = mid + 1
+        self.shift = lo
+        for r in records:
+            if r.summary is not None:
+                r.summary = r.summary.regridded(lo)
+        self.entries = sum(_entries(r) for r in records)
+
+
+def _entries(record: "SampleRecord", shift: int | None = None) -> int:
+    if record.summary is None:
+        return 0
+    summary = record.summary if shift is None else record.summary.regridded(shift)
+    return len(summary.hist)
+
+
+def make_records(dataset, indices: Iterable[int], predictor: Predictor, desc: str = "scoring",
+                 progress: bool = True, process: int = 0, perturbation=None,
+                 budget: int | None = DEFAULT_ENTRY_BUDGET) -> list[SampleRecord]:
     """``perturbation`` (a ``perturbations.Chain``): what the detector sees instead of the stored image. The
-    ground truth is never perturbed: maps are scored at its native size whatever size the detector saw."""
+    ground truth is never perturbed: maps are scored at its native size whatever size the detector saw.
+    ``budget``: most histogram entries kept (``EntryBudget``); None for no limit."""
     if perturbation is not None and not perturbation.is_identity and not predictor.needs_image:
         raise ValueError(f"perturbation {perturbation.spec!r} needs a predictor that reads images "
                          "(a folder of maps was made from the unperturbed images)")
     columns = list(META_COLUMNS) + ["mask"] + (["image"] if predictor.needs_image else [])
     view = dataset.select_columns(columns)
-    records = []
+    records: list[SampleRecord] = []
+    fit = EntryBudget(budget)
     indices = list(indices)
     for index in tqdm(indices, desc=desc, disable=not progress, unit="img"):
         row = view[int(index)]
         meta = {k: row[k] for k in META_COLUMNS}
         meta["label"] = int(meta["label"])
-        gt = binarize_gt(row["mask"])
+        gt = read_ground_truth(row["mask"], meta)
         gt_pos = int(gt.sum())
         record = SampleRecord(int(index), meta, gt_pos, int(gt.size - gt_pos), None, process=process)
         image = rgb_array(row["image"]) if predictor.needs_image else None
@@ -74,22 +132,41 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, n_bins: 
             # A map is checked against the size the detector saw; ``summarize`` resizes it to the GT's size.
             seen_hw = gt.shape if image is None else image.shape[:2]
             score, pred, record.seconds = predictor.predict(meta["sample_id"], image, seen_hw)
-            record.summary = summarize(pred, gt, score=score, label=meta["label"], n_bins=n_bins)
+            record.summary = summarize(pred, gt, score=score, label=meta["label"])
             record.has_map = pred is not None
         except PredictionProblem as exc:
             record.problem = Problem(meta["sample_id"], exc.kind, exc.detail)
         except ValueError as exc:  # the reducer's own checks
             record.problem = Problem(meta["sample_id"], "error", str(exc))
         records.append(record)
+        fit.admit(records)
     return records
 
 
-def miss_summary(record: SampleRecord, n_bins: int, with_map: bool) -> ImageSummary:
-    """Policy "penalize": score 0 and, in runs with maps, an all-zero map (every pixel in the lowest bin)."""
-    pos, neg = np.zeros(n_bins, np.int64), np.zeros(n_bins, np.int64)
-    if with_map:
-        pos[0], neg[0] = record.gt_pos, record.gt_neg
-    return ImageSummary(pos, neg, 0.0, int(record.meta["label"]))
+def read_ground_truth(mask, meta: dict) -> np.ndarray:
+    """The row's mask as bool, consistent with its label; a clear error naming the sample otherwise (the
+    dataset is wrong, not the detector, so this stops the run in every policy)."""
+    try:
+        gt = binarize_gt(mask)
+    except ValueError as exc:
+        raise GroundTruthError(f"sample {meta['sample_id']}: {exc}") from None
+    if meta["label"] == 1 and not gt.any():
+        raise GroundTruthError(f"sample {meta['sample_id']}: labelled inpainted but its mask is empty")
+    if meta["label"] == 0 and gt.any():
+        raise GroundTruthError(f"sample {meta['sample_id']}: labelled pristine but its mask marks "
+                               f"{int(gt.sum())} pixels")
+    return gt
+
+
+def miss_summary(record: SampleRecord, with_map: bool) -> ImageSummary:
+    """Policy "penalize": score 0 and, in runs with maps, an all-zero map (every pixel at score 0)."""
+    label = int(record.meta["label"])
+    if not with_map:
+        return ImageSummary(SparseHist.empty(), 0.0, label, n_pixels=record.gt_pos + record.gt_neg)
+    hist = SparseHist(values_to_keys(np.zeros(1)), np.array([record.gt_pos], np.int64),
+                      np.array([record.gt_neg], np.int64))
+    return ImageSummary(hist, 0.0, label, has_map=True, n_pixels=record.gt_pos + record.gt_neg,
+                        metrics=image_pixel_metrics(hist))
 
 
 class DetectorPredictor:

@@ -1,52 +1,137 @@
-"""The reducer: one full-size predicted map + its ground-truth mask -> a small per-image summary.
+"""The reducer: one predicted map + its ground-truth mask -> a small per-image summary.
 
-A summary is two histograms of predicted scores (over ground-truth inpainted pixels and over pristine pixels)
-plus the image score and label. Every pixel metric at every bin edge (F1, IoU, AUC with exact ties, AP) follows
-from cumulative sums of these counts, per image and pooled, so pixel maps never have to be kept or stored
-(``evaluate`` writes all its inputs to Arrow). One pass: a single ``np.bincount`` over ``bin + n_bins * gt``.
+A summary holds the map's exact sparse histogram (every distinct value with its counts over GT-inpainted and
+GT-pristine pixels, ``exact_hist``), the image's own pixel metrics computed exactly from it (``pixel_metrics``),
+the number of pixels flagged at 0.5 and the map's sum (false alarms on authentic images), the image score and the
+label. Pooled metrics over any set of images follow from summing histograms, so pixel maps are never kept.
+
+Every entry point (the ``evaluate`` module, the CLI, folder submissions, the Space) goes through ``summarize``:
+the ground truth is decoded by ``binarize_gt`` and a map of another aspect ratio is refused by ``check_aspect``
+here, once, so no entry point can read an encoding differently from another.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from inpaintbench.harness.conventions import FLOAT_BINS, GT_THRESHOLD, UINT8_BINS
+from inpaintbench.harness.exact_hist import SparseHist, exact_hist, regrid
+from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS, flagged_pixels, image_pixel_metrics
+
+ASPECT_TOLERANCE = 0.02  # a map may be smaller or larger than the image, but not another shape
 
 
 @dataclass
 class ImageSummary:
-    pos_hist: np.ndarray  # int64 (n_bins,): predicted-score counts over ground-truth inpainted pixels
-    neg_hist: np.ndarray  # int64 (n_bins,): predicted-score counts over ground-truth pristine pixels
+    hist: SparseHist  # empty for a score-only prediction
     score: float  # image-level score in [0, 1]
     label: int  # 0 pristine, 1 inpainted
+    has_map: bool = False
+    n_pixels: int = 0  # ground-truth pixels (the map is scored at the ground truth's size)
+    flagged: int = 0  # pixels with score >= 0.5
+    map_sum: float = 0.0  # sum of the map's scores (in [0, 1] units), for the mean map value
+    metrics: dict = field(default_factory=lambda: dict.fromkeys(IMAGE_PIXEL_FIELDS))
+    shift: int = 0  # key bits cleared by a memory budget (0: exact); see exact_hist.regrid
+    lossless: bool = True  # False once a budget merged distinct values of this image
 
     @property
-    def n_bins(self) -> int:
-        return int(self.pos_hist.shape[0])
+    def n_pos(self) -> int:
+        return int(self.hist.pos.sum())
+
+    def regridded(self, shift: int) -> "ImageSummary":
+        if shift <= self.shift:
+            return self
+        hist, lossless = regrid(self.hist, shift)
+        return ImageSummary(hist, self.score, self.label, self.has_map, self.n_pixels, self.flagged, self.map_sum,
+                            self.metrics, shift, self.lossless and lossless)
 
     def as_example(self) -> dict:
-        """The row fed to the ``evaluate`` metric module."""
-        return {"pos_hist": self.pos_hist, "neg_hist": self.neg_hist, "score": self.score, "label": self.label}
+        """The row fed to the ``evaluate`` metric module (plain numbers and lists)."""
+        row = {"keys": self.hist.keys, "pos": self.hist.pos, "neg": self.hist.neg, "score": self.score,
+               "label": self.label, "has_map": self.has_map, "n_pixels": self.n_pixels, "flagged": self.flagged,
+               "map_sum": self.map_sum, "shift": self.shift, "lossless": self.lossless}
+        row.update({f"image_{k}": v for k, v in self.metrics.items()})
+        return row
+
+    @staticmethod
+    def from_example(row: dict) -> "ImageSummary":
+        hist = SparseHist(np.asarray(row["keys"], np.uint64), np.asarray(row["pos"], np.int64),
+                          np.asarray(row["neg"], np.int64))
+        metrics = {k: row.get(f"image_{k}") for k in IMAGE_PIXEL_FIELDS}
+        return ImageSummary(hist, float(row["score"]), int(row["label"]), bool(row["has_map"]), int(row["n_pixels"]),
+                            int(row["flagged"]), float(row["map_sum"]), metrics, int(row.get("shift") or 0),
+                            bool(row.get("lossless", True)))
+
+
+def _mask_array(mask: Image.Image | np.ndarray) -> np.ndarray:
+    if isinstance(mask, Image.Image):
+        if mask.mode == "1":
+            return np.asarray(mask, dtype=bool)
+        if mask.mode in ("I;16", "I;16B", "I;16L"):
+            return np.asarray(mask.convert("I")).astype(np.int64)
+        if mask.mode in ("RGB", "RGBA", "LA", "P"):
+            arr = np.asarray(mask.convert("RGB"))
+            if not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2])):
+                raise ValueError(f"ground-truth mask is a colour image (mode {mask.mode}) with unequal channels")
+            return arr[..., 0]
+        return np.asarray(mask)
+    return np.asarray(mask)
 
 
 def binarize_gt(mask: Image.Image | np.ndarray) -> np.ndarray:
-    """Ground truth as a bool array: mask > 127 (masks are mode "L", 255 = inpainted); bool arrays pass as is."""
-    if isinstance(mask, np.ndarray) and mask.dtype == np.bool_:
-        if mask.ndim != 2:
-            raise ValueError(f"ground-truth mask must be 2-D (H x W), got shape {mask.shape}")
-        return mask
-    arr = np.asarray(mask.convert("L") if isinstance(mask, Image.Image) and mask.mode != "L" else mask)
+    """Ground truth as a bool array, whatever the common encoding: bool; integers 0/1; 0/255 (8-bit, soft edges
+    split at > 127); 0/65535 (16-bit, > 32767); floats in [0, 1] (> 0.5). Anything else is refused, never guessed:
+    a mask with non-zero pixels never decodes as empty."""
+    arr = _mask_array(mask)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
     if arr.ndim != 2:
         raise ValueError(f"ground-truth mask must be 2-D (H x W), got shape {arr.shape}")
-    return arr > GT_THRESHOLD
+    if arr.dtype == np.bool_:
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        lo, hi = float(arr.min()), float(arr.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 1:
+            raise ValueError(f"ground-truth mask of floats must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
+        return arr > 0.5
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"ground-truth mask has unsupported dtype {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0:
+        raise ValueError(f"ground-truth mask has negative values (min {lo})")
+    if hi <= 1:
+        return arr > 0  # 0/1
+    if hi <= 255:
+        binary = arr > 127  # 0/255, soft (resampled or JPEG'd) edges split at the midpoint
+    elif hi <= 65535:
+        binary = arr > 32767  # 16-bit 0/65535
+    else:
+        raise ValueError(f"ground-truth mask values up to {hi}: expected 0/1, 0/255, 0/65535 or floats in [0, 1]")
+    if not binary.any():
+        raise ValueError(f"ground-truth mask has non-zero values (max {hi}) but none above the midpoint of its "
+                         "encoding: ambiguous (expected 0/1, 0/255, 0/65535 or floats in [0, 1])")
+    return binary
+
+
+def check_aspect(map_hw: tuple[int, int], image_hw: tuple[int, int]) -> str | None:
+    """None when a map of size ``map_hw`` may be resized to ``image_hw``; otherwise the reason. Every entry point
+    applies this one rule: any size with the image's aspect ratio (within 2%, at least one pixel) is accepted."""
+    ph, pw = map_hw
+    h, w = image_hw
+    if (ph, pw) == (h, w):
+        return None
+    expected_h = pw * h / w  # the height a same-aspect map of this width would have
+    if abs(ph - expected_h) > max(1.0, ASPECT_TOLERANCE * expected_h):
+        return f"map is {ph} x {pw} but the image is {h} x {w} (different aspect ratio)"
+    return None
 
 
 def as_score_map(pred: np.ndarray) -> np.ndarray:
-    """Validate a predicted map and bring it to uint8 or float32; raises ValueError saying what is wrong."""
+    """Validate a predicted map and keep its own precision: uint8 (0..255), float16/32/64 in [0, 1]; bool becomes
+    uint8 0/255. Raises ValueError saying what is wrong."""
     arr = np.asarray(pred)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -57,60 +142,28 @@ def as_score_map(pred: np.ndarray) -> np.ndarray:
     if arr.dtype == np.bool_:
         return arr.astype(np.uint8) * np.uint8(255)
     if arr.dtype == np.uint8:
-        return arr
-    if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(f"predicted map must be uint8 (0..255) or float in [0, 1], got dtype {arr.dtype}")
-    arr = arr.astype(np.float32, copy=False)
+        return np.ascontiguousarray(arr)
+    if arr.dtype not in (np.float16, np.float32, np.float64):
+        raise ValueError(f"predicted map must be uint8 (0..255) or float16/32/64 in [0, 1], got dtype {arr.dtype}")
     lo, hi = float(arr.min()), float(arr.max())  # NaN propagates through min/max
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("predicted map contains NaN or infinite values")
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"predicted map values must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
-    return arr
+    # + 0 turns -0.0 into +0.0: the bit-pattern order used by exact_hist needs non-negative signs.
+    return np.ascontiguousarray(arr) + arr.dtype.type(0)
 
 
 def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize to the ground truth's (H, W); uint8 stays uint8 so its 256 exact bins survive."""
+    """Bilinear resize to the ground truth's (H, W). uint8 stays uint8 and float64 stays float64; float16 is
+    resized in float32 (OpenCV has no float16), which holds every float16 value exactly."""
     if pred.shape == tuple(shape):
         return pred
-    out = cv2.resize(pred, (int(shape[1]), int(shape[0])), interpolation=cv2.INTER_LINEAR)
+    src = pred.astype(np.float32) if pred.dtype == np.float16 else pred
+    out = cv2.resize(src, (int(shape[1]), int(shape[0])), interpolation=cv2.INTER_LINEAR)
     if out.dtype != np.uint8:
         np.clip(out, 0.0, 1.0, out=out)  # bilinear can't overshoot, but guards rounding at the ends
     return out
-
-
-def default_bins(pred: np.ndarray) -> int:
-    return UINT8_BINS if pred.dtype == np.uint8 else FLOAT_BINS
-
-
-# uint8 value k (score k/255) -> its float bin, so uint8 and float maps can be pooled in FLOAT_BINS bins.
-def _uint8_lut(n_bins: int) -> np.ndarray:
-    return np.minimum((np.arange(256, dtype=np.float64) / 255.0 * n_bins).astype(np.intp), n_bins - 1)
-
-
-def bin_indices(pred: np.ndarray, n_bins: int) -> np.ndarray:
-    """Bin of every pixel (intp). uint8 with 256 bins: the value itself. Otherwise floor(score * n_bins)."""
-    if pred.dtype == np.uint8:
-        if n_bins == UINT8_BINS:
-            return pred.astype(np.intp)
-        return _uint8_lut(n_bins)[pred]
-    if n_bins == UINT8_BINS:
-        raise ValueError("256 bins are reserved for uint8 maps (exact); float maps need another bin count")
-    # floor(p * n) in the map's own precision: rounding is monotone and 0.5 * n is exact, so p >= 0.5 maps to
-    # bins >= n/2 and p < 0.5 below it, exactly.
-    idx = (pred * np.float32(n_bins)).astype(np.intp)
-    np.minimum(idx, n_bins - 1, out=idx)
-    return idx
-
-
-def histogram_pair(pred: np.ndarray, gt: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """(pos_hist, neg_hist) in one bincount; ``pred`` already at the ground truth's size."""
-    if pred.shape != gt.shape:
-        raise ValueError(f"map shape {pred.shape} != ground-truth shape {gt.shape}")
-    idx = bin_indices(pred, n_bins)
-    idx += gt.astype(np.intp) * n_bins
-    counts = np.bincount(idx.ravel(), minlength=2 * n_bins)
-    return counts[n_bins:].astype(np.int64), counts[:n_bins].astype(np.int64)
 
 
 def map_max_score(pred: np.ndarray) -> float:
@@ -119,30 +172,40 @@ def map_max_score(pred: np.ndarray) -> float:
     return float(top) / 255.0 if pred.dtype == np.uint8 else float(top)
 
 
+def _map_sum(pred: np.ndarray) -> float:
+    total = float(pred.sum(dtype=np.float64))
+    return total / 255.0 if pred.dtype == np.uint8 else total
+
+
 def summarize(
     pred_map: np.ndarray | None,
     gt_mask: Image.Image | np.ndarray,
     score: float | None = None,
     label: int | None = None,
-    n_bins: int | None = None,
 ) -> ImageSummary:
-    """Reduce one prediction. ``pred_map`` None (score-only detector) gives empty histograms: such runs only
-    have image-level metrics. ``score`` None means the map's maximum. ``label`` None means "GT mask non-empty"."""
+    """Reduce one prediction. ``pred_map`` None (score-only detector): no histogram, image-level metrics only.
+    ``score`` None means the map's maximum. ``label`` None means "GT mask non-empty"; a label 1 with an empty
+    mask is refused (a forged image must say where)."""
     gt = binarize_gt(gt_mask)
+    has_forged_pixels = bool(gt.any())
     if label is None:
-        label = int(gt.any())
+        label = int(has_forged_pixels)
+    if int(label) == 1 and not has_forged_pixels:
+        raise ValueError("ground-truth mask is empty but the label says inpainted")
     if pred_map is None:
         if score is None:
             raise ValueError("a prediction needs a map, a score, or both")
-        bins = n_bins or FLOAT_BINS
-        empty = np.zeros(bins, dtype=np.int64)
-        return ImageSummary(empty, empty.copy(), _check_score(score), int(label))
+        return ImageSummary(SparseHist.empty(), _check_score(score), int(label), n_pixels=int(gt.size))
     pred = as_score_map(pred_map)
+    reason = check_aspect(pred.shape, gt.shape)
+    if reason:
+        raise ValueError(reason)
     if score is None:
         score = map_max_score(pred)
     pred = resize_to(pred, gt.shape)
-    pos, neg = histogram_pair(pred, gt, n_bins or default_bins(pred))
-    return ImageSummary(pos, neg, _check_score(score), int(label))
+    hist = exact_hist(pred, gt)
+    return ImageSummary(hist, _check_score(score), int(label), has_map=True, n_pixels=int(gt.size),
+                        flagged=flagged_pixels(hist), map_sum=_map_sum(pred), metrics=image_pixel_metrics(hist))
 
 
 def _check_score(score: float) -> float:

@@ -1,18 +1,23 @@
-"""All InpaintBench metrics from per-image summaries (histograms, image score, label).
+"""All InpaintBench metrics from per-image summaries (``reduce.ImageSummary``).
 
-``Scorer`` computes per-image pixel metrics once; ``Scorer.compute(weights)`` then gives every metric for any
-multiset of images (weights = how many times each image counts), which is what makes bootstrap resampling and
-subgroup breakdowns cheap: no pixel is touched again. Conventions: see ``conventions.CONVENTIONS``.
+``Scorer`` indexes every image's exact histogram once; ``Scorer.compute(weights)`` then gives every metric for
+any multiset of images (weights = how many times each image counts), which is what makes subgroup breakdowns
+and bootstrap resampling cheap: no pixel is touched again. Per-image pixel metrics were computed exactly when
+each map was reduced; pooled ones are computed here from the summed exact histograms, so both equal sklearn on
+all pixels (ties averaged). Conventions: see ``conventions.CONVENTIONS``.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from inpaintbench.harness import histmetrics as hm
-from inpaintbench.harness.conventions import IMAGE_THRESHOLD, PIXEL_THRESHOLD, TARGET_FPR, UINT8_BINS
+from inpaintbench.harness.conventions import IMAGE_THRESHOLD, TARGET_FPR
+from inpaintbench.harness.exact_hist import HALF_KEY, keys_to_values
+from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS
 
 # The numbers a leaderboard shows and the bootstrap brackets.
 HEADLINE_METRICS = (
@@ -20,63 +25,96 @@ HEADLINE_METRICS = (
     "pixel_f1_pooled",
     "pixel_iou_mean",
     "pixel_auc_pooled",
+    "pixel_f1_pooled_all",
+    "pristine_pixel_fpr_pooled",
     "image_auc",
     "image_ap",
     "balanced_accuracy",
     "image_tpr_at_5fpr",
 )
 
+# Resampling needs thousands of pooled computations: they run on at most this many pooled levels (nested bins of
+# the exact keys; exact whenever the run has fewer distinct values). Point estimates are always exact.
+RESAMPLING_LEVELS = 1 << 14
+MAX_SHIFT = 53  # 0.5's key has 53 low zero bits: up to this shift, 0.5 stays a bin edge
 
-def _stack(rows, name: str) -> np.ndarray:
-    arr = np.asarray(rows if not isinstance(rows, list) or not rows else [np.asarray(r) for r in rows])
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be an (n_images, n_bins) array; got shape {arr.shape}")
-    return arr.astype(np.float64)
+
+@dataclass
+class _PooledIndex:
+    """Every (image, distinct key) entry of every map, with its position among the run's distinct keys."""
+
+    keys: np.ndarray  # distinct keys of the whole run, ascending
+    inverse: np.ndarray  # entry -> index into keys
+    row: np.ndarray  # entry -> image
+    pos: np.ndarray  # float64 counts per entry
+    neg: np.ndarray
+
+    def summed(self, row_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w = row_weights[self.row]
+        n = len(self.keys)
+        return (np.bincount(self.inverse, weights=self.pos * w, minlength=n),
+                np.bincount(self.inverse, weights=self.neg * w, minlength=n))
+
+    def coarsened(self, max_levels: int) -> "_PooledIndex":
+        """The same entries on nested bins (low key bits cleared) with at most ``max_levels`` distinct keys."""
+        if len(self.keys) <= max_levels:
+            return self
+        lo, hi = 1, MAX_SHIFT  # smallest shift that fits (distinct count is non-increasing in the shift)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if len(np.unique(self.keys & ~np.uint64((1 << mid) - 1))) <= max_levels:
+                hi = mid
+            else:
+                lo = mid + 1
+        keys, remap = np.unique(self.keys & ~np.uint64((1 << lo) - 1), return_inverse=True)
+        pair = self.row.astype(np.int64) * len(keys) + remap[self.inverse]
+        pairs, where = np.unique(pair, return_inverse=True)
+        return _PooledIndex(keys, (pairs % len(keys)).astype(np.intp), (pairs // len(keys)).astype(np.intp),
+                            np.bincount(where, weights=self.pos), np.bincount(where, weights=self.neg))
 
 
 class Scorer:
-    def __init__(self, pos_hists, neg_hists, scores, labels) -> None:
-        self.pos = _stack(pos_hists, "pos_hist")
-        self.neg = _stack(neg_hists, "neg_hist")
-        self.scores = np.asarray(scores, dtype=np.float64).reshape(-1)
-        self.labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-        n = self.scores.shape[0]
-        if self.pos.shape != self.neg.shape or self.pos.shape[0] != n or self.labels.shape[0] != n:
-            raise ValueError(
-                f"inconsistent summaries: pos_hist {self.pos.shape}, neg_hist {self.neg.shape}, "
-                f"{n} scores, {self.labels.shape[0]} labels (all need one row per image and the same bin count)"
-            )
+    def __init__(self, summaries) -> None:
+        self.summaries = list(summaries)
+        n = len(self.summaries)
+        self.scores = np.array([s.score for s in self.summaries], dtype=np.float64)
+        self.labels = np.array([s.label for s in self.summaries], dtype=np.int64)
         if n and (np.isnan(self.scores).any() or self.scores.min() < 0 or self.scores.max() > 1):
             raise ValueError("image scores must be finite and in [0, 1]")
         if not np.isin(self.labels, (0, 1)).all():
             raise ValueError("labels must be 0 (pristine) or 1 (inpainted)")
-        self.n_bins = self.pos.shape[1]
-        self.edge = hm.threshold_edge(self.n_bins, PIXEL_THRESHOLD)
+        self.has_map = np.array([s.has_map for s in self.summaries], dtype=bool)
+        self.n_pixels = np.array([s.n_pixels for s in self.summaries], dtype=np.float64)
+        self.flagged = np.array([s.flagged for s in self.summaries], dtype=np.float64)
+        self.map_sum = np.array([s.map_sum for s in self.summaries], dtype=np.float64)
+        n_pos = np.array([s.n_pos for s in self.summaries], dtype=np.float64)
+        # Pixel metrics "on forged images": images with a map and at least one GT-inpainted pixel.
+        self.pixel_rows = self.has_map & (n_pos > 0)
+        self.pristine_rows = self.has_map & (self.labels == 0)
+        self.image_metric = {k: np.array([np.nan if s.metrics.get(k) is None else s.metrics[k]
+                                          for s in self.summaries], dtype=np.float64) for k in IMAGE_PIXEL_FIELDS}
 
-        # Pixel metrics: images with at least one ground-truth inpainted pixel only (authentic ones excluded).
-        self.pixel_rows = np.flatnonzero(self.pos.sum(axis=1) > 0)
-        pos, neg = self.pos[self.pixel_rows], self.neg[self.pixel_rows]
-        self.pixel_pos, self.pixel_neg = pos, neg  # kept: every compute() (bootstrap resample) pools these
-        # Cumulative counts once; every threshold metric below is arithmetic on them (memory: O(images x bins)).
-        tp, fp = hm.counts_at_edges(pos), hm.counts_at_edges(neg)
-        n_pos = tp[:, :1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = 2 * tp / (tp + fp + n_pos)  # n_pos > 0 on these rows
-            self.f1_th = f1[:, self.edge]
-            self.f1_best = f1.max(axis=1) if len(self.pixel_rows) else np.zeros(0)
-            del f1
-            self.iou_th = tp[:, self.edge] / (fp[:, self.edge] + n_pos[:, 0])
-            # Score 1 - p lands in the mirrored bin (exactly so for uint8 maps): its counts at edge e are the
-            # counts below the mirrored edge, i.e. totals minus counts at B - e.
-            mirror = self.n_bins - self.edge
-            tp_inv = n_pos[:, 0] - tp[:, mirror]
-            fp_inv = fp[:, 0] - fp[:, mirror]
-            self.f1_inverted = 2 * tp_inv / (tp_inv + fp_inv + n_pos[:, 0])
-        del tp, fp
-        self.auc = hm.roc_auc(pos, neg)  # NaN for full masks (no negatives)
-        self.ap = hm.average_precision(pos, neg)
-
+        # Histograms of different budgets meet on the coarsest grid among them.
+        self.shift = max((s.shift for s in self.summaries), default=0)
+        aligned = [s.regridded(self.shift) for s in self.summaries]
+        self.exact = all(s.lossless for s in aligned)
+        lengths = [len(s.hist) if s.has_map else 0 for s in aligned]
+        keys = np.concatenate([s.hist.keys for s, k in zip(aligned, lengths) if k] or [np.zeros(0, np.uint64)])
+        unique, inverse = np.unique(keys, return_inverse=True)
+        self.pooled = _PooledIndex(
+            unique, inverse.reshape(-1), np.repeat(np.arange(n), lengths),
+            np.concatenate([s.hist.pos for s, k in zip(aligned, lengths) if k] or [np.zeros(0)]).astype(np.float64),
+            np.concatenate([s.hist.neg for s, k in zip(aligned, lengths) if k] or [np.zeros(0)]).astype(np.float64),
+        )
         self.score_values, self.score_group = hm.group_by_value(self.scores)
+
+    def for_resampling(self, max_levels: int = RESAMPLING_LEVELS) -> "Scorer":
+        """A view whose pooled metrics run on at most ``max_levels`` levels: for bootstrap intervals only."""
+        view = object.__new__(Scorer)
+        view.__dict__.update(self.__dict__)
+        view.pooled = self.pooled.coarsened(max_levels)
+        view.exact = self.exact and view.pooled is self.pooled
+        return view
 
     def compute(self, weights: np.ndarray | None = None) -> dict:
         w = np.ones(len(self.scores)) if weights is None else np.asarray(weights, dtype=np.float64)
@@ -84,33 +122,69 @@ class Scorer:
             "n_images": int(round(w.sum())),
             "n_inpainted": int(round(w[self.labels == 1].sum())),
             "n_pristine": int(round(w[self.labels == 0].sum())),
-            "n_bins": int(self.n_bins),
         }
-        out.update(self._pixel_metrics(w[self.pixel_rows]))
+        out.update(self._per_image_pixel_metrics(w))
+        out.update(self._pooled_metrics(w * self.pixel_rows, ""))
+        out.update(self._pooled_metrics(w * self.has_map, "_all"))
+        out.update(self._pristine_metrics(w))
+        out["pixel_pooled_exact"] = bool(self.exact)
+        out["pixel_pooled_levels"] = int(len(self.pooled.keys))
         out.update(self._image_metrics(w))
         return {k: _clean(v) for k, v in out.items()}
 
-    def _pixel_metrics(self, w: np.ndarray) -> dict:
-        out = {"n_pixel_images": int(round(w.sum()))}
-        out["pixel_f1_mean"] = _wmean(self.f1_th, w)
-        out["pixel_f1_best_mean"] = _wmean(self.f1_best, w)
-        out["pixel_iou_mean"] = _wmean(self.iou_th, w)
-        out["pixel_auc_mean"] = _wmean(self.auc, w)
-        out["n_pixel_auc_images"] = int(round(w[~np.isnan(self.auc)].sum()))
-        out["pixel_ap_mean"] = _wmean(self.ap, w)
-        out["pixel_f1_inverted_max_mean"] = _wmean(np.maximum(self.f1_th, self.f1_inverted), w)
-        pos = w @ self.pixel_pos if len(w) else np.zeros(self.n_bins)
-        neg = w @ self.pixel_neg if len(w) else np.zeros(self.n_bins)
-        f1 = hm.f1_at_edges(pos, neg)
-        out["pixel_f1_pooled"] = float(f1[self.edge])
-        best = int(np.nanargmax(f1)) if np.isfinite(f1).any() else None
-        out["pixel_f1_best_pooled"] = float(f1[best]) if best is not None else math.nan
-        out["pixel_best_threshold_pooled"] = _edge_value(best, self.n_bins) if best is not None else math.nan
-        out["pixel_iou_pooled"] = float(hm.iou_at_edges(pos, neg)[self.edge])
-        out["pixel_auc_pooled"] = float(hm.roc_auc(pos, neg))
-        out["pixel_ap_pooled"] = float(hm.average_precision(pos, neg))
-        out["pixel_tpr_at_5fpr_pooled"] = float(hm.tpr_at_fpr(pos, neg, TARGET_FPR))
+    def _per_image_pixel_metrics(self, w: np.ndarray) -> dict:
+        wp = w * self.pixel_rows
+        m = self.image_metric
+        out = {"n_pixel_images": int(round(wp.sum()))}
+        out["pixel_f1_mean"] = _wmean(m["f1"], wp)
+        out["pixel_f1_best_mean"] = _wmean(m["f1_best"], wp)
+        out["pixel_iou_mean"] = _wmean(m["iou"], wp)
+        out["pixel_auc_mean"] = _wmean(m["auc"], wp)
+        out["n_pixel_auc_images"] = int(round(wp[~np.isnan(m["auc"])].sum()))
+        out["pixel_ap_mean"] = _wmean(m["ap"], wp)
+        out["pixel_tpr_at_5fpr_mean"] = _wmean(m["tpr_at_5fpr"], wp)
+        out["pixel_f1_inverted_max_mean"] = _wmean(np.fmax(m["f1"], m["f1_inverted"]), wp)
+        # IMDL-BenCo's convention, reported beside ours: every image with a map, authentic ones at F1 = 0,
+        # threshold "> 0.5".
+        wm = w * self.has_map
+        out["imdlbenco_pixel_f1_mean"] = _wmean(m["f1_imdl"], wm)
+        out["imdlbenco_pixel_iou_mean"] = _wmean(m["iou_imdl"], wm)
         return out
+
+    def _pooled_metrics(self, row_weights: np.ndarray, suffix: str) -> dict:
+        """Pooled pixel metrics: one confusion matrix over every pixel of the weighted images."""
+        pos, neg = self.pooled.summed(row_weights)
+        edge = int(np.searchsorted(self.pooled.keys, HALF_KEY, "left"))  # bins from here up are >= 0.5
+        f1 = hm.f1_at_edges(pos, neg)
+        best = int(np.nanargmax(f1)) if np.isfinite(f1).any() else None
+        name = lambda metric: f"pixel_{metric}_pooled{suffix}"  # noqa: E731
+        out = {
+            name("f1"): float(f1[edge]),
+            name("iou"): float(hm.iou_at_edges(pos, neg)[edge]),
+            name("f1_best"): float(f1[best]) if best is not None else math.nan,
+            f"pixel_best_threshold_pooled{suffix}": _edge_value(best, self.pooled.keys),
+            name("auc"): float(hm.roc_auc(pos, neg)),
+            name("ap"): float(hm.average_precision(pos, neg)),
+            name("tpr_at_5fpr"): float(hm.tpr_at_fpr(pos, neg, TARGET_FPR)),
+        }
+        if not self.exact:  # merged bins could hide any order between their inpainted and pristine pixels
+            total = pos.sum() * neg.sum()
+            out[f"pixel_auc_pooled{suffix}_error_bound"] = float(0.5 * (pos * neg).sum() / total) if total else math.nan
+        return out
+
+    def _pristine_metrics(self, w: np.ndarray) -> dict:
+        """False alarms on authentic images: the pixel metrics above never see them."""
+        wp = w * self.pristine_rows
+        pixels = float(wp @ self.n_pixels)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_image = self.flagged / self.n_pixels
+        return {
+            "n_pristine_map_images": int(round(wp.sum())),
+            "pristine_pixel_fpr_pooled": float(wp @ self.flagged) / pixels if pixels else math.nan,
+            "pristine_pixel_fpr_mean": _wmean(per_image, wp),
+            "pristine_map_mean": float(wp @ self.map_sum) / pixels if pixels else math.nan,
+            "pristine_images_flagged": _wmean((self.flagged > 0).astype(np.float64), wp),
+        }
 
     def _image_metrics(self, w: np.ndarray) -> dict:
         groups = len(self.score_values)
@@ -134,8 +208,11 @@ class Scorer:
         }
 
 
-def _edge_value(edge: int, n_bins: int) -> float:
-    return edge / 255.0 if n_bins == UINT8_BINS else edge / n_bins
+def _edge_value(edge: int | None, keys: np.ndarray) -> float:
+    """The score threshold of an edge: predicted inpainted iff score >= this value (NaN: nothing predicted)."""
+    if edge is None or edge >= len(keys):
+        return math.nan
+    return float(keys_to_values(keys[edge : edge + 1])[0])
 
 
 def _wmean(values: np.ndarray, w: np.ndarray) -> float:
@@ -152,5 +229,5 @@ def _clean(value):
     return value
 
 
-def compute_metrics(pos_hists, neg_hists, scores, labels) -> dict:
-    return Scorer(pos_hists, neg_hists, scores, labels).compute()
+def compute_metrics(summaries) -> dict:
+    return Scorer(summaries).compute()

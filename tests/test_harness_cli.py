@@ -52,8 +52,7 @@ def test_evaluate_module_loads_by_path_and_matches_the_scorer():
         metric.add(**s.as_example())
     got = metric.compute(return_conventions=True)
     assert got.pop("conventions") == CONVENTIONS
-    assert got == compute_metrics([s.pos_hist for s in sums], [s.neg_hist for s in sums],
-                                  [s.score for s in sums], [s.label for s in sums])
+    assert got == compute_metrics(sums)
 
 
 def test_cli_evaluate_writes_results_with_conventions_and_intervals(tmp_path, shard, capsys):
@@ -106,10 +105,12 @@ def test_cli_reports_unusable_data_with_exit_1(tmp_path, capsys):
 def _fake_results(tmp_path, name, f1, backends=("telea",)):
     from inpaintbench.harness.results import write_json_atomic
 
-    metrics = {m: f1 for m in ("pixel_f1_mean", "pixel_f1_pooled", "pixel_iou_mean", "pixel_auc_pooled",
-                               "image_auc", "image_ap", "balanced_accuracy", "image_tpr_at_5fpr")}
+    from inpaintbench.harness.scoring import HEADLINE_METRICS
+
+    metrics = {m: f1 for m in HEADLINE_METRICS}
     metrics["n_images"] = 10
-    payload = {"format": "inpaintbench-results", "detector": {"name": name}, "dataset": {"version": "v1"},
+    payload = {"format": "inpaintbench-results", "detector": {"name": name, "isolation": {"isolated": True}},
+               "dataset": {"version": "v1"},
                "metrics": metrics, "conventions": CONVENTIONS,
                "breakdowns": {"backend": {b: dict(metrics) for b in backends}}}
     return write_json_atomic(payload, tmp_path / f"{name}.json")
@@ -131,15 +132,18 @@ def test_leaderboard_merges_results_sorted_and_loads_for_the_space(tmp_path, cap
     assert load_leaderboard(results, shape="wide")["detector"].tolist() == ["strong", "weak"]
 
 
-def test_leaderboard_refuses_mixed_conventions_and_non_results(tmp_path):
+def test_leaderboard_keeps_old_conventions_unranked_and_refuses_non_results(tmp_path):
     results = tmp_path / "results"
     path = _fake_results(results, "a", 0.2)
     payload = json.loads(path.read_text())
     payload["detector"]["name"] = "b"
     payload["conventions"] = {**CONVENTIONS, "version": "0"}
+    payload["metrics"] = {**payload["metrics"], "pixel_f1_mean": 0.99}  # better, but under old conventions
     (results / "b.json").write_text(json.dumps(payload))
-    with pytest.raises(LeaderboardError, match="different conventions"):
-        load_leaderboard(results)
+    board = load_leaderboard(results, shape="wide")
+    assert board["detector"].tolist() == ["a", "b"]  # the old-conventions result never ranks above a current one
+    assert board["ranked"].tolist() == [True, False]
+    assert "conventions v0" in board["unranked_reason"][1]
     (results / "b.json").write_text('{"something": "else"}')
     with pytest.raises(LeaderboardError, match="b.json: not an InpaintBench results file"):
         load_leaderboard(results)

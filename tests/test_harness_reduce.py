@@ -1,4 +1,5 @@
-"""The reducer: histograms equal brute-force counts, resizing, GT binarisation, bad maps rejected."""
+"""The reducer: exact histograms equal brute-force counts for every dtype, keys keep the order of values even
+between adjacent floats, every common GT encoding decodes (or is refused), resizing, bad maps rejected."""
 
 from __future__ import annotations
 
@@ -6,58 +7,139 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaintbench.harness.reduce import as_score_map, binarize_gt, histogram_pair, resize_to, summarize
+from inpaintbench.harness.exact_hist import HALF_KEY, exact_hist, keys_to_values, regrid, values_to_keys
+from inpaintbench.harness.reduce import as_score_map, binarize_gt, check_aspect, resize_to, summarize
 
 
-def _brute_counts(values: np.ndarray, gt: np.ndarray, n_bins: int):
-    pos = np.array([np.sum((values == k) & gt) for k in range(n_bins)])
-    neg = np.array([np.sum((values == k) & ~gt) for k in range(n_bins)])
-    return pos, neg
+def _brute(pred: np.ndarray, gt: np.ndarray):
+    """Distinct float64 values with counts, by np.unique (no bit tricks)."""
+    values = pred.astype(np.float64).ravel() / (255.0 if pred.dtype == np.uint8 else 1.0)
+    distinct = np.unique(values)
+    pos = np.array([np.sum((values == v) & gt.ravel()) for v in distinct])
+    neg = np.array([np.sum((values == v) & ~gt.ravel()) for v in distinct])
+    return distinct, pos, neg
 
 
-def test_uint8_histograms_are_exact_counts():
+@pytest.mark.parametrize("dtype", [np.uint8, np.float16, np.float32, np.float64])
+def test_exact_histogram_equals_brute_force_counts(dtype):
     rng = np.random.default_rng(0)
-    pred = rng.integers(0, 256, (30, 40)).astype(np.uint8)
     gt = rng.random((30, 40)) < 0.3
-    pos, neg = histogram_pair(pred, gt, 256)
-    bpos, bneg = _brute_counts(pred.astype(int), gt, 256)
-    np.testing.assert_array_equal(pos, bpos)
-    np.testing.assert_array_equal(neg, bneg)
+    if dtype == np.uint8:
+        pred = rng.integers(0, 256, gt.shape).astype(np.uint8)
+    else:  # saturated sigmoid: logits beyond +-10, most values within 1e-4 of 0 or 1
+        pred = (1 / (1 + np.exp(-rng.normal(0, 12, gt.shape)))).astype(dtype)
+        pred[:3] = dtype(0.5)  # a big tie exactly at the threshold
+    hist = exact_hist(as_score_map(pred), gt)
+    values, pos, neg = _brute(pred, gt)
+    np.testing.assert_array_equal(hist.values, values)
+    np.testing.assert_array_equal(hist.pos, pos)
+    np.testing.assert_array_equal(hist.neg, neg)
+    assert np.all(np.diff(hist.keys.astype(np.float64)) >= 0) and np.all(hist.keys[1:] != hist.keys[:-1])
 
 
-def test_float_bins_are_floor_of_score_times_1000_and_half_is_an_edge():
-    gt = np.array([[True, False, True, False, True, False]])
-    pred = np.array([[0.0, np.nextafter(np.float32(0.5), np.float32(0)), 0.5, 0.9994, 1.0, 0.0015]], np.float32)
-    pos, neg = histogram_pair(pred, gt, 1000)
-    assert np.flatnonzero(pos).tolist() == [0, 500, 999]  # 0, 0.5 and 1.0 (1.0 joins the last bin)
-    assert np.flatnonzero(neg).tolist() == [1, 499, 999]  # 0.0015, just-below-0.5, 0.9994
-    # uint8 maps pooled into float bins keep the 0.5 decision exact: 127 -> below 500, 128 -> at/above 500.
-    pos_u, _ = histogram_pair(np.array([[127, 128]], np.uint8), np.array([[True, True]]), 1000)
-    assert np.flatnonzero(pos_u).tolist() == [498, 501]
+def test_keys_order_adjacent_floats_at_both_ends_and_round_trip():
+    f64 = np.float64
+    values = np.array([0.0, 5e-324, 1e-300, np.nextafter(f64(0.5), 0), 0.5, np.nextafter(f64(0.5), 1),
+                       1 - 2**-52, np.nextafter(f64(1), 0), 1.0])
+    keys = values_to_keys(values)
+    assert np.all(keys[1:] > keys[:-1])  # strictly increasing, even between neighbouring doubles near 1
+    np.testing.assert_array_equal(keys_to_values(keys), values)
+    assert values_to_keys(np.array([0.5]))[0] == HALF_KEY
+    # Clearing low bits never moves a value across 0.5 (decisions at 0.5 survive any budget).
+    for shift in (10, 40, 53):
+        merged = keys & ~np.uint64((1 << shift) - 1)
+        assert np.all((merged >= HALF_KEY) == (values >= 0.5))
 
 
-def test_gt_binarisation_is_strictly_above_127():
-    mask = Image.fromarray(np.array([[0, 127, 128, 255]], np.uint8), "L")
-    assert binarize_gt(mask).tolist() == [[False, False, True, True]]
-    rgb = Image.fromarray(np.full((2, 2, 3), 200, np.uint8))
-    assert binarize_gt(rgb).all()  # converted to L first
-    bool_gt = np.array([[True, False]])
-    assert binarize_gt(bool_gt) is bool_gt  # already binary: not thresholded again
+def test_negative_zero_is_zero():
+    gt = np.array([[True, False, True]])
+    pred = np.array([[-0.0, 0.0, 1.0]], np.float32)
+    hist = exact_hist(as_score_map(pred), gt)
+    assert hist.values.tolist() == [0.0, 1.0] and hist.pos.tolist() == [1, 1] and hist.neg.tolist() == [1, 0]
 
 
-def test_prediction_is_resized_to_the_ground_truth_bilinearly():
-    gt = np.zeros((40, 60), np.uint8)
-    gt[:, 30:] = 255
-    small = np.zeros((20, 30), np.float32)
-    small[:, 15:] = 1.0
-    s = summarize(small, gt, label=1)
-    assert s.pos_hist.sum() == 1200 and s.neg_hist.sum() == 1200  # counted at the GT's 40 x 60
+def test_regrid_merges_nested_bins_and_reports_loss():
+    rng = np.random.default_rng(1)
+    gt = rng.random((20, 20)) < 0.5
+    f32 = exact_hist(as_score_map(rng.random((20, 20)).astype(np.float32)), gt)
+    same, lossless = regrid(f32, 29)  # float32 values have 29 spare float64 mantissa bits: nothing merges
+    assert lossless and np.array_equal(same.keys, f32.keys)
+    coarse, lossless = regrid(f32, 48)
+    assert not lossless and len(coarse) < len(f32)
+    assert coarse.pos.sum() == f32.pos.sum() and coarse.neg.sum() == f32.neg.sum()
+
+
+@pytest.mark.parametrize("encoding", ["0/255", "0/1", "bool", "float01", "mode1", "16bit", "rgb"])
+def test_every_common_gt_encoding_reads_the_same(encoding):
+    truth = np.zeros((6, 8), bool)
+    truth[1:4, 2:7] = True
+    mask = {
+        "0/255": truth.astype(np.uint8) * 255,
+        "0/1": truth.astype(np.uint8),  # read as 0/255 (> 127) this would be empty: the bug this guards
+        "bool": truth,
+        "float01": truth.astype(np.float32),
+        "mode1": Image.fromarray(truth.astype(np.uint8) * 255).convert("1"),
+        "16bit": Image.fromarray(truth.astype(np.uint16) * 65535),
+        "rgb": Image.fromarray(np.repeat(truth[..., None].astype(np.uint8) * 255, 3, axis=2)),
+    }[encoding]
+    np.testing.assert_array_equal(binarize_gt(mask), truth)
+    assert summarize(truth.astype(np.float32), mask).label == 1
+
+
+def test_soft_gt_edges_split_at_the_midpoint_of_their_encoding():
+    assert binarize_gt(np.array([[0, 127, 128, 255]], np.uint8)).tolist() == [[False, False, True, True]]
+    assert binarize_gt(np.array([[0.0, 0.5, 0.51, 1.0]])).tolist() == [[False, False, True, True]]
+
+
+@pytest.mark.parametrize("mask, message", [
+    (np.array([[0, 100]], np.uint8), "ambiguous"),  # non-zero but nothing above the midpoint: never "empty"
+    (np.array([[0.0, 2.0]]), r"\[0, 1\]"),
+    (np.array([[0, -1]], np.int32), "negative"),
+    (np.array([[0, 70000]], np.int64), "70000"),
+    (Image.fromarray(np.array([[[255, 0, 0]]], np.uint8)), "colour"),
+    (np.zeros((2, 2, 2), np.uint8), "2-D"),
+])
+def test_ambiguous_gt_is_refused_never_read_as_empty(mask, message):
+    with pytest.raises(ValueError, match=message):
+        binarize_gt(mask)
+
+
+def test_forged_label_with_empty_mask_is_refused():
+    with pytest.raises(ValueError, match="empty but the label says inpainted"):
+        summarize(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.uint8), label=1)
+
+
+def test_prediction_is_resized_to_the_ground_truth_bilinearly_keeping_its_dtype():
     import cv2
 
-    expected = cv2.resize(small, (60, 40), interpolation=cv2.INTER_LINEAR)
-    np.testing.assert_array_equal(resize_to(small, (40, 60)), expected)
-    u8 = resize_to((small * 255).astype(np.uint8), (40, 60))
-    assert u8.dtype == np.uint8  # keeps its exact 256 bins
+    gt = np.zeros((40, 60), np.uint8)
+    gt[:, 30:] = 255
+    small = np.zeros((20, 30), np.float64)
+    small[:, 15:] = 1.0
+    s = summarize(small, gt, label=1)
+    assert s.hist.pos.sum() == 1200 and s.hist.neg.sum() == 1200  # counted at the GT's 40 x 60
+    out = resize_to(small, (40, 60))
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, cv2.resize(small, (60, 40), interpolation=cv2.INTER_LINEAR))
+    assert resize_to((small * 255).astype(np.uint8), (40, 60)).dtype == np.uint8
+    assert resize_to(small.astype(np.float16), (40, 60)).dtype == np.float32  # OpenCV has no float16
+
+
+def test_another_aspect_ratio_is_refused_by_summarize_like_every_entry_point():
+    gt = np.zeros((40, 60), np.uint8)
+    gt[:5] = 255
+    assert check_aspect((20, 30), (40, 60)) is None
+    with pytest.raises(ValueError, match="different aspect ratio"):
+        summarize(np.zeros((40, 40), np.float32), gt)
+
+
+def test_decisions_at_half_are_taken_in_the_maps_own_precision():
+    # 0.5 - 1e-12 rounds to 0.5 in float32: a scorer that casts float64 maps to float32 flips this pixel.
+    gt = np.array([[True, False]])
+    s = summarize(np.array([[0.5 - 1e-12, 0.0]]), gt, label=1)
+    assert s.metrics["f1"] == 0.0 and s.flagged == 0
+    s32 = summarize(np.array([[0.5 - 1e-12, 0.0]], np.float32), gt, label=1)
+    assert s32.metrics["f1"] == 1.0  # in float32 the value *is* 0.5
 
 
 def test_score_defaults_to_map_max_and_label_to_mask_non_empty():
@@ -66,6 +148,7 @@ def test_score_defaults_to_map_max_and_label_to_mask_non_empty():
     pred[1, 1] = 204
     s = summarize(pred, gt)
     assert s.score == pytest.approx(0.8) and s.label == 0
+    assert s.flagged == 1 and s.map_sum == pytest.approx(0.8)
     gt[0, 0] = 255
     assert summarize(pred, gt, score=0.25).score == 0.25 and summarize(pred, gt).label == 1
 
@@ -95,6 +178,6 @@ def test_bad_scores_are_rejected():
         summarize(None, gt)
 
 
-def test_score_only_prediction_has_empty_histograms():
+def test_score_only_prediction_has_no_histogram():
     s = summarize(None, np.full((3, 3), 255, np.uint8), score=0.9)
-    assert s.pos_hist.sum() == 0 and s.neg_hist.sum() == 0 and s.label == 1
+    assert len(s.hist) == 0 and not s.has_map and s.label == 1

@@ -58,5 +58,4 @@ def score_maps(predict, images) -> dict:
     for item in images:
         heat, score = predict(item.image)
         summaries.append(summarize(heat, item.mask, score=score, label=int(item.inpainted)))
-    return compute_metrics([s.pos_hist for s in summaries], [s.neg_hist for s in summaries],
-                           [s.score for s in summaries], [s.label for s in summaries])
+    return compute_metrics(summaries)
