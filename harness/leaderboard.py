@@ -5,7 +5,9 @@ Two tables: ``wide`` (one row per results file: detector x dataset x perturbatio
 pivots. A third, ``robustness`` (``leaderboard_robustness.csv/.md``), sets each perturbed result beside the same
 detector's clean one on the same data: the metric, the clean metric and the drop. Results files written before
 the robustness track have no perturbation field and read as clean (``none``).
-Results scored under different conventions versions are refused, never mixed.
+Only results scored under the current conventions version, by a detector that ran under OS isolation, are
+ranked. The others (older conventions, an unisolated sandbox, a folder of self-reported maps, which nothing
+stops from being the ground truth itself) are listed apart with the reason, never ranked among them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from inpaintbench.harness.conventions import CONVENTIONS_VERSION
 from inpaintbench.harness.results import ResultsError, read_results, write_json_atomic
 from inpaintbench.harness.scoring import HEADLINE_METRICS
 
@@ -64,6 +67,19 @@ def _identity(results: dict) -> dict:
     }
 
 
+def rank_status(results: dict) -> tuple[bool, str]:
+    """(ranked, reason when not): the rule that keeps incomparable or unverifiable numbers off the ranking."""
+    version = str(results["conventions"].get("version"))
+    if version != CONVENTIONS_VERSION:
+        return False, f"scored under conventions v{version} (current v{CONVENTIONS_VERSION}): rerun to rank"
+    isolation = results["detector"].get("isolation") or {}
+    if str(results["detector"].get("spec", "")).startswith("folder:") or isolation.get("method") == "folder":
+        return False, "self-reported maps (a submission folder): the harness did not run the detector"
+    if not isolation.get("isolated"):
+        return False, "the detector ran without OS isolation (it could have read the answers)"
+    return True, ""
+
+
 def build_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     wide, long, _ = build_all_tables(files)
     return wide, long
@@ -71,7 +87,7 @@ def build_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def build_all_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(wide, long, robustness) from results files."""
-    wide_rows, long_rows, robust_rows, seen, versions = [], [], [], {}, {}
+    wide_rows, long_rows, robust_rows, seen = [], [], [], {}
     for path in files:
         try:
             results = read_results(path)
@@ -82,10 +98,15 @@ def build_all_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
         if key in seen:
             raise LeaderboardError(f"{path} and {seen[key]} score the same detector on the same data {key}; keep one")
         seen[key] = path
-        versions.setdefault(str(results["conventions"].get("version")), []).append(path.name)
+        ranked, reason = rank_status(results)
         metrics = results["metrics"]
         overall = (results.get("intervals") or {}).get("overall") or {}
-        row = {**ident, "n_images": metrics.get("n_images"), "failures": (results.get("failures") or {}).get("count", 0)}
+        row = {**ident, "ranked": ranked, "unranked_reason": reason,
+               "conventions_version": str(results["conventions"].get("version")),
+               "n_images": metrics.get("n_images"), "n_pixel_images": metrics.get("n_pixel_images"),
+               "n_pristine_map_images": metrics.get("n_pristine_map_images"),
+               "pixel_pooled_exact": metrics.get("pixel_pooled_exact"),
+               "failures": (results.get("failures") or {}).get("count", 0)}
         for m in HEADLINE_METRICS:
             row[m] = metrics.get(m)
             ci = overall.get(m)
@@ -98,11 +119,11 @@ def build_all_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
         row["manifest_sha256"] = results["dataset"].get("manifest_sha256") or ""
         row["results_file"] = path.name
         wide_rows.append(row)
-        long_rows.append({**ident, "backend": "all", **{m: metrics.get(m) for m in HEADLINE_METRICS}})
+        long_rows.append({**ident, "ranked": ranked, "backend": "all", "n_images": metrics.get("n_images"),
+                          **{m: metrics.get(m) for m in HEADLINE_METRICS}})
         for backend, values in ((results.get("breakdowns") or {}).get("backend") or {}).items():
-            long_rows.append({**ident, "backend": backend, **{m: values.get(m) for m in HEADLINE_METRICS}})
-    if len(versions) > 1:
-        raise LeaderboardError(f"results use different conventions versions, not comparable: {versions}")
+            long_rows.append({**ident, "ranked": ranked, "backend": backend, "n_images": values.get("n_images"),
+                              **{m: values.get(m) for m in HEADLINE_METRICS}})
     wide = pd.DataFrame(wide_rows)
     long = pd.DataFrame(long_rows)
     for frame in (wide, long):
@@ -130,17 +151,27 @@ def robustness_table(rows: pd.DataFrame) -> pd.DataFrame:
     return merged[columns].reset_index(drop=True)
 
 
+# Metrics where lower is better (false alarms): sorting by one of them puts the lowest first.
+LOWER_IS_BETTER = frozenset({"pristine_pixel_fpr_pooled", "pristine_pixel_fpr_mean", "pristine_map_mean",
+                             "pristine_images_flagged"})
+
+
 def sort_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Clean rows first (the ranking), then each perturbation's rows together; best first within each."""
+    """Ranked rows first, then unranked ones; within each, clean rows first (the ranking), then each
+    perturbation's rows together; best first within each (highest, or lowest for a false-alarm metric)."""
     if metric not in frame.columns:
         raise LeaderboardError(f"cannot sort by {metric!r}; columns: {list(frame.columns)}")
-    if "perturbation" not in frame.columns:
-        return frame.sort_values([metric, "detector"], ascending=[False, True], na_position="last").reset_index(drop=True)
-    perturbed = frame["perturbation"] != CLEAN
-    return (frame.assign(_perturbed=perturbed)
-            .sort_values(["_perturbed", "perturbation", metric, "detector"], ascending=[True, True, False, True],
-                         na_position="last", kind="stable")
-            .drop(columns="_perturbed").reset_index(drop=True))
+    best_first = metric not in LOWER_IS_BETTER
+    keys, ascending = [metric, "detector"], [not best_first, True]
+    extra = {}
+    if "perturbation" in frame.columns:
+        extra["_perturbed"] = frame["perturbation"] != CLEAN
+        keys, ascending = ["_perturbed", "perturbation", *keys], [True, True, *ascending]
+    if "ranked" in frame.columns:
+        extra["_unranked"] = ~frame["ranked"].astype(bool)
+        keys, ascending = ["_unranked", *keys], [True, *ascending]
+    return (frame.assign(**extra).sort_values(keys, ascending=ascending, na_position="last", kind="stable")
+            .drop(columns=list(extra)).reset_index(drop=True))
 
 
 def to_markdown(frame: pd.DataFrame, columns: list[str]) -> str:
@@ -211,12 +242,19 @@ def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean"
     written["robustness_csv"] = out / "leaderboard_robustness.csv"
     robust.to_csv(written["robustness_csv"], index=False)
     shown = list(ID_COLUMNS) + ["n_images"] + [c for m in HEADLINE_METRICS for c in (m, f"{m}_ci")]
-    intro = (f"Sorted by {sort_by}. Intervals: 95% bootstrap over images. Conventions: docs/evaluation.md.\n\n")
+    intro = (f"Sorted by {sort_by}. Intervals: 95% bootstrap over images. Conventions v{CONVENTIONS_VERSION} and "
+             "metric definitions: docs/evaluation.md. Only detectors that ran in the OS sandbox under the current "
+             "conventions are ranked; the others are listed below the ranking with the reason.\n\n")
+    ranked = wide["ranked"].astype(bool) if "ranked" in wide.columns else pd.Series(True, index=wide.index)
     clean = wide["perturbation"] == CLEAN
-    body = to_markdown(wide[clean], shown)
-    if (~clean).any():  # perturbed rows below the clean ranking, never ranked among it
+    body = to_markdown(wide[clean & ranked], shown)
+    if (~clean & ranked).any():  # perturbed rows below the clean ranking, never ranked among it
         body += ("\n## Under perturbation\n\nThe same detectors on post-processed images (`--perturb`); clean vs "
-                 "perturbed side by side: leaderboard_robustness.md.\n\n" + to_markdown(wide[~clean], shown))
+                 "perturbed side by side: leaderboard_robustness.md.\n\n" + to_markdown(wide[~clean & ranked], shown))
+    if (~ranked).any():
+        body += ("\n## Not ranked\n\nThese numbers are not comparable with the ranking above, for the reason "
+                 "given.\n\n" + to_markdown(wide[~ranked], list(ID_COLUMNS) + ["unranked_reason", "n_images"]
+                                             + list(HEADLINE_METRICS)))
     written["md"] = out / "leaderboard.md"
     written["md"].write_text("# InpaintBench leaderboard\n\n" + intro + body, encoding="utf-8")
     written["robustness_md"] = out / "leaderboard_robustness.md"

@@ -16,12 +16,13 @@ import numpy as np
 
 import inpaintbench
 from inpaintbench.harness.breakdowns import bootstrap_intervals, breakdowns, domain_split, domain_weights
-from inpaintbench.harness.conventions import CONVENTIONS, FLOAT_BINS, UINT8_BINS
+from inpaintbench.harness.conventions import CONVENTIONS, DEFAULT_ENTRY_BUDGET
 from inpaintbench.harness.data import EvalData
 from inpaintbench.harness.perturbations import IDENTITY, parse_perturbation
 from inpaintbench.harness.problems import POLICIES, Problem, SubmissionError
 from inpaintbench.harness.records import (
     DetectorPredictor,
+    EntryBudget,
     FolderPredictor,
     SampleRecord,
     make_records,
@@ -54,6 +55,7 @@ class EvalOptions:
     seed: int = 0
     progress: bool = True
     perturbation: str = IDENTITY  # robustness track: what the detector's images go through (perturbations.py)
+    entry_budget: int | None = DEFAULT_ENTRY_BUDGET  # pooled metrics exact up to this many histogram entries
 
     def __post_init__(self) -> None:
         if (self.detector is None) == (self.submission is None):
@@ -69,7 +71,6 @@ class EvalOptions:
 class Collected:
     records: list[SampleRecord]
     detector: dict
-    n_bins: int
     problems: list[Problem]  # problems not tied to one dataset sample (extra ids, stray files)
 
 
@@ -83,38 +84,39 @@ def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int
 
         perturbation = parse_perturbation(opts.perturbation)
         with SandboxedDetector(opts.detector, opts.params, timeout_s=opts.timeout_s, memory_mb=opts.memory_mb) as box:
-            records = make_records(data.dataset, indices, DetectorPredictor(box), FLOAT_BINS, desc, opts.progress, rank,
-                                   perturbation=perturbation)
+            records = make_records(data.dataset, indices, DetectorPredictor(box), desc, opts.progress, rank,
+                                   perturbation=perturbation, budget=opts.entry_budget)
             info = dict(box.description or {})
-        return Collected(records, info, FLOAT_BINS, [])
+        return Collected(records, info, [])
     from inpaintbench.harness.folder import FolderSubmission
 
     submission = FolderSubmission(opts.submission)
-    n_bins = UINT8_BINS if submission.all_png else FLOAT_BINS
     extra = submission.check_ids(list(data.dataset["sample_id"])) if rank == 0 else []
-    records = make_records(data.dataset, indices, FolderPredictor(submission), n_bins, desc, opts.progress, rank)
+    records = make_records(data.dataset, indices, FolderPredictor(submission), desc, opts.progress, rank,
+                           budget=opts.entry_budget)
     info = {"name": opts.name or submission.root.name, "spec": f"folder:{submission.root}", "training_backends": [],
             "params": {}, "has_maps": submission.has_maps, "has_scores": submission.scores is not None,
             "notes": list(submission.notes)}
-    return Collected(records, info, n_bins, extra)
+    # Maps made outside the harness: nothing shows they were not made from the (public) ground truth.
+    info["isolation"] = {"isolated": False, "method": "folder"}
+    return Collected(records, info, extra)
 
 
-def merge_collected(parts: list[Collected]) -> Collected:
+def merge_collected(parts: list[Collected], entry_budget: int | None = DEFAULT_ENTRY_BUDGET) -> Collected:
     records = sorted((r for p in parts for r in p.records), key=lambda r: r.index)
-    return Collected(records, parts[0].detector, parts[0].n_bins, [x for p in parts for x in p.problems])
+    if records:  # each process kept its share within the budget; the whole must fit too (same final shift)
+        EntryBudget(entry_budget).fit_all(records)
+    return Collected(records, parts[0].detector, [x for p in parts for x in p.problems])
 
 
 def _metric_module_compute(summaries) -> dict:
     """Headline metrics through the ``evaluate`` module itself (the documented public path)."""
     import evaluate
 
-    from inpaintbench.harness.metrics import METRIC_PATH
+    from inpaintbench.harness.metrics import METRIC_PATH, summaries_as_inputs
 
     metric = evaluate.load(METRIC_PATH)
-    return metric.compute(
-        pos_hist=[s.pos_hist for s in summaries], neg_hist=[s.neg_hist for s in summaries],
-        score=[s.score for s in summaries], label=[s.label for s in summaries],
-    )
+    return metric.compute(**summaries_as_inputs(summaries))
 
 
 def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_evaluate: bool = True,
@@ -130,10 +132,9 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
                 problems.append(r.problem)
     if problems and opts.policy == "strict":
         raise SubmissionError(problems, opts.submission or opts.detector or "")
-    summaries = [r.summary if r.problem is None else miss_summary(r, collected.n_bins, with_map) for r in records]
+    summaries = [r.summary if r.problem is None else miss_summary(r, with_map) for r in records]
     metas = [r.meta for r in records]
-    scorer = Scorer([s.pos_hist for s in summaries], [s.neg_hist for s in summaries],
-                    [s.score for s in summaries], [s.label for s in summaries])
+    scorer = Scorer(summaries)
     metrics = _metric_module_compute(summaries) if use_evaluate else scorer.compute()
 
     detector = dict(collected.detector)

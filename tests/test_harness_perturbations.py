@@ -208,9 +208,9 @@ def test_resized_images_are_scored_at_the_ground_truths_native_size(pattern_shar
     for record in collected.records:
         assert record.problem is None, record.problem
         assert record.summary.score == pytest.approx(seen_h / 100)  # the detector saw the resized image
-        counts = record.summary.pos_hist.sum() + record.summary.neg_hist.sum()
+        counts = record.summary.hist.pos.sum() + record.summary.hist.neg.sum()
         assert counts == H * W  # ...and its map was scored on every native ground-truth pixel
-        assert record.summary.pos_hist.sum() == record.gt_pos
+        assert record.summary.hist.pos.sum() == record.gt_pos
 
 
 def test_noise_does_not_depend_on_how_samples_are_split_across_processes(pattern_shard):
@@ -224,7 +224,8 @@ def test_noise_does_not_depend_on_how_samples_are_split_across_processes(pattern
     split = merge_collected([collect_records(opts, data, rank, 2) for rank in (1, 0)])  # ranks in any order
 
     def hists(collected):
-        return [(r.sample_id, r.summary.pos_hist.tolist(), r.summary.neg_hist.tolist()) for r in collected.records]
+        return [(r.sample_id, r.summary.hist.keys.tolist(), r.summary.hist.pos.tolist(), r.summary.hist.neg.tolist())
+                for r in collected.records]
 
     assert hists(split) == hists(whole)
     clean = collect_records(EvalOptions(data=str(pattern_shard), detector=opts.detector, bootstrap=0, progress=False), data)
@@ -312,8 +313,8 @@ def test_leaderboard_keeps_clean_and_perturbed_rows_apart_and_reads_old_files(tm
     clean_ela = json.loads(old_ela.read_text())["metrics"]
     robust = pd.read_csv(out / "leaderboard_robustness.csv", keep_default_na=False)
     row = robust[(robust.detector == "ela") & (robust.perturbation == "jpeg:75") & (robust.metric == "image_auc")]
-    assert row["clean"].item() == pytest.approx(clean_ela["image_auc"])
-    assert row["drop"].item() == pytest.approx(0.1)
+    assert float(row["clean"].item()) == pytest.approx(clean_ela["image_auc"])
+    assert float(row["drop"].item()) == pytest.approx(0.1)
     assert "| ela | run-" in (out / "leaderboard_robustness.md").read_text()
     board_md = (out / "leaderboard.md").read_text()
     ranking, _, perturbed = board_md.partition("## Under perturbation")
