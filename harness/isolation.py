@@ -182,6 +182,11 @@ def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path, spec: st
         if not root.startswith("/usr/"):
             argv += ["--ro-bind", root, root]
     argv += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]  # CPU counts for OpenMP
+    import inpaintbench
+
+    for installed in inpaintbench.__path__:  # a wheel install in the venv carries data files (package-data): hide it
+        if any(os.path.realpath(installed).startswith(os.path.realpath(r) + os.sep) for r in _python_roots()):
+            argv += ["--tmpfs", installed]
     argv += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), "/tmp",
              "--ro-bind", str(package_dir), PACKAGE_MOUNT]
     # After /tmp: code or model files under the host's /tmp must not be hidden by the scratch bind.
@@ -189,7 +194,10 @@ def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path, spec: st
     for path in param_files(params):
         argv += _file_binds(path)
     cwd = os.getcwd()  # relative paths in params and specs resolve as they do outside; the folder is empty
-    argv += ["--dir", cwd, "--chdir", cwd, "--", *child_argv]
+    argv += ["--dir", cwd, "--chdir", cwd]
+    # The jail's root is a tmpfs bwrap fills with mount points; once filled it is read-only, so the only
+    # writable place is the scratch folder (and folders bwrap made inside it for binds under the host's /tmp).
+    argv += ["--remount-ro", "/", "--", *child_argv]
     return argv
 
 
