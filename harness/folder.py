@@ -397,8 +397,8 @@ def _read_npy(fh: BinaryIO, rel: str, image_hw: tuple[int, int]) -> np.ndarray:
     if available < nbytes:
         raise PredictionProblem("unreadable", f"{rel}: truncated: the header claims shape {tuple(shape)} of "
                                               f"{dtype.str} ({nbytes:,} bytes) but {max(available, 0):,} follow it")
-    # Bool data are read as bytes and compared with 0: numpy assumes a bool byte is 0 or 1, and a byte of 2
-    # would otherwise become 2 * 255 = 254 when the map is scaled to uint8.
+    # Bool data are read as bytes and compared with 0: numpy assumes every bool byte is 0 or 1 and a file can
+    # hold any byte; this way the map holds only canonical values, whatever the file says.
     flat = np.empty(count, np.uint8 if dtype.kind == "b" else dtype)
     if fh.readinto(memoryview(flat.view(np.uint8))) != nbytes:
         raise PredictionProblem("unreadable", f"{rel}: truncated while reading ({nbytes:,} bytes expected)")
