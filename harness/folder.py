@@ -123,11 +123,12 @@ class FolderSubmission:
         # Only to say where it points (the link is refused either way); the literal link text is shown, not the
         # resolved path, so the message reveals nothing about this machine the submitter did not write.
         try:
-            where = "inside" if path.resolve().is_relative_to(self.root.resolve()) else "outside"
-        except (OSError, RuntimeError):  # a loop of links
-            where = "in a loop, not resolving to anything"
-        return _Refused("symlink", f"{rel}: a symlink (to {target!r}, {where} the submission folder); symlinks are "
-                                   "never followed: put the file itself in the folder")
+            inside = path.resolve().is_relative_to(self.root.resolve())
+            where = f"{'inside' if inside else 'outside'} the submission folder"
+        except (OSError, RuntimeError):  # resolve() on a loop of links
+            where = "a loop of links"
+        return _Refused("symlink", f"{rel}: a symlink (to {target!r}, {where}); symlinks are never followed: put "
+                                   "the file itself in the folder")
 
     def _open_file(self, rel: str) -> BinaryIO:
         """Open ``root/rel`` (``rel`` is "name" or "maps/name") for reading: no symlink followed at maps/ or at
