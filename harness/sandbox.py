@@ -132,7 +132,11 @@ class SandboxedDetector:
         self._package: Path | None = None
 
     def __enter__(self) -> "SandboxedDetector":
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ will not run: remove the source copy and scratch folder here
+            raise
         return self
 
     def __exit__(self, *exc) -> None:
@@ -156,21 +160,13 @@ class SandboxedDetector:
         # The child finds its end by number: pass_fds keeps the number, and so do sh and bwrap.
         child_argv = [sys.executable, "-m", "inpaintbench.harness.sandbox", str(child_sock.fileno()), self.spec,
                       json.dumps(self.params), str(self.memory_bytes)]
-        self._scratch = Path(tempfile.mkdtemp(prefix="ib-scratch-"))
-        if isolated:
-            if self._package is None:  # the source copy serves every restart of this run
-                self._package = isolation.copy_package_source(Path(tempfile.mkdtemp(prefix="ib-source-")))
-            argv = isolation.bwrap_argv(child_argv, self._package, self._scratch, self.spec, self.params)
-            env = isolation._launcher_env()
-        else:
-            argv, env = child_argv, dict(os.environ, TMPDIR=str(self._scratch))
-        self._cgroup = None
-        if self.memory_bytes and os.environ.get(isolation.MEMORY_ENV, "auto") != "watchdog":
-            self._cgroup = isolation.MemoryCgroup.create(self.memory_bytes)
-        if self._cgroup is not None:
-            # Join the cgroup before exec, so every process the sandbox ever starts is born inside it.
-            argv = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self._cgroup.procs), *argv]
-            self._oom_base = self._cgroup.oom_kills()
+        try:
+            argv, env = self._command(isolated, child_argv)
+        except BaseException:
+            parent_sock.close()
+            child_sock.close()
+            self._kill()
+            raise
         memory = "cgroup" if self._cgroup else ("watchdog" if self.memory_bytes else "none")
         self.isolation = {
             "isolated": isolated, "method": "bwrap" if isolated else "none", "network": not isolated,
@@ -184,10 +180,16 @@ class SandboxedDetector:
                 warnings.warn(f"detector {self.spec!r} runs WITHOUT isolation (it can read files, the environment "
                               f"and the network): {why_not}", RuntimeWarning, stacklevel=2)
 
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, pass_fds=(child_sock.fileno(),),
-                                start_new_session=not isolated)
-        child_sock.close()
+        try:
+            proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, pass_fds=(child_sock.fileno(),),
+                                    start_new_session=not isolated)
+        except OSError as exc:
+            parent_sock.close()
+            self._kill()
+            raise DetectorStartError(f"detector {self.spec!r}: could not start its process ({exc})") from None
+        finally:
+            child_sock.close()
         self._proc, self._sock = proc, parent_sock
         threading.Thread(target=_forward_output, args=(proc.stdout,), daemon=True).start()
         try:
@@ -209,6 +211,26 @@ class SandboxedDetector:
             raise DetectorStartError(f"detector {self.spec!r} failed to load: {header['error']}")
         # The child describes itself; the isolation facts are the parent's, never the child's word.
         self.description = {**header["description"], "isolation": dict(self.isolation)}
+
+    def _command(self, isolated: bool, child_argv: list[str]) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment that start the child; makes the scratch folder and the cgroup."""
+        self._scratch = Path(tempfile.mkdtemp(prefix="ib-scratch-"))
+        if isolated:
+            if self._package is None:  # the source copy serves every restart of this run
+                self._package = Path(tempfile.mkdtemp(prefix="ib-source-"))
+                isolation.copy_package_source(self._package)
+            argv = isolation.bwrap_argv(child_argv, self._package, self._scratch, self.spec, self.params)
+            env = isolation._launcher_env()
+        else:
+            argv, env = child_argv, dict(os.environ, TMPDIR=str(self._scratch))
+        self._cgroup = None
+        if self.memory_bytes and os.environ.get(isolation.MEMORY_ENV, "auto") != "watchdog":
+            self._cgroup = isolation.MemoryCgroup.create(self.memory_bytes)
+        if self._cgroup is not None:
+            # Join the cgroup before exec, so every process the sandbox ever starts is born inside it.
+            argv = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self._cgroup.procs), *argv]
+            self._oom_base = self._cgroup.oom_kills()
+        return argv, env
 
     def _exit_code(self) -> int | None:
         try:
