@@ -13,6 +13,14 @@ $PIP install -q --upgrade pip
 # torch first and pinned: with no torch installed, a bare "torch" requirement pulls gigabytes of CUDA wheels.
 $PIP install -q torch==2.13.0
 
+# bubblewrap (both modes): the OS sandbox submitted detectors run in (harness/isolation.py); without it they run
+# as a plain subprocess, with a warning and "isolated": false in their results.
+if ! command -v bwrap >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq bubblewrap >/dev/null; } || \
+        echo "warning: could not install bubblewrap; submitted detectors will run WITHOUT isolation" >&2
+fi
+
 if [ "${1:-}" = "test" ]; then
     $PIP install -q -e ".[test]"
     # The end-to-end browser test drives Debian's chromium through playwright (never `playwright install`).
