@@ -95,7 +95,6 @@ class FolderSubmission:
         self.notes: list[str] = []  # ignored files, for the results; never a reason to refuse a run
         self._refused: dict[str, _Refused] = {}  # part ("score" / "map") -> why the whole part is unusable
         self._score_where: dict[str, str] = {}  # sample id -> "scores.csv line 7", for messages
-        self._png_depth: dict[str, int] = {}  # sample id -> PNG bit depth from its header (0: unreadable)
         self.scores: dict[str, object] | None = self._read_scores()
         self.maps: dict[str, Path | _Refused] | None = self._index_maps()
         if self.scores is None and self.maps is None:
@@ -104,13 +103,6 @@ class FolderSubmission:
     @property
     def has_maps(self) -> bool:
         return self.maps is not None
-
-    @property
-    def all_png(self) -> bool:
-        """Every readable map is a PNG of at most 8 bits, i.e. decodes to uint8 (or bool) and can be scored in
-        256 exact bins. A 16-bit PNG decodes to float and needs the float bins, like a .npy."""
-        paths = [p for p in (self.maps or {}).values() if isinstance(p, Path)]
-        return bool(paths) and all(p.suffix.lower() == ".png" and self._png_depth.get(p.stem, 8) <= 8 for p in paths)
 
     # -- opening files without following links --------------------------------------------------------------
 
@@ -281,18 +273,7 @@ class FolderSubmission:
                 self.problems.append(Problem(stem, "duplicate", f"two maps: {names[stem]} and {entry.name}"))
                 continue
             maps[stem], names[stem] = found, entry.name
-            if isinstance(found, Path) and suffix == ".png":
-                self._png_depth[stem] = self._png_header_depth(rel)
         return maps
-
-    def _png_header_depth(self, rel: str) -> int:
-        """Bit depth from the IHDR (33 bytes read), so ``all_png`` knows the run's bins before any map is read;
-        0 when unreadable (reading the map reports why)."""
-        try:
-            with self._open_file(rel) as fh:
-                return _png_ihdr(fh, rel)[2]
-        except PredictionProblem:
-            return 0
 
     def check_ids(self, sample_ids: list[str]) -> list[Problem]:
         """Problems not tied to a dataset sample: extra ids, duplicates, stray files. (Missing ids are reported

@@ -11,8 +11,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+# The aspect rule lives with the reducer (summarize applies it on every entry point); ASPECT_TOLERANCE is
+# re-exported for older imports.
+from inpaintbench.harness.reduce import ASPECT_TOLERANCE, check_aspect  # noqa: F401
+
 POLICIES = ("strict", "penalize")
-ASPECT_TOLERANCE = 0.02  # a map may be smaller or larger than the image, but not another shape
 # A map may be larger than its image, but not without bound: a map file's header can claim any size (a 30-byte
 # PNG can claim 20000 x 20000), so a folder map is refused from its header, before any pixel is decoded, above
 # min(MAP_MAX_FACTOR x the image's pixels, MAP_MAX_PIXELS). A map the image's own size always passes (its
@@ -102,10 +105,9 @@ def check_map_shape(shape, image_hw: tuple[int, int]) -> tuple[int, int]:
         raise PredictionProblem("too_large", f"map is {ph} x {pw} = {ph * pw:,} pixels, over the limit of {limit:,} "
                                 f"for a {h} x {w} image (the larger of the image's pixels and min({MAP_MAX_FACTOR} x "
                                 f"them, {MAP_MAX_PIXELS:,}))")
-    if (ph, pw) != (h, w):
-        expected_h = pw * h / w  # the height a same-aspect map of this width would have
-        if abs(ph - expected_h) > max(1.0, ASPECT_TOLERANCE * expected_h):
-            raise PredictionProblem("wrong_shape", f"map is {ph} x {pw} but the image is {h} x {w} (different aspect ratio)")
+    reason = check_aspect((ph, pw), image_hw)
+    if reason:
+        raise PredictionProblem("wrong_shape", reason)
     return ph, pw
 
 
