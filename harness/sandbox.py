@@ -238,8 +238,7 @@ class SandboxedDetector:
         except subprocess.TimeoutExpired:
             return None
 
-    def _watch(self) -> None:
-        """Runs while waiting on the child: the whole tree's memory, and a child that exited."""
+    def _check_oom(self) -> None:
         if self._cgroup is not None:
             try:
                 kills = self._cgroup.oom_kills()
@@ -248,7 +247,11 @@ class SandboxedDetector:
             if kills > self._oom_base:
                 raise MemoryExceeded(f"the detector's processes together exceeded the memory limit "
                                      f"({self.memory_bytes >> 20} MiB) and were killed (memory cgroup)")
-        elif self.memory_bytes:
+
+    def _watch(self) -> None:
+        """Runs every 0.1 s while waiting on the child: the whole tree's memory, and a child that exited."""
+        self._check_oom()
+        if self._cgroup is None and self.memory_bytes:
             rss = isolation.tree_rss(self._proc.pid)
             if rss > self.memory_bytes:
                 raise MemoryExceeded(f"the detector's processes together used {rss >> 20} MiB, over the memory "
@@ -274,7 +277,7 @@ class SandboxedDetector:
             wire.send_frame(self._sock, header, data, deadline)
             header, payload = wire.recv_frame(self._sock, wire.REPLY_HEADER_LIMIT, wire.reply_checker(pixels),
                                               deadline, on_wait=self._watch)
-            self._watch()  # a grandchild OOM-killed during a sample that still answered fails the sample
+            self._check_oom()  # a grandchild OOM-killed during a sample that still answered fails the sample
         except wire.WireTimeout:
             return failed("timeout", f"no answer within {self.timeout_s:g} s")
         except MemoryExceeded as exc:
@@ -282,11 +285,9 @@ class SandboxedDetector:
         except wire.WireClosed:
             code = self._exit_code()
             try:
-                self._watch()
+                self._check_oom()
             except MemoryExceeded as exc:  # the kernel's OOM killer took the detector itself
                 return failed("error", f"MemoryError: {exc}")
-            except wire.WireClosed:
-                pass
             return failed("crash", f"detector process died (exit code {code})")
         except wire.WireError as exc:
             return failed("error", f"the detector process broke the reply protocol: {exc}")
