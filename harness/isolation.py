@@ -6,7 +6,7 @@ scorer's command line nor its environment is visible), no network interface but 
 filesystem of read-only binds of only what Python needs: the system's /usr, the interpreter's prefix, the venv,
 a copy of the ``inpaintbench`` *Python source* (never the repository: it holds runs, releases and the embedded
 set's annotations, i.e. answers), the detector's own code and the files its params name, plus a private
-writable scratch folder at /tmp. Killing the jail's PID 1 (bwrap's init) ends every process in it.
+writable scratch folder at /tmp (a size-capped tmpfs, gone with the jail). Killing the jail's PID 1 (bwrap's init) ends every process in it.
 
 Memory is limited for the whole process tree by a per-run memory cgroup when one can be created (cgroup v2
 ``memory.max`` or v1 ``memory.limit_in_bytes`` under the scorer's own cgroup), otherwise by the parent summing
@@ -161,7 +161,19 @@ def _python_roots() -> list[str]:
     return list(dict.fromkeys([sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]))
 
 
-def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path, spec: str, params: dict) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def bwrap_has_size() -> bool:
+    """``--size`` (a capped tmpfs) arrived in bubblewrap 0.5; older ones get a host folder as scratch."""
+    try:
+        done = subprocess.run([shutil.which("bwrap") or "bwrap", "--help"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return b"--size" in done.stdout + done.stderr
+
+
+def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path | int, spec: str, params: dict) -> list[str]:
+    """``scratch``: a host folder to bind at /tmp, or the size in bytes of a fresh tmpfs there (its pages count
+    in the memory cgroup, and the cap holds where only the watchdog does: no filling the host's disk)."""
     argv = [shutil.which("bwrap") or "bwrap", *_namespace_flags(), "--clearenv"]
     code, pythonpath = code_binds(spec)
     env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "PYTHONNOUSERSITE": "1",
@@ -187,8 +199,9 @@ def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path, spec: st
     for installed in inpaintbench.__path__:  # a wheel install in the venv carries data files (package-data): hide it
         if any(os.path.realpath(installed).startswith(os.path.realpath(r) + os.sep) for r in _python_roots()):
             argv += ["--tmpfs", installed]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--bind", str(scratch), "/tmp",
-             "--ro-bind", str(package_dir), PACKAGE_MOUNT]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--size", str(scratch), "--tmpfs", "/tmp"] if isinstance(scratch, int) else ["--bind", str(scratch), "/tmp"]
+    argv += ["--ro-bind", str(package_dir), PACKAGE_MOUNT]
     # After /tmp: code or model files under the host's /tmp must not be hidden by the scratch bind.
     argv += code
     for path in param_files(params):

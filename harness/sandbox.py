@@ -46,6 +46,9 @@ class Outcome:
     seconds: float = 0.0
 
 
+SCRATCH_DEFAULT_BYTES = 4 << 30  # the jail's /tmp when no memory limit caps it
+
+
 class DetectorStartError(RuntimeError):
     pass
 
@@ -214,14 +217,18 @@ class SandboxedDetector:
 
     def _command(self, isolated: bool, child_argv: list[str]) -> tuple[list[str], dict[str, str]]:
         """The command line and environment that start the child; makes the scratch folder and the cgroup."""
-        self._scratch = Path(tempfile.mkdtemp(prefix="ib-scratch-"))
         if isolated:
             if self._package is None:  # the source copy serves every restart of this run
                 self._package = Path(tempfile.mkdtemp(prefix="ib-source-"))
                 isolation.copy_package_source(self._package)
-            argv = isolation.bwrap_argv(child_argv, self._package, self._scratch, self.spec, self.params)
+            if isolation.bwrap_has_size():
+                scratch: Path | int = self.memory_bytes or SCRATCH_DEFAULT_BYTES
+            else:
+                scratch = self._scratch = Path(tempfile.mkdtemp(prefix="ib-scratch-"))
+            argv = isolation.bwrap_argv(child_argv, self._package, scratch, self.spec, self.params)
             env = isolation._launcher_env()
         else:
+            self._scratch = Path(tempfile.mkdtemp(prefix="ib-scratch-"))
             argv, env = child_argv, dict(os.environ, TMPDIR=str(self._scratch))
         self._cgroup = None
         if self.memory_bytes and os.environ.get(isolation.MEMORY_ENV, "auto") != "watchdog":

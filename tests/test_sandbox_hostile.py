@@ -198,9 +198,10 @@ class WriteOutside:
             except OSError as exc:
                 report.append(f"{{path}}: {{type(exc).__name__}}")
         scratch = os.path.join(tempfile.gettempdir(), "{marker}")
+        state = "left over" if os.path.exists(scratch) else "fresh"  # from an earlier run's scratch folder
         with open(scratch, "w") as fh:  # the scratch folder is writable
             fh.write("fine")
-        report.append(f"scratch: written to {{scratch}}")
+        report.append(f"scratch: {{state}}, written to {{scratch}}")
         raise RuntimeError("; ".join(report))
 '''
 
@@ -222,18 +223,19 @@ def test_writing_outside_the_scratch_folder_fails(tmp_path, shard, monkeypatch):
     for target in targets:
         assert f"{target}: written" not in detail, detail
         assert f"{target}: " in detail
-    assert "scratch: written to /tmp/" in detail
+    assert "scratch: fresh, written to /tmp/" in detail
     assert not (victim / "pwned.txt").exists() and not (Path(shard).parent / "pwned.txt").exists()
     assert "# pwned" not in code.read_text().splitlines()
     assert not Path("/pwned.txt").exists() and not Path("pwned.txt").exists()
-    # The scratch folder was private and is gone after the run.
-    assert not list(Path(tempfile.gettempdir()).glob(f"ib-scratch-*/{marker}"))
 
     # Unsandboxed, the same writes land on the host.
     temporary = targets[:3]
-    _evaluate(tmp_path, shard, _fill(WRITE_OUTSIDE, targets=temporary, marker=marker), "WriteOutside", monkeypatch,
-              isolated=False)
+    open_run = _evaluate(tmp_path, shard, _fill(WRITE_OUTSIDE, targets=temporary, marker=marker), "WriteOutside",
+                         monkeypatch, isolated=False)
     assert (victim / "pwned.txt").exists() and (Path(shard).parent / "pwned.txt").exists()
+    # Its scratch folder (a host folder in this mode) was fresh too, and is gone after the run.
+    assert "scratch: fresh" in _only_attack_failed(open_run)[1]
+    assert not list(Path(tempfile.gettempdir()).glob(f"ib-scratch-*/{marker}"))
     (Path(shard).parent / "pwned.txt").unlink()  # the shard's folder is shared by the module's tests
 
 
