@@ -98,8 +98,8 @@ def recv_frame(sock: socket.socket, max_header: int, check: Callable[[dict, int]
     raw = _recv_exact(sock, head_len, deadline, on_wait)
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise WireError(f"header is not JSON: {exc}") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: [[[[... nested past the stack
+        raise WireError(f"header is not JSON: {type(exc).__name__}: {exc}") from None
     if not isinstance(header, dict):
         raise WireError(f"header must be a JSON object, got {type(header).__name__}")
     check(header, payload_len)

@@ -496,6 +496,9 @@ class Forge:
         elif self.how == "pickle":
             head = json.dumps({{"status": "ok", "score": 0.5, "map": {{"dtype": "object", "shape": [1]}}}}).encode()
             os.write(fd, struct.pack(">4sIQ", b"IBW1", len(head), 8) + head + b"\\x80\\x04N.\\0\\0\\0\\0")
+        elif self.how == "deep":  # valid JSON nested past the parser's recursion limit, under the size limit
+            head = b"[" * 30000 + b"]" * 30000
+            os.write(fd, struct.pack(">4sIQ", b"IBW1", len(head), 0) + head)
         else:  # half a frame, then silence
             os.write(fd, struct.pack(">4sIQ", b"IBW1", 100, 0) + b'{{"status": "o')
         time.sleep(60)
@@ -506,6 +509,7 @@ class Forge:
 @pytest.mark.parametrize("how, kind, message", [
     ("huge", "error", "exceeds 64 times the image's pixels"),
     ("pickle", "error", "map dtype must be one of uint8, bool, float16, float32, float64"),
+    ("deep", "error", "header is not JSON: RecursionError"),
     ("half", "timeout", "no answer within 2 s"),
 ])
 def test_forged_frames_are_refused_before_allocating(tmp_path, shard, monkeypatch, how, kind, message):
