@@ -47,6 +47,7 @@ class Outcome:
 
 
 SCRATCH_DEFAULT_BYTES = 4 << 30  # the jail's /tmp when no memory limit caps it
+OUTPUT_LIMIT_BYTES = 1 << 20  # of the detector's stdout/stderr copied to the scorer's stderr, per sandbox
 
 
 class DetectorStartError(RuntimeError):
@@ -212,8 +213,8 @@ class SandboxedDetector:
         if header["status"] != "ready":
             self._kill()
             raise DetectorStartError(f"detector {self.spec!r} failed to load: {header['error']}")
-        # The child describes itself; the isolation facts are the parent's, never the child's word.
-        self.description = {**header["description"], "isolation": dict(self.isolation)}
+        # The child describes itself; what was run and how it was isolated are the parent's facts, never its word.
+        self.description = {**header["description"], "spec": self.spec, "isolation": dict(self.isolation)}
 
     def _command(self, isolated: bool, child_argv: list[str]) -> tuple[list[str], dict[str, str]]:
         """The command line and environment that start the child; makes the scratch folder and the cgroup."""
@@ -332,15 +333,22 @@ class SandboxedDetector:
             self._package = None
 
 
-def _forward_output(stream) -> None:
+def _forward_output(stream, limit: int = OUTPUT_LIMIT_BYTES) -> None:
     """The child's stdout and stderr, copied to ours: the child never holds our file descriptors (a reopened
-    /proc/self/fd/1 would be the scorer's log file)."""
+    /proc/self/fd/1 would be the scorer's log file). Past ``limit`` bytes the rest is drained and dropped, so a
+    detector cannot flood the scorer's log (nor block on a full pipe)."""
+    copied = 0
     with stream:
         for chunk in iter(lambda: stream.read1(65536), b""):
-            try:
-                sys.stderr.write(chunk.decode(errors="replace"))
-            except (ValueError, OSError):  # stderr closed or replaced at shutdown
-                pass
+            text = chunk[: max(limit - copied, 0)].decode(errors="replace")
+            if copied < limit <= copied + len(chunk):
+                text += f"\n[detector output past {limit >> 20} MiB dropped]\n"
+            copied += len(chunk)
+            if text:
+                try:
+                    sys.stderr.write(text)
+                except (ValueError, OSError):  # stderr closed or replaced at shutdown
+                    pass
 
 
 def _main(argv: list[str]) -> None:
