@@ -58,6 +58,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="detector process address-space limit, 0 = none (default 8192)")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples, 0 = none")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--entry-budget", type=int, default=None, metavar="N",
+                        help="pooled pixel metrics stay exact up to N (image, distinct map value) entries, 16 bytes "
+                             "each; beyond, values merge into nested bins and the results say so (default 4194304)")
     parser.add_argument("--num-processes", type=int, default=1, metavar="N",
                         help="run the detector in N processes via accelerate launch")
     parser.add_argument("--perturb", action="append", metavar="SPEC",
@@ -82,7 +85,8 @@ def options_from_args(args):
     if not isinstance(params, dict):
         raise ValueError("--detector-params must be a JSON object")
     train = None if args.train_backends is None else [b for b in args.train_backends.split(",") if b]
-    return EvalOptions(data=args.data, config=args.config, split=args.split, detector=args.detector, params=params,
+    budget = {} if getattr(args, "entry_budget", None) is None else {"entry_budget": args.entry_budget}
+    return EvalOptions(**budget, data=args.data, config=args.config, split=args.split, detector=args.detector, params=params,
                        submission=args.submission, name=args.name, train_backends=train, policy=args.policy,
                        timeout_s=args.timeout, memory_mb=args.memory_mb, bootstrap=args.bootstrap, seed=args.seed,
                        progress=not args.no_progress, perturbation=_single_perturbation(args))
@@ -119,7 +123,7 @@ def relaunch_argv(args) -> list[str]:
     flags = {"config": "--config", "split": "--split", "detector": "--detector", "submission": "--submission",
              "detector_params": "--detector-params", "name": "--name", "train_backends": "--train-backends",
              "policy": "--policy", "timeout": "--timeout", "memory_mb": "--memory-mb", "bootstrap": "--bootstrap",
-             "seed": "--seed", "output": "--output", "results_dir": "--results-dir"}
+             "seed": "--seed", "output": "--output", "results_dir": "--results-dir", "entry_budget": "--entry-budget"}
     for dest, flag in flags.items():
         value = getattr(args, dest)
         if value is not None:
@@ -174,6 +178,7 @@ def _evaluate(args) -> int | None:
     from inpaintbench.harness.data import DataError, open_eval_data
     from inpaintbench.harness.folder import FolderSubmissionError
     from inpaintbench.harness.problems import SubmissionError, format_problems
+    from inpaintbench.harness.records import GroundTruthError
     from inpaintbench.harness.results import default_results_name, write_json_atomic
     from inpaintbench.harness.run import collect_records, score_records
     from inpaintbench.harness.sandbox import DetectorStartError
@@ -193,14 +198,14 @@ def _evaluate(args) -> int | None:
             with state.main_process_first():  # one process fills the datasets cache, the others reuse it
                 data = open_eval_data(opts.data, opts.config, opts.split)
             collected = collect_records(opts, data, state.process_index, state.num_processes)
-            collected = distributed.gather_collected(state, collected)
+            collected = distributed.gather_collected(state, collected, opts.entry_budget)
             # The last collective: stop gloo's threads before any rank exits, or a rank that exits first can
             # abort with "terminate called without an active exception" (seen here, about 1 run in 3).
             state.destroy_process_group()
         else:
             data = open_eval_data(opts.data, opts.config, opts.split)
             collected = collect_records(opts, data)
-    except (DataError, FolderSubmissionError, DetectorStartError) as exc:
+    except (DataError, FolderSubmissionError, DetectorStartError, GroundTruthError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if not main:
@@ -243,7 +248,14 @@ def _print_summary(results: dict, output: Path) -> None:
     for m in HEADLINE_METRICS:
         value, ci = metrics.get(m), overall.get(m)
         shown = "n/a" if value is None else f"{value:.4f}"
-        print(f"  {m:22s} {shown}" + (f"  [{ci['low']:.4f}, {ci['high']:.4f}]" if ci else ""))
+        print(f"  {m:26s} {shown}" + (f"  [{ci['low']:.4f}, {ci['high']:.4f}]" if ci else ""))
+    if metrics.get("pixel_pooled_exact") is False:
+        print(f"  note: pooled pixel metrics ran over the entry budget and are not exact (AUC error at most "
+              f"{metrics.get('pixel_auc_pooled_error_bound')}); raise --entry-budget for exact values", file=sys.stderr)
+    isolation = results["detector"].get("isolation") or {}
+    if not isolation.get("isolated"):
+        print(f"  note: not isolated ({isolation.get('method', 'unknown')}): the leaderboard lists this result "
+              "apart, unranked", file=sys.stderr)
     print(f"results: {output}")
 
 

@@ -35,13 +35,14 @@ def make_state():
     return state
 
 
-def gather_collected(state, collected):
-    """All processes' records on every process, merged in index order."""
+def gather_collected(state, collected, entry_budget=None):
+    """All processes' records on every process, merged in index order (and fitted to the entry budget)."""
     from accelerate.utils import gather_object
 
     from inpaintbench.harness.run import merge_collected
 
-    return merge_collected(gather_object([collected]))
+    parts = gather_object([collected])
+    return merge_collected(parts) if entry_budget is None else merge_collected(parts, entry_budget)
 
 
 def launch_command(num_processes: int, cli_args: list[str]) -> tuple[list[str], dict[str, str]]:

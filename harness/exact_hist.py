@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inpaintbench.harness.ranking import as_ranked, ranking_metrics, scan_sorted_codes
+
 HALF_KEY = np.uint64(0x3FE0000000000000)  # IEEE-754 bits of 0.5
 FULL_RESOLUTION = 0  # shift 0: every float64 value keeps its own key
 FLOAT16_KEYS = 0x3C00 + 1  # float16 bit patterns of the values in [0, 1]
@@ -64,47 +66,56 @@ def keys_to_values(keys: np.ndarray) -> np.ndarray:
     return values
 
 
-def _group_sorted(sorted_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted ``value_code * 2 + gt`` codes -> (distinct value codes, pos counts, neg counts)."""
-    n = sorted_codes.shape[0]
-    if n == 0:
-        return np.zeros(0, sorted_codes.dtype), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    values = sorted_codes >> 1
-    starts = np.flatnonzero(values[1:] != values[:-1]) + 1
-    starts = np.concatenate([[0], starts])
-    totals = np.diff(np.append(starts, n))
-    pos = np.add.reduceat((sorted_codes & 1).astype(np.int64), starts)
-    return values[starts], pos, totals - pos
+@dataclass
+class ReducedMap:
+    """One map against its ground truth: the exact histogram, its ranking metrics and the sum of the scores."""
+
+    hist: SparseHist
+    ranked: dict  # ranking.ranking_metrics of hist
+    value_sum: float
 
 
-def exact_hist(pred: np.ndarray, gt: np.ndarray) -> SparseHist:
-    """The exact histogram of ``pred`` (uint8, float16, float32 or float64, values checked by the caller) split
-    by the boolean ``gt``. O(pixels) for uint8 and float16 (dense counts), one integer sort for float32/64."""
+def _from_dense(counts: np.ndarray, values: np.ndarray, max_fpr: float) -> ReducedMap:
+    """(2, K) counts over K candidate values (row 0 negatives, row 1 positives) -> the present values only."""
+    present = np.flatnonzero(counts[0] + counts[1])
+    pos, neg, vals = counts[1, present], counts[0, present], values[present]
+    return ReducedMap(SparseHist(values_to_keys(vals), pos, neg), ranking_metrics(pos, neg, max_fpr),
+                      float(np.dot(vals, pos + neg)))
+
+
+_UINT8_VALUES = np.arange(256, dtype=np.float64) / 255.0  # the value a uint8 map stands for, k / 255
+_FLOAT16_VALUES = np.arange(FLOAT16_KEYS, dtype=np.uint16).view(np.float16).astype(np.float64)
+
+
+def reduce_map(pred: np.ndarray, gt: np.ndarray, max_fpr: float) -> ReducedMap:
+    """The exact histogram of ``pred`` (uint8, float16, float32 or float64, non-negative, values checked by the
+    caller) split by the boolean ``gt``. O(pixels) for uint8 and float16 (dense counts over every possible value),
+    one integer sort and one compiled walk for float32/64."""
     if pred.shape != gt.shape:
         raise ValueError(f"map shape {pred.shape} != ground-truth shape {gt.shape}")
-    flat, g = pred.ravel(), gt.ravel()
+    flat, g = pred.ravel(), np.ascontiguousarray(gt).ravel()
     if pred.dtype == np.uint8:
         counts = np.bincount(flat.astype(np.intp) + 256 * g, minlength=512).reshape(2, 256)
-        present = np.flatnonzero(counts.sum(axis=0))
-        values = present.astype(np.float64) / 255.0  # the value a uint8 map stands for, k / 255
-        return SparseHist(values_to_keys(values), counts[1, present], counts[0, present])
+        return _from_dense(counts, _UINT8_VALUES, max_fpr)
     if pred.dtype == np.float16:
         bits = flat.view(np.uint16).astype(np.intp)  # non-negative float16: bit order is value order
         counts = np.bincount(bits + FLOAT16_KEYS * g, minlength=2 * FLOAT16_KEYS).reshape(2, FLOAT16_KEYS)
-        present = np.flatnonzero(counts.sum(axis=0))
-        values = present.astype(np.uint16).view(np.float16).astype(np.float64)
-        return SparseHist(values_to_keys(values), counts[1, present], counts[0, present])
+        return _from_dense(counts, _FLOAT16_VALUES, max_fpr)
     if pred.dtype == np.float32:
-        # Non-negative float32 bits are < 2^30, so bits * 2 + gt fits uint32: one 4-byte sort.
-        codes = (flat.view(np.uint32) << np.uint32(1)) | g.astype(np.uint32)
-        bits, pos, neg = _group_sorted(np.sort(codes))
-        values = bits.astype(np.uint32).view(np.float32).astype(np.float64)
-        return SparseHist(values_to_keys(values), pos, neg)
-    if pred.dtype == np.float64:
-        codes = (flat.view(np.uint64) << np.uint64(1)) | g.astype(np.uint64)
-        bits, pos, neg = _group_sorted(np.sort(codes))
-        return SparseHist(values_to_keys(bits.view(np.float64)), pos, neg)
-    raise ValueError(f"exact_hist takes uint8, float16, float32 or float64 maps, got {pred.dtype}")
+        # Non-negative float32 bits are < 2^30, so bits * 2 + gt fits uint32: one 4-byte sort. The shift drops
+        # the sign bit, which makes -0.0 the same code as 0.0.
+        codes = (flat.view(np.uint32) << np.uint32(1)) | g.view(np.uint8)
+    elif pred.dtype == np.float64:
+        codes = (flat.view(np.uint64) << np.uint64(1)) | g.view(np.uint8)
+    else:
+        raise ValueError(f"reduce_map takes uint8, float16, float32 or float64 maps, got {pred.dtype}")
+    codes.sort()
+    keys, pos, neg, value_sum, auc, ap, tpr, f1, edge = scan_sorted_codes(codes, pred.dtype == np.float32, max_fpr)
+    return ReducedMap(SparseHist(keys, pos, neg), as_ranked(auc, ap, tpr, f1, edge), value_sum)
+
+
+def exact_hist(pred: np.ndarray, gt: np.ndarray) -> SparseHist:
+    return reduce_map(pred, gt, 0.05).hist
 
 
 def regrid(hist: SparseHist, shift: int) -> tuple[SparseHist, bool]:

@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from inpaintbench.harness import histmetrics as hm
 from inpaintbench.harness.conventions import TARGET_FPR
 from inpaintbench.harness.exact_hist import HALF_KEY, SparseHist
+from inpaintbench.harness.ranking import ranking_metrics
 
 # Per-image values every summary carries (None where undefined for that image).
 IMAGE_PIXEL_FIELDS = (
@@ -48,7 +48,8 @@ def f1_iou(tp: float, fp: float, fn: float) -> tuple[float | None, float | None]
     return _ratio(2 * tp, 2 * tp + fp + fn), _ratio(tp, tp + fp + fn)
 
 
-def image_pixel_metrics(hist: SparseHist) -> dict[str, float | None]:
+def image_pixel_metrics(hist: SparseHist, ranked: dict | None = None) -> dict[str, float | None]:
+    """``ranked``: ``ranking.ranking_metrics`` of ``hist`` when already computed (``exact_hist.reduce_map``)."""
     n_pos = float(hist.pos.sum())
     out: dict[str, float | None] = dict.fromkeys(IMAGE_PIXEL_FIELDS)
     ge, gt = threshold_edges(hist.keys)
@@ -60,12 +61,9 @@ def image_pixel_metrics(hist: SparseHist) -> dict[str, float | None]:
     # 1 - p >= 0.5 exactly when p <= 0.5: the bins below the "> 0.5" edge.
     tp_inv, fp_inv = float(hist.pos[:gt].sum()), float(hist.neg[:gt].sum())
     out["f1_inverted"] = f1_iou(tp_inv, fp_inv, n_pos - tp_inv)[0]
-    out["f1_best"] = float(np.nanmax(hm.f1_at_edges(hist.pos, hist.neg)))
-    auc = float(hm.roc_auc(hist.pos, hist.neg))
-    out["auc"] = None if math.isnan(auc) else auc
-    out["ap"] = float(hm.average_precision(hist.pos, hist.neg))
-    tpr = float(hm.tpr_at_fpr(hist.pos, hist.neg, TARGET_FPR))
-    out["tpr_at_5fpr"] = None if math.isnan(tpr) else tpr
+    ranked = ranked or ranking_metrics(hist.pos, hist.neg, TARGET_FPR)
+    for name, key in (("f1_best", "f1_best"), ("auc", "auc"), ("ap", "ap"), ("tpr_at_5fpr", "tpr_at_fpr")):
+        out[name] = None if math.isnan(ranked[key]) else float(ranked[key])
     return out
 
 

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inpaintbench.harness.exact_hist import SparseHist, exact_hist, regrid
+from inpaintbench.harness.conventions import TARGET_FPR
+from inpaintbench.harness.exact_hist import SparseHist, reduce_map, regrid
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS, flagged_pixels, image_pixel_metrics
 
 ASPECT_TOLERANCE = 0.02  # a map may be smaller or larger than the image, but not another shape
@@ -145,13 +146,18 @@ def as_score_map(pred: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(arr)
     if arr.dtype not in (np.float16, np.float32, np.float64):
         raise ValueError(f"predicted map must be uint8 (0..255) or float16/32/64 in [0, 1], got dtype {arr.dtype}")
+    if arr.dtype == np.float16:  # NumPy emulates float16 arithmetic (slow): check the bit patterns instead
+        bits = np.ascontiguousarray(arr).view(np.uint16)
+        if int(bits.max()) <= 0x3C00:  # +0 .. 1.0; NaN, inf, negatives and -0.0 have larger patterns
+            return np.ascontiguousarray(arr)
     lo, hi = float(arr.min()), float(arr.max())  # NaN propagates through min/max
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("predicted map contains NaN or infinite values")
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"predicted map values must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
-    # + 0 turns -0.0 into +0.0: the bit-pattern order used by exact_hist needs non-negative signs.
-    return np.ascontiguousarray(arr) + arr.dtype.type(0)
+    if arr.dtype == np.float16:  # + 0 turns -0.0 into +0.0 for the float16 bit-pattern counts
+        return np.ascontiguousarray(arr) + arr.dtype.type(0)
+    return np.ascontiguousarray(arr)  # float32/64: exact_hist's codes drop the sign bit, so -0.0 is 0.0
 
 
 def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -170,11 +176,6 @@ def map_max_score(pred: np.ndarray) -> float:
     """Image score of a map-only detector: the map's maximum (MVSS-Net's convention), in [0, 1]."""
     top = pred.max()
     return float(top) / 255.0 if pred.dtype == np.uint8 else float(top)
-
-
-def _map_sum(pred: np.ndarray) -> float:
-    total = float(pred.sum(dtype=np.float64))
-    return total / 255.0 if pred.dtype == np.uint8 else total
 
 
 def summarize(
@@ -203,9 +204,10 @@ def summarize(
     if score is None:
         score = map_max_score(pred)
     pred = resize_to(pred, gt.shape)
-    hist = exact_hist(pred, gt)
-    return ImageSummary(hist, _check_score(score), int(label), has_map=True, n_pixels=int(gt.size),
-                        flagged=flagged_pixels(hist), map_sum=_map_sum(pred), metrics=image_pixel_metrics(hist))
+    reduced = reduce_map(pred, gt, TARGET_FPR)
+    return ImageSummary(reduced.hist, _check_score(score), int(label), has_map=True, n_pixels=int(gt.size),
+                        flagged=flagged_pixels(reduced.hist), map_sum=reduced.value_sum,
+                        metrics=image_pixel_metrics(reduced.hist, reduced.ranked))
 
 
 def _check_score(score: float) -> float:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_FORMAT = "inpaintbench-results"
-RESULTS_FORMAT_VERSION = 1
+RESULTS_FORMAT_VERSION = 2  # 2: exact-histogram metrics, pristine false alarms, isolation
 
 
 class ResultsError(ValueError):

@@ -75,6 +75,9 @@ class Collected:
 
 
 def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int = 1) -> Collected:
+    from inpaintbench.harness.allocator import keep_freed_buffers
+
+    keep_freed_buffers()  # per-image buffers reused instead of re-faulted (allocator.py)
     indices = range(rank, len(data.dataset), world)
     desc = f"scoring [{rank + 1}/{world}]" if world > 1 else "scoring"
     if opts.perturbation != IDENTITY:
@@ -164,7 +167,14 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
         "config": {k: v for k, v in asdict(opts).items() if k != "progress"},
         "conventions": CONVENTIONS,
         "headline_metrics": list(HEADLINE_METRICS),
+        # False: the detector ran without OS isolation, or the maps were made outside the harness (a folder);
+        # the leaderboard lists such results apart.
+        "isolated": bool((detector.get("isolation") or {}).get("isolated")),
         "metrics": metrics,
+        # IMDL-BenCo's convention beside ours, for comparison with papers that used it (never a headline).
+        "imdlbenco": {"convention": CONVENTIONS["imdlbenco"],
+                      "pixel_f1_mean": metrics.get("imdlbenco_pixel_f1_mean"),
+                      "pixel_iou_mean": metrics.get("imdlbenco_pixel_iou_mean")},
         "intervals": intervals,
         "breakdowns": breakdowns(scorer, metas),
         "domain": domain,

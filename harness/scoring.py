@@ -18,6 +18,7 @@ from inpaintbench.harness import histmetrics as hm
 from inpaintbench.harness.conventions import IMAGE_THRESHOLD, TARGET_FPR
 from inpaintbench.harness.exact_hist import HALF_KEY, keys_to_values
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS
+from inpaintbench.harness.ranking import ranking_metrics
 
 # The numbers a leaderboard shows and the bootstrap brackets.
 HEADLINE_METRICS = (
@@ -155,17 +156,18 @@ class Scorer:
         """Pooled pixel metrics: one confusion matrix over every pixel of the weighted images."""
         pos, neg = self.pooled.summed(row_weights)
         edge = int(np.searchsorted(self.pooled.keys, HALF_KEY, "left"))  # bins from here up are >= 0.5
-        f1 = hm.f1_at_edges(pos, neg)
-        best = int(np.nanargmax(f1)) if np.isfinite(f1).any() else None
+        tp, fp, n_pos = pos[edge:].sum(), neg[edge:].sum(), pos.sum()
+        ranked = ranking_metrics(pos, neg, TARGET_FPR)
         name = lambda metric: f"pixel_{metric}_pooled{suffix}"  # noqa: E731
         out = {
-            name("f1"): float(f1[edge]),
-            name("iou"): float(hm.iou_at_edges(pos, neg)[edge]),
-            name("f1_best"): float(f1[best]) if best is not None else math.nan,
-            f"pixel_best_threshold_pooled{suffix}": _edge_value(best, self.pooled.keys),
-            name("auc"): float(hm.roc_auc(pos, neg)),
-            name("ap"): float(hm.average_precision(pos, neg)),
-            name("tpr_at_5fpr"): float(hm.tpr_at_fpr(pos, neg, TARGET_FPR)),
+            name("f1"): 2 * tp / (tp + fp + n_pos) if n_pos > 0 else math.nan,
+            name("iou"): tp / (fp + n_pos) if n_pos > 0 else math.nan,
+            name("f1_best"): ranked["f1_best"],
+            f"pixel_best_threshold_pooled{suffix}": _edge_value(ranked["best_edge"], self.pooled.keys)
+            if n_pos > 0 else math.nan,
+            name("auc"): ranked["auc"],
+            name("ap"): ranked["ap"],
+            name("tpr_at_5fpr"): ranked["tpr_at_fpr"],
         }
         if not self.exact:  # merged bins could hide any order between their inpainted and pristine pixels
             total = pos.sum() * neg.sum()
