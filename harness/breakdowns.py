@@ -31,13 +31,15 @@ def _with_pristine(members: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def breakdowns(scorer: Scorer, metas: list[dict]) -> dict[str, dict[str, dict]]:
     labels = scorer.labels
-    out: dict[str, dict[str, dict]] = {}
+    wanted: list[tuple[str, str, np.ndarray]] = []
     for column in BREAKDOWN_COLUMNS:
         values = np.array([group_value(m, column) for m in metas], dtype=object)
-        groups = {}
         for value in sorted(set(values[labels == 1])):  # groups without any forged image say nothing
-            groups[value] = scorer.compute(_with_pristine(values == value, labels))
-        out[column] = groups
+            wanted.append((column, value, _with_pristine(values == value, labels)))
+    out: dict[str, dict[str, dict]] = {column: {} for column in BREAKDOWN_COLUMNS}
+    # One pass over the histograms for every group (they may be read back from disk: hist_store).
+    for (column, value, _), metrics in zip(wanted, scorer.compute_many([w for _, _, w in wanted])):
+        out[column][value] = metrics
     return out
 
 
@@ -52,17 +54,18 @@ def domain_weights(metas: list[dict], labels: np.ndarray, training_backends) -> 
 
 
 def domain_split(scorer: Scorer, metas: list[dict], training_backends) -> dict:
-    weights = domain_weights(metas, scorer.labels, training_backends)
+    weights = {name: w for name, w in domain_weights(metas, scorer.labels, training_backends).items()
+               if (w * scorer.labels).sum() > 0}
     return {
         "training_backends": sorted(str(b) for b in training_backends),
-        **{name: scorer.compute(w) for name, w in weights.items() if (w * scorer.labels).sum() > 0},
+        **dict(zip(weights, scorer.compute_many(list(weights.values())))),
     }
 
 
 def bootstrap_intervals(scorer: Scorer, n_resamples: int = 1000, seed: int = 0, base_weights: np.ndarray | None = None,
                         metrics=HEADLINE_METRICS, progress: bool = True, desc: str = "bootstrap") -> dict:
     """95% percentile intervals, resampling the images (those with base weight > 0) with replacement. Pooled pixel
-    metrics inside resamples run on ``Scorer.for_resampling`` (at most 16384 nested levels of the exact values)."""
+    metrics inside resamples run on ``Scorer.for_resampling`` (at most 1024 levels, centred on the exact value)."""
     n = len(scorer.scores)
     scorer = scorer.for_resampling()
     population = np.arange(n) if base_weights is None else np.flatnonzero(np.asarray(base_weights) > 0)

@@ -13,10 +13,9 @@ PIXEL_THRESHOLD = 0.5  # F1_th / IoU_th: a pixel is predicted inpainted iff its 
 IMAGE_THRESHOLD = 0.5  # balanced accuracy: an image is predicted inpainted iff its score >= 0.5
 TARGET_FPR = 0.05
 
-# Pooled pixel metrics keep every distinct map value exactly until a run's summaries hold this many
-# (image, value) entries (16 bytes each); past it, values merge into nested bins and results say so
-# (``pixel_pooled_exact: false`` with an AUC error bound). Per-image metrics are always exact.
-DEFAULT_ENTRY_BUDGET = 1 << 22
+# Histogram rows (one per distinct value per image, 24 bytes) held in memory; past it they spill to a scratch
+# file and are read back by key range (harness/hist_store.py): every metric stays exact, memory stays flat.
+DEFAULT_ENTRY_BUDGET = 1 << 21
 
 # Mask-size bins over the ground-truth area fraction (forged pixels / all pixels), lower bound exclusive.
 MASK_SIZE_BINS = (("small", 0.0, 0.05), ("medium", 0.05, 0.15), ("large", 0.15, 1.0))
@@ -43,9 +42,8 @@ CONVENTIONS = {
     "roc_auc_score on all pixels)",
     "map_values": "every distinct value of a map in its own precision (uint8 k means k/255; float16/32/64 as "
     "given) keeps its own counts: no fixed bins, so saturated sigmoid maps score exactly",
-    "pooled_budget": f"pooled metrics are exact up to {DEFAULT_ENTRY_BUDGET} (image, distinct value) entries per "
-    "run; beyond, values merge into nested bins and the results carry pixel_pooled_exact = false and an AUC "
-    "error bound; per-image metrics are always exact",
+    "pooled_exactness": "pooled metrics sum every image's exact histogram: exact for any number of images (past "
+    f"{DEFAULT_ENTRY_BUDGET} rows in memory the histograms spill to a scratch file and are read back by key range)",
     "image_score": "the detector's score; when a detector gives only a map, the map's maximum (MVSS-Net)",
     "image_threshold": f"balanced accuracy: image predicted inpainted iff score >= {IMAGE_THRESHOLD}",
     "tpr_at_fpr": f"largest TPR among ROC points with FPR <= {TARGET_FPR} (no interpolation)",
@@ -56,7 +54,8 @@ CONVENTIONS = {
     "failed_samples": "policy 'strict' (default): any invalid, crashed or timed-out sample stops scoring with a "
     "report; policy 'penalize': such a sample gets score 0 and an all-zero map, and is listed in the results",
     "bootstrap": "95% percentile intervals from resampling images with replacement (seeded); pooled pixel "
-    "metrics inside resamples use at most 16384 nested levels of the exact values (exact below that)",
+    "metrics inside resamples use at most 1024 levels (quantiles of the run's values, 0.5 an edge; exact when the "
+    "run has fewer distinct values), shifted by the exact full-data value minus its value at those levels",
     "imdlbenco": "reported apart as imdlbenco_*: IMDL-BenCo's convention, per-image mean over every image with a "
     "map, authentic images at F1 = IoU = 0, a pixel predicted inpainted iff score > 0.5",
 }

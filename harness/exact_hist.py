@@ -8,9 +8,7 @@ fixed bins cannot tell those values apart, so AUC, AP, TPR@FPR and best-F1 compu
 Values are stored as *two-sided keys*: uint64 integers whose order is the order of the values, with full
 float64 resolution near both ends: a value v < 0.5 maps to the IEEE bits of v, a value v >= 0.5 to
 ``HALF + (HALF - bits(1 - v))`` (``1 - v`` is exact in binary floating point for v in [0.5, 1], Sterbenz).
-Clearing the low ``shift`` bits of keys merges neighbouring values into nested bins (``regrid``), which is how a
-run that exceeds its memory budget degrades: with a certified error bound, never silently. 0.5 is always a bin
-edge, so decisions at 0.5 stay exact at every resolution.
+0.5's key is ``HALF_KEY``: "score >= 0.5" is "key >= HALF_KEY", exactly, whatever the map's dtype.
 """
 
 from __future__ import annotations
@@ -19,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inpaintbench.harness.ranking import as_ranked, ranking_metrics, scan_sorted_codes
+from inpaintbench.harness.ranking import ranking_metrics, scan_sorted_codes
 
 HALF_KEY = np.uint64(0x3FE0000000000000)  # IEEE-754 bits of 0.5
-FULL_RESOLUTION = 0  # shift 0: every float64 value keeps its own key
 FLOAT16_KEYS = 0x3C00 + 1  # float16 bit patterns of the values in [0, 1]
 
 
@@ -110,36 +107,9 @@ def reduce_map(pred: np.ndarray, gt: np.ndarray, max_fpr: float) -> ReducedMap:
     else:
         raise ValueError(f"reduce_map takes uint8, float16, float32 or float64 maps, got {pred.dtype}")
     codes.sort()
-    keys, pos, neg, value_sum, auc, ap, tpr, f1, edge = scan_sorted_codes(codes, pred.dtype == np.float32, max_fpr)
-    return ReducedMap(SparseHist(keys, pos, neg), as_ranked(auc, ap, tpr, f1, edge), value_sum)
+    keys, pos, neg, value_sum, ranked = scan_sorted_codes(codes, pred.dtype == np.float32, max_fpr)
+    return ReducedMap(SparseHist(keys, pos, neg), ranked, value_sum)
 
 
 def exact_hist(pred: np.ndarray, gt: np.ndarray) -> SparseHist:
     return reduce_map(pred, gt, 0.05).hist
-
-
-def regrid(hist: SparseHist, shift: int) -> tuple[SparseHist, bool]:
-    """Clear the low ``shift`` bits of every key and merge equal keys. Returns (hist, lossless): lossless when no
-    two distinct keys merged (the keys already had those bits clear, e.g. float32 maps below shift 29)."""
-    if shift <= 0 or len(hist) == 0:
-        return hist, True
-    mask = ~np.uint64((1 << shift) - 1)
-    keys = hist.keys & mask
-    if np.array_equal(keys, hist.keys):
-        return hist, True
-    starts = np.concatenate([[0], np.flatnonzero(keys[1:] != keys[:-1]) + 1])
-    merged = SparseHist(keys[starts], np.add.reduceat(hist.pos, starts), np.add.reduceat(hist.neg, starts))
-    return merged, len(merged) == len(hist)
-
-
-def merge_sum(hists: list[SparseHist], weights: np.ndarray | None = None) -> SparseHist:
-    """Weighted sum of histograms on one common key set (used for pooled metrics over any multiset of images)."""
-    if not hists:
-        return SparseHist.empty()
-    keys = np.concatenate([h.keys for h in hists])
-    w = np.ones(len(hists)) if weights is None else np.asarray(weights, dtype=np.float64)
-    rep = np.repeat(w, [len(h) for h in hists])
-    unique, inverse = np.unique(keys, return_inverse=True)
-    pos = np.bincount(inverse, weights=np.concatenate([h.pos for h in hists]) * rep, minlength=len(unique))
-    neg = np.bincount(inverse, weights=np.concatenate([h.neg for h in hists]) * rep, minlength=len(unique))
-    return SparseHist(unique, pos, neg)

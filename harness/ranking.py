@@ -1,15 +1,20 @@
-"""The inner loops of exact scoring, compiled with numba: sorted pixel codes -> distinct values with their
-counts and every ranking metric, in one walk from the top score down; and the same metrics for any histogram.
+"""The inner loops of exact scoring, compiled with numba. Each walks distinct scores from the highest down and
+updates every ranking metric at each one (``_step``):
+
+- ``scan_sorted_codes``: one image's sorted pixel codes -> its exact histogram and metrics;
+- ``ranking_metrics``: any histogram (bins in ascending order) -> the metrics;
+- ``merge_walk``: many images' histograms merged on the fly (a k-way merge from the top, no merged copy), for
+  several image weightings at once -> pooled metrics; resumable, so spilled histograms go a key range at a time.
 
 Why compiled: a float map has about as many distinct values as pixels (233k of 262k for a 512 x 512 sigmoid map),
-so after the one unavoidable sort every step runs over arrays as long as the image. Done as a dozen NumPy passes
-that cost several times the sort itself (each pass allocates and faults in a fresh array); one compiled walk
-keeps exact scoring at a few milliseconds per image (benchmarks/scoring.py).
+so after the one unavoidable sort every step runs over arrays as long as the image or the whole run. As NumPy
+passes (or a sort of every image's rows together) that costs several times the rest of scoring; one compiled
+walk keeps exact scoring at a few milliseconds per image (benchmarks/scoring.py).
 
-Definitions (sklearn's, ties averaged; bins are distinct scores in ascending order, walked from the top):
-AUC = sum over negatives of (positives strictly above + half the tied ones) / (P N); AP = sum over distinct
-thresholds of (recall gain x precision); best F1 = max over thresholds of 2 TP / (TP + FP + P); TPR at FPR =
-the largest TPR among ROC points whose FP / N <= max_fpr (the all-negative point, TPR 0, always qualifies).
+Definitions (sklearn's, ties averaged): AUC = sum over negatives of (positives strictly above + half the tied
+ones) / (P N); AP = sum over distinct thresholds of recall gain x precision; best F1 = max over thresholds of
+2 TP / (TP + FP + P) (predicting nothing scores 0); TPR at FPR = the largest TPR among ROC points with
+FP / N <= max_fpr (the all-negative point, TPR 0, always qualifies).
 """
 
 from __future__ import annotations
@@ -19,8 +24,59 @@ import math
 import numba
 import numpy as np
 
-
 HALF_BITS = np.uint64(0x3FE0000000000000)  # IEEE-754 bits of 0.5 (exact_hist.HALF_KEY)
+NOTHING = -1  # best-F1 label while "predict nothing" is still the best threshold
+
+# Columns of a walk's state row.
+TP, FP, WINS, GAINED, BEST_F1, TPR, OPEN, TP_HALF, FP_HALF, LEVELS = range(10)
+STATE_COLUMNS = 10
+
+
+def new_state(n_walks: int) -> tuple[np.ndarray, np.ndarray]:
+    """(state rows, best-F1 labels) for ``n_walks`` walks that have seen nothing yet."""
+    state = np.zeros((n_walks, STATE_COLUMNS))
+    state[:, OPEN] = 1.0
+    return state, np.full(n_walks, NOTHING, np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _step(st, best, w, p, q, n_pos, n_neg, max_fpr, label, key):
+    """One distinct score (``p`` positives, ``q`` negatives, its ``key``), below every score seen so far."""
+    tp = st[w, TP]
+    st[w, WINS] += q * (tp + 0.5 * p)  # positives strictly above this score, ties count half
+    tp += p
+    fp = st[w, FP] + q
+    st[w, TP] = tp
+    st[w, FP] = fp
+    if p > 0.0:
+        st[w, GAINED] += p * tp / (tp + fp)  # recall gain x precision at this threshold
+        if 2.0 * tp > st[w, BEST_F1] * (tp + fp + n_pos):  # F1 only rises where positives are added
+            st[w, BEST_F1] = 2.0 * tp / (tp + fp + n_pos)
+            best[w] = label
+    if st[w, OPEN] > 0.0:
+        if n_neg > 0.0 and n_pos > 0.0 and fp / n_neg <= max_fpr:
+            st[w, TPR] = tp / n_pos  # tp only grows: the last qualifying point is the largest TPR
+        else:
+            st[w, OPEN] = 0.0  # fp only grows: no later point qualifies
+    if key >= HALF_BITS:
+        st[w, TP_HALF] += p
+        st[w, FP_HALF] += q
+    if p + q > 0.0:
+        st[w, LEVELS] += 1.0
+
+
+def finish(state: np.ndarray, best: np.ndarray, w: int, n_pos: float, n_neg: float) -> dict:
+    """The metrics of walk ``w`` (NaN where undefined: no positives; AUC and TPR also need negatives)."""
+    st, nan = state[w], math.nan
+    both = n_pos > 0 and n_neg > 0
+    return {
+        "auc": st[WINS] / (n_pos * n_neg) if both else nan,
+        "ap": st[GAINED] / n_pos if n_pos > 0 else nan,
+        "tpr_at_fpr": st[TPR] if both else nan,
+        "f1_best": st[BEST_F1] if n_pos > 0 else nan,
+        "best_label": int(best[w]),  # bin index or key of the best-F1 threshold; NOTHING: predict nothing
+        "tp_half": st[TP_HALF], "fp_half": st[FP_HALF], "levels": int(st[LEVELS]),
+    }
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -34,11 +90,7 @@ def _two_sided_key(v, u64, f64):
 
 
 @numba.njit(cache=True, nogil=True)
-def scan_sorted_codes(codes, is_float32, max_fpr):
-    """Sorted ``value_bits << 1 | is_positive`` codes of a float32 (``is_float32``) or float64 map -> the
-    two-sided keys of its distinct values (ascending) with their positive and negative counts, the sum of all
-    pixel values, and the ranking metrics of that histogram. Two passes: one counts, one walks the codes from the
-    top, closing a bin at each change of value."""
+def _scan(codes, is_float32, max_fpr, state, best):
     n = codes.shape[0]
     n_groups = 0
     n_pos = 0
@@ -54,7 +106,6 @@ def scan_sorted_codes(codes, is_float32, max_fpr):
     u64 = np.zeros(1, np.uint64)
     f64 = u64.view(np.float64)
     P, N = float(n_pos), float(n - n_pos)
-    run = (0.0, 0.0, 0.0, 0.0, 0.0, n_groups, 0.0, True)
     value_sum = 0.0
     g = n_groups
     p = 0
@@ -73,68 +124,123 @@ def scan_sorted_codes(codes, is_float32, max_fpr):
                 u64[0] = np.uint64(codes[i] >> 1)
                 v = f64[0]
             value_sum += v * (p + q)
-            keys[g] = _two_sided_key(v, u64, f64)
+            key = _two_sided_key(v, u64, f64)
+            keys[g] = key
             pos[g] = p
             neg[g] = q
-            run = _step(run, float(p), float(q), P, N, max_fpr, g)
+            _step(state, best, 0, float(p), float(q), P, N, max_fpr, g, key)
             p = 0
             q = 0
-    auc, ap, tpr, f1 = _finish(run, P, N)
-    return keys, pos, neg, value_sum, auc, ap, tpr, f1, run[5]
+    return keys, pos, neg, value_sum, n_pos
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _step(run, p, q, n_pos, n_neg, max_fpr, j):
-    """One bin, walking down from the highest score. ``run``: (tp, fp, AUC wins, AP sum, best F1, its bin,
-    TPR at the FPR limit, whether the FPR limit still holds); returns the updated tuple."""
-    tp, fp, wins, gained, best_f1, best_edge, tpr, open_ = run
-    wins += q * (tp + 0.5 * p)  # positives in strictly higher bins, ties count half
-    tp += p
-    fp += q
-    if p > 0.0:
-        gained += p * tp / (tp + fp)  # recall gain x precision at this threshold
-        if 2.0 * tp > best_f1 * (tp + fp + n_pos):  # F1 only rises where positives are added
-            best_f1 = 2.0 * tp / (tp + fp + n_pos)
-            best_edge = j
-    if open_:
-        if n_neg > 0.0 and n_pos > 0.0 and fp / n_neg <= max_fpr:
-            tpr = tp / n_pos  # tp only grows: the last qualifying point is the largest TPR
-        else:
-            open_ = False  # fp only grows: no later point qualifies
-    return tp, fp, wins, gained, best_f1, best_edge, tpr, open_
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _finish(run, n_pos, n_neg):
-    nan = math.nan
-    auc = run[2] / (n_pos * n_neg) if n_pos > 0.0 and n_neg > 0.0 else nan
-    ap = run[3] / n_pos if n_pos > 0.0 else nan
-    tpr = run[6] if n_pos > 0.0 and n_neg > 0.0 else nan
-    f1 = run[4] if n_pos > 0.0 else nan
-    return auc, ap, tpr, f1
+def scan_sorted_codes(codes: np.ndarray, is_float32: bool, max_fpr: float):
+    """Sorted ``value_bits << 1 | is_positive`` codes of a float32 (``is_float32``) or float64 map -> (two-sided
+    keys of its distinct values ascending, positive counts, negative counts, sum of all pixel values, metrics as
+    ``ranking_metrics`` gives them). Two passes: one counts, one walks the codes from the top."""
+    state, best = new_state(1)
+    keys, pos, neg, value_sum, n_pos = _scan(codes, bool(is_float32), float(max_fpr), state, best)
+    metrics = finish(state, best, 0, float(n_pos), float(len(codes) - n_pos))
+    return keys, pos, neg, value_sum, _with_edge(metrics, len(keys))
 
 
 @numba.njit(cache=True, nogil=True)
-def _ranking(pos, neg, max_fpr):
+def _ranking(keys, pos, neg, max_fpr, state, best):
     n_pos = 0.0
     n_neg = 0.0
     for j in range(pos.shape[0]):
         n_pos += pos[j]
         n_neg += neg[j]
-    run = (0.0, 0.0, 0.0, 0.0, 0.0, pos.shape[0], 0.0, True)  # best bin: "nothing predicted" until beaten
     for j in range(pos.shape[0] - 1, -1, -1):
-        run = _step(run, float(pos[j]), float(neg[j]), n_pos, n_neg, max_fpr, j)
-    auc, ap, tpr, f1 = _finish(run, n_pos, n_neg)
-    return auc, ap, tpr, f1, run[5]
+        _step(state, best, 0, float(pos[j]), float(neg[j]), n_pos, n_neg, max_fpr, j, keys[j])
+    return n_pos, n_neg
 
 
-def as_ranked(auc, ap, tpr, f1, edge) -> dict:
-    return {"auc": auc, "ap": ap, "tpr_at_fpr": tpr, "f1_best": f1, "best_edge": int(edge)}
-
-
-def ranking_metrics(pos: np.ndarray, neg: np.ndarray, max_fpr: float) -> dict:
-    """AUC, AP, TPR at ``max_fpr``, best F1 and the bin index where it is reached (len(pos) = nothing predicted)
-    of a histogram in ascending score order; NaN where undefined (no positives, or no negatives for AUC/TPR)."""
+def ranking_metrics(pos: np.ndarray, neg: np.ndarray, max_fpr: float, keys: np.ndarray | None = None) -> dict:
+    """AUC, AP, TPR at ``max_fpr``, best F1 and the bin where it is reached (``best_edge``; len(pos): predict
+    nothing) of a histogram in ascending score order. ``keys`` (two-sided keys of the bins) only feed the
+    at-0.5 counts."""
     pos = np.ascontiguousarray(pos)  # int64 or float64 (weighted sums): numba compiles one loop for each
     neg = np.ascontiguousarray(neg, dtype=pos.dtype)
-    return as_ranked(*_ranking(pos, neg, float(max_fpr)))
+    keys = np.zeros(len(pos), np.uint64) if keys is None else np.ascontiguousarray(keys, np.uint64)
+    state, best = new_state(1)
+    n_pos, n_neg = _ranking(keys, pos, neg, float(max_fpr), state, best)
+    return _with_edge(finish(state, best, 0, n_pos, n_neg), len(pos))
+
+
+def _with_edge(metrics: dict, n_bins: int) -> dict:
+    label = metrics.pop("best_label")
+    metrics["best_edge"] = n_bins if label == NOTHING else label
+    return metrics
+
+
+@numba.njit(cache=True, nogil=True)
+def merge_walk(keys, pos, neg, offsets, weights, n_pos, n_neg, max_fpr, state, best):
+    """Walk the union of several histograms from the top: ``keys/pos/neg[offsets[i]:offsets[i+1]]`` is image
+    i's part (ascending), ``weights[w, i]`` its weight in walk w. A max-heap of the images' current keys merges
+    them in O(rows log images), without a merged copy. Updates ``state``/``best`` in place (resumable)."""
+    n_images = offsets.shape[0] - 1
+    cursor = offsets[1:] - 1  # each image's next row, from its top
+    heap = np.empty(n_images, np.int64)  # images, by their current key
+    top = np.empty(n_images, np.uint64)  # heap[j]'s current key, kept beside it (one load per comparison)
+    size = 0
+    for i in range(n_images):
+        if cursor[i] >= offsets[i]:
+            heap[size] = i
+            top[size] = keys[cursor[i]]
+            size += 1
+            _sift_up(heap, top, size - 1)
+    n_walks = weights.shape[0]
+    p_sum = np.zeros(n_walks)
+    q_sum = np.zeros(n_walks)
+    while size > 0:
+        key = top[0]
+        p_sum[:] = 0.0
+        q_sum[:] = 0.0
+        while size > 0 and top[0] == key:  # every image holding this score
+            i = heap[0]
+            row = cursor[i]
+            for w in range(n_walks):
+                p_sum[w] += weights[w, i] * pos[row]
+                q_sum[w] += weights[w, i] * neg[row]
+            cursor[i] = row - 1
+            if row - 1 >= offsets[i]:
+                top[0] = keys[row - 1]
+            else:
+                size -= 1
+                heap[0] = heap[size]
+                top[0] = top[size]
+            _sift_down(heap, top, size)
+        for w in range(n_walks):
+            if p_sum[w] + q_sum[w] > 0.0:
+                _step(state, best, w, p_sum[w], q_sum[w], n_pos[w], n_neg[w], max_fpr, np.int64(key), key)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sift_up(heap, top, j):
+    while j > 0:
+        parent = (j - 1) // 2
+        if top[j] > top[parent]:
+            heap[j], heap[parent] = heap[parent], heap[j]
+            top[j], top[parent] = top[parent], top[j]
+            j = parent
+        else:
+            break
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap, top, size):
+    j = 0
+    while True:
+        left = 2 * j + 1
+        if left >= size:
+            break
+        largest = left
+        if left + 1 < size and top[left + 1] > top[left]:
+            largest = left + 1
+        if top[largest] > top[j]:
+            heap[j], heap[largest] = heap[largest], heap[j]
+            top[j], top[largest] = top[largest], top[j]
+            j = largest
+        else:
+            break

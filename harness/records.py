@@ -2,7 +2,7 @@
 
 A record is small (one sparse histogram), picklable (gathered across processes) and self-sufficient: it keeps
 the ground truth's pixel counts so a failed sample can be scored as a miss later without reading it again.
-``EntryBudget`` keeps the histograms of a whole run within a memory budget (see ``exact_hist.regrid``).
+``EntryBudget`` keeps the histograms held in memory within a budget, spilling the rest to disk (``hist_store``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from inpaintbench.harness.exact_hist import SparseHist, values_to_keys
 from inpaintbench.harness.pixel_metrics import image_pixel_metrics
 from inpaintbench.harness.problems import PredictionProblem, Problem
 from inpaintbench.harness.reduce import ImageSummary, binarize_gt, summarize
-from inpaintbench.harness.scoring import MAX_SHIFT
 
 META_COLUMNS = ("sample_id", "label", "source", "category", "backend", "strategy", "mask_area_fraction")
 
@@ -57,49 +56,39 @@ class GroundTruthError(ValueError):
 
 
 class EntryBudget:
-    """Keeps the summed histogram entries of a set of records at most ``budget`` by clearing low key bits.
-
-    The shift only ever grows, by the least that fits, so the final shift is the least shift at which *all* the
-    records fit, whatever their order or how they were split between processes (entries per image never grow
-    with the shift, and a subset never holds more than the whole): results do not depend on process count."""
+    """Keeps at most ``budget`` histogram rows (24 bytes each) of the summaries it admits in memory: past it,
+    every in-memory histogram moves to a scratch file (``hist_store.SpillStore``), exactly. Resident memory then
+    stays flat in the number of images; the spilled rows cost disk, and time when scored (read back by key
+    range). ``budget`` None: never spill."""
 
     def __init__(self, budget: int | None = DEFAULT_ENTRY_BUDGET) -> None:
         self.budget = budget
-        self.shift = 0
-        self.entries = 0
+        self.store = None
+        self.resident: list[ImageSummary] = []  # admitted summaries whose histogram is still in memory
+        self.in_memory = 0
 
-    def admit(self, records: list["SampleRecord"]) -> None:
-        """Call after appending a record: re-fits every record if the total went over the budget."""
-        last = records[-1].summary
-        if last is not None and last.shift < self.shift:
-            records[-1].summary = last.regridded(self.shift)
-        self.entries += _entries(records[-1])
-        if self.budget is not None and self.entries > self.budget:
-            self.fit_all(records)
+    def admit(self, summary: ImageSummary | None) -> None:
+        from inpaintbench.harness.hist_store import SpilledHist
 
-    def fit_all(self, records: list["SampleRecord"]) -> None:
-        """Bring every record to the least shift (at least the largest already used) at which all fit."""
-        lo = max([self.shift] + [r.summary.shift for r in records if r.summary is not None])
-        if self.budget is not None:
-            hi = MAX_SHIFT
-            while lo < hi:  # total entries are non-increasing in the shift
-                mid = (lo + hi) // 2
-                if sum(_entries(r, mid) for r in records) <= self.budget:
-                    hi = mid
-                else:
-                    lo = mid + 1
-        self.shift = lo
+        if summary is None or isinstance(summary.hist, SpilledHist) or not len(summary.hist):
+            return
+        self.resident.append(summary)
+        self.in_memory += len(summary.hist)
+        if self.budget is not None and self.in_memory > self.budget:
+            self.spill()
+
+    def admit_records(self, records: list["SampleRecord"]) -> None:
         for r in records:
-            if r.summary is not None:
-                r.summary = r.summary.regridded(lo)
-        self.entries = sum(_entries(r) for r in records)
+            self.admit(r.summary)
 
+    def spill(self) -> None:
+        from inpaintbench.harness.hist_store import SpillStore
 
-def _entries(record: "SampleRecord", shift: int | None = None) -> int:
-    if record.summary is None:
-        return 0
-    summary = record.summary if shift is None else record.summary.regridded(shift)
-    return len(summary.hist)
+        if self.store is None:
+            self.store = SpillStore()
+        for summary in self.resident:
+            summary.hist = self.store.append(summary.hist)
+        self.resident, self.in_memory = [], 0
 
 
 def make_records(dataset, indices: Iterable[int], predictor: Predictor, desc: str = "scoring",
@@ -107,7 +96,7 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, desc: st
                  budget: int | None = DEFAULT_ENTRY_BUDGET) -> list[SampleRecord]:
     """``perturbation`` (a ``perturbations.Chain``): what the detector sees instead of the stored image. The
     ground truth is never perturbed: maps are scored at its native size whatever size the detector saw.
-    ``budget``: most histogram entries kept (``EntryBudget``); None for no limit."""
+    ``budget``: most histogram rows kept in memory (``EntryBudget``); None for no limit."""
     if perturbation is not None and not perturbation.is_identity and not predictor.needs_image:
         raise ValueError(f"perturbation {perturbation.spec!r} needs a predictor that reads images "
                          "(a folder of maps was made from the unperturbed images)")
@@ -139,7 +128,7 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, desc: st
         except ValueError as exc:  # the reducer's own checks
             record.problem = Problem(meta["sample_id"], "error", str(exc))
         records.append(record)
-        fit.admit(records)
+        fit.admit(record.summary)
     return records
 
 
@@ -166,7 +155,7 @@ def miss_summary(record: SampleRecord, with_map: bool) -> ImageSummary:
     hist = SparseHist(values_to_keys(np.zeros(1)), np.array([record.gt_pos], np.int64),
                       np.array([record.gt_neg], np.int64))
     return ImageSummary(hist, 0.0, label, has_map=True, n_pixels=record.gt_pos + record.gt_neg,
-                        metrics=image_pixel_metrics(hist))
+                        n_pos=record.gt_pos, n_neg=record.gt_neg, metrics=image_pixel_metrics(hist))
 
 
 class DetectorPredictor:

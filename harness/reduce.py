@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from inpaintbench.harness.conventions import TARGET_FPR
-from inpaintbench.harness.exact_hist import SparseHist, reduce_map, regrid
+from inpaintbench.harness.exact_hist import SparseHist, reduce_map
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS, flagged_pixels, image_pixel_metrics
 
 ASPECT_TOLERANCE = 0.02  # a map may be smaller or larger than the image, but not another shape
@@ -27,33 +27,22 @@ ASPECT_TOLERANCE = 0.02  # a map may be smaller or larger than the image, but no
 
 @dataclass
 class ImageSummary:
-    hist: SparseHist  # empty for a score-only prediction
+    hist: SparseHist  # empty for a score-only prediction (or a hist_store.SpilledHist past the memory budget)
     score: float  # image-level score in [0, 1]
     label: int  # 0 pristine, 1 inpainted
     has_map: bool = False
     n_pixels: int = 0  # ground-truth pixels (the map is scored at the ground truth's size)
+    n_pos: int = 0  # pixels in the histogram over GT-inpainted pixels (0 without a map)
+    n_neg: int = 0  # ... over GT-pristine pixels
     flagged: int = 0  # pixels with score >= 0.5
     map_sum: float = 0.0  # sum of the map's scores (in [0, 1] units), for the mean map value
     metrics: dict = field(default_factory=lambda: dict.fromkeys(IMAGE_PIXEL_FIELDS))
-    shift: int = 0  # key bits cleared by a memory budget (0: exact); see exact_hist.regrid
-    lossless: bool = True  # False once a budget merged distinct values of this image
-
-    @property
-    def n_pos(self) -> int:
-        return int(self.hist.pos.sum())
-
-    def regridded(self, shift: int) -> "ImageSummary":
-        if shift <= self.shift:
-            return self
-        hist, lossless = regrid(self.hist, shift)
-        return ImageSummary(hist, self.score, self.label, self.has_map, self.n_pixels, self.flagged, self.map_sum,
-                            self.metrics, shift, self.lossless and lossless)
 
     def as_example(self) -> dict:
         """The row fed to the ``evaluate`` metric module (plain numbers and lists)."""
         row = {"keys": self.hist.keys, "pos": self.hist.pos, "neg": self.hist.neg, "score": self.score,
                "label": self.label, "has_map": self.has_map, "n_pixels": self.n_pixels, "flagged": self.flagged,
-               "map_sum": self.map_sum, "shift": self.shift, "lossless": self.lossless}
+               "map_sum": self.map_sum}
         row.update({f"image_{k}": v for k, v in self.metrics.items()})
         return row
 
@@ -63,8 +52,8 @@ class ImageSummary:
                           np.asarray(row["neg"], np.int64))
         metrics = {k: row.get(f"image_{k}") for k in IMAGE_PIXEL_FIELDS}
         return ImageSummary(hist, float(row["score"]), int(row["label"]), bool(row["has_map"]), int(row["n_pixels"]),
-                            int(row["flagged"]), float(row["map_sum"]), metrics, int(row.get("shift") or 0),
-                            bool(row.get("lossless", True)))
+                            int(hist.pos.sum()), int(hist.neg.sum()), int(row["flagged"]), float(row["map_sum"]),
+                            metrics)
 
 
 def _mask_array(mask: Image.Image | np.ndarray) -> np.ndarray:
@@ -205,8 +194,10 @@ def summarize(
         score = map_max_score(pred)
     pred = resize_to(pred, gt.shape)
     reduced = reduce_map(pred, gt, TARGET_FPR)
-    return ImageSummary(reduced.hist, _check_score(score), int(label), has_map=True, n_pixels=int(gt.size),
-                        flagged=flagged_pixels(reduced.hist), map_sum=reduced.value_sum,
+    hist = reduced.hist
+    return ImageSummary(hist, _check_score(score), int(label), has_map=True, n_pixels=int(gt.size),
+                        n_pos=int(hist.pos.sum()), n_neg=int(hist.neg.sum()),
+                        flagged=flagged_pixels(hist), map_sum=reduced.value_sum,
                         metrics=image_pixel_metrics(reduced.hist, reduced.ranked))
 
 

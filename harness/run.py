@@ -55,7 +55,7 @@ class EvalOptions:
     seed: int = 0
     progress: bool = True
     perturbation: str = IDENTITY  # robustness track: what the detector's images go through (perturbations.py)
-    entry_budget: int | None = DEFAULT_ENTRY_BUDGET  # pooled metrics exact up to this many histogram entries
+    entry_budget: int | None = DEFAULT_ENTRY_BUDGET  # histogram rows held in memory; the rest spill to disk
 
     def __post_init__(self) -> None:
         if (self.detector is None) == (self.submission is None):
@@ -107,8 +107,8 @@ def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int
 
 def merge_collected(parts: list[Collected], entry_budget: int | None = DEFAULT_ENTRY_BUDGET) -> Collected:
     records = sorted((r for p in parts for r in p.records), key=lambda r: r.index)
-    if records:  # each process kept its share within the budget; the whole must fit too (same final shift)
-        EntryBudget(entry_budget).fit_all(records)
+    if records:  # each process kept its share within the budget; together they may not be
+        EntryBudget(entry_budget).admit_records(records)
     return Collected(records, parts[0].detector, [x for p in parts for x in p.problems])
 
 

@@ -10,7 +10,6 @@ all pixels (ties averaged). Conventions: see ``conventions.CONVENTIONS``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,7 +17,7 @@ from inpaintbench.harness import histmetrics as hm
 from inpaintbench.harness.conventions import IMAGE_THRESHOLD, TARGET_FPR
 from inpaintbench.harness.exact_hist import HALF_KEY, keys_to_values
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS
-from inpaintbench.harness.ranking import ranking_metrics
+from inpaintbench.harness.ranking import NOTHING, finish, merge_walk, new_state, ranking_metrics
 
 # The numbers a leaderboard shows and the bootstrap brackets.
 HEADLINE_METRICS = (
@@ -34,44 +33,110 @@ HEADLINE_METRICS = (
     "image_tpr_at_5fpr",
 )
 
-# Resampling needs thousands of pooled computations: they run on at most this many pooled levels (nested bins of
-# the exact keys; exact whenever the run has fewer distinct values). Point estimates are always exact.
-RESAMPLING_LEVELS = 1 << 14
-MAX_SHIFT = 53  # 0.5's key has 53 low zero bits: up to this shift, 0.5 stays a bin edge
+# Bootstrap resamples need thousands of pooled computations: inside resamples, pooled pixel metrics run on at
+# most this many levels (adaptive: quantiles of the run's own values, 0.5 always a level edge; exact whenever the
+# run has fewer distinct values), and the intervals are shifted by (exact value - value at these levels).
+RESAMPLING_LEVELS = 1024
+# Spilled histograms are scored a key range at a time; a range holds about this many rows of all images.
+RANGE_ROWS = 1 << 20
 
 
-@dataclass
-class _PooledIndex:
-    """Every (image, distinct key) entry of every map, with its position among the run's distinct keys."""
+def _rows(hist, low: int, high: int | None):
+    """(keys, pos, neg) of ``hist`` with low <= key < high, from memory or from its spill file."""
+    if hasattr(hist, "rows_between"):
+        rows = hist.rows_between(low, high)
+        return rows["key"], rows["pos"], rows["neg"]
+    lo = int(np.searchsorted(hist.keys, np.uint64(low), "left"))
+    hi = len(hist.keys) if high is None else int(np.searchsorted(hist.keys, np.uint64(high), "left"))
+    return hist.keys[lo:hi], hist.pos[lo:hi], hist.neg[lo:hi]
 
-    keys: np.ndarray  # distinct keys of the whole run, ascending
-    inverse: np.ndarray  # entry -> index into keys
-    row: np.ndarray  # entry -> image
-    pos: np.ndarray  # float64 counts per entry
-    neg: np.ndarray
 
-    def summed(self, row_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w = row_weights[self.row]
-        n = len(self.keys)
-        return (np.bincount(self.inverse, weights=self.pos * w, minlength=n),
-                np.bincount(self.inverse, weights=self.neg * w, minlength=n))
+class _PooledHistograms:
+    """Every image's exact histogram, walked from the top for any image weights (``ranking.merge_walk``).
 
-    def coarsened(self, max_levels: int) -> "_PooledIndex":
-        """The same entries on nested bins (low key bits cleared) with at most ``max_levels`` distinct keys."""
-        if len(self.keys) <= max_levels:
-            return self
-        lo, hi = 1, MAX_SHIFT  # smallest shift that fits (distinct count is non-increasing in the shift)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if len(np.unique(self.keys & ~np.uint64((1 << mid) - 1))) <= max_levels:
-                hi = mid
-            else:
-                lo = mid + 1
-        keys, remap = np.unique(self.keys & ~np.uint64((1 << lo) - 1), return_inverse=True)
-        pair = self.row.astype(np.int64) * len(keys) + remap[self.inverse]
-        pairs, where = np.unique(pair, return_inverse=True)
-        return _PooledIndex(keys, (pairs % len(keys)).astype(np.intp), (pairs // len(keys)).astype(np.intp),
-                            np.bincount(where, weights=self.pos), np.bincount(where, weights=self.neg))
+    In memory, one key range (its rows concatenated once). Spilled, ranges cut at quantiles of the histograms'
+    fence keys (``hist_store.FENCE``), each about ``RANGE_ROWS`` rows of all images, read back one at a time."""
+
+    def __init__(self, hists: list, spilled: bool) -> None:
+        from inpaintbench.harness.hist_store import FENCE
+
+        self.hists = hists
+        total = sum(len(h) for h in hists)
+        n_ranges = max(1, -(-total // RANGE_ROWS)) if spilled else 1
+        edges: list[int] = []
+        if n_ranges > 1:
+            fences = np.sort(np.concatenate([h.fences if hasattr(h, "fences") else h.keys[::FENCE] for h in hists]))
+            picks = fences[(np.arange(1, n_ranges) * len(fences)) // n_ranges]
+            edges = sorted({int(k) for k in picks})
+        bounds = [0] + edges + [None]
+        self.ranges = list(zip(bounds[:-1], bounds[1:]))[::-1]  # highest keys first
+        self._cached = self._gather(0, None) if not spilled else None
+
+    def _gather(self, low: int, high: int | None):
+        parts = [_rows(h, low, high) for h in self.hists]
+        offsets = np.zeros(len(parts) + 1, np.int64)
+        offsets[1:] = np.cumsum([len(p[0]) for p in parts])
+        keys = np.concatenate([p[0] for p in parts] or [np.zeros(0, np.uint64)]).astype(np.uint64, copy=False)
+        pos = np.concatenate([p[1] for p in parts] or [np.zeros(0, np.int64)]).astype(np.float64)
+        neg = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.float64)
+        return keys, pos, neg, offsets
+
+    def metrics(self, weight_sets: list[np.ndarray], n_pos: list[float], n_neg: list[float]) -> list[dict]:
+        """Exact pooled metrics for each weight vector, all in one walk over the histograms."""
+        weights = np.ascontiguousarray(np.array(weight_sets, dtype=np.float64).reshape(len(weight_sets), -1))
+        state, best = new_state(len(weight_sets))
+        n_pos_a, n_neg_a = np.array(n_pos, np.float64), np.array(n_neg, np.float64)
+        for low, high in self.ranges:
+            keys, pos, neg, offsets = self._cached if self._cached is not None else self._gather(low, high)
+            merge_walk(keys, pos, neg, offsets, weights, n_pos_a, n_neg_a, TARGET_FPR, state, best)
+        out = []
+        for w in range(len(weight_sets)):
+            ranked = finish(state, best, w, n_pos_a[w], n_neg_a[w])
+            label = ranked.pop("best_label")
+            ranked.update(tp=ranked.pop("tp_half"), fp=ranked.pop("fp_half"), n_pos=n_pos_a[w],
+                          best_key=None if label == NOTHING else np.uint64(label))
+            out.append(ranked)
+        return out
+
+
+class _ResamplingLevels:
+    """Per-image counts on at most ``RESAMPLING_LEVELS`` shared levels (dense, small): what a bootstrap resample
+    sums. Level edges: quantiles of all the run's keys by pixel count, plus 0.5."""
+
+    def __init__(self, pooled: _PooledHistograms, n_images: int, max_levels: int) -> None:
+        # The run's distinct keys with their pixel counts, a key range at a time.
+        parts = []
+        for low, high in pooled.ranges[::-1]:
+            keys, pos, neg, _ = pooled._cached if pooled._cached is not None else pooled._gather(low, high)
+            unique, inverse = np.unique(keys, return_inverse=True)
+            parts.append((unique, np.bincount(inverse, weights=pos + neg, minlength=len(unique))))
+        keys = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.uint64)
+        mass = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        if len(keys) <= max_levels:
+            edges = keys  # every distinct value is its own level: exact
+        else:
+            cum = np.cumsum(mass)
+            picks = np.searchsorted(cum, np.linspace(0, cum[-1], max_levels, endpoint=False), "right")
+            edges = np.unique(np.concatenate([keys[np.minimum(picks, len(keys) - 1)], [HALF_KEY], keys[:1]]))
+        self.exact = len(keys) <= max_levels
+        self.edges = edges.astype(np.uint64)
+        n = len(self.edges)
+        self.pos = np.zeros((n_images, n))
+        self.neg = np.zeros((n_images, n))
+        for i, hist in enumerate(pooled.hists):
+            if len(hist):
+                k, p, q = _rows(hist, 0, None)
+                level = np.searchsorted(self.edges, k, "right") - 1
+                self.pos[i] = np.bincount(level, weights=p, minlength=n)
+                self.neg[i] = np.bincount(level, weights=q, minlength=n)
+
+    def metrics(self, row_weights: np.ndarray) -> dict:
+        pos, neg = row_weights @ self.pos, row_weights @ self.neg
+        ranked = ranking_metrics(pos, neg, TARGET_FPR, self.edges)
+        edge = ranked.pop("best_edge")
+        ranked.update(tp=ranked.pop("tp_half"), fp=ranked.pop("fp_half"), n_pos=pos.sum(),
+                      best_key=self.edges[edge] if edge < len(self.edges) else None)
+        return ranked
 
 
 class Scorer:
@@ -88,50 +153,72 @@ class Scorer:
         self.n_pixels = np.array([s.n_pixels for s in self.summaries], dtype=np.float64)
         self.flagged = np.array([s.flagged for s in self.summaries], dtype=np.float64)
         self.map_sum = np.array([s.map_sum for s in self.summaries], dtype=np.float64)
-        n_pos = np.array([s.n_pos for s in self.summaries], dtype=np.float64)
+        self.n_pos = np.array([s.n_pos for s in self.summaries], dtype=np.float64)
+        self.n_neg = np.array([s.n_neg for s in self.summaries], dtype=np.float64)
         # Pixel metrics "on forged images": images with a map and at least one GT-inpainted pixel.
-        self.pixel_rows = self.has_map & (n_pos > 0)
+        self.pixel_rows = self.has_map & (self.n_pos > 0)
         self.pristine_rows = self.has_map & (self.labels == 0)
         self.image_metric = {k: np.array([np.nan if s.metrics.get(k) is None else s.metrics[k]
                                           for s in self.summaries], dtype=np.float64) for k in IMAGE_PIXEL_FIELDS}
 
-        # Histograms of different budgets meet on the coarsest grid among them.
-        self.shift = max((s.shift for s in self.summaries), default=0)
-        aligned = [s.regridded(self.shift) for s in self.summaries]
-        self.exact = all(s.lossless for s in aligned)
-        lengths = [len(s.hist) if s.has_map else 0 for s in aligned]
-        keys = np.concatenate([s.hist.keys for s, k in zip(aligned, lengths) if k] or [np.zeros(0, np.uint64)])
-        unique, inverse = np.unique(keys, return_inverse=True)
-        self.pooled = _PooledIndex(
-            unique, inverse.reshape(-1), np.repeat(np.arange(n), lengths),
-            np.concatenate([s.hist.pos for s, k in zip(aligned, lengths) if k] or [np.zeros(0)]).astype(np.float64),
-            np.concatenate([s.hist.neg for s, k in zip(aligned, lengths) if k] or [np.zeros(0)]).astype(np.float64),
-        )
+        from inpaintbench.harness.hist_store import SpilledHist
+
+        hists = [s.hist for s in self.summaries]
+        self.spilled = any(isinstance(h, SpilledHist) for h in hists)
+        self.pooled = _PooledHistograms(hists, self.spilled)
+        self.resampling: _ResamplingLevels | None = None  # built on the first resample (bootstrap only)
         self.score_values, self.score_group = hm.group_by_value(self.scores)
 
     def for_resampling(self, max_levels: int = RESAMPLING_LEVELS) -> "Scorer":
-        """A view whose pooled metrics run on at most ``max_levels`` levels: for bootstrap intervals only."""
+        """A view whose pooled pixel metrics run on at most ``max_levels`` shared levels, shifted by the exact
+        full-data value minus the full-data value at those levels: for bootstrap intervals only."""
         view = object.__new__(Scorer)
         view.__dict__.update(self.__dict__)
-        view.pooled = self.pooled.coarsened(max_levels)
-        view.exact = self.exact and view.pooled is self.pooled
+        view.resampling = _ResamplingLevels(self.pooled, len(self.scores), max_levels)
+        full = np.ones(len(self.scores))
+        exact, coarse = self.compute(full), view.compute(full)
+        view.offsets = {k: exact[k] - coarse[k] for k in exact
+                        if k.startswith("pixel_") and "_pooled" in k and "threshold" not in k
+                        and isinstance(exact[k], float) and isinstance(coarse.get(k), float)}
         return view
 
     def compute(self, weights: np.ndarray | None = None) -> dict:
-        w = np.ones(len(self.scores)) if weights is None else np.asarray(weights, dtype=np.float64)
-        out: dict = {
-            "n_images": int(round(w.sum())),
-            "n_inpainted": int(round(w[self.labels == 1].sum())),
-            "n_pristine": int(round(w[self.labels == 0].sum())),
-        }
-        out.update(self._per_image_pixel_metrics(w))
-        out.update(self._pooled_metrics(w * self.pixel_rows, ""))
-        out.update(self._pooled_metrics(w * self.has_map, "_all"))
-        out.update(self._pristine_metrics(w))
-        out["pixel_pooled_exact"] = bool(self.exact)
-        out["pixel_pooled_levels"] = int(len(self.pooled.keys))
-        out.update(self._image_metrics(w))
-        return {k: _clean(v) for k, v in out.items()}
+        return self.compute_many([weights])[0]
+
+    def compute_many(self, weight_sets: list) -> list[dict]:
+        """Every metric for each weight vector (None: every image once); the exact pooled metrics of all of them
+        come from one pass over the histograms."""
+        ws = [np.ones(len(self.scores)) if w is None else np.asarray(w, dtype=np.float64) for w in weight_sets]
+        forged = [w * self.pixel_rows for w in ws]
+        mapped = [w * self.has_map for w in ws]
+        if self.resampling is not None:
+            pooled = [self.resampling.metrics(w) for w in forged + mapped]
+        else:
+            pooled = self.pooled.metrics(forged + mapped, [w @ self.n_pos for w in forged + mapped],
+                                         [w @ self.n_neg for w in forged + mapped])
+        results = []
+        for k, w in enumerate(ws):
+            out: dict = {
+                "n_images": int(round(w.sum())),
+                "n_inpainted": int(round(w[self.labels == 1].sum())),
+                "n_pristine": int(round(w[self.labels == 0].sum())),
+            }
+            out.update(self._per_image_pixel_metrics(w))
+            out.update(_pooled_names(pooled[k], ""))
+            out.update(_pooled_names(pooled[len(ws) + k], "_all"))
+            out.update(self._pristine_metrics(w))
+            out["pixel_pooled_levels"] = int(pooled[k]["levels"])
+            # Always true for scoring (every distinct value counted); a resampling view's may be coarser.
+            out["pixel_pooled_exact"] = self.resampling is None or self.resampling.exact
+            out.update(self._image_metrics(w))
+            results.append({name: self._shifted(name, _clean(v)) for name, v in out.items()})
+        return results
+
+    def _shifted(self, name: str, value):
+        offsets = getattr(self, "offsets", None)
+        if offsets and isinstance(value, float) and name in offsets:
+            return value + offsets[name]
+        return value
 
     def _per_image_pixel_metrics(self, w: np.ndarray) -> dict:
         wp = w * self.pixel_rows
@@ -150,28 +237,6 @@ class Scorer:
         wm = w * self.has_map
         out["imdlbenco_pixel_f1_mean"] = _wmean(m["f1_imdl"], wm)
         out["imdlbenco_pixel_iou_mean"] = _wmean(m["iou_imdl"], wm)
-        return out
-
-    def _pooled_metrics(self, row_weights: np.ndarray, suffix: str) -> dict:
-        """Pooled pixel metrics: one confusion matrix over every pixel of the weighted images."""
-        pos, neg = self.pooled.summed(row_weights)
-        edge = int(np.searchsorted(self.pooled.keys, HALF_KEY, "left"))  # bins from here up are >= 0.5
-        tp, fp, n_pos = pos[edge:].sum(), neg[edge:].sum(), pos.sum()
-        ranked = ranking_metrics(pos, neg, TARGET_FPR)
-        name = lambda metric: f"pixel_{metric}_pooled{suffix}"  # noqa: E731
-        out = {
-            name("f1"): 2 * tp / (tp + fp + n_pos) if n_pos > 0 else math.nan,
-            name("iou"): tp / (fp + n_pos) if n_pos > 0 else math.nan,
-            name("f1_best"): ranked["f1_best"],
-            f"pixel_best_threshold_pooled{suffix}": _edge_value(ranked["best_edge"], self.pooled.keys)
-            if n_pos > 0 else math.nan,
-            name("auc"): ranked["auc"],
-            name("ap"): ranked["ap"],
-            name("tpr_at_5fpr"): ranked["tpr_at_fpr"],
-        }
-        if not self.exact:  # merged bins could hide any order between their inpainted and pristine pixels
-            total = pos.sum() * neg.sum()
-            out[f"pixel_auc_pooled{suffix}_error_bound"] = float(0.5 * (pos * neg).sum() / total) if total else math.nan
         return out
 
     def _pristine_metrics(self, w: np.ndarray) -> dict:
@@ -210,11 +275,21 @@ class Scorer:
         }
 
 
-def _edge_value(edge: int | None, keys: np.ndarray) -> float:
-    """The score threshold of an edge: predicted inpainted iff score >= this value (NaN: nothing predicted)."""
-    if edge is None or edge >= len(keys):
-        return math.nan
-    return float(keys_to_values(keys[edge : edge + 1])[0])
+def _pooled_names(ranked: dict, suffix: str) -> dict:
+    """A pooled metrics dict under its result names (``suffix`` "" for forged images, "_all" for every image)."""
+    tp, fp, n_pos = ranked["tp"], ranked["fp"], ranked["n_pos"]
+    best = ranked["best_key"]
+    return {
+        f"pixel_f1_pooled{suffix}": 2 * tp / (tp + fp + n_pos) if n_pos > 0 else math.nan,
+        f"pixel_iou_pooled{suffix}": tp / (fp + n_pos) if n_pos > 0 else math.nan,
+        f"pixel_f1_best_pooled{suffix}": ranked["f1_best"],
+        # predicted inpainted iff score >= this value (NaN: predicting nothing is best, or no forged pixel)
+        f"pixel_best_threshold_pooled{suffix}": float(keys_to_values(np.array([best], np.uint64))[0])
+        if best is not None and n_pos > 0 else math.nan,
+        f"pixel_auc_pooled{suffix}": ranked["auc"],
+        f"pixel_ap_pooled{suffix}": ranked["ap"],
+        f"pixel_tpr_at_5fpr_pooled{suffix}": ranked["tpr_at_fpr"],
+    }
 
 
 def _wmean(values: np.ndarray, w: np.ndarray) -> float:

@@ -31,7 +31,6 @@ Args (one list entry per image; ``summaries_as_inputs`` builds them from ``Image
     score, label: the image-level score in [0, 1] and 0 (pristine) or 1 (inpainted).
     has_map, n_pixels, flagged, map_sum: whether a map was given, its pixel count, pixels at score >= 0.5, the
         sum of its scores.
-    shift, lossless: key bits merged by a memory budget (0: exact) and whether that lost anything.
     image_<metric>: the image's own exact pixel metrics (f1, iou, f1_best, auc, ap, tpr_at_5fpr, f1_inverted,
         f1_imdl, iou_imdl), None where undefined.
     return_conventions: also return the conventions dict (default False).
@@ -66,8 +65,6 @@ class InpaintbenchDetection(evaluate.Metric):
                     "n_pixels": datasets.Value("int64"),
                     "flagged": datasets.Value("int64"),
                     "map_sum": datasets.Value("float64"),
-                    "shift": datasets.Value("int64"),
-                    "lossless": datasets.Value("bool"),
                     **{f"image_{k}": datasets.Value("float64") for k in IMAGE_PIXEL_FIELDS},
                 }
             ),
