@@ -61,6 +61,30 @@ CONVENTIONS = {
 }
 
 
+# What each reported metric means, one line each: shown under the leaderboard (Markdown and Space) and in
+# docs/evaluation.md. "Forged images": images with at least one inpainted pixel; "authentic": none.
+METRIC_DEFINITIONS = {
+    "pixel_f1_mean": "mean over forged images of the per-image F1 of 'score >= 0.5' against the mask",
+    "pixel_f1_pooled": "F1 of 'score >= 0.5' over all pixels of all forged images (one confusion matrix)",
+    "pixel_iou_mean": "mean over forged images of the per-image IoU at score >= 0.5",
+    "pixel_auc_pooled": "ROC AUC over all pixels of all forged images, ties averaged, exact",
+    "pixel_f1_pooled_all": "F1 at 0.5 over all pixels of all images, authentic ones included: false alarms on "
+    "authentic images count",
+    "pristine_pixel_fpr_pooled": "share of the pixels of authentic images with score >= 0.5 (lower is better)",
+    "pristine_pixel_fpr_mean": "mean over authentic images of their share of pixels with score >= 0.5 (lower is "
+    "better)",
+    "pristine_map_mean": "mean map value over the pixels of authentic images (lower is better)",
+    "pristine_images_flagged": "share of authentic images with any pixel at score >= 0.5 (lower is better)",
+    "image_auc": "ROC AUC of the image score, forged vs authentic images",
+    "image_ap": "average precision of the image score (forged = positive)",
+    "balanced_accuracy": "mean of the recalls of forged and authentic images at image score >= 0.5",
+    "image_tpr_at_5fpr": "share of forged images detected at the image-score threshold that flags at most 5% of "
+    "authentic images",
+    "imdlbenco_pixel_f1_mean": "IMDL-BenCo's convention, for comparison with papers that use it: mean over all "
+    "images of the per-image F1 at score > 0.5, authentic images counting 0",
+}
+
+
 def mask_size_bin(area_fraction: float) -> str:
     """Name of the mask-size bin of a forged image ("none" for an authentic one)."""
     if area_fraction <= 0:

@@ -119,10 +119,9 @@ def build_all_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.
         row["manifest_sha256"] = results["dataset"].get("manifest_sha256") or ""
         row["results_file"] = path.name
         wide_rows.append(row)
-        long_rows.append({**ident, "ranked": ranked, "backend": "all", "n_images": metrics.get("n_images"),
-                          **{m: metrics.get(m) for m in HEADLINE_METRICS}})
+        long_rows.append({**ident, "ranked": ranked, "backend": "all", **{m: metrics.get(m) for m in HEADLINE_METRICS}})
         for backend, values in ((results.get("breakdowns") or {}).get("backend") or {}).items():
-            long_rows.append({**ident, "ranked": ranked, "backend": backend, "n_images": values.get("n_images"),
+            long_rows.append({**ident, "ranked": ranked, "backend": backend,
                               **{m: values.get(m) for m in HEADLINE_METRICS}})
     wide = pd.DataFrame(wide_rows)
     long = pd.DataFrame(long_rows)

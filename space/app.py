@@ -173,6 +173,10 @@ def _leaderboard_tab(demo: gr.Blocks, board: board_views.Leaderboard) -> None:
                                    label="Images (none = clean; else as laundered before detection)")
     table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=True)
     chart = gr.Plot(label="Metric per detector and backend")
+    note = board.unranked_note()
+    if note:
+        gr.Markdown(note)
+    gr.Markdown(board_views.definitions(metrics))
 
     def view(chosen, under):
         return board_views.table(board, chosen, under), board_views.plot(board, chosen, under)

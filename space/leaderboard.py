@@ -27,6 +27,7 @@ PERTURBATION = "perturbation"
 CLEAN = "none"  # the harness's perturbation value for unperturbed images
 OVERALL = "all"  # the harness's row for all backends together
 PREFERRED_METRIC = "pixel_f1_mean"
+RANKED = "ranked"
 
 
 @dataclass
@@ -41,8 +42,27 @@ class Leaderboard:
     def metrics(self) -> list[str]:
         if self.frame is None:
             return []
-        names = [c for c in self.frame.columns if c != BACKEND and pd.api.types.is_numeric_dtype(self.frame[c])]
+        names = [c for c in self.frame.columns if c != BACKEND and pd.api.types.is_numeric_dtype(self.frame[c])
+                 and not pd.api.types.is_bool_dtype(self.frame[c]) and not c.startswith("n_")]
         return sorted(names, key=lambda c: c != PREFERRED_METRIC)  # the headline metric first, else file order
+
+    def ranked(self) -> "Leaderboard":
+        """Only results the harness ranks (current conventions, a sandboxed detector); results files written
+        before the ``ranked`` column read as ranked."""
+        if self.frame is None or RANKED not in self.frame.columns:
+            return self
+        keep = self.frame[RANKED].fillna(False).astype(bool)
+        return Leaderboard(self.frame[keep].drop(columns=[RANKED]).reset_index(drop=True), self.message)
+
+    def unranked_note(self) -> str:
+        if self.frame is None or RANKED not in self.frame.columns:
+            return ""
+        left_out = self.frame[~self.frame[RANKED].fillna(False).astype(bool)]
+        names = sorted(set(left_out["detector"].astype(str))) if "detector" in left_out else []
+        if not names:
+            return ""
+        return (f"Not ranked here ({', '.join(names)}): scored under older conventions, without the OS sandbox, "
+                "or self-reported maps; leaderboard.md lists them with the reason.")
 
     def perturbations(self) -> list[str]:
         """The perturbations results exist for, clean first; empty when the results predate the field."""
@@ -52,12 +72,12 @@ class Leaderboard:
         return sorted(found, key=lambda p: (p != CLEAN, p))
 
     def under(self, perturbation: str | None) -> "Leaderboard":
-        """The rows of one perturbation (clean by default)."""
+        """The ranked rows of one perturbation (clean by default)."""
         if not self.perturbations():
-            return self
+            return self.ranked()
         chosen = perturbation or CLEAN
         rows = self.frame[self.frame[PERTURBATION].fillna(CLEAN).astype(str) == chosen]
-        return Leaderboard(rows.reset_index(drop=True), self.message)
+        return Leaderboard(rows.reset_index(drop=True), self.message).ranked()
 
     def row_keys(self) -> list[str]:
         """What identifies a leaderboard row: the detector and its data identity (every non-metric column)."""
@@ -82,6 +102,17 @@ def load(path: str | None, module_name: str = LEADERBOARD_MODULE) -> Leaderboard
     except Exception as exc:  # the harness names the file and the problem; show it rather than crash the Space
         return Leaderboard(None, f"The leaderboard at `{path}` could not be read: {exc}")
     return Leaderboard(frame, f"Results from `{path}`. Pick a metric; click a column header to sort.")
+
+
+def definitions(metrics: list[str]) -> str:
+    """Markdown: what each metric on the board means (harness.conventions.METRIC_DEFINITIONS)."""
+    try:
+        from inpaintbench.harness.conventions import METRIC_DEFINITIONS
+    except ImportError:
+        return ""
+    lines = [f"- `{m}`: {METRIC_DEFINITIONS[m]}" for m in metrics if m in METRIC_DEFINITIONS]
+    return "**Metrics.** Pixel metrics are exact (every distinct map value counted, ties averaged). " \
+           "Intervals: 95% bootstrap over images, in the results files.\n\n" + "\n".join(lines) if lines else ""
 
 
 def _pivot(board: Leaderboard, metric: str) -> pd.DataFrame:

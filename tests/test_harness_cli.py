@@ -182,3 +182,29 @@ def test_data_identity_of_generator_output_and_release_layouts(tmp_path):
     assert data.identity["out_of_domain_split"] is True and data.ood_backends == ("patchmatch",)
     with pytest.raises(DataError, match="no data/default/test-"):
         open_eval_data(rel)
+
+
+def test_leaderboard_never_ranks_unisolated_or_self_reported_results_beside_sandboxed_ones(tmp_path):
+    """The attack: a detector that read the answers (no sandbox) or a folder of maps copied from the ground truth
+    scores F1 1.0. The ranking must not put it first: it is listed apart, with the reason."""
+    import json
+
+    from inpaintbench.harness.leaderboard import write_leaderboard
+
+    results = tmp_path / "results"
+    _fake_results(results, "honest", 0.4)
+    cheat = json.loads(_fake_results(results, "cheat", 1.0).read_text())
+    cheat["detector"]["isolation"] = {"isolated": False, "method": "none", "reason": "bwrap not found"}
+    (results / "cheat.json").write_text(json.dumps(cheat))
+    copied = dict(cheat, detector={"name": "copied", "spec": "folder:/tmp/maps",
+                                   "isolation": {"isolated": False, "method": "folder"}})
+    (results / "copied.json").write_text(json.dumps(copied))
+    board = load_leaderboard(results, shape="wide")
+    assert board["detector"].tolist()[0] == "honest" and board["ranked"].tolist() == [True, False, False]
+    reasons = dict(zip(board["detector"], board["unranked_reason"]))
+    assert "without OS isolation" in reasons["cheat"] and "self-reported" in reasons["copied"]
+    out = tmp_path / "board"
+    write_leaderboard(results, out)
+    ranking, _, apart = (out / "leaderboard.md").read_text().partition("## Not ranked")
+    assert "| honest |" in ranking and "| cheat |" not in ranking and "| copied |" not in ranking
+    assert "| cheat |" in apart and "| copied |" in apart
