@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from inpaintbench.harness.conventions import CONVENTIONS_VERSION
+from inpaintbench.harness.conventions import CONVENTIONS_VERSION, METRIC_DEFINITIONS
 from inpaintbench.harness.results import ResultsError, read_results, write_json_atomic
 from inpaintbench.harness.scoring import HEADLINE_METRICS
 
@@ -254,6 +254,8 @@ def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean"
         body += ("\n## Not ranked\n\nThese numbers are not comparable with the ranking above, for the reason "
                  "given.\n\n" + to_markdown(wide[~ranked], list(ID_COLUMNS) + ["unranked_reason", "n_images"]
                                              + list(HEADLINE_METRICS)))
+    body += "\n## Metrics\n\n" + "\n".join(f"- `{m}`: {METRIC_DEFINITIONS[m]}" for m in HEADLINE_METRICS
+                                           if m in METRIC_DEFINITIONS) + "\n"
     written["md"] = out / "leaderboard.md"
     written["md"].write_text("# InpaintBench leaderboard\n\n" + intro + body, encoding="utf-8")
     written["robustness_md"] = out / "leaderboard_robustness.md"
