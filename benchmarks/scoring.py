@@ -160,7 +160,6 @@ class Method:
             out = {k: metrics[f"pixel_{m}_pooled"] for k, m in
                    (("auc", "auc"), ("ap", "ap"), ("tpr", "tpr_at_5fpr"), ("f1_best", "f1_best"))}
             out["exact"] = metrics["pixel_pooled_exact"]
-            out["auc_error_bound"] = metrics.get("pixel_auc_pooled_error_bound")
             return out
         if self.name == "sklearn_per_image":
             return None  # per-image values only: a pooled value would need every pixel
@@ -243,7 +242,7 @@ def main() -> None:
         if name in methods:
             print(f"  {name}: {text}")
     header = (f"{'distribution':12s} {'method':20s} {'images':>6s} {'Mpix/s':>8s} {'vs ' + BASELINE:>21s} "
-              f"{'extra peak MiB':>15s} {'exact':>6s} {'max pooled err':>15s} {'AUC bound':>10s}")
+              f"{'extra peak MiB':>15s} {'exact':>6s} {'max pooled err':>15s}")
     print("\n" + header + "\n" + "-" * len(header))
     for distribution in args.distributions:
         for n in args.counts:
@@ -253,10 +252,8 @@ def main() -> None:
             for r in group:
                 ratio = f"{r['pixels_per_s'] / base['pixels_per_s']:.1f}x"
                 flag = "n/a" if r["pooled"] is None else ("yes" if r["pooled"]["exact"] else "no")
-                bound = (r["pooled"] or {}).get("auc_error_bound")
                 print(f"{distribution:12s} {r['method']:20s} {n:6d} {r['pixels_per_s'] / 1e6:8.1f} {ratio:>21s} "
-                      f"{r['extra_peak_mib']:15.1f} {flag:>6s} {_error(r, exact):>15s} "
-                      f"{'' if bound is None else f'{bound:.1e}':>10s}")
+                      f"{r['extra_peak_mib']:15.1f} {flag:>6s} {_error(r, exact):>15s}")
     if len(args.counts) > 1:
         lo, hi = args.counts[0], args.counts[-1]
         print(f"\nExtra peak memory from {lo} to {hi} images ({hi / lo:.0f}x the pixels), MiB:")

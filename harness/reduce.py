@@ -163,6 +163,8 @@ def resize_to(pred: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def map_max_score(pred: np.ndarray) -> float:
     """Image score of a map-only detector: the map's maximum (MVSS-Net's convention), in [0, 1]."""
+    if pred.dtype == np.float16:  # NumPy emulates float16 arithmetic: take the max of the (non-negative) bits
+        return float(np.array(pred.view(np.uint16).max(), np.uint16).view(np.float16))
     top = pred.max()
     return float(top) / 255.0 if pred.dtype == np.uint8 else float(top)
 
