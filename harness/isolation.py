@@ -181,6 +181,9 @@ def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path | int, sp
     env.update({k: os.environ[k] for k in PASSED_ENV if k in os.environ})
     for key, value in env.items():
         argv += ["--setenv", key, value]
+    # The scratch first: every later bind lands on top of it, so a venv, interpreter, code or model file that
+    # lives under the host's /tmp (a CI checkout in /tmp, pytest's tmp_path) stays visible in the jail.
+    argv += ["--size", str(scratch), "--tmpfs", "/tmp"] if isinstance(scratch, int) else ["--bind", str(scratch), "/tmp"]
     argv += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         top = Path("/") / name
@@ -200,9 +203,7 @@ def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path | int, sp
         if any(os.path.realpath(installed).startswith(os.path.realpath(r) + os.sep) for r in _python_roots()):
             argv += ["--tmpfs", installed]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--size", str(scratch), "--tmpfs", "/tmp"] if isinstance(scratch, int) else ["--bind", str(scratch), "/tmp"]
     argv += ["--ro-bind", str(package_dir), PACKAGE_MOUNT]
-    # After /tmp: code or model files under the host's /tmp must not be hidden by the scratch bind.
     argv += code
     for path in param_files(params):
         argv += _file_binds(path)

@@ -220,9 +220,14 @@ def test_writing_outside_the_scratch_folder_fails(tmp_path, shard, monkeypatch):
                         monkeypatch)
     kind, detail = _only_attack_failed(results)
     assert kind == "error"
+    # A working folder under the host's /tmp (a CI checkout there) lies inside the jail's scratch tmpfs: writing
+    # there writes the scratch, never the host (checked below), so only the other targets must fail.
+    in_scratch = {targets[4]} if os.getcwd().startswith("/tmp/") else set()
+    outcome = dict(entry.rsplit(": ", 1) for entry in detail.split(": ", 1)[1].split("; "))  # path -> result
     for target in targets:
-        assert f"{target}: written" not in detail, detail
-        assert f"{target}: " in detail
+        assert target in outcome, detail
+        if target not in in_scratch:
+            assert outcome[target] != "written", detail
     assert "scratch: fresh, written to /tmp/" in detail
     assert not (victim / "pwned.txt").exists() and not (Path(shard).parent / "pwned.txt").exists()
     assert "# pwned" not in code.read_text().splitlines()
