@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 
-from inpaintbench.harness import histmetrics as hm
 from inpaintbench.harness.conventions import IMAGE_THRESHOLD, TARGET_FPR
 from inpaintbench.harness.exact_hist import HALF_KEY, keys_to_values
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS
@@ -167,7 +166,9 @@ class Scorer:
         self.spilled = any(isinstance(h, SpilledHist) for h in hists)
         self.pooled = _PooledHistograms(hists, self.spilled)
         self.resampling: _ResamplingLevels | None = None  # built on the first resample (bootstrap only)
-        self.score_values, self.score_group = hm.group_by_value(self.scores)
+        # Image scores grouped by value: the image-level histogram (ties kept together).
+        self.score_values, self.score_group = np.unique(self.scores, return_inverse=True)
+        self.score_group = self.score_group.reshape(-1)
 
     def for_resampling(self, max_levels: int = RESAMPLING_LEVELS) -> "Scorer":
         """A view whose pooled pixel metrics run on at most ``max_levels`` shared levels, shifted by the exact
@@ -258,16 +259,17 @@ class Scorer:
         pos = np.bincount(self.score_group, weights=w * (self.labels == 1), minlength=groups)
         neg = np.bincount(self.score_group, weights=w * (self.labels == 0), minlength=groups)
         edge = int(np.searchsorted(self.score_values, IMAGE_THRESHOLD, side="left"))
-        tp, fp = hm.counts_at_edges(pos)[edge], hm.counts_at_edges(neg)[edge]
+        tp, fp = pos[edge:].sum(), neg[edge:].sum()
+        ranked = ranking_metrics(pos, neg, TARGET_FPR)
         recalls = []
         if pos.sum() > 0:
             recalls.append(tp / pos.sum())
         if neg.sum() > 0:
             recalls.append(1.0 - fp / neg.sum())
         return {
-            "image_auc": float(hm.roc_auc(pos, neg)),
-            "image_ap": float(hm.average_precision(pos, neg)),
-            "image_tpr_at_5fpr": float(hm.tpr_at_fpr(pos, neg, TARGET_FPR)),
+            "image_auc": ranked["auc"],
+            "image_ap": ranked["ap"],
+            "image_tpr_at_5fpr": ranked["tpr_at_fpr"],
             # Mean recall over the classes present (sklearn's balanced_accuracy_score).
             "balanced_accuracy": float(np.mean(recalls)) if recalls else math.nan,
             "image_tpr": float(tp / pos.sum()) if pos.sum() > 0 else math.nan,
