@@ -27,55 +27,84 @@ import numpy as np
 HALF_BITS = np.uint64(0x3FE0000000000000)  # IEEE-754 bits of 0.5 (exact_hist.HALF_KEY)
 NOTHING = -1  # best-F1 label while "predict nothing" is still the best threshold
 
-# Columns of a walk's state row.
-TP, FP, WINS, GAINED, BEST_F1, TPR, OPEN, TP_HALF, FP_HALF, LEVELS = range(10)
-STATE_COLUMNS = 10
+# A walk's running state: a tuple while one walk runs in a loop (numba keeps it in registers: 3x faster than
+# an array row), rows of two arrays per walk between calls of the resumable ``merge_walk``.
+TP, FP, WINS, GAINED, BEST_F1, TPR, OPEN, TP_HALF, FP_HALF, LEVELS, BEST = range(11)
 
 
 def new_state(n_walks: int) -> tuple[np.ndarray, np.ndarray]:
     """(state rows, best-F1 labels) for ``n_walks`` walks that have seen nothing yet."""
-    state = np.zeros((n_walks, STATE_COLUMNS))
+    state = np.zeros((n_walks, BEST))
     state[:, OPEN] = 1.0
     return state, np.full(n_walks, NOTHING, np.int64)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _step(st, best, w, p, q, n_pos, n_neg, max_fpr, label, key):
-    """One distinct score (``p`` positives, ``q`` negatives, its ``key``), below every score seen so far."""
-    tp = st[w, TP]
-    st[w, WINS] += q * (tp + 0.5 * p)  # positives strictly above this score, ties count half
+def _start():
+    return (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, True, 0.0, 0.0, 0.0, np.int64(NOTHING))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _step(run, p, q, n_pos, n_neg, max_fpr, label, key):
+    """One distinct score (``p`` positives, ``q`` negatives, its ``key``, recorded as ``label`` if it gives the
+    best F1 so far), below every score seen so far. Returns the updated state tuple."""
+    tp, fp, wins, gained, best_f1, tpr, open_, tp_half, fp_half, levels, best = run
+    wins += q * (tp + 0.5 * p)  # positives strictly above this score, ties count half
     tp += p
-    fp = st[w, FP] + q
-    st[w, TP] = tp
-    st[w, FP] = fp
+    fp += q
     if p > 0.0:
-        st[w, GAINED] += p * tp / (tp + fp)  # recall gain x precision at this threshold
-        if 2.0 * tp > st[w, BEST_F1] * (tp + fp + n_pos):  # F1 only rises where positives are added
-            st[w, BEST_F1] = 2.0 * tp / (tp + fp + n_pos)
-            best[w] = label
-    if st[w, OPEN] > 0.0:
+        gained += p * tp / (tp + fp)  # recall gain x precision at this threshold
+        if 2.0 * tp > best_f1 * (tp + fp + n_pos):  # F1 only rises where positives are added
+            best_f1 = 2.0 * tp / (tp + fp + n_pos)
+            best = label
+    if open_:
         if n_neg > 0.0 and n_pos > 0.0 and fp / n_neg <= max_fpr:
-            st[w, TPR] = tp / n_pos  # tp only grows: the last qualifying point is the largest TPR
+            tpr = tp / n_pos  # tp only grows: the last qualifying point is the largest TPR
         else:
-            st[w, OPEN] = 0.0  # fp only grows: no later point qualifies
+            open_ = False  # fp only grows: no later point qualifies
     if key >= HALF_BITS:
-        st[w, TP_HALF] += p
-        st[w, FP_HALF] += q
+        tp_half += p
+        fp_half += q
     if p + q > 0.0:
-        st[w, LEVELS] += 1.0
+        levels += 1.0
+    return tp, fp, wins, gained, best_f1, tpr, open_, tp_half, fp_half, levels, best
 
 
-def finish(state: np.ndarray, best: np.ndarray, w: int, n_pos: float, n_neg: float) -> dict:
-    """The metrics of walk ``w`` (NaN where undefined: no positives; AUC and TPR also need negatives)."""
-    st, nan = state[w], math.nan
+@numba.njit(cache=True, nogil=True, inline="always")
+def _load(state, best, w):
+    s = state[w]
+    return (s[TP], s[FP], s[WINS], s[GAINED], s[BEST_F1], s[TPR], s[OPEN] > 0.0, s[TP_HALF], s[FP_HALF],
+            s[LEVELS], best[w])
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store(state, best, w, run):
+    tp, fp, wins, gained, best_f1, tpr, open_, tp_half, fp_half, levels, label = run
+    s = state[w]
+    s[TP], s[FP], s[WINS], s[GAINED], s[BEST_F1], s[TPR] = tp, fp, wins, gained, best_f1, tpr
+    s[OPEN] = 1.0 if open_ else 0.0
+    s[TP_HALF], s[FP_HALF], s[LEVELS] = tp_half, fp_half, levels
+    best[w] = label
+
+
+def walk_state(state: tuple[np.ndarray, np.ndarray], w: int) -> tuple:
+    """Walk ``w``'s state (``new_state``'s pair) as the tuple ``finish`` reads."""
+    rows, best = state
+    row = rows[w]
+    return (*row[:OPEN], bool(row[OPEN]), *row[TP_HALF:], int(best[w]))
+
+
+def finish(run: tuple, n_pos: float, n_neg: float) -> dict:
+    """The metrics of a finished walk (NaN where undefined: no positives; AUC and TPR also need negatives)."""
+    nan = math.nan
     both = n_pos > 0 and n_neg > 0
     return {
-        "auc": st[WINS] / (n_pos * n_neg) if both else nan,
-        "ap": st[GAINED] / n_pos if n_pos > 0 else nan,
-        "tpr_at_fpr": st[TPR] if both else nan,
-        "f1_best": st[BEST_F1] if n_pos > 0 else nan,
-        "best_label": int(best[w]),  # bin index or key of the best-F1 threshold; NOTHING: predict nothing
-        "tp_half": st[TP_HALF], "fp_half": st[FP_HALF], "levels": int(st[LEVELS]),
+        "auc": run[WINS] / (n_pos * n_neg) if both else nan,
+        "ap": run[GAINED] / n_pos if n_pos > 0 else nan,
+        "tpr_at_fpr": run[TPR] if both else nan,
+        "f1_best": run[BEST_F1] if n_pos > 0 else nan,
+        "best_label": int(run[BEST]),  # bin index or key of the best-F1 threshold; NOTHING: predict nothing
+        "tp_half": run[TP_HALF], "fp_half": run[FP_HALF], "levels": int(run[LEVELS]),
     }
 
 
@@ -90,7 +119,7 @@ def _two_sided_key(v, u64, f64):
 
 
 @numba.njit(cache=True, nogil=True)
-def _scan(codes, is_float32, max_fpr, state, best):
+def _scan(codes, is_float32, max_fpr):
     n = codes.shape[0]
     n_groups = 0
     n_pos = 0
@@ -107,6 +136,7 @@ def _scan(codes, is_float32, max_fpr, state, best):
     f64 = u64.view(np.float64)
     P, N = float(n_pos), float(n - n_pos)
     value_sum = 0.0
+    run = _start()
     g = n_groups
     p = 0
     q = 0
@@ -128,32 +158,32 @@ def _scan(codes, is_float32, max_fpr, state, best):
             keys[g] = key
             pos[g] = p
             neg[g] = q
-            _step(state, best, 0, float(p), float(q), P, N, max_fpr, g, key)
+            run = _step(run, float(p), float(q), P, N, max_fpr, np.int64(g), key)
             p = 0
             q = 0
-    return keys, pos, neg, value_sum, n_pos
+    return keys, pos, neg, value_sum, n_pos, run
 
 
 def scan_sorted_codes(codes: np.ndarray, is_float32: bool, max_fpr: float):
     """Sorted ``value_bits << 1 | is_positive`` codes of a float32 (``is_float32``) or float64 map -> (two-sided
     keys of its distinct values ascending, positive counts, negative counts, sum of all pixel values, metrics as
     ``ranking_metrics`` gives them). Two passes: one counts, one walks the codes from the top."""
-    state, best = new_state(1)
-    keys, pos, neg, value_sum, n_pos = _scan(codes, bool(is_float32), float(max_fpr), state, best)
-    metrics = finish(state, best, 0, float(n_pos), float(len(codes) - n_pos))
+    keys, pos, neg, value_sum, n_pos, run = _scan(codes, bool(is_float32), float(max_fpr))
+    metrics = finish(run, float(n_pos), float(len(codes) - n_pos))
     return keys, pos, neg, value_sum, _with_edge(metrics, len(keys))
 
 
 @numba.njit(cache=True, nogil=True)
-def _ranking(keys, pos, neg, max_fpr, state, best):
+def _ranking(keys, pos, neg, max_fpr):
     n_pos = 0.0
     n_neg = 0.0
     for j in range(pos.shape[0]):
         n_pos += pos[j]
         n_neg += neg[j]
+    run = _start()
     for j in range(pos.shape[0] - 1, -1, -1):
-        _step(state, best, 0, float(pos[j]), float(neg[j]), n_pos, n_neg, max_fpr, j, keys[j])
-    return n_pos, n_neg
+        run = _step(run, float(pos[j]), float(neg[j]), n_pos, n_neg, max_fpr, np.int64(j), keys[j])
+    return n_pos, n_neg, run
 
 
 def ranking_metrics(pos: np.ndarray, neg: np.ndarray, max_fpr: float, keys: np.ndarray | None = None) -> dict:
@@ -163,9 +193,8 @@ def ranking_metrics(pos: np.ndarray, neg: np.ndarray, max_fpr: float, keys: np.n
     pos = np.ascontiguousarray(pos)  # int64 or float64 (weighted sums): numba compiles one loop for each
     neg = np.ascontiguousarray(neg, dtype=pos.dtype)
     keys = np.zeros(len(pos), np.uint64) if keys is None else np.ascontiguousarray(keys, np.uint64)
-    state, best = new_state(1)
-    n_pos, n_neg = _ranking(keys, pos, neg, float(max_fpr), state, best)
-    return _with_edge(finish(state, best, 0, n_pos, n_neg), len(pos))
+    n_pos, n_neg, run = _ranking(keys, pos, neg, float(max_fpr))
+    return _with_edge(finish(run, n_pos, n_neg), len(pos))
 
 
 def _with_edge(metrics: dict, n_bins: int) -> dict:
@@ -178,7 +207,8 @@ def _with_edge(metrics: dict, n_bins: int) -> dict:
 def merge_walk(keys, pos, neg, offsets, weights, n_pos, n_neg, max_fpr, state, best):
     """Walk the union of several histograms from the top: ``keys/pos/neg[offsets[i]:offsets[i+1]]`` is image
     i's part (ascending), ``weights[w, i]`` its weight in walk w. A max-heap of the images' current keys merges
-    them in O(rows log images), without a merged copy. Updates ``state``/``best`` in place (resumable)."""
+    them in O(rows log images), without a merged copy. Updates ``state``/``best`` (``new_state``) in place, so a
+    walk resumes where the previous key range left it."""
     n_images = offsets.shape[0] - 1
     cursor = offsets[1:] - 1  # each image's next row, from its top
     heap = np.empty(n_images, np.int64)  # images, by their current key
@@ -213,7 +243,9 @@ def merge_walk(keys, pos, neg, offsets, weights, n_pos, n_neg, max_fpr, state, b
             _sift_down(heap, top, size)
         for w in range(n_walks):
             if p_sum[w] + q_sum[w] > 0.0:
-                _step(state, best, w, p_sum[w], q_sum[w], n_pos[w], n_neg[w], max_fpr, np.int64(key), key)
+                run = _step(_load(state, best, w), p_sum[w], q_sum[w], n_pos[w], n_neg[w], max_fpr, np.int64(key),
+                            key)
+                _store(state, best, w, run)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -16,7 +16,7 @@ import numpy as np
 from inpaintbench.harness.conventions import IMAGE_THRESHOLD, TARGET_FPR
 from inpaintbench.harness.exact_hist import HALF_KEY, keys_to_values
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS
-from inpaintbench.harness.ranking import NOTHING, finish, merge_walk, new_state, ranking_metrics
+from inpaintbench.harness.ranking import NOTHING, finish, merge_walk, new_state, ranking_metrics, walk_state
 
 # The numbers a leaderboard shows and the bootstrap brackets.
 HEADLINE_METRICS = (
@@ -83,14 +83,14 @@ class _PooledHistograms:
     def metrics(self, weight_sets: list[np.ndarray], n_pos: list[float], n_neg: list[float]) -> list[dict]:
         """Exact pooled metrics for each weight vector, all in one walk over the histograms."""
         weights = np.ascontiguousarray(np.array(weight_sets, dtype=np.float64).reshape(len(weight_sets), -1))
-        state, best = new_state(len(weight_sets))
+        state = new_state(len(weight_sets))
         n_pos_a, n_neg_a = np.array(n_pos, np.float64), np.array(n_neg, np.float64)
         for low, high in self.ranges:
             keys, pos, neg, offsets = self._cached if self._cached is not None else self._gather(low, high)
-            merge_walk(keys, pos, neg, offsets, weights, n_pos_a, n_neg_a, TARGET_FPR, state, best)
+            merge_walk(keys, pos, neg, offsets, weights, n_pos_a, n_neg_a, TARGET_FPR, *state)
         out = []
         for w in range(len(weight_sets)):
-            ranked = finish(state, best, w, n_pos_a[w], n_neg_a[w])
+            ranked = finish(walk_state(state, w), n_pos_a[w], n_neg_a[w])
             label = ranked.pop("best_label")
             ranked.update(tp=ranked.pop("tp_half"), fp=ranked.pop("fp_half"), n_pos=n_pos_a[w],
                           best_key=None if label == NOTHING else np.uint64(label))
