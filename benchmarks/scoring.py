@@ -17,7 +17,7 @@ and the largest error of the pooled pixel AUC, AP, TPR@5%FPR and best F1 against
 The baseline computes the same per-image metrics as ours: roc_auc_score, average_precision_score, roc_curve
 (TPR at 5% FPR), precision_recall_curve (best F1), f1_score and jaccard_score at 0.5.
 
-    .venv/bin/python benchmarks/scoring.py                         # 512 x 512, 8 and 32 images, every distribution
+    .venv/bin/python benchmarks/scoring.py --plot docs/img/scoring.png   # 512 x 512, 8 and 32 images, every distribution
     .venv/bin/python benchmarks/scoring.py --counts 8 32 128 --distributions saturated32 --methods ours
 """
 
@@ -215,12 +215,52 @@ def _error(row: dict, exact: dict | None) -> str:
     return f"{max(errors):.1e}"
 
 
+def plot(rows: list[dict], path: str, methods: list[str], distributions: list[str], n: int, size: int) -> None:
+    """Two panels over the distributions, at ``n`` images: speed against the baseline (log) and the largest
+    pooled-metric error against sklearn on all pixels (log; exact methods drawn at the floor)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    floor = 1e-16
+    figure, (speed, error) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110)
+    width = 0.8 / len(methods)
+    for k, method in enumerate(methods):
+        picked = [next(r for r in rows if r["method"] == method and r["distribution"] == d and r["n"] == n)
+                  for d in distributions]
+        base = [next(r for r in rows if r["method"] == BASELINE and r["distribution"] == d and r["n"] == n)
+                for d in distributions]
+        exact = [next(r["pooled"] for r in rows if r["method"] == REFERENCE and r["distribution"] == d
+                      and r["n"] == n) for d in distributions]
+        x = np.arange(len(distributions)) + k * width - 0.4 + width / 2
+        speed.bar(x, [r["pixels_per_s"] / b["pixels_per_s"] for r, b in zip(picked, base)], width, label=method)
+        errors = [max([abs(r["pooled"][m] - e[m]) for m in POOLED if r["pooled"].get(m) is not None] or [np.nan])
+                  if r["pooled"] else np.nan for r, e in zip(picked, exact)]
+        error.bar(x, [max(v, floor) if np.isfinite(v) else np.nan for v in errors], width, label=method)
+    for axis, title in ((speed, f"speed vs {BASELINE} (x, log)"), (error, "largest pooled AUC/AP/TPR/F1 error (log)")):
+        axis.set_yscale("log")
+        axis.set_xticks(np.arange(len(distributions)), distributions)
+        axis.set_title(title, fontsize=10)
+        axis.grid(axis="y", alpha=0.3)
+    speed.axhline(50, color="black", lw=0.8, ls="--")
+    speed.text(len(distributions) - 0.5, 55, "50x", fontsize=8, ha="right")
+    error.axhline(1e-6, color="black", lw=0.8, ls="--")
+    error.text(len(distributions) - 0.5, 1.5e-6, "1e-6", fontsize=8, ha="right")
+    figure.legend(*speed.get_legend_handles_labels(), loc="lower center", ncols=len(methods), fontsize=8)
+    figure.suptitle(f"Scoring {n} maps of {size} x {size} (benchmarks/scoring.py); exact methods' error drawn at "
+                    f"{floor:g}", fontsize=10)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
+    figure.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--counts", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--distributions", nargs="+", default=list(DISTRIBUTIONS))
+    parser.add_argument("--plot", metavar="PNG", help="also draw speed and pooled error per distribution and method")
     parser.add_argument("--child", nargs=4, metavar=("METHOD", "N", "SIZE", "DIST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -254,6 +294,9 @@ def main() -> None:
                 flag = "n/a" if r["pooled"] is None else ("yes" if r["pooled"]["exact"] else "no")
                 print(f"{distribution:12s} {r['method']:20s} {n:6d} {r['pixels_per_s'] / 1e6:8.1f} {ratio:>21s} "
                       f"{r['extra_peak_mib']:15.1f} {flag:>6s} {_error(r, exact):>15s}")
+    if args.plot:
+        plot(rows, args.plot, methods, args.distributions, args.counts[-1], args.size)
+        print(f"\nplot: {args.plot}")
     if len(args.counts) > 1:
         lo, hi = args.counts[0], args.counts[-1]
         print(f"\nExtra peak memory from {lo} to {hi} images ({hi / lo:.0f}x the pixels), MiB:")
