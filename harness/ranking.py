@@ -72,18 +72,16 @@ def _step(run, p, q, n_pos, n_neg, max_fpr, label, key):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _load(state, best, w):
-    s = state[w]
-    return (s[TP], s[FP], s[WINS], s[GAINED], s[BEST_F1], s[TPR], s[OPEN] > 0.0, s[TP_HALF], s[FP_HALF],
-            s[LEVELS], best[w])
+    return (state[w, TP], state[w, FP], state[w, WINS], state[w, GAINED], state[w, BEST_F1], state[w, TPR],
+            state[w, OPEN] > 0.0, state[w, TP_HALF], state[w, FP_HALF], state[w, LEVELS], best[w])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _store(state, best, w, run):
     tp, fp, wins, gained, best_f1, tpr, open_, tp_half, fp_half, levels, label = run
-    s = state[w]
-    s[TP], s[FP], s[WINS], s[GAINED], s[BEST_F1], s[TPR] = tp, fp, wins, gained, best_f1, tpr
-    s[OPEN] = 1.0 if open_ else 0.0
-    s[TP_HALF], s[FP_HALF], s[LEVELS] = tp_half, fp_half, levels
+    state[w, TP], state[w, FP], state[w, WINS], state[w, GAINED] = tp, fp, wins, gained
+    state[w, BEST_F1], state[w, TPR], state[w, OPEN] = best_f1, tpr, 1.0 if open_ else 0.0
+    state[w, TP_HALF], state[w, FP_HALF], state[w, LEVELS] = tp_half, fp_half, levels
     best[w] = label
 
 

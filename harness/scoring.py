@@ -76,8 +76,8 @@ class _PooledHistograms:
         offsets = np.zeros(len(parts) + 1, np.int64)
         offsets[1:] = np.cumsum([len(p[0]) for p in parts])
         keys = np.concatenate([p[0] for p in parts] or [np.zeros(0, np.uint64)]).astype(np.uint64, copy=False)
-        pos = np.concatenate([p[1] for p in parts] or [np.zeros(0, np.int64)]).astype(np.float64)
-        neg = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.float64)
+        pos = np.concatenate([p[1] for p in parts] or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
+        neg = np.concatenate([p[2] for p in parts] or [np.zeros(0, np.int64)]).astype(np.int64, copy=False)
         return keys, pos, neg, offsets
 
     def metrics(self, weight_sets: list[np.ndarray], n_pos: list[float], n_neg: list[float]) -> list[dict]:
