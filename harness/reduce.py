@@ -40,7 +40,8 @@ class ImageSummary:
 
     def as_example(self) -> dict:
         """The row fed to the ``evaluate`` metric module (plain numbers and lists)."""
-        row = {"keys": self.hist.keys, "pos": self.hist.pos, "neg": self.hist.neg, "score": self.score,
+        hist = self.hist.load()  # one read of a spilled histogram, not one per column
+        row = {"keys": hist.keys, "pos": hist.pos, "neg": hist.neg, "score": self.score,
                "label": self.label, "has_map": self.has_map, "n_pixels": self.n_pixels, "flagged": self.flagged,
                "map_sum": self.map_sum}
         row.update({f"image_{k}": v for k, v in self.metrics.items()})

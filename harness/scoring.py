@@ -92,8 +92,7 @@ class _PooledHistograms:
         for w in range(len(weight_sets)):
             ranked = finish(walk_state(state, w), n_pos_a[w], n_neg_a[w])
             label = ranked.pop("best_label")
-            ranked.update(tp=ranked.pop("tp_half"), fp=ranked.pop("fp_half"), n_pos=n_pos_a[w],
-                          best_key=None if label == NOTHING else np.uint64(label))
+            ranked.update(n_pos=n_pos_a[w], best_key=None if label == NOTHING else np.uint64(label))
             out.append(ranked)
         return out
 
@@ -133,8 +132,7 @@ class _ResamplingLevels:
         pos, neg = row_weights @ self.pos, row_weights @ self.neg
         ranked = ranking_metrics(pos, neg, TARGET_FPR, self.edges)
         edge = ranked.pop("best_edge")
-        ranked.update(tp=ranked.pop("tp_half"), fp=ranked.pop("fp_half"), n_pos=pos.sum(),
-                      best_key=self.edges[edge] if edge < len(self.edges) else None)
+        ranked.update(n_pos=pos.sum(), best_key=self.edges[edge] if edge < len(self.edges) else None)
         return ranked
 
 
@@ -165,7 +163,8 @@ class Scorer:
         hists = [s.hist for s in self.summaries]
         self.spilled = any(isinstance(h, SpilledHist) for h in hists)
         self.pooled = _PooledHistograms(hists, self.spilled)
-        self.resampling: _ResamplingLevels | None = None  # built on the first resample (bootstrap only)
+        self.resampling: _ResamplingLevels | None = None  # set on a for_resampling view only
+        self.offsets: dict[str, float] = {}  # a resampling view's shift onto the exact values
         # Image scores grouped by value: the image-level histogram (ties kept together).
         self.score_values, self.score_group = np.unique(self.scores, return_inverse=True)
         self.score_group = self.score_group.reshape(-1)
@@ -216,9 +215,8 @@ class Scorer:
         return results
 
     def _shifted(self, name: str, value):
-        offsets = getattr(self, "offsets", None)
-        if offsets and isinstance(value, float) and name in offsets:
-            return value + offsets[name]
+        if isinstance(value, float) and name in self.offsets:
+            return value + self.offsets[name]
         return value
 
     def _per_image_pixel_metrics(self, w: np.ndarray) -> dict:
@@ -279,7 +277,7 @@ class Scorer:
 
 def _pooled_names(ranked: dict, suffix: str) -> dict:
     """A pooled metrics dict under its result names (``suffix`` "" for forged images, "_all" for every image)."""
-    tp, fp, n_pos = ranked["tp"], ranked["fp"], ranked["n_pos"]
+    tp, fp, n_pos = ranked["tp_half"], ranked["fp_half"], ranked["n_pos"]
     best = ranked["best_key"]
     return {
         f"pixel_f1_pooled{suffix}": 2 * tp / (tp + fp + n_pos) if n_pos > 0 else math.nan,

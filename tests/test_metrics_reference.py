@@ -353,6 +353,8 @@ def test_spilled_histograms_cross_processes_as_rows():
     records, _ = _admitted(maps, masks, labels, budget=10)
     again = pickle.loads(pickle.dumps([r.summary for r in records]))
     _same(Scorer(again).compute(), Scorer([r.summary for r in records]).compute())
+    rows = [ImageSummary.from_example(r.summary.as_example()) for r in records]  # the evaluate module's path
+    _same(Scorer(rows).compute(), Scorer([r.summary for r in records]).compute())
 
 
 def test_bootstrap_levels_are_exact_for_few_values_and_centred_on_the_exact_value():
