@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
