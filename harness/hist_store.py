@@ -92,8 +92,5 @@ class SpilledHist:
 
     def __reduce__(self):
         # Crossing a process boundary (accelerate's gather): the rows travel, the scratch file does not.
-        return (SparseHist, (*_arrays(self.load()),))
-
-
-def _arrays(hist: SparseHist):
-    return hist.keys, hist.pos, hist.neg
+        hist = self.load()
+        return (SparseHist, (hist.keys, hist.pos, hist.neg))
