@@ -21,7 +21,7 @@ SPLIT_CONFIG = {
         {"name": "default"},
         {"name": "paste_back", "description": "pasted-back edits and pristine photos", "where": {"strategy": ["paste_back", "none"]}},
     ],
-    "licenses": {"embedded": {"id": "other", "note": "photos bundled in Python wheels"}},
+    "licenses": {"embedded": {"id": "other", "note": "photos bundled in Python wheels", "name": "embedded-photos", "link": "https://example.org/terms"}},
 }
 SMALL_SHARDS = 6000  # bytes: a few rows per release file, so splits span several files
 

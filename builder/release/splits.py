@@ -66,6 +66,9 @@ class ReleaseConfigSpec:
 class LicenseSpec:
     id: str  # a Hub license id ("cc-by-4.0", "other", ...)
     note: str = ""
+    # For id "other" the Hub wants a name and a link to the terms (card metadata license_name/license_link).
+    name: str = ""
+    link: str = ""
 
 
 @dataclass(frozen=True)
@@ -219,8 +222,14 @@ def parse_split_config(data: Any, source_file: str = "<built-in>") -> SplitConfi
     licenses = {}
     for source, spec in licenses_raw.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("id"), str):
-            _fail(where, f"licenses.{source} must be {{id: <hub license id>, note: <text>}}")
-        licenses[str(source)] = LicenseSpec(spec["id"], str(spec.get("note", "")).strip())
+            _fail(where, f"licenses.{source} must be {{id: <hub license id>, note: <text>, name: <text>, link: <url>}}")
+        unknown_keys = set(spec) - {"id", "note", "name", "link"}
+        if unknown_keys:
+            _fail(where, f"licenses.{source}: unknown keys {sorted(unknown_keys)}")
+        name, link = str(spec.get("name", "")).strip(), str(spec.get("link", "")).strip()
+        if spec["id"] == "other" and not (name and link):
+            _fail(where, f"licenses.{source}: id 'other' needs a 'name' and a 'link' to the terms (the Hub's license_name/license_link)")
+        licenses[str(source)] = LicenseSpec(spec["id"], str(spec.get("note", "")).strip(), name, link)
 
     return SplitConfig(salt, dict(fractions), tuple(out_of_domain), tuple(configs), licenses, where)
 
