@@ -29,7 +29,7 @@ from .draws import (
     sample_seed,
     wants_pristine,
 )
-from .ids import make_sample_id
+from .ids import make_sample_id, pixels_sha256
 from .masks import mask_to_pil, process_mask
 from .planning import create_planner
 from .scene import Scene, SceneObject, SkippedInput
@@ -135,6 +135,7 @@ class SampleMaker:
 
         # Every sample of this photo stores it as "original": encoded to PNG once, not once per sample.
         original_png = encode_png(scene.image)
+        original_pixels = pixels_sha256(scene.image)  # part of every sample id of this photo (builder.ids)
         rows: list[dict[str, Any]] = []
         # Objects in id order (not draw order): the shard's row order then reads naturally.
         chosen = sorted(selection.chosen, key=lambda o: _natural_key(o.object_id))
@@ -149,14 +150,14 @@ class SampleMaker:
         outcomes = self._run_backends([edit for _, edit, _ in prepared if edit is not None])
         for obj, edit, problem in prepared:
             if problem is None:
-                row, problem = self._row(scene, obj, edit, outcomes[id(edit)], original_png)
+                row, problem = self._row(scene, obj, edit, outcomes[id(edit)], original_png, original_pixels)
             if problem is not None:
                 skipped.append(skip_record(problem[0], source_name, image_id, problem[1], obj.object_id, path))
             else:
                 rows.append(row)
         planned_edits = len(chosen) * self.config.edits_per_object
         if wants_pristine(self.config, source_name, image_id, planned_edits):
-            rows.append(self._pristine(scene, original_png))
+            rows.append(self._pristine(scene, original_png, original_pixels))
         return rows, skipped
 
     def _prepare(self, scene: Scene, obj: SceneObject, key: SampleKey) -> tuple[_Edit | None, tuple[str, str] | None]:
@@ -210,20 +211,23 @@ class SampleMaker:
             self.backend_calls[backend.name] += sum(not isinstance(outcomes[id(edit)], Exception) for edit in group)
         return outcomes
 
-    def _row(self, scene: Scene, obj: SceneObject, edit: _Edit, result: Any, original_png: bytes) -> tuple[dict | None, tuple[str, str] | None]:
+    def _row(
+        self, scene: Scene, obj: SceneObject, edit: _Edit, result: Any, original_png: bytes, original_pixels: str
+    ) -> tuple[dict | None, tuple[str, str] | None]:
         backend = self.backend(edit.backend_index)
         if isinstance(result, Exception):
             return None, ("inpaint", f"backend {backend.name} raised {type(result).__name__}: {result}")
         problem = _result_problem(result, scene.image.size)
         if problem:
             return None, ("inpaint", f"backend {backend.name}: {problem}")
-        key, plan, mask = edit.key, edit.plan, edit.mask
+        plan, mask = edit.plan, edit.mask
         width, height = scene.image.size
+        edited = result.image.convert("RGB")
         row = {
-            "sample_id": make_sample_id(*key.parts),
+            "sample_id": "",  # derived from the whole row below
             "label": INPAINTED,
             # Encoded now: a chunk's rows stay in memory until its shard is written (~4x smaller than pixels).
-            "image": encode_png(result.image.convert("RGB")),
+            "image": encode_png(edited),
             "mask": encode_png(edit.mask_image),
             "original": original_png,
             "source": scene.source,
@@ -254,16 +258,19 @@ class SampleMaker:
                 }
             ),
         }
+        pixels = {"image": pixels_sha256(edited), "mask": pixels_sha256(edit.mask_image), "original": original_pixels}
+        row["sample_id"] = make_sample_id(row, pixels)
         return row, None
 
-    def _pristine(self, scene: Scene, original_png: bytes) -> dict[str, Any]:
+    def _pristine(self, scene: Scene, original_png: bytes, original_pixels: str) -> dict[str, Any]:
         key = SampleKey(scene.source, scene.image_id, "", "pristine")
         width, height = scene.image.size
-        return {
-            "sample_id": make_sample_id(*key.parts),
+        empty_mask = Image.new("L", scene.image.size, 0)
+        row = {
+            "sample_id": "",  # derived from the whole row below
             "label": PRISTINE,
             "image": original_png,
-            "mask": encode_png(Image.new("L", scene.image.size, 0)),
+            "mask": encode_png(empty_mask),
             "original": original_png,
             "source": scene.source,
             "source_image_id": scene.image_id,
@@ -284,6 +291,9 @@ class SampleMaker:
             "height": height,
             "extra": _json({"normalisation": scene.extra.get("normalisation", {})}),
         }
+        pixels = {"image": original_pixels, "mask": pixels_sha256(empty_mask), "original": original_pixels}
+        row["sample_id"] = make_sample_id(row, pixels)
+        return row
 
 
 def _result_problem(result: Any, size: tuple[int, int]) -> str:

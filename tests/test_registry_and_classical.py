@@ -61,13 +61,34 @@ def test_size_mismatch_is_a_clear_error():
         create_backend("opencv_telea").inpaint(InpaintRequest(image=image, mask=mask))
 
 
-def test_ids_and_seeds_depend_only_on_identity():
-    a = make_sample_id("embedded", "skimage/astronaut", "3", "edit0")
-    assert a == make_sample_id("embedded", "skimage/astronaut", "3", "edit0")
-    assert a != make_sample_id("embedded", "skimage/astronaut", "3", "edit1")
-    assert a.startswith("embedded-skimage_astronaut-")
-    s = derive_seed(0, a)
-    assert s == derive_seed(0, a) and s != derive_seed(1, a) and 0 <= s < 2**63
+def _id_row(**changes):
+    row = dict(label=1, source="embedded", source_image_id="skimage/astronaut", object_id="3", category="person",
+               action="remove", replacement="", prompt="background", backend="opencv_telea",
+               backend_params='{"radius": 3}', strategy="paste_back", seed=11, mask_variant="object")
+    row.update(changes)
+    return row
+
+
+def test_a_sample_id_names_its_whole_recipe_and_result():
+    pixels = {"image": "a" * 64, "mask": "b" * 64, "original": "c" * 64}
+    a = make_sample_id(_id_row(), pixels)
+    assert a == make_sample_id(_id_row(), dict(pixels)) and a.startswith("embedded-skimage_astronaut-")
+    # Any change of what was asked, how, with which seed, or of any image's pixels gives another id.
+    for change in (dict(seed=12), dict(backend="opencv_ns"), dict(backend_params='{"radius": 5}'), dict(prompt="a dog"),
+                   dict(object_id="4"), dict(strategy="full_regeneration"), dict(source="coco")):
+        assert make_sample_id(_id_row(**change), pixels) != a, change
+    for column in pixels:
+        assert make_sample_id(_id_row(), {**pixels, column: "d" * 64}) != a, column
+    # A pristine photo has no randomness: its id ignores the seed (stable across rebuilds with other seeds).
+    pristine = dict(label=0, object_id="", action="none", backend="none", backend_params="{}", strategy="none")
+    assert make_sample_id(_id_row(**pristine, seed=1), pixels) == make_sample_id(_id_row(**pristine, seed=2), pixels)
+
+
+def test_seeds_depend_only_on_identity():
+    s = derive_seed(0, "embedded", "skimage/astronaut", "3", "edit0")
+    assert s == derive_seed(0, "embedded", "skimage/astronaut", "3", "edit0") and 0 <= s < 2**63
+    assert s != derive_seed(1, "embedded", "skimage/astronaut", "3", "edit0")
+    assert s != derive_seed(0, "embedded", "skimage/astronaut", "3", "edit1")
 
 
 def test_registry_refuses_a_second_registration_and_imports_lazy_entries_on_demand():

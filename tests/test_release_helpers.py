@@ -27,7 +27,7 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[dict]:
-    from inpaintbench.builder.ids import derive_seed, make_sample_id
+    from inpaintbench.builder.ids import derive_seed, recompute_sample_id
 
     rows = []
     for p in photo_indices:
@@ -41,7 +41,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[d
         rows.append(
             dict(
                 common,
-                sample_id=make_sample_id(source, image_id, "", "pristine"),
+                sample_id="",
                 label=0, image=_png(original), mask=_png(np.zeros_like(mask)), original=_png(original),
                 object_id="", category="", action="none", replacement="", replacement_score=math.nan,
                 prompt="", backend="none", backend_params="{}", strategy="none", seed=0,
@@ -55,7 +55,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[d
             rows.append(
                 dict(
                     common,
-                    sample_id=make_sample_id(source, image_id, "7", slot),
+                    sample_id="",
                     label=1, image=_png(edited), mask=_png(mask), original=_png(original),
                     object_id="7", category=category, action="remove", replacement="", replacement_score=math.nan,
                     prompt="background", backend=backend, backend_params=json.dumps({"radius": 3}),
@@ -64,6 +64,8 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[d
                     mask_dilation_pct=0.0, mask_area_fraction=float((mask > 0).mean()),
                 )
             )
+    for row in rows:  # ids as the generator makes them: from the whole row (builder.ids)
+        row["sample_id"] = recompute_sample_id({**row, **{c: {"bytes": row[c]} for c in ("image", "mask", "original")}})
     return rows
 
 
