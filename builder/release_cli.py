@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -18,7 +19,10 @@ def register(subparsers) -> None:
     parser.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output dir (manifest.json + the data/*.parquet shards it lists); default: the generator's default")
     parser.add_argument("--split-config", default=None, help="split config YAML (default: builder/release/default_splits.yaml)")
     parser.add_argument("--to", default=None, help="write the release to this local folder instead of pushing")
-    parser.add_argument("--max-shard-mb", type=float, default=256.0, help="target size of one release Parquet file")
+    parser.add_argument("--max-shard-mb", type=float, default=256.0, help="largest size of one release Parquet file")
+    parser.add_argument("--min-files-per-split", type=int, default=None,
+                        help="write each split as at least this many Parquet files (fewer only for fewer rows), so "
+                        "DataLoader workers each get files to stream; default 8")
     parser.add_argument("--assessment", metavar="KEY", default=None,
                         help="judge setup (judge_key) of <from>/assessments/deceptiveness.parquet to release; "
                         "needed only when it holds several")
@@ -28,11 +32,15 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .release.assessments import AssessmentError
-    from .release.build import prepare_release
+    from .release.build import default_staging_dir, prepare_release
+    from .release.hub_checks import HubCheckError, preflight
+    from .release.index import SampleIdError
     from .release.inputs import GeneratorOutputError
-    from .release.layout import ReleaseLayoutError
-    from .release.publish import PublishError, publish_release, version_tag
+    from .release.layout import MIN_FILES_PER_SPLIT, ReleaseLayoutError
+    from .release.publish import PublishError, check_release_version, publish_release, version_tag
     from .release.splits import SplitConfigError, default_split_config_path, load_split_config
+    from .release.versioning import VersionError
+    from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if not args.repo and not args.to:
@@ -41,21 +49,42 @@ def run(args: argparse.Namespace) -> int:
     if args.repo and args.repo.count("/") != 1:
         print(f"inpaintbench publish: --repo {args.repo!r} must be ORG/NAME", file=sys.stderr)
         return 2
+    min_files = MIN_FILES_PER_SPLIT if args.min_files_per_split is None else args.min_files_per_split
+    if min_files < 1 or args.max_shard_mb <= 0:
+        print("inpaintbench publish: --min-files-per-split must be >= 1 and --max-shard-mb > 0", file=sys.stderr)
+        return 2
     try:
         version_tag(args.version)
+    except PublishError as exc:
+        print(f"inpaintbench publish: --version: {exc}", file=sys.stderr)
+        return 2
+    try:
         split_config = load_split_config(args.split_config or default_split_config_path())
         max_bytes = int(args.max_shard_mb * 1024 * 1024)
+        api = published = None
+        if not args.to:
+            # Before the build, which can take hours: a wrong token, an existing tag or an old version fail now.
+            api = HfApi()
+            published = preflight(api, args.repo, args.version)
+            previous = published.latest_tag or "none"
+            print(f"publish: {args.repo} checked on the Hub (token accepted; latest release {previous}; v{args.version} is free)")
+        staged = Path(args.to) if args.to else default_staging_dir(args.from_dir, args.version, args.repo)
+        had_release = (staged / "release.json").is_file()
         dest, summary, reused = prepare_release(
-            args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment
+            args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment, min_files
         )
-        state = "reused" if reused else "built"
+        state = "reused" if reused else "rebuilt (the folder held one built from other inputs or options)" if had_release else "built"
         print(f"release v{args.version} {state} at {dest}: {summary['num_samples']} samples, "
               + ", ".join(f"{s} {n['total']}" for s, n in summary["counts"]["split"].items())
               + (f"; deceptiveness from judge setup {summary['assessment']['judge_key']}" if "assessment" in summary else ""))
         if args.to:
             return 0
-        result = publish_release(dest, args.repo, args.version, private=args.private)
-    except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, AssessmentError, PublishError) as exc:
+        check_release_version(dest, published)  # before any upload: the message says which version would do
+        result = publish_release(dest, args.repo, args.version, api=api, private=args.private, published=published)
+    except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, AssessmentError, SampleIdError) as exc:
+        print(f"inpaintbench publish: {exc}", file=sys.stderr)
+        return 2  # bad input: the message names the file
+    except (PublishError, HubCheckError, VersionError) as exc:
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
         return 1
     except (HfHubHTTPError, OfflineModeIsEnabled) as exc:  # auth, permissions, HF_HUB_OFFLINE=1, ...

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 USER = "inpaintbench-tester"
+VALID_TOKEN = "hf_inpaintbench_fake_token"  # the token tests/test_hub_roundtrip.py's clients send; others get 401
 ORGS = ("inpaintbench-org",)
 REPO_TYPES = {"datasets": "dataset", "models": "model", "spaces": "space"}
 # Files the real Hub stores as LFS by default (its initial .gitattributes); others are regular git blobs.
@@ -108,6 +109,7 @@ class HubState:
         self.commit_calls = 0
         self.fail_next_commits = 0
         self.fail_next_tags = 0
+        self.valid_tokens = {VALID_TOKEN}
         self.unhandled: list[str] = []  # "METHOD path" of every request no route matched
         self._clock = 0
 
@@ -286,6 +288,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         path = url.path
         state = self.server.state
         try:
+            self._check_token()
             for route_method, pattern, handler in ROUTES:
                 if route_method != method:
                     continue
@@ -304,6 +307,13 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             if err.code:
                 headers["X-Error-Code"] = err.code
             self._send_json({"error": err.message}, status=err.status, headers=headers)
+
+    def _check_token(self) -> None:
+        """Like the Hub: a request that sends a token the server does not know is refused with 401."""
+        header = self.headers.get("Authorization", "")
+        token = header[len("Bearer "):] if header.startswith("Bearer ") else None
+        if token is not None and token not in self.server.state.valid_tokens:
+            raise HubError(401, "Invalid credentials in Authorization header")
 
     do_GET = lambda self: self._dispatch("GET")  # noqa: E731
     do_HEAD = lambda self: self._dispatch("HEAD")  # noqa: E731

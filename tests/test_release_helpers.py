@@ -26,13 +26,14 @@ def _png(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[dict]:
+def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int = 0) -> list[dict]:
+    """Photo ``p`` is the same for every ``seed``; its edits (fill colours, seed column) are drawn from ``seed``."""
     from inpaintbench.builder.ids import derive_seed, recompute_sample_id
 
     rows = []
     for p in photo_indices:
-        rng = np.random.default_rng(p)
-        original = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+        original = np.random.default_rng(p).integers(0, 255, (size, size, 3), dtype=np.uint8)
+        rng = np.random.default_rng([p, seed])
         mask = np.zeros((size, size), np.uint8)
         mask[4:10, 3 + p % 4 : 9 + p % 4] = 255
         image_id = f"photo{p:03d}"
@@ -60,7 +61,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16) -> list[d
                     object_id="7", category=category, action="remove", replacement="", replacement_score=math.nan,
                     prompt="background", backend=backend, backend_params=json.dumps({"radius": 3}),
                     strategy="paste_back" if backend == "patchmatch" else "full_regeneration",
-                    seed=derive_seed(0, source, image_id, "7", slot), mask_variant="object",
+                    seed=derive_seed(seed, source, image_id, "7", slot), mask_variant="object",
                     mask_dilation_pct=0.0, mask_area_fraction=float((mask > 0).mean()),
                 )
             )

@@ -240,11 +240,19 @@ def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, c
     assert run("--version", "1.0.0", "--to", str(dest)) == 0
     assert "reused" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before
-    assert run("--version", "1.1.0", "--to", str(dest)) == 1  # other version: refuse, touch nothing
-    assert "different or damaged release" in capsys.readouterr().err
-    assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before
+    # Built with other options (more files per split): rebuilt and swapped in whole, nothing else left beside it.
+    assert run("--version", "1.0.0", "--to", str(dest), "--min-files-per-split", "3") == 0
+    assert "rebuilt" in capsys.readouterr().out
+    assert json.loads((dest / "release.json").read_text())["build_options"]["min_files_per_split"] == 3
+    assert sorted(p.name for p in dest.parent.iterdir() if p.name.startswith(".")) == []
+    # A folder that is not a release is never touched.
+    foreign = tmp_path / "my-notes"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    assert run("--version", "1.0.0", "--to", str(foreign)) == 2
+    assert "not a release folder" in capsys.readouterr().err and (foreign / "notes.txt").read_text() == "keep me"
     assert run("--version", "1.0.0") == 2  # neither --repo nor --to
-    assert run("--version", "1.0", "--to", str(tmp_path / "x")) == 1
+    assert run("--version", "1.0", "--to", str(tmp_path / "x")) == 2
     assert "MAJOR.MINOR.PATCH" in capsys.readouterr().err
 
 

@@ -4,9 +4,15 @@
     <release>/release.json                                  machine-readable summary: counts, files, hashes
     <release>/images/counts.png                             the card's plot
     <release>/data/<config>/<split>-NNNNN-of-MMMMM.parquet  rows of FEATURES, in generator order
+    <release>/index/samples.parquet                         id -> pixels, split, configs (builder.release.index)
 
-Two passes keep memory bounded by one input shard: pass 1 reads only the small identity columns to assign
-splits and count rows (so every file name knows its MMMMM); pass 2 streams the full rows into output shards.
+Before anything is written, every row's id is checked against its content and the photos are fingerprinted
+(``index.scan_shards``), so duplicate photos can be grouped into one split (``photos``). Then two passes keep
+memory bounded by one input shard: pass 1 reads only the small identity columns to assign splits and count rows
+(so every file name knows its MMMMM); pass 2 streams the full rows into output shards.
+
+Each split is written as at least ``min(MIN_FILES_PER_SPLIT, rows)`` files (more when ``max_shard_bytes`` asks):
+a streaming ``IterableDataset`` hands whole files to DataLoader workers, so one file per split means one worker.
 The folder is built under a temp name and renamed at the end, so a release dir exists complete or not at all.
 """
 
@@ -14,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +32,9 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..schema import COLUMNS, FEATURES, LABEL_NAMES
+from .index import INDEX_PATH, ScannedShards, index_table, scan_shards, write_index
+from .photos import PhotoGroups, group_photos
+from .staging import StagingError, move_into_place, partial_dir, remove_stale, terminations_as_exit
 from .assessments import (
     ASSESSMENT_COLUMNS,
     DECEIVING_CONFIG,
@@ -42,12 +50,20 @@ from .inputs import GeneratorOutput
 from .splits import EXCLUDED, ReleaseConfigSpec, SplitConfig
 
 RELEASE_FORMAT = "inpaintbench-release"
-RELEASE_FORMAT_VERSION = 1
+RELEASE_FORMAT_VERSION = 2  # 2: sample index, features, image sizes, duplicates, build options
 RELEASE_SUMMARY_NAME = "release.json"
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and streaming work best with shards well < 1 GB
 ROW_GROUP_SIZE = 32  # rows hold three PNGs each: small row groups make streaming's first sample fast
+# Files per split, at least (fewer only when the split has fewer rows): DataLoader(num_workers=8) keeps every worker
+# busy on a streamed split. 8 is a common worker count on one GPU node; more files cost only a few KB each.
+MIN_FILES_PER_SPLIT = 8
 # Columns pass 1 reads: enough to assign splits, filter configs and fill the card's tables.
-IDENTITY_COLUMNS = ("sample_id", "label", "source", "source_image_id", "backend", "category", "strategy", "action", "mask_variant")
+IDENTITY_COLUMNS = (
+    "sample_id", "label", "source", "source_image_id", "backend", "category", "strategy", "action", "mask_variant",
+    "width", "height",
+)
+# Columns an example row in the card leaves out: images (shown by the Hub's viewer) and long JSON.
+EXAMPLE_ROW_SKIPS = ("image", "mask", "original")
 
 
 class ReleaseLayoutError(ValueError):
@@ -63,12 +79,24 @@ class ReleasePlan:
     """Pass 1's result: the split of every row (in generator order) and what each config will hold."""
 
     rows: list[dict[str, Any]]  # identity columns + "split" (+ "ugda_outcome"), one per input row, generator order
-    rows_per_shard: int
+    bytes_per_row: float
+    max_shard_bytes: int
+    min_files_per_split: int
+    scanned: ScannedShards
+    groups: PhotoGroups
     config_split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     configs: tuple[ReleaseConfigSpec, ...] = ()  # the split config's, plus "deceiving" when assessments come along
     # Rows left out of the release (splits.EXCLUDED: held-out backends' edits of train photos), per the
     # out-of-domain split they would have gone to. They are in no file and no count of ``rows``.
     excluded: dict[str, int] = field(default_factory=dict)
+
+    def files_for(self, rows: int) -> tuple[int, int]:
+        """(files, rows per file) of a split of ``rows`` rows: under ``max_shard_bytes`` each, and at least
+        ``min(min_files_per_split, rows)`` files, rows spread evenly."""
+        by_bytes = math.ceil(rows * self.bytes_per_row / self.max_shard_bytes)
+        files = max(1, by_bytes, min(self.min_files_per_split, rows))
+        per_file = math.ceil(rows / files)
+        return math.ceil(rows / per_file), per_file
 
 
 def release_configs(split_config: SplitConfig, assessment: ReleaseAssessment | None) -> tuple[ReleaseConfigSpec, ...]:
@@ -84,7 +112,8 @@ def release_configs(split_config: SplitConfig, assessment: ReleaseAssessment | N
 
 
 def plan_release(
-    generated: GeneratorOutput, split_config: SplitConfig, max_shard_bytes: int, assessment: ReleaseAssessment | None = None
+    generated: GeneratorOutput, split_config: SplitConfig, max_shard_bytes: int, assessment: ReleaseAssessment | None = None,
+    min_files_per_split: int = MIN_FILES_PER_SPLIT,
 ) -> ReleasePlan:
     configs = release_configs(split_config, assessment)
     known = COLUMNS + (ASSESSMENT_COLUMNS if assessment is not None else [])
@@ -96,13 +125,15 @@ def plan_release(
     # (assessment columns come from the sidecar, not the shards).
     filtered = [c for spec in configs for c in spec.where if c in COLUMNS]
     wanted = list(dict.fromkeys(list(IDENTITY_COLUMNS) + filtered))
+    scanned = scan_shards(shard.path for shard in generated.shards)
+    groups = group_photos(scanned.photos)
     rows: list[dict[str, Any]] = []
     excluded: Counter = Counter()
     seen: dict[str, str] = {}
     for shard in tqdm(generated.shards, desc="release: assigning splits", unit="shard"):
         table = pq.read_table(shard.path, columns=wanted)
         columns = {name: table.column(name).to_pylist() for name in wanted}
-        splits = split_config.assign_many(columns["source"], columns["source_image_id"], columns["backend"])
+        splits = split_config.assign_many(columns["source"], columns["source_image_id"], columns["backend"], groups)
         for i, split in enumerate(splits):
             row = {name: columns[name][i] for name in wanted}
             _check_unique(generated, seen, row["sample_id"], shard.path.name)
@@ -119,10 +150,10 @@ def plan_release(
     if assessment is not None:
         check_covers(assessment, set(seen))
 
-    total_bytes = sum(s.bytes for s in generated.shards)
-    bytes_per_row = max(total_bytes / max(len(rows), 1), 1.0)
-    rows_per_shard = max(1, int(max_shard_bytes // bytes_per_row))
-    plan = ReleasePlan(rows, rows_per_shard, configs=configs, excluded=dict(sorted(excluded.items())))
+    # From the released rows' own image bytes (not the input files' sizes): the same rows give the same files.
+    bytes_per_row = max(sum(scanned.image_bytes[r["sample_id"]] for r in rows) / max(len(rows), 1), 1.0)
+    plan = ReleasePlan(rows, bytes_per_row, max_shard_bytes, min_files_per_split, scanned, groups, configs=configs,
+                       excluded=dict(sorted(excluded.items())))
     for spec in configs:
         counts = Counter(row["split"] for row in rows if spec.keeps(row))
         # Empty splits are left out: datasets' Parquet reader fails on a zero-row file ("BatchSize must be
@@ -154,10 +185,9 @@ def _filter_mask(spec: ReleaseConfigSpec, table: pa.Table) -> pa.ChunkedArray | 
 class _SplitWriter:
     """Buffers one split's rows and writes ``<split>-NNNNN-of-MMMMM.parquet`` files of ``rows_per_shard`` rows."""
 
-    def __init__(self, folder: Path, split: str, expected_rows: int, rows_per_shard: int, schema: pa.Schema):
+    def __init__(self, folder: Path, split: str, expected_rows: int, files: tuple[int, int], schema: pa.Schema):
         self.folder, self.split, self.schema = folder, split, schema
-        self.rows_per_shard = rows_per_shard
-        self.total_files = max(1, math.ceil(expected_rows / rows_per_shard))
+        self.total_files, self.rows_per_shard = files
         self.expected_rows = expected_rows
         self.buffer: list[pa.Table] = []
         self.buffered = 0
@@ -202,7 +232,7 @@ def write_data_files(
         folder = dest / "data" / spec.name
         folder.mkdir(parents=True, exist_ok=True)
         counts = plan.config_split_counts[spec.name]
-        writers = {s: _SplitWriter(folder, s, n, plan.rows_per_shard, schema) for s, n in counts.items()}
+        writers = {s: _SplitWriter(folder, s, n, plan.files_for(n), schema) for s, n in counts.items()}
         for shard in tqdm(generated.shards, desc=f"release: writing config {spec.name}", unit="shard"):
             table = pq.read_table(shard.path, columns=COLUMNS)
             try:
@@ -290,6 +320,10 @@ def summarize(
             for split in ood_splits
         },
     }
+    summary["features"] = release_features(assessment is not None).to_dict()
+    summary["image_sizes"] = image_sizes(rows)
+    summary["duplicates"] = plan.groups.summary()
+    summary["index"] = {"path": INDEX_PATH, "num_samples": len(rows)}
     if assessment is not None:  # absent (not null) without assessments: such a release.json is unchanged
         by_split = deceiving_shares(rows, "split")
         summary["assessment"] = {
@@ -301,6 +335,32 @@ def summarize(
             },
         }
     return summary
+
+
+def image_sizes(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Range and frequency of image sizes: what a DataLoader user must know before batching."""
+    sizes = Counter(f"{r['width']}x{r['height']}" for r in rows)
+    widths, heights = [r["width"] for r in rows] or [0], [r["height"] for r in rows] or [0]
+    return {
+        "width": {"min": min(widths), "max": max(widths)},
+        "height": {"min": min(heights), "max": max(heights)},
+        "sizes": dict(sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+
+
+def example_row(dest: Path, layout: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
+    """The non-image columns of the first row of the default config's first split (the card shows it)."""
+    first_split = next(iter(layout["default"].values()))
+    table = pq.read_table(dest / first_split[0]).slice(0, 1)
+    row = {k: v for k, v in table.to_pylist()[0].items() if k not in EXAMPLE_ROW_SKIPS}
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}  # JSON has no NaN
+
+
+def split_bytes(dest: Path, summary: dict[str, Any]) -> None:
+    """Each split's ``num_bytes``: the size of its Parquet files (the card's dataset_info needs it)."""
+    for config in summary["configs"].values():
+        for split in config["splits"].values():
+            split["num_bytes"] = sum((dest / f).stat().st_size for f in split["files"])
 
 
 def _skipped(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -326,36 +386,45 @@ def build_release(
     repo_id: str | None = None,
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     assessment: ReleaseAssessment | None = None,
+    min_files_per_split: int = MIN_FILES_PER_SPLIT,
+    replace: bool = False,
 ) -> dict[str, Any]:
-    """Write the release folder ``dest`` (which must not exist, or be empty). Returns the release summary.
+    """Write the release folder ``dest`` (which must not exist, or be empty, unless ``replace``: then the release
+    there is swapped for the new one once it is complete). Returns the release summary.
     With ``assessment``, every sample gets its deceptiveness columns and the ``deceiving`` config is added."""
     from .card import write_card  # card imports matplotlib: only when a release is really written
 
     dest = Path(dest)
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    if not replace and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise ReleaseLayoutError(f"{dest}: exists and is not an empty folder; refusing to write a release over it")
+    try:
+        remove_stale(dest)
+    except StagingError as exc:
+        raise ReleaseLayoutError(str(exc)) from None
     licenses_missing = sorted({s for s in _sources(generated)} - set(split_config.licenses))
     if licenses_missing:
         raise ReleaseLayoutError(
             f"{split_config.source_file}: no license stated for source(s) {licenses_missing}; add them under 'licenses'"
         )
-    plan = plan_release(generated, split_config, max_shard_bytes, assessment)
-    staging = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
-        layout = write_data_files(generated, split_config, plan, staging, assessment)
-        summary = summarize(generated, split_config, plan, layout, version, repo_id, assessment)
-        write_card(staging, summary, split_config)
-        summary["files"] = file_table(staging)
-        (staging / RELEASE_SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        if dest.exists():
-            dest.rmdir()  # empty (checked above)
-        staging.rename(dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    plan = plan_release(generated, split_config, max_shard_bytes, assessment, min_files_per_split)
+    with terminations_as_exit():  # a SIGTERM mid-build removes the partial folder like Ctrl-C does
+        staging = partial_dir(dest)
+        staging.mkdir(parents=True)
+        try:
+            layout = write_data_files(generated, split_config, plan, staging, assessment)
+            summary = summarize(generated, split_config, plan, layout, version, repo_id, assessment)
+            configs_of = {row["sample_id"]: [spec.name for spec in plan.configs if spec.keeps(row)] for row in plan.rows}
+            write_index(index_table(plan.rows, configs_of, plan.scanned.pixels), staging)
+            split_bytes(staging, summary)
+            summary["example_row"] = example_row(staging, layout)
+            summary["build_options"] = {"max_shard_bytes": max_shard_bytes, "min_files_per_split": min_files_per_split}
+            write_card(staging, summary, split_config)
+            summary["files"] = file_table(staging)
+            (staging / RELEASE_SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            move_into_place(staging, dest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return summary
 
 

@@ -9,24 +9,28 @@ Why it is shaped this way:
 - **Re-runnable.** Files whose remote content already matches (LFS sha256, or git blob id for regular files)
   are not part of the commit; LFS objects uploaded by an interrupted run are answered "already stored" by the
   LFS batch endpoint, so they are not sent again. Re-running the same command finishes the job.
-- **Immutable versions.** The tag is checked before anything is uploaded: an existing ``vX.Y.Z`` is never moved,
-  versions only go up, and a split-rule change (samples would move between splits) needs a new major version.
-  ``parent_commit`` makes the commit fail rather than silently race another publisher.
+- **Immutable, semantic versions.** Token, tag and version order are checked before the build
+  (``hub_checks.preflight``); the built release is compared with every published version before anything is
+  uploaded (``versioning``: an id never names other pixels; removals and evaluation-split changes need a major
+  version). An existing ``vX.Y.Z`` is never moved. ``parent_commit`` makes the commit fail rather than silently
+  race another publisher; a failure after the commit and before the tag says what ``main`` holds and how to finish.
 """
 
 from __future__ import annotations
 
-import re
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..shards import sha256_file
-
-SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+from .hub_checks import HubCheckError, PublishedVersions, preflight
+from .index import INDEX_PATH, read_index
+from .layout import RELEASE_SUMMARY_NAME
+from .versioning import ReleaseFacts, VersionError, check_version, parse_version
 # Paths a release owns in the repo: files there that the new release lacks are deleted by the publish commit.
-RELEASE_OWNED_PREFIXES = ("data/", "images/")
+RELEASE_OWNED_PREFIXES = ("data/", "images/", "index/")
 PREUPLOAD_BATCH = 32
 
 
@@ -45,8 +49,10 @@ class PublishResult:
 
 
 def version_tag(version: str) -> str:
-    if not SEMVER.match(version):
-        raise PublishError(f"version {version!r} is not MAJOR.MINOR.PATCH (e.g. 1.0.0)")
+    try:
+        parse_version(version)
+    except VersionError as exc:
+        raise PublishError(str(exc)) from None
     return f"v{version}"
 
 
@@ -63,45 +69,19 @@ def _same_content(remote, local: Path) -> bool:
     return remote.blob_id == _git_blob_id(local)
 
 
-def _semver(tag: str) -> tuple[int, int, int] | None:
-    match = SEMVER.match(tag[1:]) if tag.startswith("v") else None
-    return tuple(int(g) for g in match.groups()) if match else None
-
-
-def _check_version_order(api, repo_id: str, version: str, tags: dict[str, str], release_dir: Path) -> None:
-    """Versions only move forward, and a change of split rule (which moves samples between splits) needs a new
-    major version: a paper's "v1.x test split" must mean the same photos in every v1.x."""
-    import json
-
-    from huggingface_hub.errors import EntryNotFoundError
-
-    new = _semver(f"v{version}")
-    released = sorted((v, t) for t in tags if (v := _semver(t)) is not None)
-    if not released:
+def check_release_version(release_dir: Path, published: PublishedVersions) -> None:
+    """The release's version against the latest published one (``builder.release.versioning``)."""
+    if published.latest is None:
         return
-    latest, latest_tag = released[-1]
-    if new <= latest:
-        raise PublishError(f"{repo_id}: version {version} is not after the latest release {latest_tag}; publish a higher version")
-    if new[0] != latest[0]:
-        return
-    try:
-        previous = json.loads(Path(api.hf_hub_download(repo_id, "release.json", repo_type="dataset", revision=latest_tag)).read_text())
-    except EntryNotFoundError:
-        return  # not published by this tool: nothing to compare
-    current = json.loads((release_dir / "release.json").read_text())
-    before, after = previous.get("split_config", {}).get("digest"), current.get("split_config", {}).get("digest")
-    if before and after and before != after:
-        raise PublishError(
-            f"{repo_id}: the split config changed since {latest_tag} (digest {before} -> {after}), which moves samples "
-            f"between splits; that needs a new major version ({latest[0] + 1}.0.0), not {version}"
-        )
+    summary = json.loads((release_dir / RELEASE_SUMMARY_NAME).read_text(encoding="utf-8"))
+    index_path = release_dir / INDEX_PATH
+    index = read_index(index_path) if index_path.is_file() else None
+    check_version(published.latest, ReleaseFacts.from_summary(summary, index), published.indexes, published.repo_id)
 
 
 def _check_release_matches(release_dir: Path, repo_id: str, version: str) -> None:
     """The card names the repo and version in its loading instructions: never push a folder built for others."""
-    import json
-
-    summary_path = release_dir / "release.json"
+    summary_path = release_dir / RELEASE_SUMMARY_NAME
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -128,7 +108,9 @@ def publish_release(
     api=None,
     private: bool = False,
     preupload_batch: int = PREUPLOAD_BATCH,
+    published: PublishedVersions | None = None,
 ) -> PublishResult:
+    """``published``: what ``hub_checks.preflight`` read before the build; read again (and re-checked) if None."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
     from huggingface_hub.errors import HfHubHTTPError
     from huggingface_hub.hf_api import RepoFile
@@ -139,15 +121,15 @@ def publish_release(
     _check_release_matches(release_dir, repo_id, version)
     api = api or HfApi()
 
+    try:
+        published = published or preflight(api, repo_id, version)
+        check_release_version(release_dir, published)
+    except (HubCheckError, VersionError) as exc:
+        raise PublishError(str(exc)) from None
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=private)
     refs = api.list_repo_refs(repo_id, repo_type="dataset")
-    existing = {t.name: t.target_commit for t in refs.tags}
-    if tag in existing:
-        raise PublishError(
-            f"{repo_id}: tag {tag} already exists (commit {existing[tag][:12]}); published versions are immutable, "
-            f"so it is not moved. Publish a new version number instead."
-        )
-    _check_version_order(api, repo_id, version, existing, release_dir)
+    if tag in {t.name for t in refs.tags}:  # tagged by someone else since the preflight
+        raise PublishError(f"{repo_id}: tag {tag} was created while this release was being built; it is not moved")
     heads = {b.name: b.target_commit for b in refs.branches}
     if "main" not in heads:
         raise PublishError(f"{repo_id}: has no 'main' branch to publish on")
@@ -191,5 +173,14 @@ def publish_release(
                 "Nothing was tagged. Re-run the same command: files already uploaded are not sent again."
             ) from exc
         result.commit = info.oid
-    api.create_tag(repo_id, tag=tag, revision=result.commit, repo_type="dataset", tag_message=f"InpaintBench {tag}")
+    try:
+        api.create_tag(repo_id, tag=tag, revision=result.commit, repo_type="dataset", tag_message=f"InpaintBench {tag}")
+    except HfHubHTTPError as exc:
+        raise PublishError(
+            f"{repo_id}: the files of {tag} are committed but the tag could not be created "
+            f"({exc.__class__.__name__}: {str(exc).splitlines()[0]}). `main` now holds exactly this release at commit "
+            f"{result.commit[:12]}, untagged: `load_dataset({repo_id!r})` already serves it, `revision={tag!r}` does "
+            "not exist yet. Re-run the same command to finish: every file matches, so nothing is uploaded again and "
+            "only the tag is created."
+        ) from exc
     return result

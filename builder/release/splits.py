@@ -28,8 +28,9 @@ IN_DOMAIN_SPLITS = ("train", "validation", "test")
 TRAINING_SPLIT = "train"
 EXCLUDED = None  # assign()'s answer for a row the release leaves out (a held-out backend's edit of a train photo)
 # Bumped when the assignment rule itself changes (not the config): part of the digest, so releases made under
-# different rules never look alike. 2: held-out backends' edits of train photos are excluded.
-ASSIGNMENT_RULE = 2
+# different rules never look alike. 2: held-out backends' edits of train photos are excluded. 3: duplicate photos
+# (builder.release.photos) share their group's split; a held-out row of a group with a train photo is excluded.
+ASSIGNMENT_RULE = 3
 # The Hub's split-name rule (datasets.splits): word characters, optionally dotted.
 _SPLIT_NAME = re.compile(r"^\w+(\.\w+)*$")
 _CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -92,17 +93,8 @@ class SplitConfig:
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def assign(self, source: str, source_image_id: str, backend: str) -> str | None:
-        """The split of a row, or ``EXCLUDED``."""
-        return self._split(self._in_domain(source, source_image_id), source, backend)
-
-    def _split(self, in_domain: str, source: str, backend: str) -> str | None:
-        held_out = self.held_out_split(source, backend)
-        if held_out is None:
-            return in_domain
-        # A held-out source has no photo in train; only a held-out backend's edit of a train photo is left out.
-        if in_domain == TRAINING_SPLIT and not any(source in ood.sources for ood in self.out_of_domain):
-            return EXCLUDED
-        return held_out
+        """The split of a row of a photo without duplicates, or ``EXCLUDED``."""
+        return self.assign_many([source], [source_image_id], [backend])[0]
 
     def _in_domain(self, source: str, source_image_id: str) -> str:
         digest = hashlib.sha256(f"{self.salt}\x1f{source}\x1f{source_image_id}".encode()).digest()
@@ -114,14 +106,32 @@ class SplitConfig:
                 return split
         return list(self.fractions)[-1]  # float rounding at the top end
 
-    def assign_many(self, sources: Sequence[str], source_image_ids: Sequence[str], backends: Sequence[str]) -> list[str | None]:
-        cache: dict[tuple[str, str], str] = {}
+    def assign_many(
+        self, sources: Sequence[str], source_image_ids: Sequence[str], backends: Sequence[str], groups=None
+    ) -> list[str | None]:
+        """Splits of rows. ``groups`` (``builder.release.photos.PhotoGroups``) makes duplicate photos one unit:
+        every photo of a group takes the split its group's key hashes to. Without it, each photo is its own group.
+
+        A held-out row goes to its out-of-domain split, unless its group's split is ``train`` and the group has a
+        photo of a source that is not held out: then that photo (or its duplicate) is in train, and the row is
+        ``EXCLUDED``. A held-out source's photo without in-domain duplicates is never in train, so never excluded."""
+        held_sources = {s for ood in self.out_of_domain for s in ood.sources}
+        cache: dict[tuple[str, str], tuple[str, bool]] = {}
         out = []
         for source, image_id, backend in zip(sources, source_image_ids, backends):
             key = (source, image_id)
             if key not in cache:
-                cache[key] = self._in_domain(source, image_id)
-            out.append(self._split(cache[key], source, backend))
+                members = groups.members.get(key, (key,)) if groups is not None else (key,)
+                split_key = groups.split_key.get(key, key) if groups is not None else key
+                cache[key] = (self._in_domain(*split_key), any(m[0] not in held_sources for m in members))
+            in_domain, group_in_train_sources = cache[key]
+            held_out = self.held_out_split(source, backend)
+            if held_out is None:
+                out.append(in_domain)
+            elif in_domain == TRAINING_SPLIT and group_in_train_sources:
+                out.append(EXCLUDED)
+            else:
+                out.append(held_out)
         return out
 
     def held_out_split(self, source: str, backend: str) -> str | None:
