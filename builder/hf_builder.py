@@ -13,6 +13,14 @@ mapping from the very same card YAML and the files in the same (sorted) order.
 A Hub release is fetched with ``huggingface_hub.snapshot_download`` at the given revision (HF cache, and
 ``HF_HUB_OFFLINE`` respected); only the card, ``release.json`` and the chosen config's Parquet files are downloaded.
 
+The prepared Arrow cache is keyed by what the release IS, not by what it was called: ``datasets`` derives the
+cache folder from the config's fields, and ``revision=None`` or ``"main"`` names a different commit after every
+publish, so a key of (release, revision) served the first commit's rows forever. ``__init__`` therefore resolves,
+before ``datasets`` computes the cache folder, a Hub revision to its commit sha (``InpaintBenchConfig.commit``;
+under ``HF_HUB_OFFLINE=1`` from the local HF cache's refs, with a clear error when the revision was never cached)
+and a local folder to the sha256 of its ``release.json`` (``release_json_sha256``: a folder rebuilt in the same
+place is another release). Every later download reads that commit, so a publish in between cannot mix versions.
+
 Features: ``FEATURES``, plus ``ASSESSMENT_FEATURES`` when the release's ``release.json`` records deceptiveness
 assessments (then the ``deceiving`` config exists too), the same rule the release writer follows.
 """
@@ -20,16 +28,18 @@ assessments (then the ``deceiving`` config exists too), the same rule the releas
 from __future__ import annotations
 
 import fnmatch
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import json
 
 import datasets
 import pyarrow.parquet as pq
 import yaml
 
 from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, release_features
+from .release.layout import RELEASE_SUMMARY_NAME
+from .shards import sha256_file
 
 # The release configs, as builder/release/default_splits.yaml defines them (a test keeps the two equal).
 RELEASE_CONFIGS = {
@@ -39,12 +49,67 @@ RELEASE_CONFIGS = {
 # Added by the release writer when the generator output carries deceptiveness assessments.
 ASSESSMENT_CONFIGS = {DECEIVING_CONFIG: DECEIVING_CONFIG_DESCRIPTION}
 _BATCH_ROWS = 64  # rows hold three PNGs each: small batches keep memory flat
+_PINNING_FILES = ["README.md", RELEASE_SUMMARY_NAME]  # what every config reads: fetched while resolving
 
 
 @dataclass
 class InpaintBenchConfig(datasets.BuilderConfig):
     release: str | None = None  # a release folder, or a Hub dataset repo id "ORG/NAME"
     revision: str | None = None  # Hub revision: a version tag "vX.Y.Z", a branch or a commit
+    # Set by InpaintBench.__init__, never by callers: being config fields, they are part of the cache key.
+    commit: str | None = None  # the commit sha ``revision`` resolved to (Hub releases)
+    release_json_sha256: str | None = None  # sha256 of the folder's release.json (local releases)
+
+
+_RESOLVED_FIELDS = ("commit", "release_json_sha256")
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class ReleaseNotResolvable(ValueError):
+    """The release cannot be pinned to one exact content (commit or release.json); the message says why."""
+
+
+def resolve_release(release: str, revision: str | None) -> dict[str, str]:
+    """The cache key fields of a release: {"commit": sha} for a Hub repo, {"release_json_sha256": hex} for a
+    folder. Network only for a Hub repo (one revision lookup plus the card and release.json, needed anyway)."""
+    local = Path(release).expanduser()
+    if local.is_dir():
+        if revision is not None:
+            raise ValueError(f"{local}: a local release folder has no revisions; drop revision={revision!r}")
+        summary = local / RELEASE_SUMMARY_NAME
+        if not summary.is_file():
+            raise ReleaseNotResolvable(
+                f"{summary}: missing; a release folder written by inpaintbench publish has one, and its sha256 keys "
+                "the builder's cache (a rebuilt folder must not be served from the old cache)"
+            )
+        return {"release_json_sha256": sha256_file(summary)}
+    if release.count("/") != 1:
+        raise ValueError(f"{release!r} is neither a folder nor a Hub repo id ORG/NAME")
+    return {"commit": resolve_commit(release, revision)}
+
+
+def resolve_commit(repo_id: str, revision: str | None) -> str:
+    """The commit sha ``revision`` (None = the default branch) of a Hub dataset repo points to now.
+
+    ``snapshot_download`` asks the Hub, or under ``HF_HUB_OFFLINE=1`` (or with the Hub unreachable) reads the
+    local HF cache's refs; either way it returns the HF cache's ``snapshots/<commit>`` folder."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        folder = snapshot_download(repo_id, repo_type="dataset", revision=revision, allow_patterns=_PINNING_FILES)
+    except LocalEntryNotFoundError as exc:
+        from huggingface_hub import constants
+
+        why = "HF_HUB_OFFLINE=1" if constants.HF_HUB_OFFLINE else "the Hub could not be reached"
+        raise ReleaseNotResolvable(
+            f"{repo_id}@{revision or 'main'}: {why} and this revision is not in the local HF cache "
+            f"({constants.HF_HUB_CACHE}), so it cannot be pinned to a commit; load it once online, or pass a cached revision"
+        ) from exc
+    commit = Path(folder).name
+    if not _COMMIT_SHA.fullmatch(commit):
+        raise ReleaseNotResolvable(f"{folder}: expected the HF cache's snapshots/<commit sha> folder for {repo_id}@{revision}")
+    return commit
 
 
 def card_data_files(readme: Path, config_name: str) -> dict[str, list[str]]:
@@ -83,6 +148,17 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "default"
 
+    def __init__(self, *args, release: str | None = None, revision: str | None = None, **kwargs):
+        # Resolved here, before super().__init__ computes config_id and the cache folder from the config's fields.
+        given = sorted(set(_RESOLVED_FIELDS) & set(kwargs))
+        if given:
+            raise ValueError(f"InpaintBench: {given} are derived from release= and revision=; do not pass them")
+        if release:
+            kwargs.update(release=release, revision=revision, **resolve_release(release, revision))
+        elif revision is not None:
+            kwargs["revision"] = revision  # _release_root names the missing release when data is requested
+        super().__init__(*args, **kwargs)
+
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description="AI-inpainted image forgeries (and their pristine photos) for detection and localization.",
@@ -93,22 +169,19 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
     def _release_features(self) -> datasets.Features:
         """FEATURES (+ ASSESSMENT_FEATURES if the release's release.json records assessments). Before anything is
         downloaded (``_info`` runs in ``__init__``), so a Hub release's release.json alone is fetched here."""
-        release, revision = self.config.release, self.config.revision
+        release, commit = self.config.release, self.config.commit
         if not release:
             return release_features(False)
-        local = Path(release).expanduser()
-        if local.is_dir():
-            summary_path = local / "release.json"
-        elif release.count("/") == 1:
+        if commit is None:
+            summary_path = Path(release).expanduser() / RELEASE_SUMMARY_NAME
+        else:
             from huggingface_hub import hf_hub_download
             from huggingface_hub.errors import EntryNotFoundError
 
             try:
-                summary_path = Path(hf_hub_download(release, "release.json", repo_type="dataset", revision=revision))
+                summary_path = Path(hf_hub_download(release, RELEASE_SUMMARY_NAME, repo_type="dataset", revision=commit))
             except EntryNotFoundError:
                 return release_features(False)  # not built by inpaintbench publish: the plain schema
-        else:
-            return release_features(False)  # _release_root names the problem when data is requested
         if not summary_path.is_file():
             return release_features(False)
         try:
@@ -118,26 +191,34 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
         return release_features("assessment" in summary)
 
     def _release_root(self) -> Path:
-        release, revision = self.config.release, self.config.revision
+        release, commit = self.config.release, self.config.commit
         if not release:
             raise ValueError("InpaintBench: pass release=<release folder or ORG/NAME> (and revision= for the Hub)")
-        local = Path(release).expanduser()
-        if local.is_dir():
-            if revision is not None:
-                raise ValueError(f"{local}: a local release folder has no revisions; drop revision={revision!r}")
+        if commit is None and self.config.release_json_sha256 is None:
+            raise ReleaseNotResolvable(
+                f"InpaintBench: release {release!r} was never resolved to a commit or release.json; create the builder "
+                "as InpaintBench(release=..., revision=...) so that its cache is keyed by the exact release"
+            )
+        if commit is None:
+            local = Path(release).expanduser()
+            self._check_unchanged(local)
             return local
-        if release.count("/") != 1:
-            raise ValueError(f"{release!r} is neither a folder nor a Hub repo id ORG/NAME")
         from huggingface_hub import snapshot_download
 
         return Path(
             snapshot_download(
                 release,
                 repo_type="dataset",
-                revision=revision,
-                allow_patterns=["README.md", "release.json", f"data/{self.config.name}/*"],
+                revision=commit,  # never the branch or tag: main may have moved since __init__
+                allow_patterns=[*_PINNING_FILES, f"data/{self.config.name}/*"],
             )
         )
+
+    def _check_unchanged(self, local: Path) -> None:
+        """A folder rebuilt between __init__ and the download would be cached under the old release's key."""
+        summary = local / RELEASE_SUMMARY_NAME
+        if not summary.is_file() or sha256_file(summary) != self.config.release_json_sha256:
+            raise ReleaseNotResolvable(f"{summary}: changed since this builder was created; create a new builder")
 
     def _split_generators(self, dl_manager):
         root = self._release_root()
