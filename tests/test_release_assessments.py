@@ -238,7 +238,7 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
 
     assert cli("assess", "--run", str(run), *ASSESS[:-1], "--seed", "1", "--no-progress") == 0  # a second setup
     capsys.readouterr()
-    assert publish(run, tmp_path / "other") == 1
+    assert publish(run, tmp_path / "other") == 2  # bad input: which judge setup is meant
     err = capsys.readouterr().err
     assert "--assessment KEY" in err and first_key in err and "K=2, seed 0" in err and "K=2, seed 1" in err
     assert not (tmp_path / "other").exists()
@@ -246,12 +246,13 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
     from inpaintbench.builder.deceptiveness.runner import read_sidecar
 
     second_key = next(r["judge_key"] for r in read_sidecar(run / SIDECAR) if r["judge_key"] != first_key)
-    assert publish(run, tmp_path / "other", "--assessment", "nosuchkey") == 1
+    assert publish(run, tmp_path / "other", "--assessment", "nosuchkey") == 2
     assert "no judge setup 'nosuchkey'" in capsys.readouterr().err
-    # Same judge setup, but the sidecar changed: the staged release is not reused, and is left untouched.
-    assert publish(run, dest, "--assessment", first_key) == 1
-    assert "different or damaged release" in capsys.readouterr().err
-    assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == staged
+    # Same judge setup, but the sidecar changed: the staged release is not reused; it is rebuilt from the new one.
+    assert publish(run, dest, "--assessment", first_key) == 0
+    assert "rebuilt" in capsys.readouterr().out
+    rebuilt = json.loads((dest / "release.json").read_text())
+    assert rebuilt["assessment"]["sidecar_sha256"] != json.loads(staged[dest / "release.json"])["assessment"]["sidecar_sha256"]
     assert publish(run, tmp_path / "second", "--assessment", second_key) == 0
     second = json.loads((tmp_path / "second" / "release.json").read_text())
     assert second["assessment"]["judge_key"] == second_key and second["assessment"]["seed"] == 1
@@ -268,7 +269,7 @@ def test_a_sidecar_from_another_build_is_refused(assessed, publish, tmp_path, ca
     ids = table.column("sample_id").to_pylist()
     ids[0] = "not-in-this-build"
     pq.write_table(table.set_column(0, "sample_id", pa.array(ids, pa.string())), run / SIDECAR)
-    assert publish(run, tmp_path / "release") == 1
+    assert publish(run, tmp_path / "release") == 2
     err = capsys.readouterr().err
     assert str(run / SIDECAR) in err and "another build" in err
     assert not (tmp_path / "release").exists()
