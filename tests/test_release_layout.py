@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -265,3 +266,23 @@ def test_publish_refuses_a_folder_built_for_another_repo_or_version(release_v1):
             publish_release(dest, repo, version, api=object())
     with pytest.raises(PublishError, match="MAJOR.MINOR.PATCH"):
         publish_release(dest, "org/bench", "1.0", api=object())
+
+
+def test_every_split_is_several_files_for_dataloader_workers(tmp_path, split_config_file):
+    """At least min(8, rows) files per split even when one file would hold it all (the old layout's one file per
+    split gave one worker); rows spread evenly; the size cap still adds files."""
+    from inpaintbench.builder.release.inputs import load_generator_output
+    from inpaintbench.builder.release.layout import MIN_FILES_PER_SPLIT, build_release
+    from inpaintbench.builder.release.splits import load_split_config
+
+    out = write_generator_output(tmp_path / "gen", make_rows(range(40)))
+    summary = build_release(load_generator_output(out), load_split_config(split_config_file), tmp_path / "r", "1.0.0")
+    for config in summary["configs"].values():
+        for split in config["splits"].values():
+            counts = [pq.read_metadata(tmp_path / "r" / f).num_rows for f in split["files"]]
+            assert len(counts) == min(MIN_FILES_PER_SPLIT, split["num_samples"]) and sum(counts) == split["num_samples"]
+            assert max(counts) - min(counts) <= 1, counts  # rows spread evenly
+    capped = build_release(load_generator_output(out), load_split_config(split_config_file), tmp_path / "r2", "1.0.0",
+                           max_shard_bytes=2000, min_files_per_split=1)
+    train = capped["configs"]["default"]["splits"]["train"]
+    assert len(train["files"]) > MIN_FILES_PER_SPLIT  # the byte cap wins when it asks for more

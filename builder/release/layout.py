@@ -90,13 +90,13 @@ class ReleasePlan:
     # out-of-domain split they would have gone to. They are in no file and no count of ``rows``.
     excluded: dict[str, int] = field(default_factory=dict)
 
-    def files_for(self, rows: int) -> tuple[int, int]:
-        """(files, rows per file) of a split of ``rows`` rows: under ``max_shard_bytes`` each, and at least
-        ``min(min_files_per_split, rows)`` files, rows spread evenly."""
+    def files_for(self, rows: int) -> list[int]:
+        """Rows of each file of a split of ``rows`` rows: under ``max_shard_bytes`` each, at least
+        ``min(min_files_per_split, rows)`` files, sizes differing by at most one row."""
         by_bytes = math.ceil(rows * self.bytes_per_row / self.max_shard_bytes)
-        files = max(1, by_bytes, min(self.min_files_per_split, rows))
-        per_file = math.ceil(rows / files)
-        return math.ceil(rows / per_file), per_file
+        files = min(rows, max(1, by_bytes, self.min_files_per_split)) if rows else 1
+        base, extra = divmod(rows, files)
+        return [base + 1] * extra + [base] * (files - extra)
 
 
 def release_configs(split_config: SplitConfig, assessment: ReleaseAssessment | None) -> tuple[ReleaseConfigSpec, ...]:
@@ -183,12 +183,13 @@ def _filter_mask(spec: ReleaseConfigSpec, table: pa.Table) -> pa.ChunkedArray | 
 
 
 class _SplitWriter:
-    """Buffers one split's rows and writes ``<split>-NNNNN-of-MMMMM.parquet`` files of ``rows_per_shard`` rows."""
+    """Buffers one split's rows and writes ``<split>-NNNNN-of-MMMMM.parquet`` files of the planned sizes."""
 
-    def __init__(self, folder: Path, split: str, expected_rows: int, files: tuple[int, int], schema: pa.Schema):
+    def __init__(self, folder: Path, split: str, file_rows: list[int], schema: pa.Schema):
         self.folder, self.split, self.schema = folder, split, schema
-        self.total_files, self.rows_per_shard = files
-        self.expected_rows = expected_rows
+        self.file_rows = file_rows
+        self.total_files = len(file_rows)
+        self.expected_rows = sum(file_rows)
         self.buffer: list[pa.Table] = []
         self.buffered = 0
         self.written_files: list[Path] = []
@@ -197,8 +198,8 @@ class _SplitWriter:
     def add(self, table: pa.Table) -> None:
         self.buffer.append(table)
         self.buffered += table.num_rows
-        while self.buffered >= self.rows_per_shard:
-            self._flush(self.rows_per_shard)
+        while len(self.written_files) < self.total_files and self.buffered >= self.file_rows[len(self.written_files)]:
+            self._flush(self.file_rows[len(self.written_files)])
 
     def close(self) -> None:
         if self.buffered:
@@ -232,7 +233,7 @@ def write_data_files(
         folder = dest / "data" / spec.name
         folder.mkdir(parents=True, exist_ok=True)
         counts = plan.config_split_counts[spec.name]
-        writers = {s: _SplitWriter(folder, s, n, plan.files_for(n), schema) for s, n in counts.items()}
+        writers = {s: _SplitWriter(folder, s, plan.files_for(n), schema) for s, n in counts.items()}
         for shard in tqdm(generated.shards, desc=f"release: writing config {spec.name}", unit="shard"):
             table = pq.read_table(shard.path, columns=COLUMNS)
             try:
