@@ -98,7 +98,8 @@ def fixture_summary(new_keys: bool, sources=("embedded",), assessment: bool = Fa
         summary["duplicates"] = {"method": "sha256 of pixels; 64-bit pHash", "phash_max_distance": 6, "exact_groups": 1,
                                  "near_groups": 2, "photos_in_groups": 5}
         summary["shortcut_audit"] = {"bound": 0.6, "classifier": "logistic regression", "features": ["has_iccp", "bytes_per_pixel"],
-                                     "folds": 5, "configs": {"default": {"auc": 0.512, "n": 9}, "paste_back": {"auc": 0.48, "n": 6}},
+                                     "folds": 5, "configs": {"default": {"auc": 0.512, "n": 9, "top_features": ["has_iccp"]},
+                                                                       "paste_back": {"auc": None, "n": 6, "top_features": [], "reason": "not auditable: 1 photo"}},
                                      "passed": True, "override_reason": None}
         summary["example_row"] = {"sample_id": "embedded-astronaut-0123456789abcdef", "label": 1, "source": "embedded",
                                   "source_image_id": "astronaut", "object_id": "1", "category": "helmet", "action": "remove",
@@ -311,8 +312,10 @@ def test_sections_from_the_new_summary_keys():
         "### An example row", '"seed": 5107926897622511159', "### Image sizes", "width 256-640 px, height 200-512 px, 4 distinct size(s)",
         "| 512x342 | 3 |\n| 640x480 | 3 |\n| 256x256 | 2 |", "Sizes vary", BATCHING_RECIPE,
         "near-identical by perceptual hash (at most 6 bits apart)", "1 group(s) of identical and 2 group(s) of near-identical photos, 5 photos",
-        "## File-level shortcut audit", "(`logistic regression`)", "`has_iccp`, `bytes_per_pixel`", "over 5 folds",
-        "| `default` | 0.512 | 9 |", "no file-level shortcut was found", "## Personal and sensitive information",
+        "## File-level shortcut audit", "Classifier: `logistic regression`.", "File properties: `has_iccp`, `bytes_per_pixel`.",
+        "over 5 folds grouped by source photo",
+        "| `default` | 0.512 | 9 | `has_iccp` |", "| `paste_back` | not measured | 6 | not auditable: 1 photo |",
+        "no file-level shortcut was found", "## Personal and sensitive information",
         "`astronaut`", "no consent", "To have a photo removed", "## Bias, risks and limitations",
         "### Limitations and misuse risk", "Images are stored losslessly", "### Bias",
         "pip install torch==2.13.0", f"pip install git+{CODE_URL}", f"[{CODE_URL}]({CODE_URL})",

@@ -459,10 +459,19 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
     audit = summary.get("shortcut_audit")
     if audit is None:
         return []
-    rows = ["| config | out-of-fold ROC AUC | n |", "|---|---:|---:|"]
-    rows += [f"| `{name}` | {block['auc']:.3f} | {block['n']} |" for name, block in audit["configs"].items()]
+    rows = ["| config | out-of-fold ROC AUC | n | most telling file properties |", "|---|---:|---:|---|"]
+    for name, block in audit["configs"].items():
+        # A config with too few photos of a class cannot be cross-validated by photo: the audit says why.
+        auc = "not measured" if block["auc"] is None else f"{block['auc']:.3f}"
+        telling = ", ".join(f"`{f}`" for f in block.get("top_features") or []) or "-"
+        if block["auc"] is None and block.get("reason"):
+            telling = block["reason"]
+        rows.append(f"| `{name}` | {auc} | {block['n']} | {telling} |")
     if audit["passed"]:
-        verdict = f"Every config is within the bound (AUC <= {audit['bound']}): no file-level shortcut was found."
+        verdict = (
+            f"Every measured config is within the bound (AUC <= {audit['bound']}): no file-level shortcut was found "
+            "(with few samples the AUC scatters around 0.5 by chance: a hint, not a proof)."
+        )
     else:
         verdict = (
             f"**The audit did not pass** (bound AUC <= {audit['bound']}): a classifier can tell the labels apart "
@@ -472,10 +481,11 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
     return [
         "## File-level shortcut audit",
         (
-            f"A classifier (`{audit['classifier']}`) was fitted to tell pristine from inpainted samples from "
-            "properties of the `image` file alone, never its pixels: "
+            "A classifier was fitted to tell pristine from inpainted samples from properties of the `image` file "
+            f"alone, never its pixels, and cross-validated over {audit['folds']} folds grouped by source photo. "
+            f"Classifier: `{audit['classifier']}`. File properties: "
             + ", ".join(f"`{f}`" for f in audit["features"])
-            + f". It was cross-validated over {audit['folds']} folds grouped by source photo. An AUC near 0.5 means "
+            + ". An AUC near 0.5 means "
             "the files carry no shortcut (a detector cannot score by reading, say, a PNG chunk that only one class has); "
             "near 1 means they do."
         ),
