@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     parser.add_argument("--assessment", metavar="KEY", default=None,
                         help="judge setup (judge_key) of <from>/assessments/deceptiveness.parquet to release; "
                         "needed only when it holds several")
+    parser.add_argument("--allow-shortcut", metavar="REASON", default=None,
+                        help="release even if the file-level shortcut audit is above its bound; the reason is "
+                        "written into release.json and the card (see inpaintbench audit)")
     parser.add_argument("--private", action="store_true", help="create the Hub repo private (if it does not exist)")
     parser.set_defaults(func=run)
 
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         staged = Path(args.to) if args.to else default_staging_dir(args.from_dir, args.version, args.repo)
         had_release = (staged / "release.json").is_file()
         dest, summary, reused = prepare_release(
-            args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment, min_files
+            args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment, min_files,
+            args.allow_shortcut,
         )
         state = "reused" if reused else "rebuilt (the folder held one built from other inputs or options)" if had_release else "built"
         print(f"release v{args.version} {state} at {dest}: {summary['num_samples']} samples, "

@@ -23,6 +23,7 @@ from .layout import (
     RELEASE_FORMAT_VERSION,
     RELEASE_SUMMARY_NAME,
     ReleaseLayoutError,
+    build_options,
     build_release,
 )
 from .splits import SplitConfig
@@ -74,6 +75,7 @@ def prepare_release(
     max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
     assessment_key: str | None = None,
     min_files_per_split: int = MIN_FILES_PER_SPLIT,
+    allow_shortcut: str | None = None,
 ) -> tuple[Path, dict[str, Any], bool]:
     """Returns (release folder, summary, reused?). ``assessment_key`` picks the judge setup of the output dir's
     ``assessments/deceptiveness.parquet`` (needed only when it holds several)."""
@@ -87,7 +89,7 @@ def prepare_release(
         "manifest_sha256": generated.manifest_sha256,
         "split_digest": split_config.digest,
         "assessment": None if assessment is None else (assessment.judge_key, assessment.sidecar_sha256),
-        "build_options": {"max_shard_bytes": max_shard_bytes, "min_files_per_split": min_files_per_split},
+        "build_options": build_options(max_shard_bytes, min_files_per_split, allow_shortcut),
     }
     replace = False
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -101,6 +103,7 @@ def prepare_release(
             return dest, summary, True
         replace = True  # ours, but built from other inputs or options, or damaged: rebuilt and swapped in whole
     summary = build_release(
-        generated, split_config, dest, version, repo_id, max_shard_bytes, assessment, min_files_per_split, replace=replace
+        generated, split_config, dest, version, repo_id, max_shard_bytes, assessment, min_files_per_split,
+        replace=replace, allow_shortcut=allow_shortcut,
     )
     return dest, summary, False

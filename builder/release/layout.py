@@ -338,6 +338,11 @@ def summarize(
     return summary
 
 
+def build_options(max_shard_bytes: int, min_files_per_split: int, allow_shortcut: str | None) -> dict[str, Any]:
+    """What, besides the inputs, decides a release's bytes: a staged release built with others is rebuilt."""
+    return {"max_shard_bytes": max_shard_bytes, "min_files_per_split": min_files_per_split, "allow_shortcut": allow_shortcut}
+
+
 def image_sizes(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Range and frequency of image sizes: what a DataLoader user must know before batching."""
     sizes = Counter(f"{r['width']}x{r['height']}" for r in rows)
@@ -389,10 +394,14 @@ def build_release(
     assessment: ReleaseAssessment | None = None,
     min_files_per_split: int = MIN_FILES_PER_SPLIT,
     replace: bool = False,
+    allow_shortcut: str | None = None,
 ) -> dict[str, Any]:
     """Write the release folder ``dest`` (which must not exist, or be empty, unless ``replace``: then the release
     there is swapped for the new one once it is complete). Returns the release summary.
-    With ``assessment``, every sample gets its deceptiveness columns and the ``deceiving`` config is added."""
+    With ``assessment``, every sample gets its deceptiveness columns and the ``deceiving`` config is added.
+    The file-level shortcut audit (``audit``) runs on the written files; a config above its bound stops the build
+    unless ``allow_shortcut`` gives the reason to release anyway (recorded in release.json and the card)."""
+    from .audit import ShortcutAuditError, audit_release_files, check_audit
     from .card import write_card  # card imports matplotlib: only when a release is really written
 
     dest = Path(dest)
@@ -414,11 +423,18 @@ def build_release(
         try:
             layout = write_data_files(generated, split_config, plan, staging, assessment)
             summary = summarize(generated, split_config, plan, layout, version, repo_id, assessment)
+            files_by_config = {name: [staging / f for files in splits.values() for f in files] for name, splits in layout.items()}
+            try:
+                summary["shortcut_audit"] = check_audit(audit_release_files(files_by_config), allow_shortcut)
+            except ShortcutAuditError as exc:
+                raise ReleaseLayoutError(
+                    f"{generated.root}: {exc} Fix the generator output, or publish with --allow-shortcut \"REASON\""
+                ) from None
             configs_of = {row["sample_id"]: [spec.name for spec in plan.configs if spec.keeps(row)] for row in plan.rows}
             write_index(index_table(plan.rows, configs_of, plan.scanned.pixels), staging)
             split_bytes(staging, summary)
             summary["example_row"] = example_row(staging, layout)
-            summary["build_options"] = {"max_shard_bytes": max_shard_bytes, "min_files_per_split": min_files_per_split}
+            summary["build_options"] = build_options(max_shard_bytes, min_files_per_split, allow_shortcut)
             write_card(staging, summary, split_config)
             summary["files"] = file_table(staging)
             (staging / RELEASE_SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
