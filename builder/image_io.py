@@ -3,10 +3,16 @@
 Normalisation, in this order, each step recorded in ``NormalizedImage.record`` so a sample says what was done:
 1. EXIF orientation (``ImageOps.exif_transpose``): detectors and annotators see the photo as a viewer shows it.
    The orientation value is kept so a source can apply the *same* transpose to masks drawn in the raw frame.
-2. Mode to 8-bit RGB. High bit depths are *scaled* to 0..255 (65535 -> 255), never clipped: PIL's own
+2. Colour profile to sRGB (``ImageCms``, perceptual intent), then the profile is dropped. Samples are stored
+   without any profile (``builder.shards.encode_png``), and a viewer shows untagged pixels as sRGB: converting
+   here keeps an Adobe RGB photo's colours right, and dropping the tag keeps pristine PNGs from carrying an
+   ``iCCP`` chunk that no inpainted PNG has (a file-level shortcut a classifier learns). A profile that maps
+   every colour to within one level of itself (an sRGB tag) leaves the pixels as they are. Only RGB profiles
+   on RGB/RGBA/palette images are converted; any other profile is dropped unconverted and the record says so.
+3. Mode to 8-bit RGB. High bit depths are *scaled* to 0..255 (65535 -> 255), never clipped: PIL's own
    ``convert("L")`` from ``I;16`` clips everything above 255 to white. Alpha is composited over white (what a
    viewer shows), because dropping it would expose whatever colour the transparent pixels happen to store.
-3. Size cap: downscale so the longer side is at most ``max_side`` (aspect kept, never upscaled).
+4. Size cap: downscale so the longer side is at most ``max_side`` (aspect kept, never upscaled).
 
 Size is checked against a pixel budget straight after the header is read and before any pixel is decoded, so
 a decompression bomb costs nothing. PIL's own global guard (``Image.MAX_IMAGE_PIXELS``) is lifted for that one
@@ -16,6 +22,7 @@ and only *warn* between ~89 and ~179 MP).
 
 from __future__ import annotations
 
+import io
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -23,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 # PIL's default guard (~89.5 MP, e.g. 10,000 x 8,900): far above any photo we use (RAISE is ~16 MP).
 DEFAULT_MAX_PIXELS = int(1024 * 1024 * 1024 // 4 // 3)
@@ -39,6 +46,12 @@ EXIF_ORIENTATION_TRANSPOSE: dict[int, Image.Transpose] = {
     8: Image.Transpose.ROTATE_90,
 }
 _ORIENTATION_TAG = 0x0112
+_SRGB = ImageCms.createProfile("sRGB")
+_INTENT = ImageCms.Intent.PERCEPTUAL  # matrix profiles (Adobe RGB, Display P3) fall back to relative colorimetric
+_PROBE_LEVELS = np.linspace(0, 255, 17).round().astype(np.uint8)
+_PROBE = Image.fromarray(
+    np.stack(np.meshgrid(_PROBE_LEVELS, _PROBE_LEVELS, _PROBE_LEVELS, indexing="ij"), -1).reshape(1, -1, 3), "RGB"
+)
 _PIL_GUARD_LOCK = threading.Lock()
 
 
@@ -115,7 +128,7 @@ def check_pixel_budget(image: Image.Image, max_pixels: int | None, path: str | P
 def normalize_image(
     image: Image.Image, *, max_side: int | None = None, path: str | Path = "<image>"
 ) -> NormalizedImage:
-    """Orientation, 8-bit RGB, size cap (see module docstring). ``path`` only names the file in errors."""
+    """Orientation, sRGB, 8-bit RGB, size cap (see module docstring). ``path`` only names the file in errors."""
     record: dict[str, Any] = {}
     try:
         image.load()  # decode now, so truncation shows up here, attributed to the file
@@ -140,6 +153,9 @@ def normalize_image(
     oriented_size = image.size
 
     original_mode = image.mode
+    image, icc_record = _profile_to_srgb(image)
+    if icc_record:
+        record["icc_profile"] = icc_record
     image, how = _to_rgb8(image, path)
     if original_mode != "RGB":
         record["mode_converted"] = f"{original_mode}->RGB"
@@ -199,6 +215,52 @@ def _exif_orientation(image: Image.Image) -> int:
         return int(value)
     except Exception:  # noqa: BLE001 - broken EXIF must not make a good photo unusable
         return 1
+
+
+def _profile_to_srgb(image: Image.Image) -> tuple[Image.Image, dict[str, Any]]:
+    """The image's pixels in sRGB with no profile attached, and what was done (empty when it had no profile)."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image, {}
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        description = ImageCms.getProfileDescription(source).strip()
+        space = source.profile.xcolor_space.strip()
+    except (OSError, ImageCms.PyCMSError, TypeError, ValueError) as error:
+        # What browsers do with a broken profile: show the pixels as sRGB. The photo stays usable.
+        return _without_profile(image), {"action": f"dropped unconverted: unreadable profile ({error})"}
+    note = {"description": description, "color_space": space}
+    if space != "RGB" or image.mode not in ("RGB", "RGBA", "P"):
+        return _without_profile(image), {
+            **note, "action": f"dropped unconverted: only RGB profiles on RGB images are converted (image mode {image.mode})"
+        }
+    if image.mode == "P":  # the palette's colours are in the profile's space: expand them before converting
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    try:
+        if _maps_to_itself(source):
+            return _without_profile(image), {**note, "action": "already sRGB: pixels unchanged, profile dropped"}
+        transform = ImageCms.buildTransform(source, _SRGB, image.mode, image.mode, renderingIntent=_INTENT)
+        converted = ImageCms.applyTransform(image, transform)
+    except ImageCms.PyCMSError as error:  # a profile that parses but that LittleCMS cannot transform with
+        return _without_profile(image), {**note, "action": f"dropped unconverted: no transform to sRGB ({error})"}
+    return _without_profile(converted), {**note, "action": "converted to sRGB (perceptual intent), profile dropped"}
+
+
+def _maps_to_itself(profile: ImageCms.ImageCmsProfile) -> bool:
+    """True when converting to sRGB moves no colour of a 17-level RGB grid by more than one level (an sRGB tag):
+    then converting would only add rounding noise to a photo whose colours are already right."""
+    converted = ImageCms.profileToProfile(_PROBE, profile, _SRGB, renderingIntent=_INTENT, outputMode="RGB")
+    difference = np.abs(np.asarray(converted, np.int16) - np.asarray(_PROBE, np.int16))
+    return int(difference.max()) <= 1
+
+
+def _without_profile(image: Image.Image) -> Image.Image:
+    # ImageCms copies the source's info, profile included, into its output: drop it there too. A copy when the
+    # image is still the caller's object, whose info is not ours to change.
+    if "icc_profile" in image.info:
+        image = image.copy()
+        del image.info["icc_profile"]
+    return image
 
 
 def _to_rgb8(image: Image.Image, path: str | Path) -> tuple[Image.Image, str]:

@@ -277,3 +277,84 @@ def test_any_cut_or_corrupted_byte_gives_a_photo_or_a_named_load_error(tmp_path,
             assert error.path == str(path) and error.problem
             errors += 1
     assert errors >= 20  # most cuts must be caught, not decoded into half-grey photos
+
+
+# ---- colour profiles: converted to sRGB, then dropped (a pristine PNG must not carry what no inpainted one has) --
+
+
+def _adobe_rgb() -> bytes:
+    """A real Adobe RGB (1998) profile, from a real camera JPEG (scikit-image's rocket photo)."""
+    from inpaintbench.builder.embedded import photo_path
+
+    return Image.open(photo_path("skimage/rocket")).info["icc_profile"]
+
+
+def _to_srgb_reference(image: Image.Image, profile: bytes) -> np.ndarray:
+    from PIL import ImageCms
+
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    out = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"),
+                                    renderingIntent=ImageCms.Intent.PERCEPTUAL, outputMode=image.mode)
+    return np.asarray(out)
+
+
+def test_an_adobe_rgb_camera_photo_is_converted_to_srgb_and_untagged():
+    from inpaintbench.builder.embedded import photo_path
+
+    path = photo_path("skimage/rocket")
+    with Image.open(path) as raw:
+        raw.load()
+        raw_pixels, profile = np.asarray(raw), raw.info["icc_profile"]
+        reference = _to_srgb_reference(raw, profile)
+    result = load_image_with_record(path)
+    assert result.record["icc_profile"] == {
+        "description": "Adobe RGB (1998)", "color_space": "RGB",
+        "action": "converted to sRGB (perceptual intent), profile dropped",
+    }
+    assert "icc_profile" not in result.image.info
+    np.testing.assert_array_equal(np.asarray(result.image), reference)
+    # Without the conversion (the pixels stored as they were, shown as sRGB) the colours are visibly off.
+    off = np.abs(raw_pixels.astype(int) - reference.astype(int))
+    assert off.mean() > 2 and off.max() > 30
+
+
+def test_an_srgb_tagged_photo_keeps_its_pixels_and_loses_its_tag():
+    from inpaintbench.builder.embedded import photo_path
+    from inpaintbench.builder.image_io import normalize_image
+
+    with Image.open(photo_path("skimage/astronaut")) as raw:
+        raw.load()
+        result = normalize_image(raw)
+        assert "icc_profile" in raw.info  # the caller's image is not changed
+    assert result.record["icc_profile"]["description"] == "sRGB IEC61966-2.1"
+    assert result.record["icc_profile"]["action"] == "already sRGB: pixels unchanged, profile dropped"
+    np.testing.assert_array_equal(np.asarray(result.image), np.asarray(raw))
+    assert "icc_profile" not in result.image.info
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P"])
+def test_a_tagged_png_of_any_rgb_mode_is_converted(tmp_path, mode):
+    profile = _adobe_rgb()
+    array = gradient_rgb()
+    rgb = Image.fromarray(array)
+    image = {"RGB": rgb, "RGBA": rgb.convert("RGBA"), "P": rgb.quantize(64)}[mode]
+    path = tmp_path / f"tagged-{mode}.png"
+    image.save(path, icc_profile=profile)
+    result = load_image_with_record(path)
+    assert result.record["icc_profile"]["action"].startswith("converted to sRGB")
+    assert "icc_profile" not in result.image.info
+    expected = _to_srgb_reference(image.convert("RGB"), profile)
+    np.testing.assert_array_equal(np.asarray(result.image), expected)
+
+
+def test_a_profile_that_cannot_be_used_is_dropped_and_said(tmp_path):
+    broken = tmp_path / "broken-profile.png"
+    Image.fromarray(gradient_rgb()).save(broken, icc_profile=b"not an icc profile" * 10)
+    result = load_image_with_record(broken)
+    assert result.record["icc_profile"]["action"].startswith("dropped unconverted: unreadable profile")
+    np.testing.assert_array_equal(np.asarray(result.image), gradient_rgb())
+    gray = tmp_path / "gray-with-rgb-profile.png"
+    Image.fromarray(gradient_rgb()[..., 0], "L").save(gray, icc_profile=_adobe_rgb())
+    result = load_image_with_record(gray)
+    assert "only RGB profiles on RGB images are converted (image mode L)" in result.record["icc_profile"]["action"]
+    assert "icc_profile" not in result.image.info and result.record["mode_converted"] == "L->RGB"
