@@ -2,6 +2,14 @@
 
 - Images are stored as PNG bytes: lossless (a lossy encoding would be a forensic artefact of its own) and
   deterministic (PIL writes no timestamp), so a shard's bytes are a function of its samples.
+- One encoder (``encode_png``) for every image column of every label, with one policy: a fixed mode per column
+  (``COLUMN_MODES``), 8-bit, not interlaced, zlib level ``PNG_COMPRESS_LEVEL``, and no chunk but IHDR, IDAT and
+  IEND (no ICC profile, EXIF, text, gamma or pHYs). Anything else is a file-level difference between pristine and
+  inpainted samples that a classifier can learn instead of the edit: the pristine image used to be the source
+  photo saved as it was, and PIL copied its ICC profile into the PNG, so only pristine PNGs had an ``iCCP``
+  chunk. ``write_shard`` checks every image's bytes against the policy (``png_policy_problem``), so bytes made
+  any other way are refused, naming the sample and column. Colours are made right before this, in
+  ``builder.image_io`` (a tagged photo is converted to sRGB there).
 - ``Dataset.from_dict(..., features=FEATURES).to_parquet`` embeds the Features in the Parquet schema metadata
   ("huggingface" key): ``datasets.load_dataset("parquet", data_files=...)`` gives back exactly ``FEATURES``.
 - A shard is written to a temp file, fsynced and renamed (``atomic_io``): it exists complete or not at all.
@@ -33,24 +41,101 @@ from .digests import file_digest, sha256_file  # noqa: F401  (callers hash throu
 from .schema import COLUMNS, FEATURES
 
 RECORD_FORMAT = "inpaintbench-shard-record"
-RECORD_VERSION = 1
+# 2: PNGs from the one metadata-free encoder, photos converted to sRGB. A version-1 shard (pristine PNGs may carry
+# the source photo's ICC profile) is not a complete shard for a resumed run: it is rewritten, never mixed in.
+RECORD_VERSION = 2
 IMAGE_COLUMNS = tuple(name for name, feature in FEATURES.items() if isinstance(feature, datasets.Image))
 # The per-sample fields a record keeps: what the manifest counts by.
 SUMMARY_FIELDS = ("sample_id", "label", "source", "backend", "category", "strategy", "action", "mask_variant")
 
 
+# The encoding policy (see the module docstring). Level 6 is PIL's and zlib's default: samples that never had
+# metadata keep the bytes they had before the policy was written down.
+PNG_COMPRESS_LEVEL = 6
+COLUMN_MODES = {"image": "RGB", "mask": "L", "original": "RGB"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOR_TYPES = {"L": 0, "RGB": 2}  # IHDR colour type of each mode, at bit depth 8
+_ZLIB_FLEVEL = 2  # what zlib writes in the stream header's FLEVEL bits for level 6 (2-5: 1, 7-9: 3, 0-1: 0)
+
+if set(COLUMN_MODES) != set(IMAGE_COLUMNS):  # a new image column in the schema needs its mode here
+    raise ImportError(f"builder.shards.COLUMN_MODES covers {sorted(COLUMN_MODES)}, the schema's image columns are {IMAGE_COLUMNS}")
+
+
 def encode_png(image: Image.Image) -> bytes:
+    """The one PNG encoding of a sample image (mode RGB or L): pixels only, fixed options, no metadata."""
+    if image.mode not in _PNG_COLOR_TYPES:
+        raise ValueError(f"encode_png stores mode RGB or L images, got mode {image.mode}: convert it first")
+    # A fresh image holds the pixels and nothing else: PIL's PNG writer copies info["icc_profile"] and
+    # info["transparency"] of the image it is given into the file.
+    pixels_only = Image.frombytes(image.mode, image.size, image.tobytes())
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    pixels_only.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class PngChunk:
+    type: str  # e.g. "IHDR", "iCCP"
+    offset: int  # of the chunk's data in the file
+    length: int  # of the chunk's data
+
+
+def png_chunks(data: bytes) -> list[PngChunk]:
+    """The chunks of PNG ``data``, in file order, up to IEND (lengths walked, CRCs not checked).
+
+    ValueError when ``data`` is not a PNG or its chunk list is cut short."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG (no PNG signature)")
+    chunks, position = [], len(PNG_SIGNATURE)
+    while True:
+        if position + 8 > len(data):
+            raise ValueError(f"chunk list cut short at byte {position} (no IEND)")
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8].decode("latin-1")
+        if position + 12 + length > len(data):
+            raise ValueError(f"chunk {kind!r} at byte {position} runs past the end of the file")
+        chunks.append(PngChunk(kind, position + 8, length))
+        position += 12 + length  # length, type, data, CRC
+        if kind == "IEND":
+            return chunks
+
+
+def png_policy_problem(data: bytes, column: str) -> str:
+    """What in ``data`` breaks the encoding policy for ``column`` ("" when nothing does)."""
+    try:
+        chunks = png_chunks(data)
+    except ValueError as error:
+        return str(error)
+    types = [c.type for c in chunks]
+    extra = sorted({t for t in types if t not in ("IHDR", "IDAT", "IEND")})
+    if extra:
+        return f"chunk(s) {', '.join(extra)} (the encoder writes only IHDR, IDAT and IEND: no profile or metadata)"
+    if types[0] != "IHDR" or "IDAT" not in types:
+        return "no IHDR first or no IDAT"
+    if chunks[0].length != 13:
+        return f"an IHDR of {chunks[0].length} bytes, not 13"
+    header = data[chunks[0].offset : chunks[0].offset + 13]
+    mode = COLUMN_MODES[column]
+    if header[8] != 8 or header[9] != _PNG_COLOR_TYPES[mode] or header[12] != 0:
+        return (f"bit depth {header[8]}, colour type {header[9]}, interlace {header[12]}; column {column!r} holds "
+                f"8-bit {mode} PNGs (colour type {_PNG_COLOR_TYPES[mode]}), not interlaced")
+    first_idat = next(c for c in chunks if c.type == "IDAT")
+    if first_idat.length < 2 or data[first_idat.offset + 1] >> 6 != _ZLIB_FLEVEL:
+        return f"pixels not compressed at zlib level {PNG_COMPRESS_LEVEL} (the stream header says otherwise)"
+    return ""
 
 
 def _encoded_image(value: Any, column: str, sample_id: str) -> dict[str, Any]:
     if isinstance(value, Image.Image):
-        return {"bytes": encode_png(value), "path": None}
-    if isinstance(value, (bytes, bytearray)):
-        return {"bytes": bytes(value), "path": None}
-    raise TypeError(f"sample {sample_id}: column {column!r} must be a PIL image or PNG bytes, got {type(value).__name__}")
+        data = encode_png(value)
+    elif isinstance(value, (bytes, bytearray)):
+        data = bytes(value)
+    else:
+        raise TypeError(f"sample {sample_id}: column {column!r} must be a PIL image or PNG bytes, got {type(value).__name__}")
+    problem = png_policy_problem(data, column)
+    if problem:
+        raise ValueError(f"sample {sample_id}: column {column!r}: not a PNG of the one sample encoder: {problem}")
+    return {"bytes": data, "path": None}
 
 
 def rows_to_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list]:
