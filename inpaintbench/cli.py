@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "inpaintbench.builder.generate_cli",
     "inpaintbench.builder.saor_cli",
     "inpaintbench.builder.release_cli",
+    "inpaintbench.builder.audit_cli",
     "inpaintbench.builder.assess_cli",
     "inpaintbench.space.cli",
     "inpaintbench.harness.cli",
