@@ -244,8 +244,26 @@ def test_the_same_rows_through_the_one_encoder_pass(clean_output):
     assert not ICC_FEATURES & set(entry["top_features"])
     assert result["passed"] is True
     assert check_audit(result, None)["override_reason"] is None
-    assert set(result) == {"bound", "classifier", "features", "folds", "configs", "passed", "override_reason"}
-    assert set(entry) == {"auc", "n", "top_features"}
+    assert set(result) == {"bound", "classifier", "features", "folds", "configs", "passed", "override_reason", "min_z"}
+    assert set(entry) == {"auc", "n", "top_features", "chance_sd", "z"}
+
+
+def test_an_auc_above_the_bound_that_noise_explains_fails_nothing():
+    """A small release can land above the bound by chance (the embedded default: 0.68 over 21 samples); the audit
+    refuses only what is also MIN_Z chance deviations above 0.5. The attack beside it: the same AUC over many
+    samples is refused."""
+    from inpaintbench.builder.release.audit import MIN_Z, ShortcutAuditError
+
+    def result(n0, n1, auc):
+        sd = ((n0 + n1 + 1) / (12 * n0 * n1)) ** 0.5
+        entry = {"auc": auc, "n": n0 + n1, "top_features": ["bytes_per_pixel"], "chance_sd": sd, "z": (auc - 0.5) / sd}
+        return {"bound": DEFAULT_AUC_BOUND, "configs": {"default": entry}}
+
+    small = result(6, 15, 0.68)
+    assert small["configs"]["default"]["z"] < MIN_Z
+    assert check_audit(small, None)["override_reason"] is None
+    with pytest.raises(ShortcutAuditError, match="AUC 0.680"):
+        check_audit(result(100, 300, 0.68), None)
 
 
 def odd_sized_pristine_photos():

@@ -314,7 +314,7 @@ def test_sections_from_the_new_summary_keys():
         "near-identical by perceptual hash (at most 6 bits apart)", "1 group(s) of identical and 2 group(s) of near-identical photos, 5 photos",
         "## File-level shortcut audit", "Classifier: `logistic regression`.", "File properties: `has_iccp`, `bytes_per_pixel`.",
         "over 5 folds grouped by source photo",
-        "| `default` | 0.512 | 9 | `has_iccp` |", "| `paste_back` | not measured | 6 | not auditable: 1 photo |",
+        "| `default` | 0.512 | - | 9 | `has_iccp` |", "| `paste_back` | not measured | - | 6 | not auditable: 1 photo |",
         "no file-level shortcut was found", "## Personal and sensitive information",
         "`astronaut`", "no consent", "To have a photo removed", "## Bias, risks and limitations",
         "### Limitations and misuse risk", "Images are stored losslessly", "### Bias",

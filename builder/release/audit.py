@@ -32,7 +32,8 @@ not by label): sd 0.047, 99th percentile 0.588, maximum 0.607, so a release of a
 refused for noise. The Mann-Whitney null sd sqrt((n0 + n1 + 1) / (12 n0 n1)) (n0 pristine, n1 inpainted) gives
 the scale for other sizes (the measured sd is a little larger: samples of one photo are alike): 0.035 there,
 0.088 for the 13 + 70 build above (measured 0.085, 95th percentile 0.622), 0.135 for the 6 + 23 of the default
-embedded build, where the bound is within noise and the AUC is a hint, not a verdict. Shortcuts carried by
+embedded build, where the bound is within noise and the AUC is a hint, not a verdict: a config fails only when
+its AUC is above the bound and ``MIN_Z`` null sds above chance (both recorded per config). Shortcuts carried by
 every sample of a class (another format, compression level, size) score 1.0, a profile on 3 in 8 pristine
 PNGs 0.70 (tests/test_release_audit.py).
 
@@ -49,6 +50,11 @@ from typing import Any
 import numpy as np
 
 DEFAULT_AUC_BOUND = 0.65
+# A config fails only when its AUC is above the bound AND at least this many chance standard deviations (the
+# Mann-Whitney null sd below) above 0.5. The bound alone would refuse noise on small releases: the embedded
+# default (21 released samples) scores 0.68 at z 1.2; refusing it would teach people to pass --allow-shortcut by
+# habit. 2 keeps the leak this audit was written for (the ICC build above: 0.685 over 83 samples, z 2.1) refused.
+MIN_Z = 2.0
 DEFAULT_FOLDS = 5
 TOP_FEATURES = 5
 READ_COLUMNS = ("image", "label", "source", "source_image_id")
@@ -229,7 +235,8 @@ def audit_release_files(
         "features": list(FEATURE_NAMES),
         "folds": int(folds),
         "configs": configs,
-        "passed": not any(c["auc"] is not None and c["auc"] > bound for c in configs.values()),
+        "min_z": MIN_Z,
+        "passed": not any(_fails(c, bound) for c in configs.values()),
         "override_reason": None,
     }
 
@@ -266,7 +273,15 @@ def cross_validated_auc(features: np.ndarray, labels: np.ndarray, photos: list[s
         importance += model.feature_importances_
     order = np.argsort(-importance, kind="stable")
     top = [FEATURE_NAMES[i] for i in order[:TOP_FEATURES] if importance[i] > 0]
-    return {"auc": float(roc_auc_score(labels, scores)), "n": n, "top_features": top}
+    auc = float(roc_auc_score(labels, scores))
+    n0, n1 = int((labels == 0).sum()), int((labels == 1).sum())
+    chance_sd = float(np.sqrt((n0 + n1 + 1) / (12.0 * n0 * n1)))  # the Mann-Whitney null's spread of an AUC
+    return {"auc": auc, "n": n, "top_features": top, "chance_sd": chance_sd, "z": (auc - 0.5) / chance_sd}
+
+
+def _fails(entry: dict[str, Any], bound: float) -> bool:
+    """Above the bound, and far enough above chance that noise cannot explain it (``MIN_Z``)."""
+    return entry["auc"] is not None and entry["auc"] > bound and entry.get("z", float("inf")) >= MIN_Z
 
 
 def audit_generator_output(
@@ -317,10 +332,7 @@ def check_audit(result: dict[str, Any], override_reason: str | None) -> dict[str
     """``result`` with "override_reason" set; ``ShortcutAuditError`` when a config is above the bound and no
     (non-blank) override reason is given. "passed" is left as measured: an override explains, it does not pass."""
     reason = override_reason.strip() if override_reason and override_reason.strip() else None
-    failing = {
-        name: entry for name, entry in result["configs"].items()
-        if entry["auc"] is not None and entry["auc"] > result["bound"]
-    }
+    failing = {name: entry for name, entry in result["configs"].items() if _fails(entry, result["bound"])}
     if failing and reason is None:
         raise ShortcutAuditError(result["bound"], failing)
     return {**result, "override_reason": reason}

@@ -459,22 +459,26 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
     audit = summary.get("shortcut_audit")
     if audit is None:
         return []
-    rows = ["| config | out-of-fold ROC AUC | n | most telling file properties |", "|---|---:|---:|---|"]
+    rows = ["| config | out-of-fold ROC AUC | chance sd | n | most telling file properties |", "|---|---:|---:|---:|---|"]
     for name, block in audit["configs"].items():
         # A config with too few photos of a class cannot be cross-validated by photo: the audit says why.
         auc = "not measured" if block["auc"] is None else f"{block['auc']:.3f}"
         telling = ", ".join(f"`{f}`" for f in block.get("top_features") or []) or "-"
         if block["auc"] is None and block.get("reason"):
             telling = block["reason"]
-        rows.append(f"| `{name}` | {auc} | {block['n']} | {telling} |")
+        sd = f"{block['chance_sd']:.3f}" if block.get("chance_sd") is not None else "-"
+        rows.append(f"| `{name}` | {auc} | {sd} | {block['n']} | {telling} |")
+    min_z = audit.get("min_z")
+    rule = f"AUC <= {audit['bound']}" + (f", or within {min_z:g} chance sds of 0.5" if min_z else "")
     if audit["passed"]:
         verdict = (
-            f"Every measured config is within the bound (AUC <= {audit['bound']}): no file-level shortcut was found "
-            "(with few samples the AUC scatters around 0.5 by chance: a hint, not a proof)."
+            f"Every measured config passes ({rule}): no file-level shortcut was found. The chance sd is the spread "
+            "of an AUC between labels the files know nothing about (the Mann-Whitney null): with few samples the "
+            "AUC scatters that far around 0.5, so it is a hint, not a proof."
         )
     else:
         verdict = (
-            f"**The audit did not pass** (bound AUC <= {audit['bound']}): a classifier can tell the labels apart "
+            f"**The audit did not pass** ({rule}): a classifier can tell the labels apart "
             "from file properties alone in at least one config. It was released anyway, for this stated reason: "
             f"{audit.get('override_reason') or '(none given)'}"
         )
