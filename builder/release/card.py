@@ -371,7 +371,10 @@ def split_sections(summary: dict[str, Any]) -> list[str]:
             f"In-domain splits are drawn per **source photo** ({fractions}) by a salted hash of (source, photo id): "
             "every sample of a photo, its pristine copy included, is in the same split, and a later version that adds "
             "samples never moves an old one. A sample id names one content forever: it is derived from the sample's "
-            "recipe, and publish refuses a release in which an existing id has other pixels. Split config digest: "
+            "recipe, and publish refuses a release in which an existing id has other pixels. Versions are semantic "
+            "and publish enforces them against every published version: within a major version the evaluation splits "
+            "(every split but `train`) keep exactly their samples, a minor version only adds (samples to `train`, "
+            "columns, configs, splits), and removing or retyping anything needs a new major version. Split config digest: "
             f"`{summary['split_config']['digest']}` (salt `{summary['split_config']['salt']}`)."
         ),
         *duplicates_text(summary),
