@@ -67,7 +67,13 @@ def report(result: dict, what: str) -> str:
         if entry["auc"] is None:
             lines.append(f"  {name}: {entry['n']} samples, {entry['reason']}")
             continue
-        verdict = "ABOVE THE BOUND" if entry["auc"] > result["bound"] else "within the bound"
+        z = entry.get("z")
+        if entry["auc"] <= result["bound"]:
+            verdict = "within the bound"
+        elif z is not None and z < result.get("min_z", 0):
+            verdict = f"above the bound but within chance ({z:.1f} sds above 0.5, fails from {result['min_z']:g})"
+        else:
+            verdict = "ABOVE THE BOUND" + (f" ({z:.1f} chance sds above 0.5)" if z is not None else "")
         top = ", ".join(entry["top_features"]) or "none (no feature used)"
         lines.append(f"  {name}: AUC {entry['auc']:.3f} over {entry['n']} samples, {verdict}; top features: {top}")
     lines.append("passed: the image files do not give the label away beyond the bound" if result["passed"] else
