@@ -29,6 +29,7 @@ from .config import GenerateConfig
 from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
+from .release.photos import photo_records
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
 
 DATA_DIR = "data"
@@ -216,6 +217,7 @@ def run_generation(
                 bytes=size,
                 samples=[summarize(row) for row in rows],
                 skipped=skipped,
+                photos=photo_records(rows),
             )
             write_record(record, record_path)
             written += 1

@@ -47,6 +47,7 @@ from .. import __version__
 from .atomic_io import atomic_write_json
 from .config import GenerateConfig
 from .schema import FEATURES, LABEL_NAMES
+from .release.photos import groups_from_records
 from .shards import ShardRecord, sha256_file
 
 MANIFEST_FORMAT = "inpaintbench-manifest"
@@ -106,6 +107,9 @@ def build_manifest(
         "features": FEATURES.to_dict(),
         "counts": counts,
         "work": {"images": num_images, "shards": len(records)},
+        # The same photo under two ids or sources (exact pixels, or a perceptual hash within a few bits): a release
+        # puts each group in one split (builder.release.photos); counted here so a build shows it before release.
+        "duplicates": groups_from_records([photo for record in records for photo in record.photos]).summary(),
         "inputs": inputs or {},
         "skipped": {
             "total": len(skipped),

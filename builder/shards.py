@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -178,6 +178,9 @@ class ShardRecord:
     bytes: int
     samples: list[dict[str, Any]]  # SUMMARY_FIELDS of each sample, in shard order
     skipped: list[dict[str, Any]]  # {stage, source, image_id, object_id, path, reason}
+    # [source, image_id, pixels sha256, pHash hex] of each photo with samples (builder.release.photos): what the
+    # manifest groups exact and near duplicates by.
+    photos: list[list[str]] = field(default_factory=list)
 
     @property
     def num_samples(self) -> int:
@@ -197,6 +200,7 @@ class ShardRecord:
             "num_samples": self.num_samples,
             "samples": self.samples,
             "skipped": self.skipped,
+            "photos": self.photos,
         }
 
     @classmethod

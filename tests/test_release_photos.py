@@ -129,3 +129,41 @@ def test_a_release_splits_a_photo_copied_under_another_id_once(tmp_path):
         split_of_photo.setdefault(base, set()).add(row["split"])
     assert all(len(splits) == 1 for splits in split_of_photo.values()), split_of_photo
     assert summary["duplicates"]["exact_groups"] == 12 and summary["duplicates"]["photos_in_groups"] == 24
+
+
+@pytest.mark.slow
+def test_the_generator_manifest_counts_a_photo_listed_twice(tmp_path):
+    """A COCO set that lists one photo file twice, under two image ids (and a copy under a third): the manifest
+    counts one group of three, before any release is made. Without the copies (the control) it counts none."""
+    import json
+    import shutil
+
+    from inpaintbench.builder.config import GenerateConfig
+    from inpaintbench.builder.generate import run_generation
+
+    from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+
+    def manifest_duplicates(annotations_path, out):
+        config = GenerateConfig.from_dict({"sources": [coco_source_spec(images_dir, annotations_path)],
+                                           "out_dir": str(out), **SMALL_PHOTO_CONFIG})
+        run_generation(config, progress=False)
+        return json.loads((out / "manifest.json").read_text())["duplicates"]
+
+    assert manifest_duplicates(annotations, tmp_path / "plain")["photos_in_groups"] == 0
+    coco = json.loads(annotations.read_text())
+    first = coco["images"][0]
+    shutil.copy(images_dir / first["file_name"], images_dir / "copy.png")
+    next_image = max(i["id"] for i in coco["images"]) + 1
+    next_ann = max(a["id"] for a in coco["annotations"]) + 1
+    for offset, file_name in enumerate((first["file_name"], "copy.png")):
+        image_id = next_image + offset
+        coco["images"].append({**first, "id": image_id, "file_name": file_name})
+        for ann in [a for a in coco["annotations"] if a["image_id"] == first["id"]]:
+            coco["annotations"].append({**ann, "id": next_ann, "image_id": image_id})
+            next_ann += 1
+    doubled = tmp_path / "doubled.json"
+    doubled.write_text(json.dumps(coco))
+    duplicates = manifest_duplicates(doubled, tmp_path / "doubled")
+    assert (duplicates["exact_groups"], duplicates["photos_in_groups"]) == (1, 3)

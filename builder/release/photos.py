@@ -66,6 +66,28 @@ def fingerprint(image: Image.Image) -> PhotoFingerprint:
     return PhotoFingerprint(pixels_sha256(image), int(str(imagehash.phash(image)), 16))
 
 
+def photo_records(rows) -> list[list[str]]:
+    """``[source, image_id, pixels sha256, pHash hex]`` of each photo of a shard's rows (the generator's shard
+    record keeps them, so the manifest can count duplicates without reading a shard again)."""
+    import io
+
+    out, seen = [], set()
+    for row in rows:
+        key = (row["source"], row["source_image_id"])
+        if key in seen:
+            continue
+        seen.add(key)
+        with Image.open(io.BytesIO(row["original"])) as image:
+            image.load()
+            found = fingerprint(image)
+        out.append([key[0], key[1], found.pixels, f"{found.phash:016x}"])
+    return out
+
+
+def groups_from_records(records: list[list[str]]) -> "PhotoGroups":
+    return group_photos({(r[0], r[1]): PhotoFingerprint(r[2], int(r[3], 16)) for r in records})
+
+
 def group_photos(fingerprints: dict[PhotoKey, PhotoFingerprint], max_distance: int = PHASH_MAX_DISTANCE) -> PhotoGroups:
     keys = sorted(fingerprints)
     parent = {k: k for k in keys}
