@@ -9,7 +9,7 @@ import io
 import httpx
 import pytest
 
-from hub_server import HubServer
+from hub_server import VALID_TOKEN, HubServer
 
 REPO = "inpaintbench-org/server-check"
 
@@ -24,7 +24,7 @@ def hub(tmp_path):
 def api(hub):
     from huggingface_hub import HfApi
 
-    return HfApi(endpoint=hub.endpoint, token="hf_fake")
+    return HfApi(endpoint=hub.endpoint, token=VALID_TOKEN)
 
 
 def commit_files(api, files: dict, message: str) -> str:
@@ -85,3 +85,14 @@ def test_resolve_headers_ranges_and_errors(hub, api):
     assert httpx.get(f"{hub.endpoint}/api/datasets/nobody/nothing").headers["X-Error-Code"] == "RepoNotFound"
     assert httpx.get(f"{hub.endpoint}/api/not-a-route").status_code == 404
     assert hub.state.unhandled == ["GET /api/not-a-route"]
+
+
+def test_a_token_the_server_does_not_know_gets_401(hub):
+    """Like the Hub: publish's "the token is wrong" message (builder/release/hub_checks.py) is tested against this."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    assert HfApi(endpoint=hub.endpoint, token=VALID_TOKEN).whoami()["name"]
+    with pytest.raises(HfHubHTTPError) as error:
+        HfApi(endpoint=hub.endpoint, token="hf_wrong").whoami()
+    assert error.value.response.status_code == 401
