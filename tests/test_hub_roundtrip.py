@@ -108,8 +108,11 @@ def published(hub, workdir):
 
         config = load_split_config("{workdir}/splits.yaml")
         out = {{}}
-        for version, gen in (("1.0.0", "gen-v1"), ("1.1.0", "gen-v1.1")):
-            folder, summary, _ = prepare_release("{workdir}/" + gen, config, version, "{REPO}", max_shard_bytes={SHARD_BYTES})
+        # v1.1.0 is cut into 4 files per split, not 8: every v1.0.0 data file name goes, so the publish commit
+        # must delete the stale ones.
+        for version, gen, files in (("1.0.0", "gen-v1", 8), ("1.1.0", "gen-v1.1", 4)):
+            folder, summary, _ = prepare_release("{workdir}/" + gen, config, version, "{REPO}", max_shard_bytes={SHARD_BYTES},
+                                                 min_files_per_split=files)
             result = publish_release(folder, "{REPO}", version)
             out[version] = {{"uploaded": result.uploaded, "unchanged": result.unchanged, "deleted": result.deleted}}
         # Then two publishes that must be refused (see test_versions_only_go_up...): an older version, and a
