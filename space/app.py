@@ -33,11 +33,15 @@ def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Block
     """The app over ``store`` (default: the data ``config`` points at, read now)."""
     store = store if store is not None else load_store(config)
     browser = Browser(store)
-    runner = DetectorRunner(max_megapixels=config.max_upload_megapixels, detector_params=config.detector_kwargs())
+    runner = DetectorRunner(max_megapixels=config.max_upload_megapixels, detector_params=config.detector_kwargs(),
+                            max_side=config.detect_max_side, concurrency=config.detect_concurrency)
     human = HumanTest(store, HumanTestStore(config.db_path), seed=config.seed, data_source=store.description)
     board = board_views.load(config.leaderboard_path)
 
-    with gr.Blocks(title="InpaintBench") as demo:
+    # Gradio's temp cache (every upload, every result image) would grow for as long as the Space runs: files older
+    # than cache_max_age_s are deleted, checked every quarter of that age. Each upload is at most max_upload_size.
+    cleanup = (max(1, config.cache_max_age_s // 4), config.cache_max_age_s)
+    with gr.Blocks(title="InpaintBench", delete_cache=cleanup) as demo:
         gr.Markdown(
             "# InpaintBench\nA benchmark of AI-inpainted image forgeries: real photos in which one object was "
             f"replaced or removed by an inpainting model.  \nData: {store.description} · {len(store)} samples."
@@ -63,7 +67,19 @@ def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Block
 
 
 def launch(demo: gr.Blocks, config: SpaceConfig, **kwargs: Any):
-    """``demo.launch`` with the Space's upload limit, theme and CSS (Gradio 6 takes the last two here)."""
+    """``demo.launch`` with the Space's upload limit, queue limits, theme and CSS (Gradio 6 takes the last two here).
+
+    Gradio runs one event at a time per event listener unless told otherwise: with 20 people answering the human
+    test, each answer waited behind the others (7 s median). Cheap events now run ``event_concurrency`` at once;
+    Detect sets its own, smaller, limit under its own concurrency id (see tabs/detect_tab.py), so detections
+    queue among themselves and never hold up an answer. ``queue_max_size`` waiting events, all kinds together,
+    is the most the Space holds: beyond it a request is refused at once ("queue is full") instead of waiting
+    minutes.
+    """
+    for name in ("event_concurrency", "detect_concurrency", "queue_max_size", "cache_max_age_s", "detect_max_side"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"SpaceConfig.{name} must be at least 1, got {getattr(config, name)!r}")
+    demo.queue(default_concurrency_limit=config.event_concurrency, max_size=config.queue_max_size)
     kwargs.setdefault("max_file_size", config.max_upload_size)
     return demo.launch(theme=gr.themes.Soft(), css=CSS, **kwargs)
 

@@ -24,7 +24,18 @@ ENV_VARS = {
     # JSON {detector name: {keyword arguments}}, e.g. {"trained": {"model": "models/trained.joblib"}}: detectors
     # that need a model file get it here.
     "detector_params": "INPAINTBENCH_DETECTOR_PARAMS",
+    # Load limits (see the fields below).
+    "detect_max_side": "INPAINTBENCH_DETECT_MAX_SIDE",
+    "detect_concurrency": "INPAINTBENCH_DETECT_CONCURRENCY",
+    "event_concurrency": "INPAINTBENCH_EVENT_CONCURRENCY",
+    "queue_max_size": "INPAINTBENCH_QUEUE_MAX_SIZE",
+    "cache_max_age_s": "INPAINTBENCH_CACHE_MAX_AGE",
 }
+
+
+def _usable_cores() -> int:
+    # The cores this process may run on (a container's share), not the host's count.
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _default_db_path() -> str:
@@ -47,6 +58,16 @@ class SpaceConfig:
     seed: int = 0
     cache_dir: str | None = None  # datasets' cache (None = the HF default)
     detector_params: str | None = None  # JSON, see ENV_VARS
+    # Uploads longer than this (pixels, longer side) are downscaled before detection, and the result says so.
+    detect_max_side: int = 2048
+    # Detections running at once (CPU-bound: about one per core); more wait in their own queue, so they never hold
+    # up the cheap events (browse, human answers), which run up to event_concurrency at once.
+    detect_concurrency: int = field(default_factory=lambda: _usable_cores())
+    event_concurrency: int = 8
+    # Events waiting, all kinds together, before new ones are refused with "queue is full" (a busy Space).
+    queue_max_size: int = 64
+    # Gradio's temp files (uploads, result images) older than this are deleted, checked every quarter of it.
+    cache_max_age_s: int = 3600
 
     def detector_kwargs(self) -> dict[str, dict]:
         """``detector_params`` parsed and checked: {name: {keyword: value}}."""

@@ -21,6 +21,9 @@ from inpaintbench.space.overlays import heatmap_overlay
 from inpaintbench.space.uploads import decode_upload
 
 DETECTORS_MODULE = "inpaintbench.harness.detectors"
+# Uploads larger than this on their longer side are downscaled before detection: a classical detector takes ~0.3 s
+# at 2048 px on one core, a 35 MP photo at full size took 35 s and 4 GB (and blocked everybody's Detect).
+DETECT_MAX_SIDE = 2048
 
 
 class DetectError(ValueError):
@@ -29,8 +32,11 @@ class DetectError(ValueError):
 
 class DetectorRunner:
     def __init__(self, module_name: str = DETECTORS_MODULE, max_megapixels: float = 40.0,
-                 detector_params: dict[str, dict] | None = None) -> None:
+                 detector_params: dict[str, dict] | None = None, max_side: int | None = DETECT_MAX_SIDE,
+                 concurrency: int = 1) -> None:
         self.max_megapixels = max_megapixels
+        self.max_side = max_side
+        self.concurrency = concurrency  # detections at once; the Detect tab gives it to Gradio as its limit
         self.detector_params = dict(detector_params or {})
         self._instances: dict[str, Any] = {}
         self._lock = threading.Lock()  # one instance per detector, built once even under concurrent requests
@@ -67,7 +73,9 @@ class DetectorRunner:
 
     def run(self, upload: str | bytes | None, name: str | None) -> tuple[Image.Image, Image.Image | None, float, str]:
         """(the image as decoded, heatmap overlay or None, image-level score, a sentence about the result)."""
-        pixels = decode_upload(upload, self.max_megapixels)  # bad uploads are refused before any detector runs
+        # Bad uploads are refused before any detector runs; big ones are downscaled while decoding.
+        decoded = decode_upload(upload, self.max_megapixels, max_side=self.max_side)
+        pixels = decoded.pixels
         if not self.names:
             raise DetectError(f"Detection is not available in this build ({self.unavailable_reason}).")
         if name in self.unavailable:
@@ -95,4 +103,6 @@ class DetectorRunner:
                 summary += f" The map peaks at {peak:.3f}: its colours are stretched to that peak."
                 heat = heat / peak
             overlay = heatmap_overlay(pixels, heat)
+        if decoded.notes:
+            summary += "\n\nWhat was done to the upload first: " + "; ".join(decoded.notes) + "."
         return Image.fromarray(pixels), overlay, score, summary

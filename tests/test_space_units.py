@@ -94,9 +94,9 @@ def test_bad_data_is_refused_naming_the_file(tmp_path, monkeypatch):
 def test_upload_decoding_accepts_images_and_refuses_the_rest_clearly(tmp_path):
     good = tmp_path / "photo.jpg"
     Image.new("RGB", (40, 30), (10, 200, 30)).save(good)
-    pixels = decode_upload(str(good), max_megapixels=1)
+    pixels = decode_upload(str(good), max_megapixels=1).pixels
     assert pixels.shape == (30, 40, 3) and pixels.dtype == np.uint8
-    assert decode_upload(good.read_bytes(), max_megapixels=1).shape == (30, 40, 3)
+    assert decode_upload(good.read_bytes(), max_megapixels=1).pixels.shape == (30, 40, 3)
 
     text = tmp_path / "notes.png"
     text.write_text("definitely not a PNG")

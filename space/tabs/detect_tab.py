@@ -46,5 +46,8 @@ def detect_tab(runner: DetectorRunner) -> RawImageUpload:
             raise gr.Error(str(exc), title="Cannot run detection", print_exception=False) from None
         return overlay if overlay is not None else decoded, value, text
 
-    run_button.click(detect, [upload, detector], [heatmap, score, summary], api_name="detect")
+    # Detection is CPU-bound: runner.concurrency at once (about one per core), the rest wait in Detect's own queue
+    # ("detect" concurrency id) rather than in front of the cheap events, which have the app's default limit.
+    run_button.click(detect, [upload, detector], [heatmap, score, summary], api_name="detect",
+                     concurrency_limit=runner.concurrency, concurrency_id="detect")
     return upload
