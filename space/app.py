@@ -17,7 +17,6 @@ from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.data import SampleStore, load_store
 from inpaintbench.space.detect import DetectorRunner
 from inpaintbench.space.human import HumanTest
-from inpaintbench.space.human_store import HumanTestStore
 from inpaintbench.space.tabs.browse_tab import browse_tab
 from inpaintbench.space.tabs.detect_tab import detect_tab
 from inpaintbench.space.tabs.human_tab import human_tab
@@ -32,10 +31,11 @@ CSS = """
 def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Blocks:
     """The app over ``store`` (default: the data ``config`` points at, read now)."""
     store = store if store is not None else load_store(config)
-    browser = Browser(store)
+    # Browse (and send-to-Detect) get only the photos the human test never shows: see space/human_pool.py.
+    browse_part, human = HumanTest.over_store(store, config)
+    browser = Browser(browse_part)
     runner = DetectorRunner(max_megapixels=config.max_upload_megapixels, detector_params=config.detector_kwargs(),
                             max_side=config.detect_max_side, concurrency=config.detect_concurrency)
-    human = HumanTest(store, HumanTestStore(config.db_path), seed=config.seed, data_source=store.description)
     board = board_views.load(config.leaderboard_path)
 
     # Gradio's temp cache (every upload, every result image) would grow for as long as the Space runs: files older

@@ -24,6 +24,16 @@ ENV_VARS = {
     # JSON {detector name: {keyword arguments}}, e.g. {"trained": {"model": "models/trained.joblib"}}: detectors
     # that need a model file get it here.
     "detector_params": "INPAINTBENCH_DETECTOR_PARAMS",
+    # The human test (space/human_pool.py, space/human.py).
+    "human_test_share": "INPAINTBENCH_HUMAN_TEST_SHARE",  # share of photos set aside for it, never in Browse
+    "human_test_length": "INPAINTBENCH_HUMAN_TEST_LENGTH",  # images per visit (capped by the set-aside photos)
+    "human_session_max_answers": "INPAINTBENCH_HUMAN_SESSION_MAX_ANSWERS",
+    "human_session_window_s": "INPAINTBENCH_HUMAN_SESSION_WINDOW_S",
+    "human_client_max_answers": "INPAINTBENCH_HUMAN_CLIENT_MAX_ANSWERS",
+    "human_client_window_s": "INPAINTBENCH_HUMAN_CLIENT_WINDOW_S",
+    # Behind a reverse proxy (a Space) every request comes from the proxy: name the header that carries the
+    # visitor's address (X-Forwarded-For); unset = the connecting address, which a client cannot forge.
+    "human_client_ip_header": "INPAINTBENCH_HUMAN_CLIENT_IP_HEADER",
     # Load limits (see the fields below).
     "detect_max_side": "INPAINTBENCH_DETECT_MAX_SIDE",
     "detect_concurrency": "INPAINTBENCH_DETECT_CONCURRENCY",
@@ -58,6 +68,15 @@ class SpaceConfig:
     seed: int = 0
     cache_dir: str | None = None  # datasets' cache (None = the HF default)
     detector_params: str | None = None  # JSON, see ENV_VARS
+    # The human test: a share of the photos (every sample of a photo on one side) is kept out of Browse.
+    human_test_share: float = 0.3
+    human_test_length: int = 20
+    # At most max answers per window, per session and per client address: a person needs seconds per image.
+    human_session_max_answers: int = 30
+    human_session_window_s: float = 60.0
+    human_client_max_answers: int = 600
+    human_client_window_s: float = 3600.0
+    human_client_ip_header: str | None = None
     # Uploads longer than this (pixels, longer side) are downscaled before detection, and the result says so.
     detect_max_side: int = 2048
     # Detections running at once (CPU-bound: about one per core); more wait in their own queue, so they never hold

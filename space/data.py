@@ -71,6 +71,14 @@ class SampleStore:
     def choices(self, column: str) -> list[str]:
         return sorted(str(v) for v in self.index[column].dropna().unique())
 
+    def subset(self, positions: list[int], description: str | None = None) -> "SampleStore":
+        """The samples at ``positions`` of ``index`` only, renumbered from 0; the Arrow data is shared, not copied."""
+        positions = [int(p) for p in positions]
+        if positions and not (0 <= min(positions) and max(positions) < len(self.index)):
+            raise IndexError(f"positions must lie in 0..{len(self.index) - 1}, got {min(positions)}..{max(positions)}")
+        index = self.index.iloc[positions].reset_index(drop=True)
+        return SampleStore(parts=self.parts, index=index, description=description or self.description)
+
 
 def _label_name(value: Any) -> str:
     return LABEL_NAMES[int(value)] if not isinstance(value, str) else value
