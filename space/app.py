@@ -17,15 +17,11 @@ from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.data import SampleStore, load_store
 from inpaintbench.space.detect import DetectorRunner
 from inpaintbench.space.human import HumanTest
+from inpaintbench.space.style import CSS
 from inpaintbench.space.tabs.browse_tab import browse_tab
 from inpaintbench.space.tabs.detect_tab import detect_tab
 from inpaintbench.space.tabs.human_tab import human_tab
 from inpaintbench.space.tabs.leaderboard_tab import leaderboard_tab
-
-CSS = """
-#human-image img { cursor: crosshair; }
-.ib-status p { margin: 0.4em 0; }
-"""
 
 
 def build_app(config: SpaceConfig, store: SampleStore | None = None) -> gr.Blocks:

@@ -14,7 +14,7 @@ from inpaintbench.space.overlays import mask_overlay
 
 ANY = "All"  # the filter value that keeps everything
 BLANK = "(none)"  # how an empty value (e.g. the category of a pristine sample) is listed and chosen
-FILTER_COLUMNS = ("backend", "category", "strategy", "split")
+FILTER_COLUMNS = ("label", "source", "backend", "category", "strategy", "split")
 # Metadata shown first, in this order; any other column follows.
 METADATA_ORDER = (
     "sample_id",
@@ -40,6 +40,9 @@ METADATA_ORDER = (
     "extra",
 )
 
+# (original, shown image, mask panel, metadata, status line, 1-based position actually shown)
+View = tuple[Image.Image | None, Image.Image | None, Image.Image | None, pd.DataFrame, str, int]
+
 
 class Browser:
     def __init__(self, store: SampleStore | None) -> None:
@@ -56,34 +59,58 @@ class Browser:
         keep = pd.Series(True, index=index.index)
         for column, value in filters.items():
             if value not in (None, "", ANY):
-                keep &= index[column] == ("" if value == BLANK else value)
+                keep &= index[column].fillna("").astype(str) == ("" if value == BLANK else value)
         return list(index.index[keep])
 
-    def show(
-        self, backend: str | None, category: str | None, strategy: str | None, split: str | None, position: Any
-    ) -> tuple[Image.Image | None, Image.Image | None, Image.Image | None, pd.DataFrame, str, int]:
-        """(original, shown image, mask overlay, metadata, status line, 1-based position actually shown)."""
-        filters = dict(zip(FILTER_COLUMNS, (backend, category, strategy, split)))
+    def show(self, backend: str | None, category: str | None, strategy: str | None, split: str | None,
+             position: Any) -> View:
+        """The older four-filter call (the app's "send to Detect" uses it with the shown sample's id as
+        ``position``: that sample is among these filters' matches whatever the label and source filters are)."""
+        return self.view(dict(backend=backend, category=category, strategy=strategy, split=split), position)
+
+    def view(self, filters: dict[str, str | None], position: Any, overlay: bool = True, wrap: bool = False) -> View:
+        """The sample at ``position`` (1-based, or a sample id) among those matching ``filters``.
+
+        ``wrap``: Previous/Next step around the ends (and say so); a typed number outside 1..matches is shown
+        as the nearest end, with a message saying there is no such sample. ``overlay``: the third panel shows
+        the mask over the original (True) or the mask alone."""
         matches = self.matching_positions(filters)
         empty_table = pd.DataFrame({"field": [], "value": []})
         if not matches:
             why = "No data is loaded." if self.store is None else "No sample matches these filters: widen them."
             return None, None, None, empty_table, why, 0
-        # Wrap around both ways so "next" on the last sample goes to the first; bad input falls back to 1.
-        try:
-            wanted = int(position)
-        except (TypeError, ValueError):
-            wanted = 1
-        if isinstance(position, float) and math.isnan(position):
-            wanted = 1
-        shown = (wanted - 1) % len(matches) + 1
+        shown, note = self._resolve(matches, position, wrap)
         sample = self.store.sample(matches[shown - 1])
-        overlay = mask_overlay(sample["original"], sample["mask"])
+        mask = mask_overlay(sample["original"], sample["mask"]) if overlay else sample["mask"].convert("RGB")
         status = (
             f"Sample **{shown}** of **{len(matches)}** matching (of {len(self.store)}): "
             f"`{sample['sample_id']}` — **{sample['label']}**"
         )
-        return sample["original"], sample["image"], overlay, metadata_table(sample), status, shown
+        return sample["original"], sample["image"], mask, metadata_table(sample), note + status, shown
+
+    def _resolve(self, matches: list[int], position: Any, wrap: bool) -> tuple[int, str]:
+        """(1-based position to show, a note for the status line when it is not the one asked for)."""
+        count = len(matches)
+        if isinstance(position, str) and not position.strip().lstrip("-").isdigit():
+            ids = [str(self.store.index.at[m, "sample_id"]) for m in matches]
+            if position in ids:
+                return ids.index(position) + 1, ""
+            return 1, f"No sample `{position}` matches these filters; showing the first. "
+        try:
+            wanted = float(position)
+        except (TypeError, ValueError):
+            wanted = math.nan
+        if math.isnan(wanted) or wanted != int(wanted):
+            return 1, f"Sample # must be a whole number from 1 to {count} (got {position!r}); showing #1. "
+        wanted = int(wanted)
+        if 1 <= wanted <= count:
+            return wanted, ""
+        if wrap:
+            shown = (wanted - 1) % count + 1
+            return shown, ("Past the last sample: back to the first. " if shown == 1
+                           else "Before the first sample: on to the last. ")
+        shown = 1 if wanted < 1 else count
+        return shown, f"**No sample #{wanted}**: {count} match these filters (1 to {count}); showing #{shown}. "
 
 
 def metadata_table(sample: dict[str, Any]) -> pd.DataFrame:

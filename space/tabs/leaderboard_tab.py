@@ -1,4 +1,5 @@
-"""The Leaderboard tab: ranked results, per-backend plot, metric definitions."""
+"""The Leaderboard tab: one track (data x perturbation) at a time, ranked by the chosen metric, with n, intervals,
+a chart and every metric's definition."""
 
 from __future__ import annotations
 
@@ -8,23 +9,29 @@ from inpaintbench.space import leaderboard as board_views
 
 
 def leaderboard_tab(demo: gr.Blocks, board: board_views.Leaderboard) -> None:
-    gr.Markdown(board.message)
+    gr.Markdown(board.message + " Each track is ranked on its own: results on other data or on laundered images "
+                "are never ranked together.")
     metrics = board.metrics()
-    perturbations = board.perturbations() or [board_views.CLEAN]
+    tracks = board.tracks()
     with gr.Row():
-        metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None,
-                             label="Metric (per-backend columns and plot)")
-        perturbation = gr.Dropdown(perturbations, value=perturbations[0],
-                                   label="Images (none = clean; else as laundered before detection)")
-    table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=True)
-    chart = gr.Plot(label="Metric per detector and backend")
-    note = board.unranked_note()
-    if note:
-        gr.Markdown(note)
-    gr.Markdown(board_views.definitions(metrics))
+        track = gr.Dropdown(tracks, value=tracks[0] if tracks else None, label="Track (data · images · count)",
+                            elem_id="board-track")
+        metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None, label="Rank by metric",
+                             elem_id="board-metric")
+    note = gr.Markdown(board_views.metric_note(metrics[0] if metrics else None), elem_id="board-note")
+    table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=True, elem_id="board-table")
+    chart = gr.Plot(label="The metric per detector, over all images and per backend", elem_id="board-chart")
+    unranked = board.unranked_note()
+    if unranked:
+        gr.Markdown(unranked)
+    gr.Markdown(board_views.definitions(metrics), elem_id="board-definitions")
 
-    def view(chosen, under):
-        return board_views.table(board, chosen, under), board_views.plot(board, chosen, under)
+    def view(chosen, on_track):
+        try:
+            return (board_views.table(board, chosen, on_track), board_views.plot(board, chosen, on_track),
+                    board_views.metric_note(chosen))
+        except ValueError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
 
-    gr.on([metric.change, perturbation.change], view, [metric, perturbation], [table, chart], api_name="leaderboard")
-    demo.load(view, [metric, perturbation], [table, chart], api_name=False)
+    gr.on([metric.change, track.change], view, [metric, track], [table, chart, note], api_name="leaderboard")
+    demo.load(view, [metric, track], [table, chart, note], api_name=False)
