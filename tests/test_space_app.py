@@ -60,12 +60,12 @@ def test_every_tab_exposes_its_api(served):
 
 def test_browse_filters_pages_and_shows_the_three_images(served):
     client, _, _ = served
-    original, image, overlay, table, status, position = client.predict(
+    original, image, overlay, table, status, shown_id, position = client.predict(
         "telea", "All", "All", "All", 2, api_name="/browse"
     )
     meta = _fields(table)
     assert position == 2 and meta["backend"] == "telea" and meta["label"] == "inpainted"
-    assert "of **4** matching" in status and meta["sample_id"] in status
+    assert "of **4** matching" in status and meta["sample_id"] in status and shown_id == meta["sample_id"]
     original, image, overlay = (
         np.asarray(Image.open(p).convert("RGB")).astype(int) for p in (original, image, overlay)
     )
@@ -81,6 +81,17 @@ def test_browse_filters_pages_and_shows_the_three_images(served):
     assert _fields(filtered[3])["label"] == "pristine" and filtered[-1] == 1
     empty = client.predict("telea", "All", "none", "All", api_name="/browse_filter")
     assert empty[0] is None and "No sample matches" in empty[4]
+    # A typed number past the end says so and shows the last (Next wraps, above; a jump never does).
+    far = client.predict("telea", "All", "All", "All", 9, api_name="/browse")
+    assert far[-1] == 4 and "No sample #9" in far[4] and "4 match" in far[4]
+    # Label and source filters, and the overlay toggle: off shows the mask alone (black and white).
+    pristine = client.predict("All", "All", "All", "All", 1, "pristine", "All", api_name="/browse")
+    assert _fields(pristine[3])["label"] == "pristine" and "of **4** matching" in pristine[4]
+    assert "of **12** matching" in client.predict("All", "All", "All", "All", 1, "All", "embedded", api_name="/browse")[4]
+    assert "No sample matches" in client.predict("none", "All", "All", "All", 1, "inpainted", api_name="/browse")[4]
+    bare = client.predict("telea", "All", "All", "All", 2, "All", "All", False, api_name="/browse")
+    mask = np.asarray(Image.open(bare[2]).convert("RGB"))
+    assert set(np.unique(mask)) <= {0, 255} and mask.max() == 255
 
 
 def test_detect_refuses_bad_uploads_clearly_and_keeps_serving(served, tmp_path):
@@ -136,20 +147,26 @@ def test_detect_runs_a_harness_detector_and_overlays_its_map(served, tmp_path):
 
 def test_browse_sends_the_shown_image_to_detect_unaltered(served, tmp_path):
     client, _, _ = served
-    shown = client.predict("telea", "All", "All", "All", 2, api_name="/browse")[1]
-    sent = client.predict("telea", "All", "All", "All", 2, api_name="/browse_to_detect")  # (the tab switch is UI only)
+    browsed = client.predict("telea", "All", "All", "All", 2, "inpainted", api_name="/browse")
+    shown = browsed[1]
+    # The shown sample's id travels with the four older filters: the label filter need not be sent again.
+    sent = client.predict("telea", "All", "All", "All", browsed[5], api_name="/browse_to_detect")  # (the tab switch is UI only)
     assert np.array_equal(np.asarray(Image.open(sent).convert("RGB")), np.asarray(Image.open(shown).convert("RGB")))
     with pytest.raises(AppError, match="No sample is shown"):
         client.predict("telea", "All", "none", "All", 1, api_name="/browse_to_detect")
 
 
-def test_leaderboard_shows_per_backend_columns_of_the_chosen_metric(served):
+def test_leaderboard_ranks_one_track_with_counts_intervals_and_per_backend_columns(served):
     client, _, _ = served
-    table, plot = client.predict("image_auc", "none", api_name="/leaderboard")
-    assert table["headers"][:2] == ["detector", "image_auc [all]"]
-    assert {"image_auc [telea]", "image_auc [navier_stokes]"} <= set(table["headers"])
-    assert sorted(row[0] for row in table["data"]) == ["ela", "noise"]
-    assert plot is not None
+    table, plot, note = client.predict("image_auc", None, api_name="/leaderboard")
+    assert table["headers"][:5] == ["rank", "detector", "images", "image_auc", "95% interval"]
+    assert {"telea", "navier_stokes"} <= set(table["headers"])
+    rows = table["data"]
+    assert sorted(row[1] for row in rows) == ["ela", "noise"] and [row[0] for row in rows] == [1, 2]
+    assert rows[0][3] >= rows[1][3] and rows[0][2] == 12 and rows[0][4].startswith("[")
+    assert "Ranked by `image_auc`" in note and "ROC AUC of the image score" in note and plot is not None
+    with pytest.raises(AppError, match="nonsense is not in the list of choices"):  # Gradio checks the dropdown
+        client.predict("image_auc", "nonsense", api_name="/leaderboard")
 
 
 def test_module_level_demo_is_built_from_the_environment(tmp_path, monkeypatch):

@@ -208,15 +208,36 @@ def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(stor
 # --- browse and leaderboard views ------------------------------------------------------------------------------
 def test_browse_filters_wraps_and_survives_empty_filters(store):
     browser = Browser(store)
-    original, image, overlay, table, status, shown = browser.show("telea", ANY, ANY, ANY, 5)
-    assert shown == 1 and "of **4** matching" in status  # 4 telea samples: 5 wraps to 1
+    filters = dict(backend="telea")
+    original, image, overlay, table, status, shown = browser.view(filters, 5, wrap=True)
+    assert shown == 1 and "of **4** matching" in status and "back to the first" in status  # Next on the last
     assert dict(zip(table["field"], table["value"]))["backend"] == "telea"
-    assert browser.show("telea", ANY, ANY, ANY, 0)[5] == 4  # before the first is the last
+    assert browser.view(filters, 0, wrap=True)[5] == 4  # Previous on the first
     empty = browser.show("telea", ANY, "none", ANY, 1)
     assert empty[0] is None and "No sample matches" in empty[4] and empty[5] == 0
-    assert browser.show(ANY, ANY, ANY, ANY, float("nan"))[5] == 1
     assert browser.choices("category") == [ANY, BLANK, "cat", "person"]  # pristine samples have no category
     assert "of **4** matching" in browser.show(ANY, BLANK, ANY, ANY, 1)[4]
+
+
+def test_browse_says_when_a_typed_number_is_out_of_range_and_filters_label_and_source(store):
+    browser = Browser(store)
+    for asked, shown in ((5, 4), (0, 1), (-3, 1)):  # a typed jump is never wrapped
+        view = browser.view(dict(backend="telea"), asked)
+        assert view[5] == shown and f"No sample #{asked}" in view[4] and "4 match these filters" in view[4]
+    assert "whole number" in browser.view({}, float("nan"))[4] and browser.view({}, "2.5")[5] == 1
+    pristine = browser.view(dict(label="pristine", source="embedded"), 1)
+    assert "of **4** matching" in pristine[4] and dict(zip(pristine[3]["field"], pristine[3]["value"]))["label"] == \
+        "pristine"
+    assert browser.view(dict(source="coco"), 1)[5] == 0
+    # By id: the send-to-Detect path finds the shown sample among the four older filters' matches.
+    second = browser.view(dict(backend="telea", label="inpainted"), 2)
+    sample_id = dict(zip(second[3]["field"], second[3]["value"]))["sample_id"]
+    by_id = browser.show("telea", ANY, ANY, ANY, sample_id)
+    assert np.array_equal(np.asarray(by_id[1]), np.asarray(second[1]))
+    # The toggle: the mask alone is black and white; the overlay is the photo with the mask tinted.
+    alone = np.asarray(browser.view(dict(backend="telea"), 1, overlay=False)[2])
+    tinted = np.asarray(browser.view(dict(backend="telea"), 1, overlay=True)[2])
+    assert set(np.unique(alone)) == {0, 255} and len(np.unique(tinted)) > 2
 
 
 def test_human_test_without_pristine_rows_shows_originals_as_real_photos(store, tmp_path):
@@ -246,15 +267,24 @@ def test_leaderboard_pivots_long_results_to_per_backend_columns():
     assert board.metrics() == ["pixel_f1_mean", "image_auc"] and board.row_keys() == ["detector", "dataset_version"]
     wide = leaderboard.table(board, "image_auc")
     # best overall first; the constant dataset_version column is dropped; "all" comes before the backends
-    assert list(wide.columns) == ["detector", "image_auc [all]", "image_auc [lama]", "image_auc [sd2]"]
-    assert list(wide["detector"]) == ["noise", "ela"] and wide.iloc[0]["image_auc [sd2]"] == 0.8
+    assert list(wide.columns) == ["rank", "detector", "image_auc", "lama", "sd2"]
+    assert list(wide["detector"]) == ["noise", "ela"] and wide.iloc[0]["sd2"] == 0.8
     figure = leaderboard.plot(board, "pixel_f1_mean")
     assert len(figure.axes[0].patches) == 6
-    assert leaderboard.load(None).frame is None
     assert "could not be read" in leaderboard.load("/no/such/results").message
 
 
-def test_leaderboard_shows_one_perturbation_at_a_time_clean_first():
+def test_leaderboard_ranks_lower_is_better_metrics_lowest_first():
+    frame = pd.DataFrame({"detector": ["ela", "noise", "trained"], "backend": ["all"] * 3,
+                          "pixel_f1_mean": [0.1, 0.05, 0.3], "pristine_pixel_fpr_pooled": [0.1, 0.0, 0.6]})
+    board = leaderboard.Leaderboard(frame, "test")
+    assert list(leaderboard.table(board, "pixel_f1_mean")["detector"]) == ["trained", "ela", "noise"]
+    assert list(leaderboard.table(board, "pristine_pixel_fpr_pooled")["detector"]) == ["noise", "ela", "trained"]
+    assert "lowest" not in leaderboard.metric_note("pixel_f1_mean") and "lower is better" in \
+        leaderboard.metric_note("pristine_pixel_fpr_pooled")
+
+
+def test_leaderboard_shows_one_track_at_a_time_clean_first():
     frame = pd.DataFrame(
         {
             "detector": ["ela", "noise", "ela", "noise"],
@@ -264,15 +294,33 @@ def test_leaderboard_shows_one_perturbation_at_a_time_clean_first():
         }
     )
     board = leaderboard.Leaderboard(frame, "test")
-    assert board.perturbations() == ["none", "jpeg:75"]
+    clean_track, jpeg_track = board.tracks()
+    assert "clean images" in clean_track and "after jpeg:75" in jpeg_track
     clean = leaderboard.table(board, "pixel_f1_mean")  # clean by default: ela's laundered 0.9 must not rank it first
-    assert list(clean["detector"]) == ["noise", "ela"] and list(clean["pixel_f1_mean [all]"]) == [0.3, 0.2]
-    laundered = leaderboard.table(board, "pixel_f1_mean", "jpeg:75")
-    assert list(laundered["detector"]) == ["ela", "noise"] and list(laundered["pixel_f1_mean [all]"]) == [0.9, 0.1]
-    assert len(leaderboard.plot(board, "pixel_f1_mean", "jpeg:75").axes[0].patches) == 2
-    # Results that predate the field: no filter, every row shown.
+    assert list(clean["detector"]) == ["noise", "ela"] and list(clean["pixel_f1_mean"]) == [0.3, 0.2]
+    laundered = leaderboard.table(board, "pixel_f1_mean", jpeg_track)
+    assert list(laundered["detector"]) == ["ela", "noise"] and list(laundered["pixel_f1_mean"]) == [0.9, 0.1]
+    assert len(leaderboard.plot(board, "pixel_f1_mean", jpeg_track).axes[0].patches) == 2
+    with pytest.raises(ValueError, match="no results for 'jpeg:75'"):
+        leaderboard.table(board, "pixel_f1_mean", "jpeg:75")
+    # Results that predate the field: one track, every row shown.
     old = leaderboard.Leaderboard(frame.drop(columns="perturbation").iloc[:2], "test")
-    assert old.perturbations() == [] and len(leaderboard.table(old, "pixel_f1_mean")) == 2
+    assert old.tracks() == [] and len(leaderboard.table(old, "pixel_f1_mean")) == 2
+
+
+def test_default_leaderboard_is_the_committed_results_with_the_trained_baseline_ranked():
+    board = leaderboard.load(None)  # what SpaceConfig() and a bare `inpaintbench space` give
+    assert board.frame is not None and "harness/results" in board.message
+    first = board.tracks()[0]
+    assert first.startswith("release 0.1.0 default/test · clean images · 2 images")
+    shown = leaderboard.table(board, "pixel_f1_mean")
+    assert set(shown["detector"]) == {"ela", "noise", "trained"} and list(shown["rank"]) == [1, 2, 3]
+    assert list(shown["images"]) == [2, 2, 2] and shown["95% interval"].str.match(r"\[\d\.\d{3}, \d\.\d{3}\]").all()
+    # never ranked against the 29-image build, nor against laundered images
+    assert not any("0.1.0" in t and "after" in t for t in board.tracks())
+    build = leaderboard.table(board, "pixel_f1_mean", next(t for t in board.tracks() if "(every sample)" in t))
+    assert set(build["detector"]) == {"ela", "noise"} and list(build["images"]) == [29, 29]
+    assert "`image_auc` (higher is better): ROC AUC" in leaderboard.definitions(board.metrics())
 
 
 def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tmp_path):

@@ -18,7 +18,7 @@ FILTERS = (  # (index column, label); shown in this order
 API_ORDER = ("backend", "category", "strategy", "split", "position", "label", "source", "overlay")
 
 
-def browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], gr.State, gr.Button]:
+def browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], gr.Textbox, gr.Button]:
     """Returns (backend, category, strategy and split filters, the shown sample's id, the send-to-Detect button):
     what ``Browser.show`` needs to find the shown sample again, whatever the label and source filters are."""
     gr.Markdown("Filter the samples, then page through them. *All* keeps every value.")
@@ -43,7 +43,8 @@ def browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], gr
                               elem_id="browse-overlay", height=340, min_width=200)
     send_button = gr.Button("Run a detector on the benchmark image ▸", size="sm")
     metadata = gr.Dataframe(label="Metadata", headers=["field", "value"], interactive=False, wrap=True)
-    shown_id = gr.State("")
+    # The shown sample's id, for "send to Detect": hidden, but an API parameter (a client may send an id or a #).
+    shown_id = gr.Textbox(visible=False, label="Sample id or #", elem_id="browse-shown-id")
 
     def handler(delta: int | None):
         """delta None: a typed jump (out of range is said, not wrapped); else a step from the current one."""
@@ -58,14 +59,15 @@ def browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], gr
                 view = browser.view(filters, int(start) + delta, with_overlay, wrap=True)
             table = view[3]
             ids = table.loc[table["field"] == "sample_id", "value"] if len(table) else []
-            return (*view, ids.iloc[0] if len(ids) else "")
+            return (*view[:5], ids.iloc[0] if len(ids) else "", view[5])
 
         return run
 
     inputs = [dropdowns["backend"], dropdowns["category"], dropdowns["strategy"], dropdowns["split"], position,
               dropdowns["label"], dropdowns["source"], overlay]
     first = inputs[:4] + [gr.State(1)] + inputs[5:]
-    outputs = [original, shown, mask_panel, metadata, status, position, shown_id]
+    # position last: clients read the shown number as the last output
+    outputs = [original, shown, mask_panel, metadata, status, shown_id, position]
     position.submit(handler(None), inputs, outputs, api_name="browse")
     gr.on([d.change for d in dropdowns.values()], handler(0), first, outputs, api_name="browse_filter")
     overlay.change(handler(0), inputs, outputs, api_name="browse_overlay")
