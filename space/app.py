@@ -7,6 +7,9 @@ look for; run as a script, this file launches it.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -75,9 +78,36 @@ def launch(demo: gr.Blocks, config: SpaceConfig, **kwargs: Any):
     for name in ("event_concurrency", "detect_concurrency", "queue_max_size", "cache_max_age_s", "detect_max_side"):
         if getattr(config, name) < 1:
             raise ValueError(f"SpaceConfig.{name} must be at least 1, got {getattr(config, name)!r}")
+    _write_cached_images_atomically()
     demo.queue(default_concurrency_limit=config.event_concurrency, max_size=config.queue_max_size)
     kwargs.setdefault("max_file_size", config.max_upload_size)
     return demo.launch(theme=gr.themes.Soft(), css=CSS, **kwargs)
+
+
+def _write_cached_images_atomically() -> None:
+    """Gradio (6.31) writes each output image to a cache path named by its content hash by truncating and
+    rewriting that file in place (``processing_utils.save_pil_to_cache``). Once events run concurrently, two of
+    them returning the same image (testers shown the same photo, identical uploads) serve a half-written file: the
+    download fails ("peer closed connection without sending complete message body"). Write, then rename into
+    place, as Gradio's own ``save_file_to_cache`` does: a reader keeps the complete file it opened."""
+    from gradio import processing_utils
+
+    if getattr(processing_utils.save_pil_to_cache, "inpaintbench_atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = processing_utils.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        final = (folder / f"{name}.{format}").resolve()
+        handle, staging = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(staging, final)  # also refreshes the age delete_cache goes by
+        return str(final)
+
+    save_pil_to_cache.inpaintbench_atomic = True
+    processing_utils.save_pil_to_cache = save_pil_to_cache
 
 
 def __getattr__(name: str):
