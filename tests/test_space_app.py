@@ -25,6 +25,9 @@ def served(tmp_path_factory):
         cache_dir=str(root / "cache"),
         max_upload_megapixels=1.0,
         seed=3,
+        # Browse's tests count all 12 samples: nothing is set aside here; the human test's own app and data are in
+        # tests/test_space_human.py.
+        human_test_share=0.0,
         leaderboard_path=str(write_leaderboard_results(generated, root / "results")),
     )
     demo = build_app(config)
@@ -110,26 +113,14 @@ def test_detect_refuses_bad_uploads_clearly_and_keeps_serving(served, tmp_path):
     assert client.predict("All", "All", "All", "All", 1, api_name="/browse")[-1] == 1
 
 
-def test_human_test_stores_one_row_per_answer_and_scores(served):
+def test_human_test_without_set_aside_photos_says_so_and_never_shows_browse_photos(served):
     client, config, _ = served
     start = client.predict(api_name="/human_start")
-    assert start[0] is not None and "real, or was part of it inpainted" in start[1]
-    after_real = client.predict(api_name="/human_real")
-    assert after_real[2].startswith(("**Right**: that photo was real", "**Wrong**: that photo was inpainted"))
-    assert "of 1 right" in after_real[4]
-    asked_where = client.predict(api_name="/human_inpainted")
-    assert asked_where[1].startswith("### Where?")
-    located = client.predict(5, 6, api_name="/human_locate")
-    assert "of 2 right" in located[4]
+    assert start[0] is None and "has no photos to show" in start[4]
+    with pytest.raises(AppError, match="has no photos to show"):
+        client.predict(1, api_name="/human_real")
     with sqlite3.connect(config.db_path) as conn:
-        rows = conn.execute(
-            "SELECT session_id, answer, truth, click_x, click_y, hit FROM answers ORDER BY id"
-        ).fetchall()
-    assert len(rows) == 2 and rows[0][0] == rows[1][0]  # one anonymous session
-    assert rows[0][1] == "pristine" and rows[0][3] is None
-    assert rows[1][1:5] == ("inpainted", rows[1][2], 5, 6) and rows[1][5] in (0, 1)
-    backends = {row[0] for row in located[5]["data"]}
-    assert backends and backends <= {"telea", "navier_stokes", "none (real photos)"}
+        assert conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 0
 
 
 def test_detect_runs_a_harness_detector_and_overlays_its_map(served, tmp_path):

@@ -171,12 +171,13 @@ def test_store_is_wal_keeps_every_concurrent_answer_and_aggregates(tmp_path):
 
 def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(store, tmp_path):
     def sequence(seed: int, session: str) -> list[str]:
-        test = HumanTest(store, HumanTestStore(tmp_path / f"{seed}-{session}.sqlite3"), seed, "src")
-        state = {**new_state(), "session_id": session}
+        fresh = tmp_path / f"{seed}-{session}-{len(list(tmp_path.iterdir()))}.sqlite3"  # a session answers once
+        test = HumanTest(store, HumanTestStore(fresh), seed, "src")
+        state = test.start({**new_state(), "session_id": session})[0]
         seen = []
-        for _ in range(6):
-            state = test.start(state)[0] if state["question"] is None else test.answer("real", state)[0]
+        while not state["done"]:
             seen.append(state["question"]["sample_id"] + ":" + state["question"]["shown"])
+            state = test.answer("real", state["step"] + 1, state)[0]
         return seen
 
     assert sequence(0, "a") == sequence(0, "a")
@@ -184,25 +185,26 @@ def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(stor
 
     answers = HumanTestStore(tmp_path / "clicks.sqlite3")
     test = HumanTest(store, answers, 0, "src")
-    state = test.start(None)[0]
+    state = test.start({**new_state(), "session_id": "clicks"})[0]  # a session whose 4 images include an edit
     while state["question"]["truth"] != "inpainted":  # say "real" until an inpainted image comes up
-        state = test.answer("real", state)[0]
+        state = test.answer("real", state["step"] + 1, state)[0]
+    item = state["step"] + 1
     sample = store.sample(state["question"]["position"])
     ys, xs = np.nonzero(np.asarray(sample["mask"]) > 127)
-    view = test.answer("inpainted", state)
-    assert view[2] == ASK_WHERE
+    view = test.answer("inpainted", item, state)
+    assert view[3] == ASK_WHERE
     for bad in ((-1, 5), (10_000, 5), (None, 3)):  # off the image, or not a number: asked again, nothing stored
-        view = test.locate(*bad, view[0])
-        assert view[2] == ASK_WHERE and "is not on the image" in view[3]
+        view = test.locate(*bad, item, view[0])
+        assert view[3] == ASK_WHERE and "is not on the image" in view[5]
     assert (
         len(answers.answers()) == len(answers.answers(view[0]["session_id"]))
         and answers.session_score(view[0]["session_id"])["located"] == 0
     )
-    view = test.locate(int(xs[0]), int(ys[0]), view[0])
-    assert "inside" in view[3]
+    view = test.locate(int(xs[0]), int(ys[0]), item, view[0])
+    assert "inside" in view[5]
     last = answers.answers().iloc[-1]
     assert (last["answer"], last["truth"], last["hit"], last["click_x"]) == ("inpainted", "inpainted", 1, xs[0])
-    assert "1 of 1 times" in view[5]
+    assert "1 of 1 times" in view[7]
 
 
 # --- browse and leaderboard views ------------------------------------------------------------------------------
@@ -244,9 +246,11 @@ def test_human_test_without_pristine_rows_shows_originals_as_real_photos(store, 
     inpainted_only = store.index[store.index["label"] == "inpainted"].reset_index(drop=True)
     answers = HumanTestStore(tmp_path / "a.sqlite3")
     test = HumanTest(SampleStore(store.parts, inpainted_only, "inpainted only"), answers, 0, "src")
-    state = test.start(None)[0]
-    for _ in range(8):
-        state = test.answer("real", state)[0]
+    rows = []
+    for session in range(6):  # each session sees each of the 4 photos once, real or edited
+        state = test.start({**new_state(), "session_id": f"s{session}"})[0]
+        while not state["done"]:
+            state = test.answer("real", state["step"] + 1, state)[0]
     rows = answers.answers()
     real = rows[rows["truth"] == "pristine"]
     assert len(real) > 0 and set(real["shown"]) == {"original"} and set(real["backend"]) == {"none"}
