@@ -177,6 +177,7 @@ def _played(test: HumanTest, session: str) -> list[dict]:
     return shown
 
 
+@pytest.mark.slow
 def test_a_session_sees_each_photo_once_never_real_and_edited_then_ends(built, tmp_path):
     _, _, store = built
     pool = partition(store, 0.5, salt=0).test
@@ -337,16 +338,17 @@ def test_browse_lookup_attack_is_at_chance_on_the_human_test_and_wins_against_th
         human_session_max_answers=1000, human_client_max_answers=1000,
     )
     new = build_app(config, store)
-    # The old design: the human test draws from the very samples Browse shows.
-    old_test = HumanTest(store, HumanTestStore(root / "old.sqlite3"), seed=0, data_source="old", length=8, limits=HIGH)
+    # The old design: the human test draws from the very samples Browse shows (8 photos: each Browse call costs).
+    shown = store.subset(range(16))
+    old_test = HumanTest(shown, HumanTestStore(root / "old.sqlite3"), seed=0, data_source="old", length=8, limits=HIGH)
     with gr.Blocks() as old:
         with gr.Tab("Browse"):
-            browse_tab(old, Browser(store))
+            browse_tab(old, Browser(shown))
         with gr.Tab("Human test"):
             human_tab(old, old_test)
     try:
         new_url, old_url = _serve(new, config), _serve(old, config)
-        against_new = play_from_table(new_url, crawl_browse(new_url), sessions=5)
+        against_new = play_from_table(new_url, crawl_browse(new_url), sessions=4)
         against_old = play_from_table(old_url, crawl_browse(old_url), sessions=2)
     finally:
         new.close()
