@@ -88,6 +88,21 @@ def memory_mb(pid: int) -> dict[str, float]:
     return {"rss_mb": round(values["VmRSS"]), "peak_mb": round(values["VmHWM"])}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(pid: int, run, calls: int) -> tuple[object, dict[str, float]]:
+    """``run()``'s result, and the CPU milliseconds per call of the server and of this (client) process. The
+    clients share the 2 cores with the server, so the latencies are pessimistic: this says how much is theirs."""
+    server0, client0 = cpu_seconds(pid), time.process_time()
+    result = run()
+    server, client = cpu_seconds(pid) - server0, time.process_time() - client0
+    return result, {"server_cpu_ms": round(1000 * server / calls, 1), "client_cpu_ms": round(1000 * client / calls, 1)}
+
+
 class Server:
     def __init__(self, settings: dict) -> None:
         self.port = free_port()
@@ -171,14 +186,23 @@ def measure(name: str, settings: dict, args, small: str, big: str) -> dict:
     try:
         result: dict = {"config": name, "settings": settings, "memory_after_start": memory_mb(server.process.pid)}
         testers = clients(server.url, args.testers)
-        with ThreadPoolExecutor(args.testers) as pool:
-            per_tester = list(pool.map(lambda c: human_tester(c, args.answers), testers))
-        result["human_answers"] = percentiles([t for times in per_tester for t in times])
+
+        def play() -> list[list[float]]:
+            with ThreadPoolExecutor(args.testers) as pool:
+                return list(pool.map(lambda c: human_tester(c, args.answers), testers))
+
+        per_tester, cost = cpu_per_call(server.process.pid, play, args.testers * (args.answers + 1))
+        result["human_answers"] = {**percentiles([t for times in per_tester for t in times]), **cost}
         result["memory_after_human"] = memory_mb(server.process.pid)
 
         detectors = clients(server.url, args.detects)
-        with ThreadPoolExecutor(args.detects) as pool:
-            result["detect_small"] = percentiles(list(pool.map(lambda c: detect_once(c, small), detectors)))
+
+        def detect_all() -> list[float]:
+            with ThreadPoolExecutor(args.detects) as pool:
+                return list(pool.map(lambda c: detect_once(c, small), detectors))
+
+        times, cost = cpu_per_call(server.process.pid, detect_all, args.detects)
+        result["detect_small"] = {**percentiles(times), **cost}
         result["memory_after_detect"] = memory_mb(server.process.pid)
 
         big_time: list[float] = []

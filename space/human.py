@@ -17,7 +17,6 @@ same code. The draw is a function of (seed, session id): reproducible for a seed
 from __future__ import annotations
 
 import random
-import secrets
 import threading
 import time
 import uuid
@@ -25,15 +24,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from PIL import Image
 
 from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.data import SampleStore
 from inpaintbench.space.human_pool import INPAINTED, PRISTINE, Photo, partition, photos_of
 from inpaintbench.space.human_store import Answer, DuplicateAnswer, HumanTestStore
-from inpaintbench.space.overlays import mask_overlay
+from inpaintbench.space.served_images import ServedImages
 
 ASK_REAL_OR_NOT = "### Is this photo real, or was part of it inpainted by an AI model?"
 ASK_WHERE = "### Where? Click on the part of the image you think was inpainted (or skip this step)."
@@ -48,7 +45,9 @@ NO_POOL = (
     "The human test has no photos to show: none of this data's photos are set aside for it (too few photos, or "
     "a test share of 0), and showing Browse's photos would let anyone look the answers up."
 )
-SERVE_CHUNK = "inpaintbench-serve"  # the PNG text chunk that makes each served copy's bytes unique
+# The public table is read from SQLite at most once a second: every answer shows it, and 20 testers answering at
+# once would otherwise run 20 GROUP BYs per second for a table nobody can read that fast.
+TABLE_MAX_AGE_S = 1.0
 
 
 class Refused(ValueError):
@@ -121,14 +120,6 @@ def new_state() -> dict[str, Any]:
     return {"session_id": str(uuid.uuid4()), "step": 0, "question": None, "answer": None, "done": False}
 
 
-def served_copy(image: Image.Image) -> Image.Image:
-    """The same pixels with a random text chunk: Gradio writes text chunks into the PNG it serves and names the
-    file by the hash of its bytes, so every serving gets bytes and a URL of its own."""
-    copy = image.copy()
-    copy.info[SERVE_CHUNK] = secrets.token_hex(16)
-    return copy
-
-
 class HumanTest:
     def __init__(
         self,
@@ -147,6 +138,9 @@ class HumanTest:
         self.length = min(int(length), len(self.photos))  # each photo at most once per session
         self.limits = limits or AnswerLimits(Limit(30, 60.0), Limit(600, 3600.0))
         self.client_ip_header = client_ip_header  # read by the tab: where the client address comes from
+        self.served = ServedImages(pool) if pool is not None and len(pool) else None
+        self._table_cache: tuple[float, pd.DataFrame] | None = None
+        self._table_lock = threading.Lock()
 
     @classmethod
     def over_store(cls, store: SampleStore | None, config: SpaceConfig) -> tuple[SampleStore | None, "HumanTest"]:
@@ -189,8 +183,9 @@ class HumanTest:
             "photo": photo.key,
         }
 
-    def _image(self, question: dict[str, Any]) -> Image.Image:
-        return self.pool.sample(question["position"])[question["shown"]]
+    def _size(self, question: dict[str, Any]) -> tuple[int, int]:
+        entry = self.pool.index.iloc[question["position"]]
+        return int(entry["width"]), int(entry["height"])
 
     # --- what the UI calls -------------------------------------------------------------------------------------
     def start(self, state: dict[str, Any] | None) -> tuple:
@@ -225,12 +220,12 @@ class HumanTest:
             return self.start(state)
         if state["answer"] != INPAINTED:
             return self._view(state, "First answer: real or inpainted?", ASK_REAL_OR_NOT)
-        image = self._image(state["question"])
+        width, height = self._size(state["question"])
         try:
             click = (int(x), int(y))
         except (TypeError, ValueError):
             click = None
-        if click is None or not (0 <= click[0] < image.width and 0 <= click[1] < image.height):
+        if click is None or not (0 <= click[0] < width and 0 <= click[1] < height):
             # Not stored: an answer's click must be a pixel of the image that was shown.
             return self._view(state, f"That click ({x}, {y}) is not on the image: click on the photo.", ASK_WHERE)
         return self._record(state, INPAINTED, click, client)
@@ -260,12 +255,12 @@ class HumanTest:
 
     def _record(self, state: dict[str, Any], choice: str, click: tuple[int, int] | None, client: str | None) -> tuple:
         question = state["question"]
-        sample = self.pool.sample(question["position"])
+        sample = self.pool.index.iloc[question["position"]].to_dict()  # metadata only: no image decoded
         hit = None
         if click is not None:
-            mask = np.asarray(sample["mask"].convert("L")) if question["shown"] == "image" else None
+            mask = self.served.mask(question["position"]) if question["shown"] == "image" else None
             x, y = click
-            inside = mask is not None and 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and mask[y, x] > 127
+            inside = mask is not None and 0 <= y < mask.shape[0] and 0 <= x < mask.shape[1] and bool(mask[y, x])
             hit = bool(inside)
         self.limits.take(state["session_id"], client)
         try:
@@ -287,11 +282,7 @@ class HumanTest:
         except DuplicateAnswer as exc:
             raise Refused(str(exc)) from None
         feedback = _feedback(question, sample, choice, hit)
-        reveal = (
-            mask_overlay(sample[question["shown"]], sample["mask"])
-            if question["truth"] == INPAINTED
-            else sample[question["shown"]]
-        )
+        reveal = self.served.reveal_file(question["position"], question["shown"], question["truth"] == INPAINTED)
         step = state["step"] + 1
         if step >= self.length:
             state = {**state, "step": step, "question": None, "answer": None, "done": True}
@@ -302,7 +293,7 @@ class HumanTest:
     def _view(self, state, feedback, prompt=ASK_REAL_OR_NOT, reveal=None) -> tuple:
         """(state, image, item number, prompt, progress, feedback, last image revealed, score, accuracy table)."""
         question = state.get("question")
-        image = served_copy(self._image(question)) if question is not None else None
+        image = self.served.question_file(question["position"], question["shown"]) if question is not None else None
         item = state["step"] + 1 if question is not None else None
         if state["done"]:
             prompt, progress = DONE, f"**Done:** {self.length} of {self.length} images answered."
@@ -310,7 +301,6 @@ class HumanTest:
         else:
             progress = f"**Image {state['step'] + 1} of {self.length}**" if self.photos else ""
             score = self._running_score(state["session_id"])
-        reveal = served_copy(reveal) if reveal is not None else None
         return state, image, item, prompt, progress, feedback, reveal, score, self.public_table()
 
     def _running_score(self, session_id: str) -> str:
@@ -322,7 +312,18 @@ class HumanTest:
             text += f" · you found the edited region {score['hits']} of {score['located']} times"
         return text
 
-    def public_table(self) -> pd.DataFrame:
+    def public_table(self, max_age_s: float = TABLE_MAX_AGE_S) -> pd.DataFrame:
+        """Everyone's accuracy per backend; read from SQLite at most once per ``max_age_s`` (every answer shows it)."""
+        with self._table_lock:
+            cached = self._table_cache
+            if cached is not None and time.monotonic() - cached[0] < max_age_s:
+                return cached[1].copy()
+        table = self._public_table()
+        with self._table_lock:
+            self._table_cache = (time.monotonic(), table)
+        return table.copy()
+
+    def _public_table(self) -> pd.DataFrame:
         table = self.answers.accuracy_by_backend(self.data_source)
         table["backend"] = table["backend"].replace({"none": "none (real photos)"})
         return table.rename(columns=ACCURACY_HEADERS)

@@ -30,7 +30,8 @@ from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.browse import Browser
 from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.data import load_store
-from inpaintbench.space.human import AnswerLimits, HumanTest, Limit, Refused, new_state, served_copy
+from inpaintbench.space.human import AnswerLimits, HumanTest, Limit, Refused, new_state
+from inpaintbench.space.served_images import ServedImages
 from inpaintbench.space.human_pool import partition, photo_key, photos_of
 from inpaintbench.space.human_store import Answer, HumanTestStore, wilson_interval
 from inpaintbench.space.tabs.browse_tab import browse_tab
@@ -252,8 +253,8 @@ def test_wilson_intervals_match_an_exact_reference_and_the_summary(tmp_path):
 def test_served_copies_have_their_own_bytes_and_url_but_the_same_pixels(built, tmp_path):
     _, _, store = built
     image = store.sample(0)["image"]
-    first, second = served_copy(image), served_copy(image)
-    paths = [Path(save_pil_to_cache(im, str(tmp_path), format="png")) for im in (first, second)]
+    served = ServedImages(store, tmp_path / "served")
+    paths = [Path(served.question_file(0, "image")) for _ in range(2)]
     assert paths[0] != paths[1] and paths[0].read_bytes() != paths[1].read_bytes()
     for path in paths:
         assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(image.convert("RGB")))
