@@ -12,7 +12,8 @@ CSS = f"""
 .ib-status p {{ margin: 0.4em 0; }}
 
 @media {PHONE} {{
-  .tab-container button[role="tab"] {{ padding: 0 7px !important; font-size: 14px !important; }}
+  /* Gradio decides what fits by measuring a hidden copy of the bar: both copies get the tighter buttons. */
+  .tab-container button {{ padding: 0 6px !important; font-size: 13px !important; }}
   .gradio-container {{ padding-left: 6px !important; padding-right: 6px !important; }}
   #browse-original, #browse-image, #browse-overlay {{ min-height: 0 !important; }}
   #browse-original img, #browse-image img, #browse-overlay img {{ max-height: 260px; }}

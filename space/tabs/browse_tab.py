@@ -21,15 +21,16 @@ API_ORDER = ("backend", "category", "strategy", "split", "position", "label", "s
 def browse_tab(demo: gr.Blocks, browser: Browser) -> tuple[list[gr.Dropdown], gr.Textbox, gr.Button]:
     """Returns (backend, category, strategy and split filters, the shown sample's id, the send-to-Detect button):
     what ``Browser.show`` needs to find the shown sample again, whatever the label and source filters are."""
-    gr.Markdown("Filter the samples, then page through them. *All* keeps every value.")
+    gr.Markdown("Filter the samples, then page through them (or type a number and press Enter). *All* keeps "
+                "every value.")
     with gr.Row():
         dropdowns = {column: gr.Dropdown(browser.choices(column), value=ANY, label=label, min_width=150)
                      for column, label in FILTERS}
     with gr.Row(equal_height=True):
-        prev_button = gr.Button("◀ Previous", scale=1, min_width=90)
-        position = gr.Number(value=1, precision=0, label="Sample # (Enter to jump)", scale=1, min_width=120,
+        prev_button = gr.Button("◀ Previous", scale=1, min_width=80)
+        position = gr.Number(value=1, precision=0, label="Sample #", scale=1, min_width=80,
                              elem_id="browse-position")
-        next_button = gr.Button("Next ▶", scale=1, min_width=90)
+        next_button = gr.Button("Next ▶", scale=1, min_width=80)
     with gr.Row():
         overlay = gr.Checkbox(value=True, label="Mask over the original (off: the mask alone)",
                               elem_id="browse-overlay-toggle")

@@ -15,12 +15,14 @@ def leaderboard_tab(demo: gr.Blocks, board: board_views.Leaderboard) -> None:
     tracks = board.tracks()
     with gr.Row():
         track = gr.Dropdown(tracks, value=tracks[0] if tracks else None, label="Track (data · images · count)",
-                            elem_id="board-track")
+                            elem_id="board-track", min_width=300)
         metric = gr.Dropdown(metrics, value=metrics[0] if metrics else None, label="Rank by metric",
-                             elem_id="board-metric")
+                             elem_id="board-metric", min_width=240)
     note = gr.Markdown(board_views.metric_note(metrics[0] if metrics else None), elem_id="board-note")
-    table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=True, elem_id="board-table")
-    chart = gr.Plot(label="The metric per detector, over all images and per backend", elem_id="board-chart")
+    # No wrapping: narrow screens scroll the table sideways instead of breaking headers into syllables.
+    table = gr.Dataframe(label="Leaderboard", interactive=False, wrap=False, elem_id="board-table")
+    # The chart's own axis names the metric; Gradio's label badge would sit on top of the bars.
+    chart = gr.Plot(show_label=False, elem_id="board-chart")
     unranked = board.unranked_note()
     if unranked:
         gr.Markdown(unranked)
