@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--revision", help="Hub revision: tag, branch or commit (default: $INPAINTBENCH_REVISION)")
     parser.add_argument("--config", dest="config_name", help="dataset config (default: 'default' or the first)")
     parser.add_argument("--db", dest="db_path", help="SQLite file for the human test's answers")
-    parser.add_argument("--leaderboard", dest="leaderboard_path", help="results for the Leaderboard tab")
+    parser.add_argument("--leaderboard", dest="leaderboard_path",
+                        help="results for the Leaderboard tab: a leaderboard.json, CSV or folder of results "
+                        "(default: $INPAINTBENCH_LEADERBOARD, else the results committed in harness/results)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     parser.add_argument("--seed", type=int, help="seed of the human test's image sequence")
