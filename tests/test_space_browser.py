@@ -206,3 +206,31 @@ def test_answer_the_human_test_twice_in_chromium(app, chromium, shots):
     assert len(rows) == 2 and rows[0][0] == rows[1][0]
     assert rows[0][1:4] == ("pristine", None, None)
     assert rows[1][1] == "inpainted" and abs(rows[1][2] - 0.35 * SIZE[0]) <= 2 and abs(rows[1][3] - SIZE[1] / 2) <= 2
+
+
+def test_the_human_test_on_a_phone_shows_progress_feedback_in_view_and_an_end_summary(app, chromium, shots):
+    """390x844: progress "Image n of N", the answer's feedback inside the viewport without scrolling (pinned by
+    space/style.py), and after the last image the visitor's result beside everyone's with intervals."""
+    from playwright.sync_api import expect
+
+    url, _, _ = app
+    page = chromium.new_page(viewport=SIZES["phone"])
+    page.goto(url)
+    page.get_by_role("tab", name="Human test").click()
+    expect(page.locator("#human-image img")).to_be_visible(timeout=15_000)
+    progress = page.locator("#human-progress")
+    expect(progress).to_contain_text("Image 1 of", timeout=15_000)
+    total = int(re.search(r"Image 1 of (\d+)", progress.inner_text()).group(1))
+    for n in range(1, total + 1):
+        page.get_by_role("button", name="Real photo").click()
+        feedback = page.locator("#human-feedback")
+        expect(feedback).to_contain_text("that photo", timeout=15_000)
+        box = feedback.bounding_box()
+        assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= SIZES["phone"]["height"], box
+        if n < total:
+            expect(progress).to_contain_text(f"Image {n + 1} of {total}", timeout=15_000)
+    expect(page.get_by_text("Your result")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("everyone so far").first).to_be_visible()
+    assert "95% interval" in page.content()
+    screenshot(page, shots / "space_human_phone.png")
+    page.close()

@@ -43,7 +43,7 @@ def human_tab(demo: gr.Blocks, human: HumanTest) -> None:
                 inpainted_button = gr.Button("Inpainted", variant="stop")
                 skip_button = gr.Button("Skip the click: I can't tell where")
         with gr.Column(scale=1):
-            feedback = gr.Markdown()
+            feedback = gr.Markdown(elem_id="human-feedback")  # pinned in view on a phone (space/style.py)
             reveal = gr.Image(
                 label="Your last image (edited region marked)",
                 type="pil",
