@@ -26,6 +26,11 @@ def plot_robustness(robust: pd.DataFrame, path: str | Path, metrics=PLOTTED) -> 
 
     path = Path(path)
     data_keys = ["dataset_version", "config", "split"]
+    if not robust.empty:
+        # A robustness plot compares clean with perturbed: data scored only clean (e.g. a release's test split for
+        # the trained baseline) has nothing to show here and would only crowd the legend.
+        perturbed = robust[robust["perturbation"] != CLEAN][data_keys].drop_duplicates()
+        robust = robust.merge(perturbed, on=data_keys, how="inner") if not perturbed.empty else robust
     several_data = robust[data_keys].drop_duplicates().shape[0] > 1 if not robust.empty else False
     specs = _order(robust["perturbation"]) if not robust.empty else [CLEAN]
     x = np.arange(len(specs))
