@@ -226,6 +226,26 @@ def _fmt_drop(drop) -> str:
     return f" ↓{drop:.3f}" if drop > 0 else (f" ↑{-drop:.3f}" if drop < 0 else " ±0")
 
 
+DATA_KEYS = ("dataset_version", "config", "split")
+
+
+def _ranked_by_data(frame: pd.DataFrame, shown: list[str]) -> str:
+    """One ranking per data set (version, config, split): numbers on 2 test images and on 29 images of a whole
+    build are not one ranking. Largest data first; one table without a heading when there is only one."""
+    keys = [k for k in DATA_KEYS if k in frame.columns]
+    if frame.empty or not keys:
+        return to_markdown(frame, shown)
+    groups = list(frame.groupby(keys, sort=False, dropna=False))
+    if len(groups) == 1:
+        return to_markdown(frame, shown)
+    groups.sort(key=lambda kv: (-int(kv[1]["n_images"].max()), str(kv[0])))
+    parts = []
+    for key, group in groups:
+        name = " / ".join(str(v) for v in key if isinstance(v, str) and v)
+        parts.append(f"### Data: {name} ({int(group['n_images'].max())} images)\n\n" + to_markdown(group, shown))
+    return "\n".join(parts)
+
+
 def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean",
                       robustness_plot: str | Path | None = None) -> dict[str, Path]:
     files = find_results(paths)
@@ -246,7 +266,7 @@ def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean"
              "conventions are ranked; the others are listed below the ranking with the reason.\n\n")
     ranked = wide["ranked"].astype(bool) if "ranked" in wide.columns else pd.Series(True, index=wide.index)
     clean = wide["perturbation"] == CLEAN
-    body = to_markdown(wide[clean & ranked], shown)
+    body = _ranked_by_data(wide[clean & ranked], shown)
     if (~clean & ranked).any():  # perturbed rows below the clean ranking, never ranked among it
         body += ("\n## Under perturbation\n\nThe same detectors on post-processed images (`--perturb`); clean vs "
                  "perturbed side by side: leaderboard_robustness.md.\n\n" + to_markdown(wide[~clean & ranked], shown))

@@ -118,13 +118,17 @@ def test_a_big_upload_is_downscaled_and_says_so(tmp_path):
     assert "on a 500×1000 image" in summary and "downscaled from 1500×3000 to 500×1000" in summary
 
 
+# VmHWM (this process's own peak), not ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child of a
+# big pytest process starts at its parent's peak and every delta read 0 in the full suite.
 PEAK_MEMORY = """
-import resource, sys
+import sys
 from inpaintbench.space.uploads import decode_upload
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm_kb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
+before = hwm_kb()
 side = None if sys.argv[2] == "none" else int(sys.argv[2])
 decoded = decode_upload(sys.argv[1], max_megapixels=40, max_side=side)
-print(decoded.pixels.shape[1], (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+print(decoded.pixels.shape[1], (hwm_kb() - before) // 1024)
 """
 
 
