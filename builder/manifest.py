@@ -48,6 +48,7 @@ from .atomic_io import atomic_write_json
 from .config import GenerateConfig
 from .schema import FEATURES, LABEL_NAMES
 from .release.photos import groups_from_records
+from .work import MACHINE_LOCAL_KEYS
 from .shards import ShardRecord, sha256_file
 
 MANIFEST_FORMAT = "inpaintbench-manifest"
@@ -110,7 +111,8 @@ def build_manifest(
         # The same photo under two ids or sources (exact pixels, or a perceptual hash within a few bits): a release
         # puts each group in one split (builder.release.photos); counted here so a build shows it before release.
         "duplicates": groups_from_records([photo for record in records for photo in record.photos]).summary(),
-        "inputs": inputs or {},
+        "inputs": {name: {k: v for k, v in entry.items() if k not in MACHINE_LOCAL_KEYS}
+                   for name, entry in (inputs or {}).items()},
         "skipped": {
             "total": len(skipped),
             "by_stage": _sorted_counts(item["stage"] for item in skipped),

@@ -67,6 +67,11 @@ def chunks_for_process(chunks: Sequence[Chunk], process_index: int, num_processe
     return list(chunks[process_index::num_processes])
 
 
+# Keys of an input fingerprint that depend on this machine's copy of the data (file mtimes): a resumed run compares
+# them, but a manifest leaves them out so that the same build on another machine writes the same manifest.
+MACHINE_LOCAL_KEYS = ("photo_state",)
+
+
 def input_fingerprints(sources: Sequence[_ListsImages]) -> dict[str, dict[str, Any]]:
     """What each source holds, beyond its config: image count, a hash of its ids, and ``fingerprint()`` if it has one.
 
@@ -78,9 +83,13 @@ def input_fingerprints(sources: Sequence[_ListsImages]) -> dict[str, dict[str, A
     for source in sources:
         ids = sorted(str(i) for i in source.list_image_ids())
         fingerprint = getattr(source, "fingerprint", None)
+        photo_state = getattr(source, "photo_state", None)
         prints[source.name] = {
             "images": len(ids),
             "ids_sha256": hashlib.sha256("\n".join(ids).encode("utf-8")).hexdigest(),
             "fingerprint": str(fingerprint()) if callable(fingerprint) else None,
         }
+        state = photo_state() if callable(photo_state) else None
+        if state is not None:  # machine-local (see MACHINE_LOCAL_KEYS): compared on resume, left out of manifests
+            prints[source.name]["photo_state"] = state
     return prints

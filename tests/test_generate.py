@@ -10,6 +10,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pytest
+from PIL import Image
 
 from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
 from inpaintbench.builder.config import GenerateConfig
@@ -282,6 +283,43 @@ def test_annotations_edited_in_place_are_refused_on_resume(tmp_path):
     with pytest.raises(OutputDirConflict, match="inputs changed since"):
         run_generation(config, progress=False)
     assert shard_bytes(first.out_dir) == before
+
+
+def test_a_photo_replaced_in_place_is_refused_on_resume(tmp_path):
+    """Same annotations, same file names: one photo's bytes replaced. The source's photo state (each photo's size
+    and mtime) changes, so the resumed run refuses to mix shards of the old photo with the new. The manifest leaves
+    that machine-local state out, so the same build elsewhere writes the same manifest."""
+    import os
+
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+    config = make_config((images_dir, annotations), tmp_path / "out")
+    first = run_generation(config, progress=False)
+    assert run_generation(config, progress=False).manifest == first.manifest  # untouched: resumes as it was
+    assert "photo_state" not in first.manifest["inputs"]["synth"]
+    photo = images_dir / json.loads(annotations.read_text())["images"][0]["file_name"]
+    stat = photo.stat()
+    Image.open(photo).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(photo)
+    os.utime(photo, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    before = shard_bytes(first.out_dir)
+    with pytest.raises(OutputDirConflict, match="inputs changed since"):
+        run_generation(config, progress=False)
+    assert shard_bytes(first.out_dir) == before
+
+
+def test_a_file_name_outside_the_images_folder_is_a_skip_not_a_read(tmp_path):
+    """COCO file_names with '..' or an absolute path elsewhere would read any file the process can: each is a skip
+    naming the reason, and the photo outside is never opened (it is a valid photo: reading it would succeed)."""
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=2, bad_inputs=False)
+    coco = json.loads(annotations.read_text())
+    outside = tmp_path / "outside.png"
+    (images_dir / coco["images"][0]["file_name"]).rename(outside)
+    coco["images"][0]["file_name"] = "../outside.png"
+    coco["images"][1] = {**coco["images"][1], "file_name": str(outside)}
+    annotations.write_text(json.dumps(coco))
+    result = run_generation(make_config((images_dir, annotations), tmp_path / "out"), progress=False)
+    reasons = [item["reason"] for item in result.manifest["skipped"]["items"] if item["stage"] == "load"]
+    assert len(reasons) == 2 and all("points outside the images folder" in r for r in reasons), reasons
+    assert result.manifest["counts"]["total"] == 0
 
 
 def test_a_backend_that_cannot_load_stops_the_run_before_any_sample(coco_set, tmp_path, capsys):

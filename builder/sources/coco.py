@@ -12,11 +12,11 @@ matching neither frame makes the image unusable (its annotations belong to some 
 
 from __future__ import annotations
 
-import hashlib
-
 import contextlib
+import hashlib
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,6 +88,33 @@ class CocoSource(Source):
         """sha256 of the annotation file: a resumed run refuses annotations edited in place under the same path."""
         return hashlib.sha256(self.annotations_path.read_bytes()).hexdigest()
 
+    def photo_state(self) -> str | None:
+        """sha256 of every listed photo's (file_name, size, mtime): a resumed run refuses photos replaced in place.
+        Stat, not content: a 95k-photo source is stat-ed in seconds, where hashing would read every byte at each
+        resume. Machine-local (mtimes differ between copies), so the claim compares it but the manifest omits it."""
+        if self.images_dir is None or self.image_loader is not None:
+            return None
+        digest = hashlib.sha256()
+        for image_id in sorted(self._images):
+            file_name = str(self._images[image_id]["file_name"])
+            path = self._photo_path(file_name)
+            try:
+                stat = path.stat() if path is not None else None
+            except OSError:
+                stat = None  # missing now: the load says so; the state still changes if it appears
+            state = "missing" if stat is None else f"{stat.st_size}:{stat.st_mtime_ns}"
+            digest.update(f"{file_name}\x1e{state}\x1f".encode("utf-8"))
+        return digest.hexdigest()
+
+    def _photo_path(self, file_name: str) -> Path | None:
+        """``images_dir / file_name`` if it stays inside ``images_dir`` (lexically, so symlinked folders work),
+        else None: a ``file_name`` with ``..`` or an absolute path elsewhere must not read files outside it."""
+        root = os.path.normpath(self.images_dir)
+        candidate = os.path.normpath(os.path.join(root, file_name))
+        if os.path.commonpath([root, candidate]) != root:
+            return None
+        return Path(candidate)
+
     def load(self, image_id: str) -> Scene | SkippedInput:
         try:
             info = self._images[image_id]
@@ -104,6 +131,11 @@ class CocoSource(Source):
             return skip(
                 f"{label}: image entry in {self.annotations_path} lacks a valid width/height "
                 f"({info.get('width')!r} x {info.get('height')!r})"
+            )
+        if self.image_loader is None and self.images_dir is not None and self._photo_path(file_name) is None:
+            return skip(
+                f"{label}: file_name {file_name!r} in {self.annotations_path} points outside the images folder "
+                f"{self.images_dir} ('..' or an absolute path): not read"
             )
         try:
             raw = self._open(file_name, label)
@@ -153,7 +185,7 @@ class CocoSource(Source):
                 image.close()
                 raise
             return image
-        return open_image(self.images_dir / file_name, max_pixels=self.max_pixels)
+        return open_image(self._photo_path(file_name), max_pixels=self.max_pixels)
 
     def _annotation_frame(self, raw_size, oriented_size, json_size, orientation) -> str | None:
         if self.annotation_frame != "auto":
