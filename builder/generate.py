@@ -30,6 +30,7 @@ from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
 from .release.photos import photo_records
+from .writer_lock import WriterLock
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
 
 DATA_DIR = "data"
@@ -155,9 +156,21 @@ def run_generation(
     sources: Sequence[Any] | None = None,
     progress: bool = True,
 ) -> GenerateResult:
-    """Run (or resume) the build described by ``config``. ``sources`` overrides ``config.sources`` (tests)."""
+    """Run (or resume) the build described by ``config``. ``sources`` overrides ``config.sources`` (tests).
+
+    The main process holds ``<out>/work/writer.lock`` for the whole run (``writer_lock``): a second run on the same
+    folder stops at once."""
     if state is None:
         state = make_state()
+    lock = WriterLock(Path(config.out_dir) / WORK_DIR).acquire() if state.is_main_process else None
+    try:
+        return _run_generation(config, state, sources, progress)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None, progress: bool) -> GenerateResult:
     out_dir = Path(config.out_dir)
     if sources is None:
         from .sources import build_sources

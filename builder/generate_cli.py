@@ -104,6 +104,7 @@ def print_summary(result, stream=None) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here so `inpaintbench --help` stays fast.
     from .generate import OutputDirConflict, make_state, run_generation
+    from .writer_lock import OutputDirBusy
     from .image_samples import BackendLoadError
     from .sources import SourceConfigError
 
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             # Past the run's last collective: stop gloo's threads before any rank exits, or a rank that exits
             # first can abort with "terminate called without an active exception".
             state.destroy_process_group()
-    except (ConfigError, SourceConfigError, OutputDirConflict, BackendLoadError) as error:
+    except (ConfigError, SourceConfigError, OutputDirConflict, OutputDirBusy, BackendLoadError) as error:
         print(f"inpaintbench generate: error: {error}", file=sys.stderr)
         return 2
     if state.is_main_process:
