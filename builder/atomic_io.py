@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -32,10 +33,28 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        named = storage_error(error, path)
+        if named is error:
+            raise
+        raise named from error
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def storage_error(error: OSError, path: Path) -> OSError:
+    """``error`` as a plain OSError naming ``path`` and carrying its errno: pyarrow's write errors carry neither
+    (only "[errno 28] ..." in their text), and the CLI's message must say which file could not be written."""
+    code = error.errno
+    if code is None:
+        match = re.search(r"\[errno (\d+)\]", str(error), re.IGNORECASE)
+        code = int(match.group(1)) if match else None
+    if code is None:
+        return error
+    return OSError(code, os.strerror(code), str(path))
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

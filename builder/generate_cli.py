@@ -12,6 +12,8 @@ Precedence: built-in defaults < ``--config FILE`` (YAML or JSON, keys of ``Gener
 from __future__ import annotations
 
 import argparse
+import errno
+import signal
 import sys
 from typing import Any
 
@@ -101,6 +103,10 @@ def print_summary(result, stream=None) -> None:
     print(f"This run wrote {result.shards_written} shard(s) and kept {result.shards_reused} complete one(s)", file=stream)
 
 
+# Storage refusing a write: no space or quota, read-only, a file-size limit, no permission.
+STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM}
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so `inpaintbench --help` stays fast.
     from .generate import OutputDirConflict, make_state, run_generation
@@ -108,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     from .image_samples import BackendLoadError
     from .sources import SourceConfigError
 
+    # A file-size limit (ulimit -f) otherwise kills the process with SIGXFSZ before any message: ignored, the write
+    # fails with EFBIG instead and is reported below like any other storage error.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         config = config_from_args(args)
         state = make_state()
@@ -118,6 +127,16 @@ def run(args: argparse.Namespace) -> int:
             state.destroy_process_group()
     except (ConfigError, SourceConfigError, OutputDirConflict, OutputDirBusy, BackendLoadError) as error:
         print(f"inpaintbench generate: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in STORAGE_ERRORS:
+            raise
+        # Every file is written to a temp name and renamed (atomic_io), so nothing half-written stays: re-running
+        # the same command once there is room (or rights) resumes from the shards already complete.
+        where = error.filename or "the output folder"
+        print(f"inpaintbench generate: error: {where}: {error.strerror or error} ({errno.errorcode.get(error.errno, '?')}); "
+              "nothing half-written was kept: free space or fix the storage, then run the same command to resume",
+              file=sys.stderr)
         return 2
     if state.is_main_process:
         print_summary(result)

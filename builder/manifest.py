@@ -44,7 +44,7 @@ from typing import Any, Literal, Sequence
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .atomic_io import atomic_write_json
+from .atomic_io import atomic_write_bytes, dump_json
 from .config import GenerateConfig
 from .schema import FEATURES, LABEL_NAMES
 from .release.photos import groups_from_records
@@ -126,8 +126,16 @@ def build_manifest(
 
 
 def write_manifest(out_dir: str | Path, manifest: dict[str, Any]) -> Path:
+    """Written atomically, and only if its bytes change: re-running a finished build writes nothing, so it also
+    works on read-only storage (an archive mounted read-only, a shared dataset folder)."""
     path = Path(out_dir) / MANIFEST_NAME
-    atomic_write_json(path, manifest)
+    data = dump_json(manifest)
+    try:
+        if path.read_bytes() == data:
+            return path
+    except OSError:
+        pass  # absent or unreadable: written below
+    atomic_write_bytes(path, data)
     return path
 
 
