@@ -96,24 +96,20 @@ class AnswerLimits:
         self.lock = threading.Lock()
 
     def take(self, session_id: str, client: str | None) -> None:
+        """Count one answer, or refuse it (``Refused``) when the session's or the address's window is full."""
+        windows = [(self.session, session_id, "this session")]
+        if client is not None:
+            windows.append((self.client, client, "your address"))
         with self.lock:
-            wait = self.session.wait_s(session_id)
-            if wait > 0:
-                limit = self.session.limit
-                raise Refused(
-                    f"Too many answers from this session: at most {limit.max_answers} every "
-                    f"{limit.window_s:g} s. Try again in {wait:.0f} s."
-                )
-            if client is not None:
-                wait = self.client.wait_s(client)
+            for window, key, who in windows:  # every window is checked before any counts the answer
+                wait = window.wait_s(key)
                 if wait > 0:
-                    limit = self.client.limit
                     raise Refused(
-                        f"Too many answers from your address: at most {limit.max_answers} every "
-                        f"{limit.window_s:g} s. Try again in {wait:.0f} s."
+                        f"Too many answers from {who}: at most {window.limit.max_answers} every "
+                        f"{window.limit.window_s:g} s. Try again in {wait:.0f} s."
                     )
-                self.client.add(client)
-            self.session.add(session_id)
+            for window, key, _ in windows:
+                window.add(key)
 
 
 def new_state() -> dict[str, Any]:
