@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from .release.index import SampleIdError
     from .release.inputs import GeneratorOutputError
     from .release.layout import MIN_FILES_PER_SPLIT, ReleaseLayoutError
-    from .release.publish import PublishError, check_release_version, publish_release, version_tag
+    from .release.publish import PublishError, publish_release, version_tag
     from .release.splits import SplitConfigError, default_split_config_path, load_split_config
     from .release.versioning import VersionError
     from huggingface_hub import HfApi
@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
               + (f"; deceptiveness from judge setup {summary['assessment']['judge_key']}" if "assessment" in summary else ""))
         if args.to:
             return 0
-        check_release_version(dest, published)  # before any upload: the message says which version would do
         result = publish_release(dest, args.repo, args.version, api=api, private=args.private, published=published)
     except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, AssessmentError, SampleIdError) as exc:
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
