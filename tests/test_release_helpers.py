@@ -68,7 +68,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int
                 )
             )
     for row in rows:  # ids as the generator makes them: from the whole row (builder.ids)
-        row["sample_id"] = recompute_sample_id({**row, **{c: {"bytes": row[c]} for c in ("image", "mask", "original")}})
+        row["sample_id"] = recompute_sample_id(row)
     return rows
 
 

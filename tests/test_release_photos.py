@@ -117,7 +117,7 @@ def test_a_release_splits_a_photo_copied_under_another_id_once(tmp_path):
 
     for row in copies:
         row["source_image_id"] = renamed[row["source_image_id"]]
-        row["sample_id"] = recompute_sample_id({**row, **{c: {"bytes": row[c]} for c in ("image", "mask", "original")}})
+        row["sample_id"] = recompute_sample_id(row)
     out = write_generator_output(tmp_path / "gen", rows + copies)
     summary = build_release(load_generator_output(out), config, tmp_path / "release", "1.0.0", "org/bench")
     import pyarrow.parquet as pq
