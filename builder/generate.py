@@ -29,7 +29,6 @@ from .config import GenerateConfig
 from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
-from .release.photos import photo_records
 from .writer_lock import WriterLock
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
 
@@ -210,8 +209,12 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
             started = time.perf_counter()
             rows: list[dict[str, Any]] = []
             skipped: list[dict[str, Any]] = []
+            photos: list[list[str]] = []
             for item in chunk.items:
                 item_rows, item_skipped = maker.samples_for(item.source, item.image_id)
+                photo_print = maker.fingerprints.pop((item.source, item.image_id), None)
+                if item_rows and photo_print is not None:
+                    photos.append(photo_print.record(item.source, item.image_id))
                 rows += item_rows
                 skipped += item_skipped
                 samples_done += len(item_rows)
@@ -230,7 +233,7 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
                 bytes=size,
                 samples=[summarize(row) for row in rows],
                 skipped=skipped,
-                photos=photo_records(rows),
+                photos=photos,
             )
             write_record(record, record_path)
             written += 1

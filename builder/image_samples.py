@@ -32,6 +32,7 @@ from .draws import (
 from .ids import make_sample_id, pixels_sha256
 from .masks import mask_to_pil, process_mask
 from .planning import create_planner
+from .release.photos import PhotoFingerprint, fingerprint
 from .scene import Scene, SceneObject, SkippedInput
 from .schema import INPAINTED, PRISTINE, STRATEGIES
 from .shards import encode_png
@@ -92,6 +93,8 @@ class SampleMaker:
         # Time spent inside backend.inpaint, by backend name: what benchmarks/generate.py compares against.
         self.backend_seconds: dict[str, float] = defaultdict(float)
         self.backend_calls: dict[str, int] = defaultdict(int)
+        # Fingerprint of each photo loaded, until the generator takes it for its shard record.
+        self.fingerprints: dict[tuple[str, str], PhotoFingerprint] = {}
 
     def backend(self, index: int) -> InpaintBackend:
         if index not in self._backends:
@@ -135,7 +138,11 @@ class SampleMaker:
 
         # Every sample of this photo stores it as "original": encoded to PNG once, not once per sample.
         original_png = encode_png(scene.image)
-        original_pixels = pixels_sha256(scene.image)  # part of every sample id of this photo (builder.ids)
+        # The photo's fingerprint, once: its pixel digest is part of every sample id of this photo (builder.ids),
+        # and the shard record keeps it whole for the manifest's duplicate count (builder.release.photos).
+        photo_print = fingerprint(scene.image)
+        self.fingerprints[(source_name, image_id)] = photo_print
+        original_pixels = photo_print.pixels
         rows: list[dict[str, Any]] = []
         # Objects in id order (not draw order): the shard's row order then reads naturally.
         chosen = sorted(selection.chosen, key=lambda o: _natural_key(o.object_id))

@@ -38,6 +38,10 @@ class PhotoFingerprint:
     pixels: str
     phash: int
 
+    def record(self, source: str, image_id: str) -> list[str]:
+        """``[source, image_id, pixels sha256, pHash hex]``: how a shard record keeps it (``groups_from_records``)."""
+        return [source, image_id, self.pixels, f"{self.phash:016x}"]
+
 
 @dataclass
 class PhotoGroups:
@@ -64,24 +68,6 @@ def fingerprint(image: Image.Image) -> PhotoFingerprint:
     import imagehash
 
     return PhotoFingerprint(pixels_sha256(image), int(str(imagehash.phash(image)), 16))
-
-
-def photo_records(rows) -> list[list[str]]:
-    """``[source, image_id, pixels sha256, pHash hex]`` of each photo of a shard's rows (the generator's shard
-    record keeps them, so the manifest can count duplicates without reading a shard again)."""
-    import io
-
-    out, seen = [], set()
-    for row in rows:
-        key = (row["source"], row["source_image_id"])
-        if key in seen:
-            continue
-        seen.add(key)
-        with Image.open(io.BytesIO(row["original"])) as image:
-            image.load()
-            found = fingerprint(image)
-        out.append([key[0], key[1], found.pixels, f"{found.phash:016x}"])
-    return out
 
 
 def groups_from_records(records: list[list[str]]) -> "PhotoGroups":
