@@ -12,6 +12,7 @@ fingerprints for duplicate grouping (``builder.release.photos``) come out of the
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,22 +53,38 @@ class ScannedShards:
     image_bytes: dict[str, int] = field(default_factory=dict)
 
 
-def _decode(value: Any) -> Image.Image:
-    data = value["bytes"] if isinstance(value, dict) else value
+def _bytes(value: Any) -> bytes:
+    return value["bytes"] if isinstance(value, dict) else value
+
+
+def _decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
 
 
 def scan_shards(paths: Iterable[Path]) -> ScannedShards:
-    """Verify every row's id against its content; collect pixel digests and photo fingerprints."""
+    """Verify every row's id against its content; collect pixel digests and photo fingerprints.
+
+    Every sample of a photo stores the same ``original`` PNG (the generator encodes it once), and a pristine
+    sample's ``image`` is that same PNG: its pixel digest is computed once per distinct file, not once per row."""
     scanned = ScannedShards()
     columns = ["sample_id", *RECIPE_COLUMNS, *PIXEL_COLUMNS]
+    original_digests: dict[bytes, str] = {}  # sha256 of an original's PNG bytes -> its pixel digest
     for path in tqdm(list(paths), desc="release: checking sample ids", unit="shard"):
         for batch in pq.ParquetFile(path).iter_batches(batch_size=64, columns=columns):
-            for position, row in enumerate(batch.to_pylist()):
-                images = {column: _decode(row[column]) for column in PIXEL_COLUMNS}
-                digests = {column: pixels_sha256(image) for column, image in images.items()}
+            for row in batch.to_pylist():
+                original, image = _bytes(row["original"]), _bytes(row["image"])
+                file_key = hashlib.sha256(original).digest()
+                decoded_original = None
+                if file_key not in original_digests:
+                    decoded_original = _decode(original)
+                    original_digests[file_key] = pixels_sha256(decoded_original)
+                digests = {
+                    "original": original_digests[file_key],
+                    "image": original_digests[file_key] if image == original else pixels_sha256(_decode(image)),
+                    "mask": pixels_sha256(_decode(_bytes(row["mask"]))),
+                }
                 expected = make_sample_id(row, digests)
                 if row["sample_id"] != expected:
                     raise SampleIdError(
@@ -76,10 +93,10 @@ def scan_shards(paths: Iterable[Path]) -> ScannedShards:
                         "(builder.ids), so this shard was edited or written by an older generator: regenerate it"
                     )
                 scanned.pixels[expected] = {"image": digests["image"], "mask": digests["mask"]}
-                scanned.image_bytes[expected] = sum(len(row[c]["bytes"] if isinstance(row[c], dict) else row[c]) for c in PIXEL_COLUMNS)
+                scanned.image_bytes[expected] = sum(len(_bytes(row[c])) for c in PIXEL_COLUMNS)
                 photo = (row["source"], row["source_image_id"])
                 if photo not in scanned.photos:
-                    scanned.photos[photo] = fingerprint(images["original"])
+                    scanned.photos[photo] = fingerprint(decoded_original or _decode(original))
     return scanned
 
 
