@@ -226,7 +226,7 @@ def _fmt_drop(drop) -> str:
     return f" ↓{drop:.3f}" if drop > 0 else (f" ↑{-drop:.3f}" if drop < 0 else " ±0")
 
 
-DATA_KEYS = ("dataset_version", "config", "split")
+DATA_KEYS = tuple(c for c in ID_COLUMNS if c not in ("detector", "perturbation"))  # which data a row scored
 
 
 def _ranked_by_data(frame: pd.DataFrame, shown: list[str]) -> str:

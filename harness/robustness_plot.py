@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from inpaintbench.harness.leaderboard import CLEAN, DATA_KEYS
+
 PLOTTED = ("pixel_f1_mean", "pixel_auc_pooled", "image_auc")
 CHANCE = {"pixel_auc_pooled": 0.5, "image_auc": 0.5}  # a random detector's level, drawn for reference
-CLEAN = "none"
 
 
 def _order(specs) -> list[str]:
@@ -25,7 +26,7 @@ def plot_robustness(robust: pd.DataFrame, path: str | Path, metrics=PLOTTED) -> 
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    data_keys = ["dataset_version", "config", "split"]
+    data_keys = list(DATA_KEYS)
     if not robust.empty:
         # A robustness plot compares clean with perturbed: data scored only clean (e.g. a release's test split for
         # the trained baseline) has nothing to show here and would only crowd the legend.
