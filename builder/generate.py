@@ -28,6 +28,7 @@ from .atomic_io import atomic_write_json, remove_stale_temp_files
 from .config import GenerateConfig
 from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
+from .rank_watchdog import arm as arm_rank_watchdog
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
 from .writer_lock import WriterLock
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
@@ -133,6 +134,7 @@ def make_state():
     """
     if not _launched():
         return SingleProcessState()
+    arm_rank_watchdog()  # a rank stops when its launcher dies, before anything can block (rank_watchdog)
     import torch
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
