@@ -1,6 +1,8 @@
 """Photo sources: what the generator reads scenes from. See ``base`` for the protocol and the type registry.
 
-Built-in types: ``"coco"`` (a folder + COCO JSON), ``"embedded"`` (the default set shipped with the repo).
+Built-in types: ``"coco"`` (a folder + COCO JSON), ``"embedded"`` (the default set shipped with the repo),
+``"folder"`` (photos without annotations, segmented by a model), ``"openimages"`` (Open Images V7 segmentation:
+photos, mask PNGs, the masks CSV and the class names CSV).
 """
 
 from __future__ import annotations
