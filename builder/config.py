@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 MASK_VARIANTS = ("object", "bbox", "convex_hull")
+# Keys that say where and how a build runs, not what it makes: changing them resumes the same build.
+EXECUTION_KEYS = ("out_dir", "max_resident_models", "offload")
 CONFIG_FORMAT_VERSION = 1
 
 
@@ -68,6 +70,11 @@ class GenerateConfig:
     samples_per_shard: int = 16
     max_image_side: int = 512
     out_dir: str = "runs/embedded"
+    # How the run executes, not what it makes (hence not hashed, and kept out of the manifest: builder.residency
+    # makes the output byte-identical for every value). At most this many models on the accelerator at once;
+    # the rest offloaded to CPU memory, unloaded, or run with diffusers' model CPU offload (OFFLOAD_CHOICES).
+    max_resident_models: int = 1
+    offload: str = "auto"
 
     # ---- derived -------------------------------------------------------------------------------------------
 
@@ -87,10 +94,16 @@ class GenerateConfig:
         data["dilation_pct"] = list(self.dilation_pct)
         return data
 
-    def hashed_dict(self) -> dict[str, Any]:
-        """What identifies a build: everything but the output location."""
+    def content_dict(self) -> dict[str, Any]:
+        """The keys that decide what the shards hold (the manifest records these)."""
         data = self.to_dict()
-        data.pop("out_dir")
+        for key in EXECUTION_KEYS:
+            data.pop(key)
+        return data
+
+    def hashed_dict(self) -> dict[str, Any]:
+        """What identifies a build: everything but the output location and the execution settings."""
+        data = self.content_dict()
         data["config_format_version"] = CONFIG_FORMAT_VERSION
         return data
 
@@ -192,6 +205,13 @@ class GenerateConfig:
             fail("backend weights sum to zero")
         if not _is_number(self.pristine_ratio) or not 0.0 <= self.pristine_ratio < 1.0:
             fail(f"pristine_ratio must be in [0, 1), got {self.pristine_ratio!r}")
+        if not isinstance(self.max_resident_models, int) or isinstance(self.max_resident_models, bool) \
+                or self.max_resident_models < 1:
+            fail(f"max_resident_models must be an integer >= 1, got {self.max_resident_models!r}")
+        from .residency import OFFLOAD_CHOICES
+
+        if self.offload not in OFFLOAD_CHOICES:
+            fail(f"offload must be one of {', '.join(OFFLOAD_CHOICES)}, got {self.offload!r}")
         if self.samples_per_shard < self.max_samples_per_image:
             fail(
                 f"samples_per_shard ({self.samples_per_shard}) is smaller than one image's samples "

@@ -209,20 +209,17 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
                 continue
             maker.load_backends()  # only once there is work: a finished run resumes without loading models
             started = time.perf_counter()
-            rows: list[dict[str, Any]] = []
-            skipped: list[dict[str, Any]] = []
-            photos: list[list[str]] = []
-            for item in chunk.items:
-                item_rows, item_skipped = maker.samples_for(item.source, item.image_id)
-                photo_print = maker.fingerprints.pop((item.source, item.image_id), None)
-                if item_rows and photo_print is not None:
-                    photos.append(photo_print.record(item.source, item.image_id))
-                rows += item_rows
-                skipped += item_skipped
-                samples_done += len(item_rows)
-                skipped_done += len(item_skipped)
-                bar.update(1)
-                bar.set_postfix(samples=samples_done, skipped=skipped_done, refresh=False)
+            residency_before = maker.models.log.as_dict()
+
+            def on_edits(backend: str, done: int, total: int) -> None:
+                bar.set_postfix(samples=samples_done, skipped=skipped_done, shard=f"{backend} {done}/{total}")
+
+            made = maker.shard_samples([(item.source, item.image_id) for item in chunk.items], on_edits)
+            rows, skipped, photos = made.rows, made.skipped, made.photos
+            samples_done += len(rows)
+            skipped_done += len(skipped)
+            bar.update(len(chunk.items))
+            bar.set_postfix(samples=samples_done, skipped=skipped_done, refresh=False)
             shard_rel = f"{DATA_DIR}/{chunk.shard_name}"
             sha256, size = write_shard(rows, out_dir / shard_rel)
             record = ShardRecord(
@@ -247,6 +244,9 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
                     "seconds": round(time.perf_counter() - started, 3),
                     "samples": len(rows),
                     "bytes": size,
+                    # Model builds, moves and evictions during this shard (builder.residency): at most one per
+                    # backend per shard, which is what the issue of fitting the mix on one card asks for.
+                    "residency": _residency_delta(residency_before, maker.models.log.as_dict()),
                 },
             )
 
@@ -276,6 +276,16 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
         backend_seconds=dict(maker.backend_seconds),
         backend_calls=dict(maker.backend_calls),
     )
+
+
+def _residency_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    delta: dict[str, Any] = {}
+    for key in ("builds", "moves_in", "evictions"):
+        counts = {str(i): n - before[key].get(i, 0) for i, n in after[key].items() if n != before[key].get(i, 0)}
+        if counts:
+            delta[key] = counts
+    delta["seconds"] = round(after["seconds"] - before["seconds"], 3)
+    return delta
 
 
 def read_records(out_dir: str | Path) -> list[ShardRecord]:

@@ -1,14 +1,18 @@
 """One image's samples: load the scene, select objects, make masks, plan, inpaint; plus its pristine negative.
 
-A ``SampleMaker`` lives for a whole process: it creates each backend of the mix once, on first use, and reuses it
-(diffusion backends are expensive to load). Nothing here raises for bad data: an unusable photo, an ineligible
+A ``SampleMaker`` lives for a whole process. It makes a shard's samples in three passes (``shard_samples``): every
+photo of the shard is loaded and its edits planned (masks, plans, requests); then the edits run backend by backend,
+so each model is brought onto the accelerator at most once per shard and ``builder.residency`` keeps at most
+``max_resident_models`` there; then the rows are assembled in photo order. Which backend ran first never changes a
+row: each photo's edits for one backend are one batched call, as they would be photo by photo.
+Nothing here raises for bad data: an unusable photo, an ineligible
 object, a failed mask or a backend raising on one sample each becomes a *skip* record
 ``{stage, source, image_id, object_id, path, reason}`` that ends up in the manifest, and the run goes on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import json
 import math
@@ -19,6 +23,7 @@ from typing import Any
 from PIL import Image
 
 from .backends import InpaintBackend, InpaintRequest, create_backend
+from .backends.registry import BACKENDS
 from .config import GenerateConfig
 from .draws import (
     SampleKey,
@@ -33,6 +38,7 @@ from .ids import make_sample_id, pixels_sha256
 from .masks import mask_to_pil, process_mask
 from .planning import create_planner
 from .release.photos import PhotoFingerprint, fingerprint
+from .residency import ResidentModels
 from .scene import Scene, SceneObject, SkippedInput
 from .schema import INPAINTED, PRISTINE, STRATEGIES
 from .shards import encode_png
@@ -71,6 +77,38 @@ class _Edit:
     request: InpaintRequest
 
 
+@dataclass
+class _Photo:
+    """One photo of a shard between planning and row assembly."""
+
+    source: str
+    image_id: str
+    skipped: list[dict[str, Any]]
+    scene: Scene | None = None  # None: the photo could not be loaded (its skip record says why)
+    path: str = ""
+    prepared: list[tuple[SceneObject, _Edit | None, tuple[str, str] | None]] = field(default_factory=list)
+    original_png: bytes = b""
+    photo_print: PhotoFingerprint | None = None
+    pristine: bool = False
+
+
+@dataclass
+class ShardSamples:
+    rows: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    photos: list[list[str]]  # fingerprint records of the photos that gave rows (builder.release.photos)
+
+
+@dataclass
+class _Outcome:
+    """A backend's answer for one edit, with the backend's description taken while it was alive: by the time the
+    rows are assembled, ``builder.residency`` may have unloaded it."""
+
+    result: Any  # InpaintResult, or the exception the backend raised
+    backend_name: str
+    backend_params: str
+
+
 class BackendLoadError(RuntimeError):
     """A configured backend could not be built (missing weights, bad params): the run stops before any sample."""
 
@@ -89,38 +127,77 @@ class SampleMaker:
             max_objects=config.objects_per_image,
             skip_crowd=config.skip_crowd,
         )
-        self._backends: dict[int, InpaintBackend] = {}
+        self._loaded_once = False
+        self.models = ResidentModels(self._build_backend, self._holds_model, config.max_resident_models,
+                                     config.offload)
         # Time spent inside backend.inpaint, by backend name: what benchmarks/generate.py compares against.
         self.backend_seconds: dict[str, float] = defaultdict(float)
         self.backend_calls: dict[str, int] = defaultdict(int)
-        # Fingerprint of each photo loaded, until the generator takes it for its shard record.
-        self.fingerprints: dict[tuple[str, str], PhotoFingerprint] = {}
+
+    def _build_backend(self, index: int) -> InpaintBackend:
+        spec = self.config.backends[index]
+        try:
+            return create_backend(spec.name, **spec.params)
+        except Exception as error:  # noqa: BLE001 - re-raised with the backend named
+            raise BackendLoadError(
+                f"backend #{index} {spec.name!r} ({_json(spec.params)}) could not be built: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    def _backend_class(self, index: int) -> type:
+        try:
+            return BACKENDS.get_class(self.config.backends[index].name)
+        except ValueError as error:
+            raise BackendLoadError(f"backend #{index}: {error}") from None
+
+    def _holds_model(self, index: int) -> bool:
+        return bool(getattr(self._backend_class(index), "holds_model", False))
 
     def backend(self, index: int) -> InpaintBackend:
-        if index not in self._backends:
-            spec = self.config.backends[index]
-            try:
-                self._backends[index] = create_backend(spec.name, **spec.params)
-            except Exception as error:  # noqa: BLE001 - re-raised with the backend named
-                raise BackendLoadError(
-                    f"backend #{index} {spec.name!r} ({_json(spec.params)}) could not be built: "
-                    f"{type(error).__name__}: {error}"
-                ) from error
-        return self._backends[index]
+        """Backend ``index`` of the mix, ready on its device (built, or brought back, by ``self.models``)."""
+        return self.models.get(index)
 
     def load_backends(self) -> None:
-        """Build every backend of the mix now: a missing model must stop the run at its start, not turn each
-        sample that draws it into a skip hours later."""
-        for index in range(len(self.config.backends)):
+        """Build every backend of the mix once, before the first shard: a missing model must stop the run at its
+        start, not turn each sample that draws it into a skip hours later. Built last to first, so that the first
+        backend a shard runs is the one left resident. Later calls do nothing."""
+        if self._loaded_once:
+            return
+        for index in reversed(range(len(self.config.backends))):
             self.backend(index)
+        self._loaded_once = True
+
+    # ---- one shard -----------------------------------------------------------------------------------------
+
+    def shard_samples(self, items: list[tuple[str, str]], on_edits=None) -> ShardSamples:
+        """The rows and skip records of a shard's photos ``[(source, image_id), ...]``, in photo order.
+        ``on_edits(backend_name, edits_done, edits_in_shard)`` is called after each batched call (progress)."""
+        photos = [self._plan_photo(source_name, image_id) for source_name, image_id in items]
+        outcomes = self._run_backends(photos, on_edits)
+        rows: list[dict[str, Any]] = []
+        skipped: list[dict[str, Any]] = []
+        prints: list[list[str]] = []
+        for photo in photos:
+            photo_rows, photo_skipped = self._photo_rows(photo, outcomes)
+            if photo_rows and photo.photo_print is not None:
+                prints.append(photo.photo_print.record(photo.source, photo.image_id))
+            rows += photo_rows
+            skipped += photo_skipped
+        return ShardSamples(rows, skipped, prints)
+
+    def samples_for(self, source_name: str, image_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(rows, skip records) of one photo: a shard of one."""
+        made = self.shard_samples([(source_name, image_id)])
+        return made.rows, made.skipped
 
     # ---- one image -----------------------------------------------------------------------------------------
 
-    def samples_for(self, source_name: str, image_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(rows for the shard, skip records), both in a fixed order."""
+    def _plan_photo(self, source_name: str, image_id: str) -> _Photo:
+        """Load one photo, select its objects and prepare its edits (masks, plans, requests): no pixel inpainted."""
         loaded = self.sources[source_name].load(image_id)
         if isinstance(loaded, SkippedInput):
-            return [], [skip_record("load", source_name, image_id, loaded.reason, path=loaded.path)]
+            return _Photo(source_name, image_id, [skip_record("load", source_name, image_id, loaded.reason,
+                                                              path=loaded.path)])
         scene: Scene = loaded
         path = str(scene.extra.get("file_name", ""))
         skipped = [
@@ -135,36 +212,38 @@ class SampleMaker:
             for object_id, reason in selection.rejected
             if object_id not in by_id or rejection_reason(by_id[object_id], self.selection)
         ]
-
+        photo = _Photo(source_name, image_id, skipped, scene, path)
         # Every sample of this photo stores it as "original": encoded to PNG once, not once per sample.
-        original_png = encode_png(scene.image)
+        photo.original_png = encode_png(scene.image)
         # The photo's fingerprint, once: its pixel digest is part of every sample id of this photo (builder.ids),
         # and the shard record keeps it whole for the manifest's duplicate count (builder.release.photos).
-        photo_print = fingerprint(scene.image)
-        self.fingerprints[(source_name, image_id)] = photo_print
-        original_pixels = photo_print.pixels
-        rows: list[dict[str, Any]] = []
+        photo.photo_print = fingerprint(scene.image)
         # Objects in id order (not draw order): the shard's row order then reads naturally.
         chosen = sorted(selection.chosen, key=lambda o: _natural_key(o.object_id))
-        # Every edit of this photo is prepared first, then each backend inpaints its share in one batched call:
-        # all of them are the same size (the same photo), which is what a GPU pipeline batches best. Results and
-        # rows keep the object/edit order, so batching never changes what a shard holds.
-        prepared: list[tuple[SceneObject, _Edit | None, tuple[str, str] | None]] = []
         for obj in chosen:
             for edit in range(self.config.edits_per_object):
                 key = SampleKey(source_name, image_id, obj.object_id, f"edit{edit}")
-                prepared.append((obj, *self._prepare(scene, obj, key)))
-        outcomes = self._run_backends([edit for _, edit, _ in prepared if edit is not None])
-        for obj, edit, problem in prepared:
+                photo.prepared.append((obj, *self._prepare(scene, obj, key)))
+        planned_edits = len(chosen) * self.config.edits_per_object
+        photo.pristine = wants_pristine(self.config, source_name, image_id, planned_edits)
+        return photo
+
+    def _photo_rows(self, photo: _Photo, outcomes: dict[int, _Outcome]) -> tuple[list[dict], list[dict]]:
+        if photo.scene is None:
+            return [], photo.skipped
+        rows: list[dict[str, Any]] = []
+        skipped = list(photo.skipped)
+        for obj, edit, problem in photo.prepared:
             if problem is None:
-                row, problem = self._row(scene, obj, edit, outcomes[id(edit)], original_png, original_pixels)
+                row, problem = self._row(photo.scene, obj, edit, outcomes[id(edit)], photo.original_png,
+                                         photo.photo_print.pixels)
             if problem is not None:
-                skipped.append(skip_record(problem[0], source_name, image_id, problem[1], obj.object_id, path))
+                skipped.append(skip_record(problem[0], photo.source, photo.image_id, problem[1], obj.object_id,
+                                           photo.path))
             else:
                 rows.append(row)
-        planned_edits = len(chosen) * self.config.edits_per_object
-        if wants_pristine(self.config, source_name, image_id, planned_edits):
-            rows.append(self._pristine(scene, original_png, original_pixels))
+        if photo.pristine:
+            rows.append(self._pristine(photo.scene, photo.original_png, photo.photo_print.pixels))
         return rows, skipped
 
     def _prepare(self, scene: Scene, obj: SceneObject, key: SampleKey) -> tuple[_Edit | None, tuple[str, str] | None]:
@@ -176,8 +255,9 @@ class SampleMaker:
         except ValueError as error:
             return None, ("select", f"mask {variant} +{dilation}%: {error}")
         backend_index = draw_backend_index(self.config, key)
-        backend = self.backend(backend_index)  # built up front by load_backends; a failure there ends the run
-        planner = self.planner if backend.follows_prompt else self.removal_planner
+        # The class says whether the prompt steers the fill: planning needs no model on the card.
+        follows_prompt = getattr(self._backend_class(backend_index), "follows_prompt", True)
+        planner = self.planner if follows_prompt else self.removal_planner
         try:
             plan = planner.plan(scene, obj, rng_for(self.config.seed, "plan", *key.parts))
         except Exception as error:  # noqa: BLE001 - e.g. a model-backed planner failing on one object
@@ -191,42 +271,62 @@ class SampleMaker:
                      backend_index, request)
         return edit, None
 
-    def _run_backends(self, edits: list[_Edit]) -> dict[int, Any]:
-        """Each backend's edits in one ``inpaint_batch`` call; ``{id(edit): InpaintResult or the exception}``.
+    def _run_backends(self, photos: list[_Photo], on_edits=None) -> dict[int, _Outcome]:
+        """Every edit of the shard, backend by backend (each backend fetched once from ``self.models``); within a
+        backend, each photo's edits are one ``inpaint_batch`` call. ``{id(edit): _Outcome}``.
 
         If a batch raises, its edits are retried one by one, so one bad sample costs only itself."""
-        outcomes: dict[int, Any] = {}
-        by_backend: dict[int, list[_Edit]] = {}
-        for edit in edits:
-            by_backend.setdefault(edit.backend_index, []).append(edit)
-        for index in sorted(by_backend):
-            group, backend = by_backend[index], self.backend(index)
-            started = time.perf_counter()
-            try:
-                results = backend.inpaint_batch([edit.request for edit in group])
-                if len(results) != len(group):
-                    raise RuntimeError(f"inpaint_batch returned {len(results)} results for {len(group)} requests")
-                outcomes.update((id(edit), result) for edit, result in zip(group, results))
-            except Exception:  # noqa: BLE001 - find out which sample fails, keep the others
-                for edit in group:
-                    try:
-                        outcomes[id(edit)] = backend.inpaint(edit.request)
-                    except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run
-                        outcomes[id(edit)] = error
-            self.backend_seconds[backend.name] += time.perf_counter() - started
-            # Calls that produced an image, as before batching: benchmarks/generate.py divides by this.
-            self.backend_calls[backend.name] += sum(not isinstance(outcomes[id(edit)], Exception) for edit in group)
+        outcomes: dict[int, _Outcome] = {}
+        work: dict[int, list[list[_Edit]]] = {}  # backend index -> one list of edits per photo, in photo order
+        for photo in photos:
+            by_backend: dict[int, list[_Edit]] = {}
+            for _, edit, _ in photo.prepared:
+                if edit is not None:
+                    by_backend.setdefault(edit.backend_index, []).append(edit)
+            for index, group in by_backend.items():
+                work.setdefault(index, []).append(group)
+        total, done = sum(len(group) for groups in work.values() for group in groups), 0
+        for index in sorted(work):
+            backend = self.backend(index)
+            name, params = backend.name, _json(backend.describe())
+            for group in work[index]:
+                started = time.perf_counter()
+                results = self._inpaint_group(backend, group)
+                self.backend_seconds[name] += time.perf_counter() - started
+                # Calls that produced an image, as before batching: benchmarks/generate.py divides by this.
+                self.backend_calls[name] += sum(not isinstance(result, Exception) for result in results)
+                outcomes.update((id(edit), _Outcome(result, name, params)) for edit, result in zip(group, results))
+                done += len(group)
+                if on_edits is not None:
+                    on_edits(name, done, total)
         return outcomes
 
+    @staticmethod
+    def _inpaint_group(backend: InpaintBackend, group: list[_Edit]) -> list[Any]:
+        try:
+            results = backend.inpaint_batch([edit.request for edit in group])
+            if len(results) != len(group):
+                raise RuntimeError(f"inpaint_batch returned {len(results)} results for {len(group)} requests")
+            return list(results)
+        except Exception:  # noqa: BLE001 - find out which sample fails, keep the others
+            results = []
+            for edit in group:
+                try:
+                    results.append(backend.inpaint(edit.request))
+                except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run
+                    results.append(error)
+            return results
+
     def _row(
-        self, scene: Scene, obj: SceneObject, edit: _Edit, result: Any, original_png: bytes, original_pixels: str
+        self, scene: Scene, obj: SceneObject, edit: _Edit, outcome: _Outcome, original_png: bytes,
+        original_pixels: str,
     ) -> tuple[dict | None, tuple[str, str] | None]:
-        backend = self.backend(edit.backend_index)
+        result = outcome.result
         if isinstance(result, Exception):
-            return None, ("inpaint", f"backend {backend.name} raised {type(result).__name__}: {result}")
+            return None, ("inpaint", f"backend {outcome.backend_name} raised {type(result).__name__}: {result}")
         problem = _result_problem(result, scene.image.size)
         if problem:
-            return None, ("inpaint", f"backend {backend.name}: {problem}")
+            return None, ("inpaint", f"backend {outcome.backend_name}: {problem}")
         plan, mask = edit.plan, edit.mask
         width, height = scene.image.size
         edited = result.image.convert("RGB")
@@ -245,8 +345,8 @@ class SampleMaker:
             "replacement": plan.replacement,
             "replacement_score": float(plan.replacement_score),
             "prompt": plan.prompt,
-            "backend": backend.name,
-            "backend_params": _json(backend.describe()),
+            "backend": outcome.backend_name,
+            "backend_params": outcome.backend_params,
             "strategy": result.strategy,
             "seed": edit.request.seed,
             "mask_variant": edit.variant,

@@ -8,7 +8,7 @@ changes.
 
 Keys (``format_version`` 1):
 - ``format``: "inpaintbench-manifest"; ``format_version``: 1; ``inpaintbench_version``: the package version.
-- ``config``: the full generation config (``GenerateConfig.to_dict()`` minus ``out_dir``);
+- ``config``: the generation config that decides the content (``GenerateConfig.content_dict()``: no ``out_dir``, no execution settings);
   ``config_hash``: its sha256 (``GenerateConfig.config_hash``); ``seed``: the run's seed.
 - ``features``: the Features of every shard (``datasets.Features.to_dict()``).
 - ``counts``: ``total`` samples, and dicts of sample counts ``by_label`` (label names), ``by_backend``,
@@ -96,8 +96,7 @@ def build_manifest(
             values = (LABEL_NAMES[v] for v in values)
         counts[key] = _sorted_counts(values)
     skipped = [item for record in records for item in record.skipped]
-    config_dict = config.to_dict()
-    config_dict.pop("out_dir")
+    config_dict = config.content_dict()
     return {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,

@@ -290,6 +290,36 @@ class DiffusionBackend(InpaintBackend):
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
+    # ---- residency (builder.residency) ----------------------------------------------------------------------
+
+    holds_model = True
+
+    @property
+    def on_accelerator(self) -> bool:
+        return self.device != "cpu"
+
+    def _device_modules(self) -> list[Any]:
+        # The upscaler's pipeline moves with the main one: both are resident, or neither.
+        upscaler = getattr(self.upscaler, "pipeline", None)
+        return [self.pipeline] + ([upscaler] if upscaler is not None else [])
+
+    def to_accelerator(self) -> None:
+        for pipeline in self._device_modules():
+            pipeline.to(self.device)
+
+    def offload_to_cpu(self) -> None:
+        for pipeline in self._device_modules():
+            pipeline.to("cpu")
+        self._free_memory()
+
+    def enable_model_cpu_offload(self) -> None:
+        # diffusers moves each component to the device only for its forward pass (the text encoder, then the
+        # denoiser, then the VAE), so one component at a time is on the card.
+        self.pipeline.enable_model_cpu_offload(device=self.device)
+
+    def close(self) -> None:
+        self.pipeline = self.upscaler = self._shared_root = None
+
     def inpaint(self, request: InpaintRequest) -> InpaintResult:
         return self.inpaint_batch([request])[0]
 

@@ -55,6 +55,27 @@ class InpaintBackend(abc.ABC):
         """What goes into ``backend_params``: everything needed to reproduce a call."""
         return {"backend": self.name, **self.params}
 
+    # ---- residency (builder.residency): only backends that hold a model on a device override these -----------
+
+    # Whether the backend holds model weights that count against ``max_resident_models``.
+    holds_model: bool = False
+
+    @property
+    def on_accelerator(self) -> bool:
+        return False
+
+    def to_accelerator(self) -> None:
+        """Put the weights (back) on the backend's device; cheap when they are there already."""
+
+    def offload_to_cpu(self) -> None:
+        """Move the weights to CPU memory, to be brought back by ``to_accelerator``."""
+
+    def enable_model_cpu_offload(self) -> None:
+        raise NotImplementedError(f"{self.name} holds no model to offload")
+
+    def close(self) -> None:
+        """Drop the weights: the backend is not used again."""
+
 
 # Backends whose module is heavy to import (diffusers, transformers) register only when first asked for.
 BACKENDS: Registry[InpaintBackend] = Registry(
