@@ -297,9 +297,11 @@ def test_paths_that_leave_their_folders_are_skips_and_are_never_read(oi):
         (lambda rows: rows[:3] + [rows[3][:9]] + rows[4:], "row 4: 9 fields where the header has 10"),
         (lambda rows: rows[:4] + [rows[4][:3] + ["", *rows[4][4:]]] + rows[5:], "row 5: empty BoxID"),
         (lambda rows: rows + [rows[1]], "rows 2 and 9 both list MaskPath"),
+        (lambda rows: rows[:5] + [[rows[5][0], "0a\x00b", *rows[5][2:]]] + rows[6:],
+         r"row 6: ImageID '0a\x00b' contains a NUL"),
         (lambda rows: [], "empty file"),
     ],
-    ids=["missing-column", "bad-number", "short-row", "empty-field", "duplicate-mask", "empty"],
+    ids=["missing-column", "bad-number", "short-row", "empty-field", "duplicate-mask", "nul-byte", "empty"],
 )
 def test_a_malformed_masks_csv_names_file_and_row(oi, edit, expected):
     rewrite_csv(oi["masks_csv"], edit)
