@@ -23,8 +23,12 @@ What ``arm()`` does, in a launched rank only (``generate.make_state``):
   The race: a parent that died before ``prctl`` ran never triggers it, so ``os.getppid()`` is compared with the
   parent recorded *before* arming, and a difference stops the rank at once. The thread: "parent" means the
   parent *thread* that forked this process; PDEATHSIG also fires when that thread exits while the process lives.
-  That cannot happen here because the elastic agent forks the ranks from the launcher's main thread (its run loop,
-  no thread pool), and a Python process's main thread lives until the process ends.
+  That cannot stop a rank of a live launcher because the elastic agent forks the ranks from the launcher's main
+  thread (its run loop, no thread pool), and a Python process's main thread lives until the process ends. It
+  does show when the launcher is SIGKILLed: its main thread dies first, the signal comes, and for a few ms the
+  rank is the child of the launcher's other, still dying thread, so ``getppid()`` still names the launcher
+  (seen here with the 2-thread launcher above); the handler waits up to ``REPARENT_WAIT`` for the reparenting
+  before it words its message.
 - Everywhere (and as a second line on Linux): a daemon thread polls ``os.getppid()`` every second and sends
   SIGTERM to this process when the parent changed (reparenting is the one portable sign of a parent's death).
 
@@ -38,10 +42,13 @@ a blocking C call (a collective waiting for a dead peer), the poll thread ends t
 the handler ends it (its default action terminates). Either way only temp files can be left, and the next run's
 main process removes them (``remove_stale_temp_files``).
 
-Limits: a launcher that dies before the rank's Python reaches ``arm()`` (its first second or so) is only noticed
-when it differs from the recorded parent, which it does not (the rank records the reaper): such a rank then fails
-in the rendezvous, whose store the dead launcher hosted. A rank started through an intermediate process (e.g.
-``accelerate launch --no_python`` running a shell wrapper) watches that wrapper, not the launcher.
+Limits: a launcher that dies before the rank's Python reaches ``arm()`` (here about 1.2 s after the rank's exec:
+interpreter start and the CLI's imports) is not noticed, since the rank then records its reaper as the parent.
+Such a rank blocks in ``PartialState``'s rendezvous, retrying the store the dead launcher hosted until torch's
+process-group timeout (measured: "TCP client failed to connect ... retrying (timeout=1800000ms)", 30 min), then
+fails. Telling a reaper from a launcher by name or executable would stop legitimate runs with unusual launchers,
+so it is not guessed. A rank started through an intermediate process (``accelerate launch --no_python`` running a
+shell wrapper) watches that wrapper, not the launcher.
 
 ``INPAINTBENCH_NO_RANK_WATCHDOG=1`` disables the guard. It exists so that the test can run the attack (show that
 ranks outlive a killed launcher without it); there is no reason to set it in a real run.
@@ -59,6 +66,7 @@ import time
 DISABLE_ENV = "INPAINTBENCH_NO_RANK_WATCHDOG"
 POLL_SECONDS = 1.0
 GRACE_SECONDS = 5  # an unwind (temp file removal, lock release) takes milliseconds; this is for a stuck one
+REPARENT_WAIT = 1.0
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
@@ -83,8 +91,15 @@ class RankWatchdog:
         if self._stopping.is_set():
             return  # already unwinding: a second SIGTERM (poll thread after PDEATHSIG) must not interrupt it
         self._stopping.set()
+        # PDEATHSIG comes when the launcher's main thread dies; until its other threads are dead too, this rank is
+        # the child of one of them and getppid() still names the launcher (seen: a few ms after a SIGKILL). Wait
+        # for the reparenting so that the message says why the rank stops; a SIGTERM from a live launcher (the
+        # agent stopping its ranks) waits the whole REPARENT_WAIT, well inside the agent's 30 s before SIGKILL.
+        deadline = time.monotonic() + REPARENT_WAIT
+        while not self.launcher_gone() and time.monotonic() < deadline:
+            time.sleep(0.01)
         _say(self.message())
-        signal.alarm(GRACE_SECONDS * 2)  # a hang after this point (interpreter shutdown) still ends the process
+        signal.alarm(GRACE_SECONDS)  # a hang after this point (interpreter shutdown) still ends the process
         raise SystemExit(128 + signum)
 
     def _poll(self) -> None:
