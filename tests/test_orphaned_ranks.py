@@ -210,7 +210,7 @@ def test_poll_thread_alone_stops_the_rank(stand_in):
     assert run.pdeathsig is False
     run.kill_launcher()
     seconds = wait_stopped([run.rank], timeout=10)
-    assert seconds is not None and seconds < rank_watchdog.POLL_SECONDS + 2, run.stderr()
+    assert seconds is not None and seconds < rank_watchdog.POLL_SECONDS + 3, run.stderr()
     assert run.stderr().splitlines() == [gone_line(run.launcher.pid)]
     assert list((run.out / "data").iterdir()) == []
 
@@ -219,7 +219,7 @@ def test_pdeathsig_alone_stops_the_rank(stand_in):
     run = stand_in("pdeathsig-only")  # the poll thread sleeps an hour between looks
     run.kill_launcher()
     seconds = wait_stopped([run.rank], timeout=10)
-    assert seconds is not None and seconds < 2, run.stderr()
+    assert seconds is not None and seconds < 5, run.stderr()  # (measured 0.2 s; the poll would take an hour)
     assert run.stderr().splitlines() == [gone_line(run.launcher.pid)]
 
 
@@ -228,7 +228,7 @@ def test_a_rank_stuck_in_c_is_forced_out_after_the_grace(stand_in):
     run.kill_launcher()
     seconds = wait_stopped([run.rank], timeout=20)
     grace = rank_watchdog.GRACE_SECONDS
-    assert seconds is not None and grace <= seconds < grace + rank_watchdog.POLL_SECONDS + 2, run.stderr()
+    assert seconds is not None and grace <= seconds < grace + rank_watchdog.POLL_SECONDS + 4, run.stderr()
     assert run.stderr().splitlines() == [
         gone_line(run.launcher.pid) + f" (forced: it did not unwind within {grace} s)"
     ]
@@ -239,7 +239,7 @@ def test_a_hang_while_the_interpreter_shuts_down_is_ended_by_the_alarm(stand_in)
     run.kill_launcher()
     seconds = wait_stopped([run.rank], timeout=20)
     grace = rank_watchdog.GRACE_SECONDS
-    assert seconds is not None and grace - 0.5 <= seconds < grace + 2, run.stderr()
+    assert seconds is not None and grace - 0.5 <= seconds < grace + 3, run.stderr()
     # The handler's line only: the poll thread, frozen by the shutdown, never printed its forced line.
     assert run.stderr().splitlines() == [gone_line(run.launcher.pid)]
 
