@@ -71,6 +71,11 @@ def recipe_digest(row: Mapping[str, Any], pixel_digests: Mapping[str, str]) -> s
     return hashlib.sha256(json.dumps(recipe, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
+def make_edit_id(source: str, image_id: str, object_id: str, edit_slot: str, seed: int, backend_params: str) -> str:
+    """The id of one edit (one request to one backend): every sample it gives shares it (``strategy: both``)."""
+    return _digest("edit", source, image_id, object_id, edit_slot, int(seed), backend_params).hex()[:ID_HASH_HEX]
+
+
 def make_sample_id(row: Mapping[str, Any], pixel_digests: Mapping[str, str]) -> str:
     """E.g. ``embedded-skimage_astronaut-3f9a1c2b7d4e0a51``: a readable prefix + 16 hex chars of the recipe digest.
 

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from .backends import InpaintBackend, InpaintRequest, create_backend
@@ -34,13 +35,14 @@ from .draws import (
     sample_seed,
     wants_pristine,
 )
-from .ids import make_sample_id, pixels_sha256
+from .ids import make_edit_id, make_sample_id, pixels_sha256
 from .masks import mask_to_pil, process_mask
 from .planning import create_planner
 from .release.photos import PhotoFingerprint, fingerprint
 from .residency import ResidentModels
 from .scene import Scene, SceneObject, SkippedInput
-from .schema import INPAINTED, PRISTINE, STRATEGIES
+from .recipes import pristine_recipe, sample_recipe
+from .schema import CHANGED_PIXEL_THRESHOLD, INPAINTED, PRISTINE, STRATEGIES
 from .shards import encode_png
 from .selection import SelectionConfig, rejection_reason, select_objects
 
@@ -107,6 +109,8 @@ class _Outcome:
     result: Any  # InpaintResult, or the exception the backend raised
     backend_name: str
     backend_params: str
+    backend_recipe: dict[str, Any]
+    call: int  # which model call of the shard made it (its edits form the recipe's ``call``)
 
 
 class BackendLoadError(RuntimeError):
@@ -233,15 +237,25 @@ class SampleMaker:
             return [], photo.skipped
         rows: list[dict[str, Any]] = []
         skipped = list(photo.skipped)
+        calls: dict[int, list[tuple[_Edit, list[dict]]]] = {}  # model call -> its edits' rows, in call order
         for obj, edit, problem in photo.prepared:
             if problem is None:
-                row, problem = self._row(photo.scene, obj, edit, outcomes[id(edit)], photo.original_png,
-                                         photo.photo_print.pixels)
+                edit_rows, problem = self._rows(photo.scene, obj, edit, outcomes[id(edit)], photo.original_png,
+                                                photo.photo_print.pixels)
             if problem is not None:
                 skipped.append(skip_record(problem[0], photo.source, photo.image_id, problem[1], obj.object_id,
                                            photo.path))
             else:
-                rows.append(row)
+                rows += edit_rows
+                calls.setdefault(outcomes[id(edit)].call, []).append((edit, edit_rows))
+        for members in calls.values():
+            # A call is named by its requests' first samples (the paste-back one of a "both" edit), in call order.
+            member_ids = [edit_rows[0]["sample_id"] for _, edit_rows in members]
+            for position, (_, edit_rows) in enumerate(members):
+                for row in edit_rows:
+                    recipe = json.loads(row["recipe"])
+                    recipe["call"] = {"members": member_ids, "position": position}
+                    row["recipe"] = _json(recipe)
         if photo.pristine:
             rows.append(self._pristine(photo.scene, photo.original_png, photo.photo_print.pixels))
         return rows, skipped
@@ -285,29 +299,33 @@ class SampleMaker:
                     by_backend.setdefault(edit.backend_index, []).append(edit)
             for index, group in by_backend.items():
                 work.setdefault(index, []).append(group)
-        total, done = sum(len(group) for groups in work.values() for group in groups), 0
+        total, done, calls = sum(len(group) for groups in work.values() for group in groups), 0, 0
         for index in sorted(work):
             backend = self.backend(index)
-            name, params = backend.name, _json(backend.describe())
+            name, params, recipe = backend.name, _json(backend.describe()), backend.recipe()
             for group in work[index]:
                 started = time.perf_counter()
-                results = self._inpaint_group(backend, group)
+                results, batched = self._inpaint_group(backend, group)
                 self.backend_seconds[name] += time.perf_counter() - started
                 # Calls that produced an image, as before batching: benchmarks/generate.py divides by this.
                 self.backend_calls[name] += sum(not isinstance(result, Exception) for result in results)
-                outcomes.update((id(edit), _Outcome(result, name, params)) for edit, result in zip(group, results))
+                for edit, result in zip(group, results):
+                    outcomes[id(edit)] = _Outcome(result, name, params, recipe, calls)
+                    calls += not batched  # retried one by one: each edit was a call of its own
+                calls += batched
                 done += len(group)
                 if on_edits is not None:
                     on_edits(name, done, total)
         return outcomes
 
     @staticmethod
-    def _inpaint_group(backend: InpaintBackend, group: list[_Edit]) -> list[Any]:
+    def _inpaint_group(backend: InpaintBackend, group: list[_Edit]) -> tuple[list[Any], bool]:
+        """(results, whether they came from one ``inpaint_batch`` call)."""
         try:
             results = backend.inpaint_batch([edit.request for edit in group])
             if len(results) != len(group):
                 raise RuntimeError(f"inpaint_batch returned {len(results)} results for {len(group)} requests")
-            return list(results)
+            return list(results), True
         except Exception:  # noqa: BLE001 - find out which sample fails, keep the others
             results = []
             for edit in group:
@@ -315,21 +333,32 @@ class SampleMaker:
                     results.append(backend.inpaint(edit.request))
                 except Exception as error:  # noqa: BLE001 - one sample's failure must not end the run
                     results.append(error)
-            return results
+            return results, False
 
-    def _row(
+    def _rows(
         self, scene: Scene, obj: SceneObject, edit: _Edit, outcome: _Outcome, original_png: bytes,
         original_pixels: str,
-    ) -> tuple[dict | None, tuple[str, str] | None]:
+    ) -> tuple[list[dict] | None, tuple[str, str] | None]:
+        """The edit's row, or two when its call gave both strategies (``InpaintResult.also``)."""
         result = outcome.result
         if isinstance(result, Exception):
             return None, ("inpaint", f"backend {outcome.backend_name} raised {type(result).__name__}: {result}")
-        problem = _result_problem(result, scene.image.size)
-        if problem:
-            return None, ("inpaint", f"backend {outcome.backend_name}: {problem}")
+        results = [result] + ([result.also] if getattr(result, "also", None) is not None else [])
+        for each in results:
+            problem = _result_problem(each, scene.image.size)
+            if problem:
+                return None, ("inpaint", f"backend {outcome.backend_name}: {problem}")
+        edit_id = make_edit_id(scene.source, scene.image_id, obj.object_id, edit.key.parts[-1], edit.request.seed,
+                               outcome.backend_params)
+        return [self._row(scene, obj, edit, outcome, each, edit_id, original_png, original_pixels)
+                for each in results], None
+
+    def _row(self, scene: Scene, obj: SceneObject, edit: _Edit, outcome: _Outcome, result: Any, edit_id: str,
+             original_png: bytes, original_pixels: str) -> dict[str, Any]:
         plan, mask = edit.plan, edit.mask
         width, height = scene.image.size
         edited = result.image.convert("RGB")
+        changed, changed_record = changed_pixels(scene.image, edited, mask)
         row = {
             "sample_id": "",  # derived from the whole row below
             "label": INPAINTED,
@@ -361,23 +390,30 @@ class SampleMaker:
                     "planner": edit.planner_name,
                     "plan": plan.extra,
                     "backend": result.extra,
+                    "changed_mask": changed_record,
                     "normalisation": scene.extra.get("normalisation", {}),
                 }
             ),
+            "edit_id": edit_id,
+            "changed_mask": encode_png(changed),
+            # The call's members are filled in by _photo_rows once every sample of the call has its id.
+            "recipe": _json(sample_recipe(outcome.backend_recipe, seed=edit.request.seed, key=list(edit.key.parts),
+                                          run_seed=self.config.seed, strategy=result.strategy, call={})),
         }
         pixels = {"image": pixels_sha256(edited), "mask": pixels_sha256(edit.mask_image), "original": original_pixels}
         row["sample_id"] = make_sample_id(row, pixels)
-        return row, None
+        return row
 
     def _pristine(self, scene: Scene, original_png: bytes, original_pixels: str) -> dict[str, Any]:
         key = SampleKey(scene.source, scene.image_id, "", "pristine")
         width, height = scene.image.size
         empty_mask = Image.new("L", scene.image.size, 0)
+        empty_png = encode_png(empty_mask)
         row = {
             "sample_id": "",  # derived from the whole row below
             "label": PRISTINE,
             "image": original_png,
-            "mask": encode_png(empty_mask),
+            "mask": empty_png,
             "original": original_png,
             "source": scene.source,
             "source_image_id": scene.image_id,
@@ -397,10 +433,28 @@ class SampleMaker:
             "width": width,
             "height": height,
             "extra": _json({"normalisation": scene.extra.get("normalisation", {})}),
+            "edit_id": "",
+            "changed_mask": empty_png,  # nothing changed
+            "recipe": _json(pristine_recipe(list(key.parts), self.config.seed)),
         }
         pixels = {"image": original_pixels, "mask": pixels_sha256(empty_mask), "original": original_pixels}
         row["sample_id"] = make_sample_id(row, pixels)
         return row
+
+
+def changed_pixels(original: Image.Image, edited: Image.Image, mask: Any) -> tuple[Image.Image, dict[str, Any]]:
+    """Where ``edited`` differs from ``original`` by more than ``CHANGED_PIXEL_THRESHOLD`` in some channel (mode
+    "L", 255 = changed), and its record: the threshold, the changed share of the image, and the share of changed
+    pixels that lie outside the intended ``mask`` (bool array): near 0 for paste-back, large for a regeneration."""
+    difference = np.abs(np.asarray(edited, dtype=np.int16) - np.asarray(original.convert("RGB"), dtype=np.int16))
+    changed = difference.max(axis=2) > CHANGED_PIXEL_THRESHOLD
+    count = int(changed.sum())
+    record = {
+        "threshold": CHANGED_PIXEL_THRESHOLD,
+        "changed_fraction": round(count / changed.size, 6),
+        "outside_mask_fraction": round(int((changed & ~mask).sum()) / count, 6) if count else 0.0,
+    }
+    return mask_to_pil(changed), record
 
 
 def _result_problem(result: Any, size: tuple[int, int]) -> str:

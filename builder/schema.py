@@ -44,7 +44,18 @@ FEATURES = datasets.Features(
         "width": datasets.Value("int32"),
         "height": datasets.Value("int32"),
         "extra": datasets.Value("string"),  # JSON for anything else worth keeping (OOM fallback size, ...)
+        # The edit this sample comes from: two samples share it when one model call gave both strategies (backend
+        # param ``strategy: both``); "" for pristine. See builder.ids.make_edit_id.
+        "edit_id": datasets.Value("string"),
+        # mode "L", 255 where |image - original| > CHANGED_PIXEL_THRESHOLD in any channel: where pixels really
+        # changed, beside ``mask`` (where they were asked to). A full regeneration changes pixels far outside it.
+        "changed_mask": datasets.Image(),
+        "recipe": datasets.Value("string"),  # JSON: how to make this sample again (builder.recipes)
     }
 )
+
+# A pixel counts as changed when some channel moved by more than this (of 255): above the +-1-2 levels of
+# rounding in a VAE round trip of flat areas, below any visible edit.
+CHANGED_PIXEL_THRESHOLD = 8
 
 COLUMNS = list(FEATURES)

@@ -52,7 +52,7 @@ SUMMARY_FIELDS = ("sample_id", "label", "source", "backend", "category", "strate
 # The encoding policy (see the module docstring). Level 6 is PIL's and zlib's default: samples that never had
 # metadata keep the bytes they had before the policy was written down.
 PNG_COMPRESS_LEVEL = 6
-COLUMN_MODES = {"image": "RGB", "mask": "L", "original": "RGB"}
+COLUMN_MODES = {"image": "RGB", "mask": "L", "original": "RGB", "changed_mask": "L"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPES = {"L": 0, "RGB": 2}  # IHDR colour type of each mode, at bit depth 8
 _ZLIB_FLEVEL = 2  # what zlib writes in the stream header's FLEVEL bits for level 6 (2-5: 1, 7-9: 3, 0-1: 0)

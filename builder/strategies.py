@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image
 
 STRATEGY_CHOICES = ("full_regeneration", "paste_back")
+# A backend param, not a sample's strategy: one model call gives a paste_back sample and a full_regeneration one.
+BOTH_STRATEGIES = "both"
 # How paste-back joins the generated region to the original: a (feathered) alpha blend, or Poisson blending
 # (gradient-domain, as HD-Painter does) which matches the fill's colours to its surroundings.
 BLEND_CHOICES = ("alpha", "poisson")

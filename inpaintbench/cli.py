@@ -14,6 +14,7 @@ import sys
 # Order here is the order in --help.
 COMMAND_MODULES = [
     "inpaintbench.builder.generate_cli",
+    "inpaintbench.builder.regenerate_cli",
     "inpaintbench.builder.saor_cli",
     "inpaintbench.builder.release_cli",
     "inpaintbench.builder.audit_cli",

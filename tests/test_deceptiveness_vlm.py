@@ -73,7 +73,8 @@ def test_the_runner_and_cli_assess_shards_with_the_vlm_judge(judge, tmp_path, ca
 
     base = {c: "" for c in COLUMNS}
     base.update(replacement_score=float("nan"), seed=0, mask_dilation_pct=0.0, mask_area_fraction=0.1,
-                width=52, height=40, mask=Image.new("L", (52, 40)), original=Image.fromarray(ORIGINAL))
+                width=52, height=40, mask=Image.new("L", (52, 40)), original=Image.fromarray(ORIGINAL),
+                changed_mask=Image.new("L", (52, 40)))
     rows = [
         {**base, "sample_id": "a", "label": 1, "image": Image.fromarray(INPAINTED), "backend": "tiny"},
         {**base, "sample_id": "b", "label": 0, "image": Image.fromarray(ORIGINAL), "backend": "none"},

@@ -31,7 +31,8 @@ def make_rows(n: int = 8, seed: int = 0, h: int = H, w: int = W) -> dict:
             backend=["telea", "patchmatch"][(i // 2) % 2] if label else "none", backend_params="{}",
             strategy=["paste_back", "full_regeneration"][(i // 2) % 2] if label else "none", seed=i,
             mask_variant="object", mask_dilation_pct=0.0, mask_area_fraction=float((mask > 127).mean()),
-            width=w, height=h, extra="{}",
+            width=w, height=h, extra="{}", edit_id=f"e{i}" if label else "",
+            changed_mask=Image.fromarray(mask, "L"), recipe="{}",
         )
         for key, value in row.items():
             rows[key].append(value)

@@ -38,7 +38,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int
         mask[4:10, 3 + p % 4 : 9 + p % 4] = 255
         image_id = f"photo{p:03d}"
         category = CATEGORIES[p % len(CATEGORIES)]
-        common = dict(source=source, source_image_id=image_id, width=size, height=size, extra="{}")
+        common = dict(source=source, source_image_id=image_id, width=size, height=size, extra="{}", recipe="{}")
         rows.append(
             dict(
                 common,
@@ -46,7 +46,8 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int
                 label=0, image=_png(original), mask=_png(np.zeros_like(mask)), original=_png(original),
                 object_id="", category="", action="none", replacement="", replacement_score=math.nan,
                 prompt="", backend="none", backend_params="{}", strategy="none", seed=0,
-                mask_variant="", mask_dilation_pct=0.0, mask_area_fraction=0.0,
+                mask_variant="", mask_dilation_pct=0.0, mask_area_fraction=0.0, edit_id="",
+                changed_mask=_png(np.zeros_like(mask)),
             )
         )
         for backend in BACKENDS:
@@ -65,6 +66,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int
                     strategy="paste_back" if backend == "patchmatch" else "full_regeneration",
                     seed=derive_seed(seed, source, image_id, "7", slot), mask_variant="object",
                     mask_dilation_pct=0.0, mask_area_fraction=float((mask > 0).mean()),
+                    edit_id=f"{image_id}-{backend}", changed_mask=_png(mask),
                 )
             )
     for row in rows:  # ids as the generator makes them: from the whole row (builder.ids)

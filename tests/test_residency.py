@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import json
 import weakref
-from pathlib import Path
 
 import pytest
 import torch

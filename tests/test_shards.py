@@ -45,6 +45,9 @@ def make_row(index: int, size: int = 40) -> dict:
         "width": size + 3,
         "height": size,
         "extra": "{}",
+        "edit_id": f"e{index}",
+        "changed_mask": Image.fromarray(mask, "L"),
+        "recipe": '{"format": 1}',
     }
 
 

@@ -68,7 +68,8 @@ def _rows() -> dict[str, list]:
                     "replacement_score": float("nan"), "prompt": "", "backend": backend, "backend_params": "{}",
                     "strategy": "none" if label == "pristine" else "paste_back", "seed": c, "mask_variant": "object",
                     "mask_dilation_pct": 0.0, "mask_area_fraction": float((m > 0).mean()), "width": SIZE[0],
-                    "height": SIZE[1], "extra": "{}",
+                    "height": SIZE[1], "extra": "{}", "edit_id": "",
+                    "changed_mask": Image.fromarray(m, mode="L"), "recipe": "{}",
                 }
                 for key in rows:
                     rows[key].append(values[key])

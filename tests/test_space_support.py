@@ -70,6 +70,9 @@ def sample_rows(with_split: bool = False) -> dict[str, list]:
             rows["width"].append(SIZE[0])
             rows["height"].append(SIZE[1])
             rows["extra"].append("{}")
+            rows["edit_id"].append("" if label == "pristine" else f"{name}-{backend}")
+            rows["changed_mask"].append(Image.fromarray(m, mode="L"))
+            rows["recipe"].append("{}")
             if with_split:
                 rows["split"].append("test" if k == len(PHOTOS) - 1 else "train")
     return rows

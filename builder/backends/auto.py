@@ -40,6 +40,7 @@ class AutoInpaintBackend(DiffusionBackend):
     size_rule = SizeRule(multiple=16, long_side=FALLBACK_NATIVE_SIDE)
     default_scheduler = "default"
     schedulers = ("default", *SCHEDULERS)
+    recorded_params = ("pipeline_class",)  # what _load found out, recorded in params; not a constructor argument
 
     def __init__(self, model: str | None = None, **params: Any) -> None:
         if not model:

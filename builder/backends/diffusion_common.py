@@ -111,7 +111,7 @@ class DiffusionBackend(InpaintBackend):
         blend: str = "alpha",
         upscale: str = "lanczos",
         upscale_model: str | None = None,
-        upscale_steps: int = 20,
+        upscale_steps: int | None = 20,  # None (as recorded for lanczos): the default
         dtype: str = "auto",
         device: str = "auto",
         working_long_side: int | None = None,
@@ -119,13 +119,15 @@ class DiffusionBackend(InpaintBackend):
         oom_min_long_side: int = 256,
         **family_params: Any,
     ) -> None:
-        if strategy not in strategies.STRATEGY_CHOICES:
-            raise ValueError(f"{self.name}: unknown strategy {strategy!r}; known: {strategies.STRATEGY_CHOICES}")
+        if strategy not in (*strategies.STRATEGY_CHOICES, strategies.BOTH_STRATEGIES):
+            raise ValueError(f"{self.name}: unknown strategy {strategy!r}; known: "
+                             f"{', '.join(strategies.STRATEGY_CHOICES)}, {strategies.BOTH_STRATEGIES}")
         from .upscalers import DEFAULT_LDM_SR_MODEL, UPSCALERS, create_upscaler  # here: upscalers imports this module
 
         if upscale not in UPSCALERS:
             raise ValueError(f"{self.name}: unknown upscale {upscale!r}; known: {', '.join(UPSCALERS)}")
         scheduler = scheduler or self.default_scheduler
+        upscale_steps = 20 if upscale_steps is None else upscale_steps
         if scheduler not in self.schedulers:
             raise ValueError(f"{self.name}: scheduler {scheduler!r} does not fit this model family; "
                              f"known: {', '.join(self.schedulers)}")
@@ -290,6 +292,18 @@ class DiffusionBackend(InpaintBackend):
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
+    def _model_recipe(self) -> dict[str, Any]:
+        from ..recipes import models_of
+
+        scheduler = self._scheduler_holders()[0].scheduler
+        return {
+            "pipeline_class": type(self.pipeline).__name__,
+            "scheduler": {"class": type(scheduler).__name__, "config": dict(scheduler.config)},
+            "dtype": str(self.torch_dtype).split(".")[-1],
+            "device": self.device.split(":")[0],
+            "models": models_of(self.params),
+        }
+
     # ---- residency (builder.residency) ----------------------------------------------------------------------
 
     holds_model = True
@@ -353,19 +367,25 @@ class DiffusionBackend(InpaintBackend):
         if output.size != request.image.size:
             full, how = self.upscaler(output, request.image.size, request.seed)
             record["resize"] = {**how, "from": list(output.size), "to": list(request.image.size)}
-        image, finished = strategies.finish(
-            request.image, request.mask, full, self.params["strategy"], self.params["feather"],
-            blend=self.params["blend"],
-        )
-        record.update(finished)
-        extra: dict[str, Any] = {
-            "family": self.family,
-            "working_size": list(output.size),
-            "scheduler": type(self._scheduler_holders()[0].scheduler).__name__,
-            "batch_size": batch_size,
-            **record,
-        }
-        if fallback is not None:
-            extra["oom_fallback_size"] = list(fallback)
-            extra["planned_working_size"] = list(size)
-        return InpaintResult(image=image, strategy=self.params["strategy"], extra=extra)
+        both = self.params["strategy"] == strategies.BOTH_STRATEGIES
+        results = []
+        # "both": one model output, finished twice; the paste-back sample first, its full regeneration after.
+        for strategy in ("paste_back", "full_regeneration") if both else (self.params["strategy"],):
+            image, finished = strategies.finish(
+                request.image, request.mask, full, strategy, self.params["feather"], blend=self.params["blend"],
+            )
+            extra: dict[str, Any] = {
+                "family": self.family,
+                "working_size": list(output.size),
+                "scheduler": type(self._scheduler_holders()[0].scheduler).__name__,
+                "batch_size": batch_size,
+                **record,
+                **finished,
+            }
+            if fallback is not None:
+                extra["oom_fallback_size"] = list(fallback)
+                extra["planned_working_size"] = list(size)
+            results.append(InpaintResult(image=image, strategy=strategy, extra=extra))
+        if both:
+            results[0].also = results[1]
+        return results[0]

@@ -30,12 +30,18 @@ class InpaintResult:
     image: Image.Image  # RGB, same size as the request's image
     strategy: str  # one of builder.schema.STRATEGIES (not "none")
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in the sample's "extra" JSON
+    # The same call's output under the other strategy (backend param ``strategy: both``): a second sample, linked
+    # to this one by its edit id.
+    also: "InpaintResult | None" = None
 
 
 class InpaintBackend(abc.ABC):
     """Subclasses set ``name`` (via the registry) and implement ``inpaint``."""
 
     name: str = ""
+    # Keys of ``params`` the backend records about itself (found out while loading), not constructor arguments:
+    # ``inpaintbench regenerate`` drops them before building the backend again from a row's ``backend_params``.
+    recorded_params: tuple[str, ...] = ()
     # Whether the prompt steers the fill. A backend that ignores it (classical hole filling) can only *remove*
     # an object: the generator then asks for a removal plan, so no sample claims a replacement it never got.
     follows_prompt: bool = True
@@ -54,6 +60,20 @@ class InpaintBackend(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """What goes into ``backend_params``: everything needed to reproduce a call."""
         return {"backend": self.name, **self.params}
+
+    def recipe(self) -> dict[str, Any]:
+        """What made this backend's pixels beyond its params (``builder.recipes``): its class, the libraries,
+        and for model backends the checkpoints' revisions, pipeline and scheduler. Computed once."""
+        if getattr(self, "_recipe", None) is None:
+            from ..recipes import library_versions
+
+            cls = type(self)
+            self._recipe = {"backend_class": f"{cls.__module__}.{cls.__qualname__}", "device": "cpu",
+                            "libraries": library_versions(), **self._model_recipe()}
+        return self._recipe
+
+    def _model_recipe(self) -> dict[str, Any]:
+        return {}
 
     # ---- residency (builder.residency): only backends that hold a model on a device override these -----------
 

@@ -82,6 +82,11 @@ FIELD_DOCS = {
     "width": "image width in pixels (`image`, `mask` and `original` share it)",
     "height": "image height in pixels",
     "extra": "JSON: the mask, plan, backend and normalisation records (schema below)",
+    "edit_id": "the edit the sample comes from (16 hex); two samples share it when one model call gave both "
+               "strategies (backend param `strategy: both`); empty for pristine",
+    "changed_mask": "L, 255 where `image` differs from `original` by more than 8 (of 255) in some channel: where "
+                    "pixels really changed, beside `mask` (where they were asked to); all zero for pristine",
+    "recipe": "JSON: how to make the sample again (schema below); `inpaintbench regenerate` replays it",
     "deceptiveness": "posterior mean of the share of judge trials the edit deceived, in [0, 1]; NaN for pristine or unassessed",
     "deceptiveness_ci_low": "lower end of its 95% interval, in [0, 1]; NaN likewise",
     "deceptiveness_ci_high": "upper end of its 95% interval, in [0, 1]; NaN likewise",
@@ -91,10 +96,12 @@ FIELD_DOCS = {
 
 JSON_COLUMNS_DOC = """`backend_params` (JSON object, keys sorted): `{}` for pristine samples; for an edit, `{"backend": <name>, ...}` with every parameter the backend was built with, enough to reproduce the call. Classical backends carry their few knobs (e.g. `{"backend": "patchmatch", "patch_size": 15}`); diffusion backends carry `model`, `variant`, `steps`, `guidance`, `scheduler`, `strategy`, `feather`, `blend`, `upscale`, `upscale_model`, `upscale_steps`, `dtype`, `device`, `working_long_side`, `max_pixels`, `oom_min_long_side` and their family's own (e.g. `strength`).
 
+`recipe` (JSON object, keys sorted): `format` (1), `key` (the sample's identity its seed is derived from) and `run_seed`, `strategy`; for an edit also `seed` (the generator seed of the call), `backend_class`, `device` (kind), `libraries` (versions of diffusers, transformers, torch, numpy, Pillow, OpenCV, PyPatchMatch, inpaintbench), `call` (`members`: the samples of the same batched model call in call order, `position`: this one's), and for diffusion backends `pipeline_class`, `scheduler` (`class`, full `config`), `dtype` and `models` (each checkpoint as `{"id", "revision"}`: the Hub snapshot's commit, or `{"path", "sha256"}` for a local folder).
+
 `extra` (JSON object, keys sorted):
 
 - `normalisation` (every sample): what loading did to the photo, e.g. `annotation_frame`, `exif_transposed`/`exif_orientation`, `mode_converted`/`mode_conversion`, `icc_profile` (how an embedded colour profile was applied, then dropped), `scale`/`resized_from`/`resized_to`;
-- edits only: `mask` (`mask_variant`, `mask_dilation_pct` asked and `mask_dilation_pct_achieved`, `mask_area_fraction`, `object_pixels`, `variant_pixels`, `mask_pixels`), `negative_prompt`, `planner` (`simple` or `saor`), `plan` (the planner's record: SAOR's `saor_candidates` as `[name, score]` pairs, `saor_removal_reason`, `saor_prompt_writer`; `{}` for `simple`), `backend` (the backend's record of the call: for diffusion backends `family`, `working_size`, `scheduler`, `batch_size`, `resize`, `feather`, `blend`, and `oom_fallback_size`/`planned_working_size`/`oom_batch_split` when memory ran out; `{}` for classical backends)."""
+- edits only: `mask` (`mask_variant`, `mask_dilation_pct` asked and `mask_dilation_pct_achieved`, `mask_area_fraction`, `object_pixels`, `variant_pixels`, `mask_pixels`), `negative_prompt`, `planner` (`simple` or `saor`), `plan` (the planner's record: SAOR's `saor_candidates` as `[name, score]` pairs, `saor_removal_reason`, `saor_prompt_writer`; `{}` for `simple`), `backend` (the backend's record of the call: for diffusion backends `family`, `working_size`, `scheduler`, `batch_size`, `resize`, `feather`, `blend`, and `oom_fallback_size`/`planned_working_size`/`oom_batch_split` when memory ran out; `{}` for classical backends), `changed_mask` (`threshold`, `changed_fraction` of the image, `outside_mask_fraction`: the share of changed pixels outside `mask`)."""
 
 CITATION = """```bibtex
 @misc{inpaintbench,

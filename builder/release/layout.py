@@ -63,7 +63,7 @@ IDENTITY_COLUMNS = (
     "width", "height",
 )
 # Columns an example row in the card leaves out: images (shown by the Hub's viewer) and long JSON.
-EXAMPLE_ROW_SKIPS = ("image", "mask", "original")
+EXAMPLE_ROW_SKIPS = tuple(name for name, feature in FEATURES.items() if getattr(feature, "_type", "") == "Image")
 
 
 class ReleaseLayoutError(ValueError):
