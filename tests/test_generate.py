@@ -322,6 +322,18 @@ def test_a_file_name_outside_the_images_folder_is_a_skip_not_a_read(tmp_path):
     assert result.manifest["counts"]["total"] == 0
 
 
+def test_a_file_name_with_a_nul_byte_is_a_skip_not_a_crash(tmp_path):
+    # os.stat raises ValueError (not OSError) on a NUL: the resume fingerprint used to crash the whole run on it.
+    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=2, bad_inputs=False)
+    coco = json.loads(annotations.read_text())
+    coco["images"][0]["file_name"] = "photo\x00.png"
+    annotations.write_text(json.dumps(coco))
+    result = run_generation(make_config((images_dir, annotations), tmp_path / "out"), progress=False)
+    reasons = [item["reason"] for item in result.manifest["skipped"]["items"] if item["stage"] == "load"]
+    assert len(reasons) == 1 and "contains a NUL byte" in reasons[0], reasons
+    assert result.manifest["counts"]["total"] > 0  # the other photo still made its samples
+
+
 def test_a_backend_that_cannot_load_stops_the_run_before_any_sample(coco_set, tmp_path, capsys):
     # A missing model must end the run at its start with the model named, not become one skip per sample.
     images_dir, annotations = coco_set

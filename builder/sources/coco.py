@@ -100,7 +100,7 @@ class CocoSource(Source):
             path = self._photo_path(file_name)
             try:
                 stat = path.stat() if path is not None else None
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL byte in the name (load skips it)
                 stat = None  # missing now: the load says so; the state still changes if it appears
             state = "missing" if stat is None else f"{stat.st_size}:{stat.st_mtime_ns}"
             digest.update(f"{file_name}\x1e{state}\x1f".encode("utf-8"))
@@ -132,6 +132,9 @@ class CocoSource(Source):
                 f"{label}: image entry in {self.annotations_path} lacks a valid width/height "
                 f"({info.get('width')!r} x {info.get('height')!r})"
             )
+        if self.image_loader is None and "\x00" in file_name:
+            # No file system takes a NUL in a name (os.stat raises ValueError, not OSError): say so, read nothing.
+            return skip(f"{label}: file_name {file_name!r} in {self.annotations_path} contains a NUL byte: not read")
         if self.image_loader is None and self.images_dir is not None and self._photo_path(file_name) is None:
             return skip(
                 f"{label}: file_name {file_name!r} in {self.annotations_path} points outside the images folder "
