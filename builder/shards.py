@@ -1,17 +1,20 @@
 """Parquet shards of samples, written through ``datasets`` with ``builder.schema.FEATURES``, plus their records.
 
 - Images are stored as PNG bytes: lossless (a lossy encoding would be a forensic artefact of its own) and
-  deterministic (PIL writes no timestamp), so a shard's bytes are a function of its samples.
-- One encoder (``encode_png``) for every image column of every label, with one policy: a fixed mode per column
-  (``COLUMN_MODES``), 8-bit, not interlaced, zlib level ``PNG_COMPRESS_LEVEL``, and no chunk but IHDR, IDAT and
-  IEND (no ICC profile, EXIF, text, gamma or pHYs). Anything else is a file-level difference between pristine and
+  deterministic (the encoder writes no timestamp, and its bytes are a function of the pixels), so a shard's bytes
+  are a function of its samples.
+- One encoder (``encode_png``, bytes made by ``builder.png_encoder``) for every image column of every label, with
+  one policy: a fixed mode per column (``COLUMN_MODES``), 8-bit, not interlaced, every row Up-filtered, one zlib
+  stream at the encoder's level, and no chunk but IHDR, one IDAT and IEND (no ICC profile, EXIF, text, gamma or
+  pHYs). Anything else is a file-level difference between pristine and
   inpainted samples that a classifier can learn instead of the edit: the pristine image used to be the source
   photo saved as it was, and PIL copied its ICC profile into the PNG, so only pristine PNGs had an ``iCCP``
   chunk. ``write_shard`` checks every image's bytes against the policy (``png_policy_problem``), so bytes made
   any other way are refused, naming the sample and column. Colours are made right before this, in
   ``builder.image_io`` (a tagged photo is converted to sRGB there).
-- ``Dataset.from_dict(..., features=FEATURES).to_parquet`` embeds the Features in the Parquet schema metadata
-  ("huggingface" key): ``datasets.load_dataset("parquet", data_files=...)`` gives back exactly ``FEATURES``.
+- Written as ``Dataset.from_dict(..., features=FEATURES).to_parquet`` writes them, byte for byte, without its
+  cost (``builder.parquet_shard``): the Features are embedded in the Parquet schema metadata ("huggingface" key),
+  so ``datasets.load_dataset("parquet", data_files=...)`` gives back exactly ``FEATURES``.
 - A shard is written to a temp file, fsynced and renamed (``atomic_io``): it exists complete or not at all.
 - Next to each shard's Parquet, a small JSON *record* (in ``<out>/work/shards/``) says what the shard holds:
   its config hash, work items, sha256, byte size, a per-sample summary (for the manifest's counts) and the
@@ -27,35 +30,37 @@ keep ``samples_per_shard`` near 32-64 there (the Hub suggests Parquet files well
 
 from __future__ import annotations
 
-import io
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import datasets
+import numpy as np
 from PIL import Image
 
+from . import png_encoder
 from .atomic_io import atomic_path, atomic_write_json
 from .digests import file_digest, sha256_file  # noqa: F401  (callers hash through this module too)
+from .parquet_shard import write_parquet
 from .schema import COLUMNS, FEATURES
 
 RECORD_FORMAT = "inpaintbench-shard-record"
 # 2: PNGs from the one metadata-free encoder, photos converted to sRGB. A version-1 shard (pristine PNGs may carry
 # the source photo's ICC profile) is not a complete shard for a resumed run: it is rewritten, never mixed in.
-RECORD_VERSION = 2
+# 3: PNGs from builder.png_encoder (Up filter, libdeflate) instead of PIL's writer (zlib level 6, adaptive
+# filters): same pixels, other bytes, so a version-2 shard is rewritten too rather than mixed into a build.
+RECORD_VERSION = 3
 IMAGE_COLUMNS = tuple(name for name, feature in FEATURES.items() if isinstance(feature, datasets.Image))
 # The per-sample fields a record keeps: what the manifest counts by.
 SUMMARY_FIELDS = ("sample_id", "label", "source", "backend", "category", "strategy", "action", "mask_variant")
 
 
-# The encoding policy (see the module docstring). Level 6 is PIL's and zlib's default: samples that never had
-# metadata keep the bytes they had before the policy was written down.
-PNG_COMPRESS_LEVEL = 6
+# The encoding policy (see the module docstring).
 COLUMN_MODES = {"image": "RGB", "mask": "L", "original": "RGB", "changed_mask": "L"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPES = {"L": 0, "RGB": 2}  # IHDR colour type of each mode, at bit depth 8
-_ZLIB_FLEVEL = 2  # what zlib writes in the stream header's FLEVEL bits for level 6 (2-5: 1, 7-9: 3, 0-1: 0)
 
 if set(COLUMN_MODES) != set(IMAGE_COLUMNS):  # a new image column in the schema needs its mode here
     raise ImportError(f"builder.shards.COLUMN_MODES covers {sorted(COLUMN_MODES)}, the schema's image columns are {IMAGE_COLUMNS}")
@@ -65,12 +70,8 @@ def encode_png(image: Image.Image) -> bytes:
     """The one PNG encoding of a sample image (mode RGB or L): pixels only, fixed options, no metadata."""
     if image.mode not in _PNG_COLOR_TYPES:
         raise ValueError(f"encode_png stores mode RGB or L images, got mode {image.mode}: convert it first")
-    # A fresh image holds the pixels and nothing else: PIL's PNG writer copies info["icc_profile"] and
-    # info["transparency"] of the image it is given into the file.
-    pixels_only = Image.frombytes(image.mode, image.size, image.tobytes())
-    buffer = io.BytesIO()
-    pixels_only.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
-    return buffer.getvalue()
+    # Only the pixels reach the encoder: nothing of the image's info (ICC profile, transparency) can follow them.
+    return png_encoder.encode(np.asarray(image))
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,18 @@ def png_policy_problem(data: bytes, column: str) -> str:
     if header[8] != 8 or header[9] != _PNG_COLOR_TYPES[mode] or header[12] != 0:
         return (f"bit depth {header[8]}, colour type {header[9]}, interlace {header[12]}; column {column!r} holds "
                 f"8-bit {mode} PNGs (colour type {_PNG_COLOR_TYPES[mode]}), not interlaced")
-    first_idat = next(c for c in chunks if c.type == "IDAT")
-    if first_idat.length < 2 or data[first_idat.offset + 1] >> 6 != _ZLIB_FLEVEL:
-        return f"pixels not compressed at zlib level {PNG_COMPRESS_LEVEL} (the stream header says otherwise)"
+    idats = [c for c in chunks if c.type == "IDAT"]
+    if len(idats) != 1:
+        return f"{len(idats)} IDAT chunks (the encoder writes its pixels as one)"
+    stream = data[idats[0].offset : idats[0].offset + idats[0].length]
+    if len(stream) < 2 or stream[1] >> 6 != png_encoder.ZLIB_FLEVEL:
+        return f"pixels not compressed at the encoder's level {png_encoder.LEVEL} (the zlib header says otherwise)"
+    try:  # the first row's filter type: one byte into the stream, decompressed alone
+        first_filter = zlib.decompressobj().decompress(stream, 1)[:1]
+    except zlib.error as error:
+        return f"pixel stream does not decompress ({error})"
+    if first_filter != bytes([png_encoder.UP_FILTER]):
+        return f"first row filtered with type {first_filter.hex() or 'none'}, not {png_encoder.UP_FILTER} (Up)"
     return ""
 
 
@@ -152,16 +162,9 @@ def rows_to_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list]:
 
 def write_shard(rows: Sequence[dict[str, Any]], path: str | Path) -> tuple[str, int]:
     """Write ``rows`` (dicts with every FEATURES column) as one Parquet shard, atomically; returns (sha256, bytes)."""
-    dataset = datasets.Dataset.from_dict(rows_to_columns(rows), features=FEATURES)
-    # to_parquet draws its own progress bar per shard: noise under the generator's bar.
-    bars_were_off = datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()
-    try:
-        with atomic_path(path) as tmp:
-            dataset.to_parquet(str(tmp))
-    finally:
-        if not bars_were_off:
-            datasets.enable_progress_bars()
+    columns = rows_to_columns(rows)
+    with atomic_path(path) as tmp:
+        write_parquet(columns, FEATURES, tmp)
     return file_digest(path)
 
 

@@ -30,9 +30,9 @@ PHOTO_SIZES = ((16, 16), (24, 24), (40, 40), (20, 36), (36, 20))
 
 
 def _png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
+    from inpaintbench.builder.shards import encode_png  # the generator's one encoder: write_shard accepts nothing else
+
+    return encode_png(Image.fromarray(array))
 
 
 def _decoded(png: bytes) -> np.ndarray:
