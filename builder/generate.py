@@ -3,7 +3,9 @@
 Works the same in a plain process and under ``accelerate launch`` with N processes (``accelerate.PartialState``
 is a single process when not launched). Each process writes its own shards; which shards exist and what they hold
 does not depend on N (see ``builder.work``). The main process writes ``manifest.json`` after
-``wait_for_everyone``, from the shard records only.
+``wait_for_everyone``, from the shard records only. Within a process the shards go through a pipeline
+(``builder.shard_pipeline``): one shard's backend calls run on the main thread while a worker thread prepares the
+next shard (photos, masks, plans) and finishes the previous one (rows, PNGs, the shard file and its record).
 
 Output directory layout:
 - ``data/train-XXXXX-of-YYYYY.parquet``: the shards.
@@ -29,6 +31,7 @@ from .config import GenerateConfig
 from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
 from .rank_watchdog import arm as arm_rank_watchdog
+from .shard_pipeline import run_pipeline
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
 from .writer_lock import WriterLock
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
@@ -199,56 +202,63 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
         disable=not (progress and state.is_main_process),
     )
     samples_done = skipped_done = 0
-    with bar:
-        for chunk in mine:
-            record_path = _record_path(out_dir, chunk)
-            items_list = _chunk_items(chunk)
-            if complete_record(out_dir, record_path, config.config_hash, items_list) is not None:
-                reused += 1
-                bar.update(len(chunk.items))
-                continue
-            maker.load_backends()  # only once there is work: a finished run resumes without loading models
-            started = time.perf_counter()
-            residency_before = maker.models.log.as_dict()
-
-            def on_edits(backend: str, done: int, total: int) -> None:
-                bar.set_postfix(samples=samples_done, skipped=skipped_done, shard=f"{backend} {done}/{total}")
-
-            made = maker.shard_samples([(item.source, item.image_id) for item in chunk.items], on_edits)
-            rows, skipped, photos = made.rows, made.skipped, made.photos
-            samples_done += len(rows)
-            skipped_done += len(skipped)
+    todo = []
+    for chunk in mine:
+        if complete_record(out_dir, _record_path(out_dir, chunk), config.config_hash, _chunk_items(chunk)) is not None:
+            reused += 1
             bar.update(len(chunk.items))
-            bar.set_postfix(samples=samples_done, skipped=skipped_done, refresh=False)
-            shard_rel = f"{DATA_DIR}/{chunk.shard_name}"
-            sha256, size = write_shard(rows, out_dir / shard_rel)
-            record = ShardRecord(
-                config_hash=config.config_hash,
-                chunk_index=chunk.index,
-                num_chunks=chunk.num_chunks,
-                path=shard_rel,
-                items=items_list,
-                sha256=sha256,
-                bytes=size,
-                samples=[summarize(row) for row in rows],
-                skipped=skipped,
-                photos=photos,
-            )
-            write_record(record, record_path)
-            written += 1
-            _log(
-                out_dir,
-                {
-                    "shard": shard_rel,
-                    "process": state.process_index,
-                    "seconds": round(time.perf_counter() - started, 3),
-                    "samples": len(rows),
-                    "bytes": size,
-                    # Model builds, moves and evictions during this shard (builder.residency): at most one per
-                    # backend per shard, which is what the issue of fitting the mix on one card asks for.
-                    "residency": _residency_delta(residency_before, maker.models.log.as_dict()),
-                },
-            )
+        else:
+            todo.append(chunk)
+    if todo:
+        maker.load_backends()  # only once there is work: a finished run resumes without loading models
+
+    def prepare(chunk: Chunk):
+        return time.perf_counter(), maker.prepare_shard([(item.source, item.image_id) for item in chunk.items])
+
+    def run(chunk: Chunk, prepared):
+        def on_edits(backend: str, done: int, total: int) -> None:
+            bar.set_postfix(samples=samples_done, skipped=skipped_done, shard=f"{backend} {done}/{total}")
+
+        residency_before = maker.models.log.as_dict()
+        outcomes = maker.run_shard(prepared[1], on_edits)
+        # Model builds, moves and evictions during this shard (builder.residency): at most one per backend per
+        # shard, which is what the issue of fitting the mix on one card asks for.
+        return outcomes, _residency_delta(residency_before, maker.models.log.as_dict())
+
+    def finish(chunk: Chunk, prepared, ran):
+        (started, photos), (outcomes, residency) = prepared, ran
+        made = maker.finish_shard(photos, outcomes)
+        shard_rel = f"{DATA_DIR}/{chunk.shard_name}"
+        sha256, size = write_shard(made.rows, out_dir / shard_rel)
+        record = ShardRecord(
+            config_hash=config.config_hash,
+            chunk_index=chunk.index,
+            num_chunks=chunk.num_chunks,
+            path=shard_rel,
+            items=_chunk_items(chunk),
+            sha256=sha256,
+            bytes=size,
+            samples=[summarize(row) for row in made.rows],
+            skipped=made.skipped,
+            photos=made.photos,
+        )
+        write_record(record, _record_path(out_dir, chunk))
+        # seconds: from the start of the shard's preparation to its record (other shards' stages overlap it).
+        _log(out_dir, {"shard": shard_rel, "process": state.process_index, "samples": len(made.rows),
+                       "seconds": round(time.perf_counter() - started, 3), "bytes": size, "residency": residency})
+        return len(made.rows), len(made.skipped)
+
+    def done(chunk: Chunk, counts: tuple[int, int]) -> None:
+        nonlocal written, samples_done, skipped_done
+        written += 1
+        samples_done += counts[0]
+        skipped_done += counts[1]
+        bar.update(len(chunk.items))
+        bar.set_postfix(samples=samples_done, skipped=skipped_done, refresh=False)
+
+    with bar:
+        # Shard k's backend calls on this thread while a worker prepares shard k+1 and finishes shard k-1.
+        run_pipeline(todo, prepare, run, finish, done)
 
     state.wait_for_everyone()  # every shard is written before the main process reads the records
     if state.num_processes > 1:

@@ -4,7 +4,10 @@ A ``SampleMaker`` lives for a whole process. It makes a shard's samples in three
 photo of the shard is loaded and its edits planned (masks, plans, requests); then the edits run backend by backend,
 so each model is brought onto the accelerator at most once per shard and ``builder.residency`` keeps at most
 ``max_resident_models`` there; then the rows are assembled in photo order. Which backend ran first never changes a
-row: each photo's edits for one backend are one batched call, as they would be photo by photo.
+row: each photo's edits for one backend are one batched call, as they would be photo by photo. The passes are
+also callable one by one (``prepare_shard``, ``run_shard``, ``finish_shard``): ``builder.generate`` runs one
+shard's backend calls while a worker thread prepares the next shard and finishes the previous one
+(``builder.shard_pipeline``); only ``run_shard`` touches the models.
 Nothing here raises for bad data: an unusable photo, an ineligible
 object, a failed mask or a backend raising on one sample each becomes a *skip* record
 ``{stage, source, image_id, object_id, path, reason}`` that ends up in the manifest, and the run goes on.
@@ -176,8 +179,19 @@ class SampleMaker:
     def shard_samples(self, items: list[tuple[str, str]], on_edits=None) -> ShardSamples:
         """The rows and skip records of a shard's photos ``[(source, image_id), ...]``, in photo order.
         ``on_edits(backend_name, edits_done, edits_in_shard)`` is called after each batched call (progress)."""
-        photos = [self._plan_photo(source_name, image_id) for source_name, image_id in items]
-        outcomes = self._run_backends(photos, on_edits)
+        photos = self.prepare_shard(items)
+        return self.finish_shard(photos, self.run_shard(photos, on_edits))
+
+    def prepare_shard(self, items: list[tuple[str, str]]) -> list[_Photo]:
+        """Pass 1: every photo loaded and its edits planned (masks, plans, requests). No backend, no model."""
+        return [self._plan_photo(source_name, image_id) for source_name, image_id in items]
+
+    def run_shard(self, photos: list[_Photo], on_edits=None) -> dict[int, _Outcome]:
+        """Pass 2: every edit of the prepared photos through its backend, backend by backend."""
+        return self._run_backends(photos, on_edits)
+
+    def finish_shard(self, photos: list[_Photo], outcomes: dict[int, _Outcome]) -> ShardSamples:
+        """Pass 3: the rows (PNGs encoded), skip records and photo fingerprints, in photo order."""
         rows: list[dict[str, Any]] = []
         skipped: list[dict[str, Any]] = []
         prints: list[list[str]] = []
