@@ -93,8 +93,8 @@ def test_the_bytes_are_pinned_to_this_format():
     assert hashlib.sha256(png_encoder.encode(pixels[..., 1].copy())).hexdigest() == PINNED_GREY_SHA256
 
 
-PINNED_SHA256 = "b91858b78f9ea48f552ff4ca6b0b2c0ae5f58f3f24802b6ea2a48893deffdad4"
-PINNED_GREY_SHA256 = "0487e37cdc82e2a5e1633ad5d7aa422a8f1dfbaad3cdf7588ba19d65604dcea3"
+PINNED_SHA256 = "ff1eaed4642b075c07134349ebdb92e5f50f365f97ab9f944d79128f39c50e4f"
+PINNED_GREY_SHA256 = "2f98db23e46362f884e194a18e4fc4a0926605f5760b2c6e7627edbeb1eb971e"
 
 
 @pytest.mark.parametrize(
