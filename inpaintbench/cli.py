@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "inpaintbench.builder.release_cli",
     "inpaintbench.builder.audit_cli",
     "inpaintbench.builder.assess_cli",
+    "inpaintbench.builder.train_inpainter_cli",
     "inpaintbench.space.cli",
     "inpaintbench.harness.cli",
     "inpaintbench.harness.train_cli",
