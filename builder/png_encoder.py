@@ -38,7 +38,8 @@ COLOR_TYPES = {1: 0, 3: 2}  # channels -> IHDR colour type (greyscale, truecolou
 
 
 def _chunk(kind: bytes, data) -> bytes:
-    return b"".join((struct.pack(">I", len(data)), kind, data, struct.pack(">I", deflate.crc32(data, deflate.crc32(kind)))))
+    crc = deflate.crc32(data, deflate.crc32(kind))  # over the chunk type and data, as PNG wants
+    return b"".join((struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)))
 
 
 def filtered_rows(pixels: np.ndarray) -> np.ndarray:
