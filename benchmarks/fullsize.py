@@ -168,8 +168,11 @@ def probe_steps(family: str, params: dict, size, extra: int) -> tuple[int, int]:
     """The smallest step count with at least one denoiser call (SDXL at strength 0.99 needs 2), and that plus
     ``extra``: the two step counts that are timed."""
     for low in range(1, 5):
-        if flops_for(family, params, low, size).denoiser_calls >= 1:
-            return low, low + extra
+        try:
+            if flops_for(family, params, low, size).denoiser_calls >= 1:
+                return low, low + extra
+        except ValueError:  # SDXL's pipeline refuses a call that strength leaves without a step
+            continue
     raise RuntimeError(f"{family}: no denoiser call with up to 4 steps")
 
 
@@ -224,8 +227,13 @@ def main() -> None:
                              "(the .json beside --out), so families can be measured one at a time")
     args = parser.parse_args()
 
+    import diffusers
+
     from inpaintbench.builder.backends.diffusion_common import resolve_device
     from inpaintbench.builder.config import GenerateConfig
+
+    # The meta-device FLOP runs move VAEs between dtypes as the SDXL pipeline does; diffusers warns each time.
+    diffusers.utils.logging.set_verbosity_error()
 
     device = resolve_device(args.device)
     cuda = device.startswith("cuda")
