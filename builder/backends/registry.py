@@ -108,6 +108,7 @@ BACKENDS: Registry[InpaintBackend] = Registry(
         "flux_fill": "inpaintbench.builder.backends.flux",
         "controlnet_inpaint": "inpaintbench.builder.backends.controlnet",
         "auto_inpaint": "inpaintbench.builder.backends.auto",
+        "learned_inpaint": "inpaintbench.builder.backends.learned",
     },
 )
 LAZY_BACKENDS = BACKENDS.lazy  # the same dict, not a copy
