@@ -19,6 +19,7 @@ the same pixels make the same sample.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 from pathlib import Path
@@ -35,7 +36,16 @@ _LIBRARIES = {
 MODEL_PARAMS = ("model", "controlnet", "prior", "upscale_model")
 
 
+@functools.cache  # package metadata is read once per process (~40 ms a call), not per sample
+def _library_versions() -> tuple[tuple[str, str | None], ...]:
+    return tuple(_read_versions().items())
+
+
 def library_versions() -> dict[str, str | None]:
+    return dict(_library_versions())
+
+
+def _read_versions() -> dict[str, str | None]:
     """Installed versions (from package metadata: nothing is imported), ``None`` for one not installed."""
     versions: dict[str, str | None] = {}
     for name, distributions in _LIBRARIES.items():
