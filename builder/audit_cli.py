@@ -76,6 +76,14 @@ def report(result: dict, what: str) -> str:
             verdict = "ABOVE THE BOUND" + (f" ({z:.1f} chance sds above 0.5)" if z is not None else "")
         top = ", ".join(entry["top_features"]) or "none (no feature used)"
         lines.append(f"  {name}: AUC {entry['auc']:.3f} over {entry['n']} samples, {verdict}; top features: {top}")
+        if entry.get("noncanonical") is not None:
+            counts = entry["noncanonical"]
+            lines.append(f"    files not the canonical encoding of their pixels: {counts['pristine']} pristine, "
+                         f"{counts['inpainted']} inpainted")
+        compressibility = (entry.get("pixel_compressibility") or {}).get("auc")
+        if compressibility is not None:
+            lines.append(f"    pixel compressibility (sizes alone; a property of the pixels, never a failure): "
+                         f"AUC {compressibility:.3f}")
     lines.append("passed: the image files do not give the label away beyond the bound" if result["passed"] else
                  "FAILED: the image files give the label away (a file-level shortcut); see the top features")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from inpaintbench.builder.ids import recompute_sample_id
 from inpaintbench.builder.release.audit import (
     DEFAULT_AUC_BOUND,
     FEATURE_NAMES,
+    SIZE_FEATURES,
     AuditInputError,
     ShortcutAuditError,
     audit_generator_output,
@@ -248,7 +249,8 @@ def test_the_same_rows_through_the_one_encoder_pass(clean_output):
     assert result["passed"] is True
     assert check_audit(result, None)["override_reason"] is None
     assert set(result) == {"bound", "classifier", "features", "folds", "configs", "passed", "override_reason", "min_z"}
-    assert set(entry) == {"auc", "n", "top_features", "chance_sd", "z"}
+    assert set(entry) == {"auc", "n", "top_features", "chance_sd", "z", "noncanonical", "pixel_compressibility"}
+    assert entry["noncanonical"] == {"pristine": 0, "inpainted": 0}
 
 
 def test_an_auc_above_the_bound_that_noise_explains_fails_nothing():
@@ -279,7 +281,9 @@ def odd_sized_pristine_photos():
 @pytest.mark.parametrize(
     "name, rows, expected_features",
     [
-        ("compress_level 9 for inpainted", lambda: rows_encoded(inpainted_png=png_at_level(9)), {"zlib_level_bits"}),
+        # Non-canonical files keep their sizes where canonical ones have NOT_APPLICABLE: those tell it too.
+        ("compress_level 9 for inpainted", lambda: rows_encoded(inpainted_png=png_at_level(9)),
+         {"zlib_level_bits", "noncanonical_encoding", *SIZE_FEATURES}),
         ("pristine-only odd sizes", odd_sized_pristine_photos,
          {"width", "height", "width_mod8", "width_mod16", "width_mod64", "height_mod8", "height_mod16", "height_mod64"}),
         # Any PNG-only feature (-1 for a JPEG) tells the format as well as format_png does.
@@ -295,14 +299,73 @@ def test_other_file_level_shortcuts_are_found(tmp_path, name, rows, expected_fea
     assert expected_features & set(entry["top_features"][:2]), (name, entry)
 
 
-def test_a_flat_fill_leaks_through_bytes_per_pixel(tmp_path):
+def test_a_flat_fill_is_reported_as_pixel_compressibility_and_fails_nothing_when_files_are_canonical(tmp_path):
     """Not a storage difference but the edit itself: a flat fill in noise compresses better. The one encoder
-    cannot remove that; the audit reports it with the feature that carries it. (Photos alike in how they
-    compress: where they differ as much as rows_encoded's default, the fill's few percent drown in that.)"""
+    cannot remove that, and any pixel detector sees it in the pixels: the audit reports it under
+    pixel_compressibility with the feature that carries it, and the verdict leaves canonical files' sizes out.
+    (Photos alike in how they compress: where they differ as much as rows_encoded's default, the fill's few
+    percent drown in that.) The attack beside it: the same pixels stored by another encoder keep their sizes in
+    the verdict, and it is refused."""
     rows = rows_encoded(size=16, levels=16, noise_fill=False)
-    entry = audit_generator_output(write_generator_output(tmp_path / "gen", rows, rows_per_shard=30))["configs"]["default"]
-    assert entry["auc"] > DEFAULT_AUC_BOUND
-    assert {"bytes_per_pixel", "idat_first_bytes", "idat_last_bytes", "idat_max_bytes"} & set(entry["top_features"][:1])
+    result = audit_generator_output(write_generator_output(tmp_path / "gen", rows, rows_per_shard=30))
+    entry = result["configs"]["default"]
+    assert entry["pixel_compressibility"]["auc"] > 0.8
+    assert set(SIZE_FEATURES) & set(entry["pixel_compressibility"]["top_features"][:1])
+    assert entry["auc"] <= DEFAULT_AUC_BOUND and result["passed"] is True
+    assert not set(SIZE_FEATURES) & set(entry["top_features"])
+
+    for row in rows:  # every file, both labels, through PIL: none is canonical, so sizes stay in the verdict
+        row["image"] = png_at_level(6)(Image.fromarray(pixels(row["image"])))
+    stored = audit_generator_output(write_unguarded_generator_output(tmp_path / "pil", rows))
+    entry = stored["configs"]["default"]
+    assert entry["noncanonical"] == {"pristine": 40, "inpainted": 80}
+    assert entry["auc"] > 0.8 and stored["passed"] is False
+    assert set(SIZE_FEATURES) & set(entry["top_features"][:1])
+
+
+def test_another_filter_for_one_label_is_caught_by_the_canonical_check_alone(tmp_path):
+    """The storage leak no header shows: inpainted files deflated by the same libdeflate level (same zlib header
+    bits, one IDAT, same chunks) after another PNG filter. Only the canonical check tells them apart; the attack
+    beside it: with that feature ignored, the audit passes them."""
+    import struct
+
+    import deflate
+
+    from inpaintbench.builder import png_encoder
+
+    def sub_filtered(image: Image.Image) -> bytes:
+        array = np.asarray(image)
+        height, width = array.shape[:2]
+        rows_ = array.reshape(height, -1)
+        lines = np.empty((height, rows_.shape[1] + 1), np.uint8)
+        lines[:, 0] = 1  # Sub: each byte minus the byte 3 to its left
+        lines[:, 1:4] = rows_[:, :3]
+        np.subtract(rows_[:, 3:], rows_[:, :-3], out=lines[:, 4:])
+        header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+        idat = deflate.zlib_compress(lines, png_encoder.LEVEL)
+        return b"".join((png_encoder.SIGNATURE, png_encoder._chunk(b"IHDR", header), png_encoder._chunk(b"IDAT", idat),
+                         png_encoder._chunk(b"IEND", b"")))
+
+    rows = rows_encoded(inpainted_png=sub_filtered)
+    assert all(pixels(r["image"]).shape == pixels(r["original"]).shape for r in rows)  # a valid PNG of the pixels
+    output = write_unguarded_generator_output(tmp_path / "gen", rows)
+    result = audit_generator_output(output)
+    entry = result["configs"]["default"]
+    assert entry["noncanonical"] == {"pristine": 0, "inpainted": 80}
+    assert entry["auc"] > 0.95 and result["passed"] is False
+    # The flag, or the sizes it leaves in (a canonical file's are NOT_APPLICABLE): the same fact.
+    assert entry["top_features"][0] in {"noncanonical_encoding", *SIZE_FEATURES}
+
+    from inpaintbench.builder.release import audit
+
+    flag = FEATURE_NAMES.index("noncanonical_encoding")
+    raw = [audit.raw_file_features(r["image"]) for r in rows]  # what the audit saw before this check
+    headers_only = np.asarray([[0.0 if i == flag or FEATURE_NAMES[i] in SIZE_FEATURES else v for i, v in enumerate(f)]
+                               for f in raw])
+    labels = np.asarray([r["label"] for r in rows])
+    photos = [f"{r['source']}\x00{r['source_image_id']}" for r in rows]
+    blind = audit.cross_validated_auc(headers_only, labels, photos, 5, 0)
+    assert blind["auc"] <= DEFAULT_AUC_BOUND
 
 
 def test_too_few_photos_is_not_auditable_and_fails_nothing(tmp_path):

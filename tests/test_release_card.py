@@ -98,7 +98,9 @@ def fixture_summary(new_keys: bool, sources=("embedded",), assessment: bool = Fa
         summary["duplicates"] = {"method": "sha256 of pixels; 64-bit pHash", "phash_max_distance": 6, "exact_groups": 1,
                                  "near_groups": 2, "photos_in_groups": 5}
         summary["shortcut_audit"] = {"bound": 0.6, "classifier": "logistic regression", "features": ["has_iccp", "bytes_per_pixel"],
-                                     "folds": 5, "configs": {"default": {"auc": 0.512, "n": 9, "top_features": ["has_iccp"]},
+                                     "folds": 5, "configs": {"default": {"auc": 0.512, "n": 9, "top_features": ["has_iccp"],
+                                                                                   "noncanonical": {"pristine": 0, "inpainted": 1},
+                                                                                   "pixel_compressibility": {"auc": 0.734}},
                                                                        "paste_back": {"auc": None, "n": 6, "top_features": [], "reason": "not auditable: 1 photo"}},
                                      "passed": True, "override_reason": None}
         summary["example_row"] = {"sample_id": "embedded-astronaut-0123456789abcdef", "label": 1, "source": "embedded",
@@ -314,7 +316,8 @@ def test_sections_from_the_new_summary_keys():
         "near-identical by perceptual hash (at most 6 bits apart)", "1 group(s) of identical and 2 group(s) of near-identical photos, 5 photos",
         "## File-level shortcut audit", "Classifier: `logistic regression`.", "File properties: `has_iccp`, `bytes_per_pixel`.",
         "over 5 folds grouped by source photo",
-        "| `default` | 0.512 | - | 9 | `has_iccp` |", "| `paste_back` | not measured | - | 6 | not auditable: 1 photo |",
+        "| `default` | 0.512 | - | 9 | 0 / 1 | 0.734 | `has_iccp` |",
+        "| `paste_back` | not measured | - | 6 | - | - | not auditable: 1 photo |",
         "no file-level shortcut was found", "## Personal and sensitive information",
         "`astronaut`", "no consent", "To have a photo removed", "## Bias, risks and limitations",
         "### Limitations and misuse risk", "Images are stored losslessly", "### Bias",

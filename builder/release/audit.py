@@ -37,6 +37,19 @@ its AUC is above the bound and ``MIN_Z`` null sds above chance (both recorded pe
 every sample of a class (another format, compression level, size) score 1.0, a profile on 3 in 8 pristine
 PNGs 0.70 (tests/test_release_audit.py).
 
+Storage versus content. Compressed sizes (``SIZE_FEATURES``: bytes per pixel, IDAT lengths) mix two things: how
+a file was stored, and how well its pixels compress. The second is the edit itself (a smooth classical fill in a
+noisy photo compresses better), visible to any detector through the pixels alone; refusing it refuses the edit,
+and on small builds it is mostly noise (a 24-sample build of 8 synthetic photos scored 0.53-0.74 over four
+seeds under PIL's zlib 6 and under our encoder alike). So the audit first asks of every PNG whether it is the
+canonical encoding of its own pixels: ``png_encoder.encode(decoded pixels) == bytes`` (feature
+``noncanonical_encoding``). A canonical file's bytes are a function of its pixels, so its sizes carry nothing a
+pixel detector does not see: they are left out (``NOT_APPLICABLE``) of the verdict's features. A non-canonical
+file keeps them, and the flag itself is a feature: a label encoded another way, even with the same header bits
+and chunk list (another filter, another deflate setting), is told apart by the flag alone. Pixel
+compressibility is still measured and reported, under ``"pixel_compressibility"`` (the same cross-validation on
+``SIZE_FEATURES`` of every file), and fails nothing: it is a property of the pixels, for the card to state.
+
 Reading: only the columns image (its bytes), label, source and source_image_id, in record batches, so memory
 stays bounded by a batch whatever the file size. Errors name the file (and row) and what is wrong.
 """
@@ -81,8 +94,12 @@ FEATURE_NAMES = (
     "width_mod8", "width_mod16", "width_mod64", "height_mod8", "height_mod16", "height_mod64",
     "bytes_per_pixel",
     "zlib_level_bits", "zlib_window_bits", "num_idat", "idat_first_bytes", "idat_last_bytes", "idat_max_bytes",
+    "noncanonical_encoding",
 )
-NOT_APPLICABLE = -1.0  # a PNG-only feature of a file that is not a PNG
+NOT_APPLICABLE = -1.0  # a PNG-only feature of a file that is not a PNG; a size feature of a canonical PNG
+# Functions of the pixels once a file is the canonical encoding of them (see "Storage versus content").
+SIZE_FEATURES = ("bytes_per_pixel", "idat_first_bytes", "idat_last_bytes", "idat_max_bytes")
+_SIZE_COLUMNS = [FEATURE_NAMES.index(name) for name in SIZE_FEATURES]
 
 
 class AuditInputError(ValueError):
@@ -107,10 +124,44 @@ class ShortcutAuditError(Exception):
         )
 
 
-def file_features(data: bytes) -> list[float]:
-    """``FEATURE_NAMES`` of one image file's bytes (headers and chunk list only: no pixel is decoded).
+def is_canonical_png(data: bytes) -> bool:
+    """Whether ``data`` is exactly what the one sample encoder (``builder.png_encoder``) writes for the pixels it
+    decodes to. False for any file it cannot decode as 8-bit L or RGB."""
+    from PIL import Image
+
+    from .. import png_encoder
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG" or image.mode not in ("L", "RGB"):
+                return False
+            pixels = np.asarray(image)
+    except Exception:  # noqa: BLE001 - any undecodable file is simply not canonical; file_features names it
+        return False
+    return png_encoder.encode(pixels) == data
+
+
+def file_features(data: bytes, canonical: bool | None = None) -> list[float]:
+    """``FEATURE_NAMES`` of one image file's bytes: headers and chunk list, plus whether the file is the canonical
+    encoding of its pixels (``canonical``; computed by decoding when not given). A canonical file's
+    ``SIZE_FEATURES`` are ``NOT_APPLICABLE``: they are functions of its pixels.
 
     ValueError when the bytes are neither a well-formed PNG nor an image PIL can read the header of."""
+    return _mask_sizes(raw_file_features(data), is_canonical_png(data) if canonical is None else canonical)
+
+
+def _mask_sizes(values: list[float], canonical: bool) -> list[float]:
+    values = list(values)
+    values[FEATURE_NAMES.index("noncanonical_encoding")] = 0.0 if canonical else 1.0
+    if canonical:
+        for column in _SIZE_COLUMNS:
+            values[column] = NOT_APPLICABLE
+    return values
+
+
+def raw_file_features(data: bytes) -> list[float]:
+    """``FEATURE_NAMES`` of one image file's bytes from its headers and chunk list only (no pixel decoded; sizes
+    kept whatever the encoding; ``noncanonical_encoding`` left 0)."""
     from ..shards import PNG_SIGNATURE  # here, not at the top: the CLI's parser imports this module (no datasets)
 
     values = dict.fromkeys(FEATURE_NAMES, 0.0)
@@ -168,8 +219,9 @@ def _other_format_features(data: bytes, values: dict[str, float]) -> tuple[int, 
     return width, height, mode
 
 
-def read_audit_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(features [n x len(FEATURE_NAMES)], labels, photo keys) of one Parquet file of FEATURES rows."""
+def read_audit_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """(raw features [n x len(FEATURE_NAMES)] (``raw_file_features``), labels, photo keys, canonical flags) of one
+    Parquet file of FEATURES rows."""
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -183,7 +235,7 @@ def read_audit_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[s
     missing = [c for c in READ_COLUMNS if c not in names]
     if missing:
         raise AuditInputError(f"{path}: missing column(s) {missing}; the audit reads {list(READ_COLUMNS)}")
-    features, labels, photos, row = [], [], [], 0
+    features, labels, photos, canonical, row = [], [], [], [], 0
     batches = parquet.iter_batches(batch_size=256, columns=list(READ_COLUMNS))
     while True:
         try:
@@ -204,14 +256,15 @@ def read_audit_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[s
             if not data:
                 raise AuditInputError(f"{path}: row {row}: the image has no bytes (a path-only image has no file to audit)")
             try:
-                features.append(file_features(data))
+                features.append(raw_file_features(data))
             except ValueError as error:
                 raise AuditInputError(f"{path}: row {row}: image bytes unreadable: {error}") from None
+            canonical.append(is_canonical_png(data))
             labels.append(label)
             photos.append(f"{source}\x00{image_id}")
             row += 1
     matrix = np.asarray(features, float).reshape(-1, len(FEATURE_NAMES))
-    return matrix, np.asarray(labels, int), photos
+    return matrix, np.asarray(labels, int), photos, np.asarray(canonical, bool)
 
 
 def audit_release_files(
@@ -225,10 +278,20 @@ def audit_release_files(
     configs = {}
     for name, paths in files_by_config.items():
         parts = [read_audit_columns(p) for p in paths]
-        features = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURE_NAMES)))
+        raw = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, len(FEATURE_NAMES)))
         labels = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, int)
         photos = [key for p in parts for key in p[2]]
-        configs[name] = cross_validated_auc(features, labels, photos, folds, seed)
+        canonical = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, bool)
+        features = np.asarray([_mask_sizes(row, flag) for row, flag in zip(raw, canonical)]).reshape(raw.shape)
+        entry = cross_validated_auc(features, labels, photos, folds, seed)
+        entry["noncanonical"] = {"pristine": int((~canonical & (labels == 0)).sum()),
+                                 "inpainted": int((~canonical & (labels == 1)).sum())}
+        # The pixels' own compressibility (never a failure): every file's sizes, nothing else.
+        sizes_only = np.where(np.isin(np.arange(len(FEATURE_NAMES)), _SIZE_COLUMNS), raw, 0.0)
+        compressibility = cross_validated_auc(sizes_only, labels, photos, folds, seed)
+        entry["pixel_compressibility"] = {k: compressibility.get(k) for k in ("auc", "z", "top_features", "reason")
+                                          if k in compressibility}
+        configs[name] = entry
     return {
         "bound": float(bound),
         "classifier": CLASSIFIER,

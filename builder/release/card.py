@@ -469,7 +469,8 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
     audit = summary.get("shortcut_audit")
     if audit is None:
         return []
-    rows = ["| config | out-of-fold ROC AUC | chance sd | n | most telling file properties |", "|---|---:|---:|---:|---|"]
+    rows = ["| config | out-of-fold ROC AUC | chance sd | n | non-canonical files (pristine / inpainted) "
+            "| pixel compressibility AUC | most telling file properties |", "|---|---:|---:|---:|---:|---:|---|"]
     for name, block in audit["configs"].items():
         # A config with too few photos of a class cannot be cross-validated by photo: the audit says why.
         auc = "not measured" if block["auc"] is None else f"{block['auc']:.3f}"
@@ -477,7 +478,12 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
         if block["auc"] is None and block.get("reason"):
             telling = block["reason"]
         sd = f"{block['chance_sd']:.3f}" if block.get("chance_sd") is not None else "-"
-        rows.append(f"| `{name}` | {auc} | {sd} | {block['n']} | {telling} |")
+        # Releases audited before the canonical check have neither key: "-".
+        noncanonical = block.get("noncanonical")
+        noncanonical = f"{noncanonical['pristine']} / {noncanonical['inpainted']}" if noncanonical else "-"
+        compressibility = (block.get("pixel_compressibility") or {}).get("auc")
+        compressibility = "-" if compressibility is None else f"{compressibility:.3f}"
+        rows.append(f"| `{name}` | {auc} | {sd} | {block['n']} | {noncanonical} | {compressibility} | {telling} |")
     min_z = audit.get("min_z")
     rule = f"AUC <= {audit['bound']}" + (f", or within {min_z:g} chance sds of 0.5" if min_z else "")
     if audit["passed"]:
@@ -501,7 +507,12 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
             + ", ".join(f"`{f}`" for f in audit["features"])
             + ". An AUC near 0.5 means "
             "the files carry no shortcut (a detector cannot score by reading, say, a PNG chunk that only one class has); "
-            "near 1 means they do."
+            "near 1 means they do. A file that is byte for byte the canonical encoding of its own pixels (the one "
+            "sample encoder's output for them) has compressed sizes that are a function of its pixels, so those "
+            "sizes are left out of the verdict; a non-canonical file keeps them and is flagged. The pixel "
+            "compressibility AUC is the same classifier on every file's sizes alone: how well the pixels compress "
+            "tells the labels apart that well (a smooth fill compresses better). It is a property of the pixels, "
+            "which any pixel detector sees, reported and never a failure."
         ),
         "\n".join(rows),
         verdict,
