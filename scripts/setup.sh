@@ -29,6 +29,13 @@ if [ "${1:-}" = "test" ]; then
         $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null || \
             echo "warning: could not install chromium; the browser test will be skipped" >&2
     fi
+    # The learned inpainter's training photos (docs/learned_inpainter.md) are opencv-doc's sample images; its
+    # tests check them against the listed hashes and train a few steps on them.
+    if [ ! -d /usr/share/doc/opencv-doc/examples/data ]; then
+        SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+        $SUDO apt-get update -qq && $SUDO apt-get install -y -qq opencv-doc >/dev/null || \
+            echo "warning: could not install opencv-doc; the learned inpainter's training tests will fail" >&2
+    fi
 else
     $PIP install -q -e .
 fi
