@@ -7,6 +7,7 @@ Real backends (the classical ones and tiny random-weight diffusers pipelines) th
 from __future__ import annotations
 
 import io
+import os
 import json
 import shutil
 import subprocess
@@ -183,3 +184,24 @@ def test_every_other_diffusion_family_regenerates_bit_identically(tmp_path, tiny
     for row in rows:
         report = regenerate(row["sample_id"], out, tmp_path / "regen")
         assert report.identical and report.environment_differences == [], (row["sample_id"], report)
+
+
+def test_a_scheduler_config_is_recorded_with_the_same_bytes_in_every_process():
+    """diffusers builds a loaded scheduler's ``_use_default_values`` from a set, so its order follows the process's
+    hash seed; the recipe sorts it. Two processes under other PYTHONHASHSEEDs write the same recipe bytes; the attack
+    beside it: diffusers' raw config differs between them (what benchmarks/residency.py caught: the same samples,
+    other recipe bytes)."""
+    script = (
+        "import json; from diffusers import UniPCMultistepScheduler as S; "
+        "from inpaintbench.builder.backends.diffusion_common import scheduler_config; "
+        "s = S.from_config(S().config); "
+        "print(json.dumps(dict(s.config))); print(json.dumps(scheduler_config(s)))"
+    )
+    outputs = []
+    for hash_seed in ("1", "2", "3", "4"):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs.append(done.stdout.splitlines()[-2:])
+    assert len({raw for raw, _ in outputs}) > 1, "diffusers' order did not vary: the attack shows nothing"
+    assert len({recorded for _, recorded in outputs}) == 1

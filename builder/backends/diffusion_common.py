@@ -298,7 +298,7 @@ class DiffusionBackend(InpaintBackend):
         scheduler = self._scheduler_holders()[0].scheduler
         return {
             "pipeline_class": type(self.pipeline).__name__,
-            "scheduler": {"class": type(scheduler).__name__, "config": dict(scheduler.config)},
+            "scheduler": {"class": type(scheduler).__name__, "config": scheduler_config(scheduler)},
             "dtype": str(self.torch_dtype).split(".")[-1],
             "device": self.device.split(":")[0],
             "models": models_of(self.params),
@@ -389,3 +389,14 @@ class DiffusionBackend(InpaintBackend):
         if both:
             results[0].also = results[1]
         return results[0]
+
+
+def scheduler_config(scheduler) -> dict[str, Any]:
+    """A scheduler's config as the recipe stores it: diffusers' own, with ``_use_default_values`` sorted. diffusers
+    builds that list from a set, so its order follows the process's string hash seed: unsorted, two processes
+    writing the same sample wrote different recipe bytes (found by benchmarks/residency.py, whose two builds run in
+    two processes)."""
+    config = dict(scheduler.config)
+    if isinstance(config.get("_use_default_values"), list):
+        config["_use_default_values"] = sorted(config["_use_default_values"])
+    return config
