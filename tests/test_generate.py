@@ -68,7 +68,7 @@ def test_shards_load_with_the_schema_and_match_the_manifest(built, tmp_path):
     assert len(set(dataset["sample_id"])) == len(dataset)
     assert manifest["counts"]["by_label"] == dict(sorted(Counter(LABEL_NAMES[v] for v in dataset["label"]).items()))
     assert manifest["counts"]["by_backend"] == dict(sorted(Counter(dataset["backend"]).items()))
-    assert set(manifest["counts"]["by_backend"]) >= {"none", "opencv_telea", "opencv_ns", "patchmatch"}
+    assert set(manifest["counts"]["by_backend"]) >= {"none", "opencv_telea", "opencv_ns", "patchmatch", "learned_inpaint"}
     assert manifest["config_hash"] == config.config_hash and manifest["seed"] == config.seed
     assert manifest["work"] == {"images": 10, "shards": 4}
     for shard in manifest["shards"]:

@@ -224,3 +224,21 @@ def test_a_benchmark_photo_or_its_near_copy_is_refused_for_training(tmp_path):
 def test_missing_training_photo_names_the_file_and_the_package(tmp_path):
     with pytest.raises(photo_sets.TrainingPhotoError, match=r"data/aero1\.jpg: training photo missing.*opencv-doc"):
         photo_sets.load_photo(tmp_path, "data/aero1.jpg")
+
+
+def test_the_default_mix_runs_it_and_the_default_splits_hold_it_out():
+    """Issue 14: the default benchmark has an AI generator in it, and the default release tests detectors trained
+    on classical fills on it (test_ood_backend), never training on it."""
+    from inpaintbench.builder.config import GenerateConfig
+    from inpaintbench.builder.release.splits import EXCLUDED, TRAINING_SPLIT, default_split_config_path, load_split_config
+
+    assert "learned_inpaint" in [spec.name for spec in GenerateConfig().backends]
+    splits = load_split_config(default_split_config_path())
+    assert splits.held_out_split("embedded", "learned_inpaint") == "test_ood_backend"
+    assert splits.held_out_split("embedded", "opencv_telea") is None
+    photos = [f"photo{i}" for i in range(200)]
+    assigned = splits.assign_many(["embedded"] * 200, photos, ["learned_inpaint"] * 200)
+    assert set(assigned) == {"test_ood_backend", EXCLUDED}  # never in train, validation or test
+    # Its edits of train photos are left out, not trained on: the photo is in train for the other backends.
+    in_domain = splits.assign_many(["embedded"] * 200, photos, ["opencv_telea"] * 200)
+    assert all((a == EXCLUDED) == (d == TRAINING_SPLIT) for a, d in zip(assigned, in_domain))
