@@ -107,6 +107,8 @@ def _encode_decode(image: np.ndarray, fmt: str, **options: Any) -> np.ndarray:
 
 @PERTURBATIONS.register(IDENTITY)
 class Identity(Perturbation):
+    """The image as submitted: the clean track every perturbed one is compared with."""
+
     param_help = "takes no parameter"
 
     def parse_param(self, param, spec):

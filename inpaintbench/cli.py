@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "inpaintbench.space.cli",
     "inpaintbench.harness.cli",
     "inpaintbench.harness.train_cli",
+    "inpaintbench.list_cli",
 ]
 
 

@@ -36,11 +36,15 @@ class _OpenCVBackend(InpaintBackend):
 
 @register_backend("opencv_telea")
 class TeleaBackend(_OpenCVBackend):
+    """OpenCV's fast-marching inpainting (Telea 2004): each hole pixel a weighted average of known neighbours."""
+
     flag = cv2.INPAINT_TELEA
 
 
 @register_backend("opencv_ns")
 class NavierStokesBackend(_OpenCVBackend):
+    """OpenCV's Navier-Stokes inpainting (Bertalmio et al. 2001): isophotes carried into the hole by fluid dynamics."""
+
     flag = cv2.INPAINT_NS
 
 
