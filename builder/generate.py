@@ -148,7 +148,7 @@ def make_state():
     if state.num_processes != world_size:
         raise RuntimeError(
             f"launched as {world_size} processes (WORLD_SIZE) but accelerate set up {state.num_processes}; "
-            "for CPU processes set ACCELERATE_USE_CPU=1 (see DEVELOPING.md / NOTES.md for the launch flags)"
+            "for CPU processes set ACCELERATE_USE_CPU=1 and pass --multi_gpu (docs/generation.md, section Launching)"
         )
     return state
 

@@ -30,7 +30,7 @@ def make_state():
     if state.num_processes != world_size():
         raise RuntimeError(
             f"launched as {world_size()} processes (WORLD_SIZE) but accelerate set up {state.num_processes}; "
-            "for CPU processes set ACCELERATE_USE_CPU=1 and pass --multi_gpu (see NOTES.md)"
+            "for CPU processes set ACCELERATE_USE_CPU=1 and pass --multi_gpu (docs/generation.md, section Launching)"
         )
     return state
 
@@ -57,7 +57,7 @@ def launch_command(num_processes: int, cli_args: list[str]) -> tuple[list[str], 
     except ImportError:
         has_cuda = False
     if not has_cuda:
-        env["ACCELERATE_USE_CPU"] = "1"  # gloo CPU processes; see NOTES.md on why --cpu alone starts one
+        env["ACCELERATE_USE_CPU"] = "1"  # gloo CPU processes; --cpu alone would start one (docs/generation.md, section Launching)
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "inpaintbench.cli", *cli_args]
     return cmd, env
