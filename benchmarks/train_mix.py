@@ -258,6 +258,23 @@ def _domain_tables(final: dict[str, dict], picked: float, titles: dict[str, str]
     return lines
 
 
+def _backend_table(final: dict[str, dict], picked: float, trained_on: list[str]) -> list[str]:
+    """One row per generator and detector from the harness's backend breakdown (every row also holds all pristine
+    photos, so image AUC is defined): which held-out generator is hard is what the pooled out-of-domain part hides.
+    No intervals: the breakdown has none."""
+    lines = ["| backend | trained on it | detector | images (forged/pristine) | " + " | ".join(TABLE_METRICS) + " |",
+             "|---|---|---|---|" + "---|" * len(TABLE_METRICS)]
+    backends = sorted({b for results in final.values() for b in (results.get("breakdowns") or {}).get("backend", {})})
+    for backend in backends:
+        for name, results in final.items():
+            metrics = (results.get("breakdowns") or {}).get("backend", {}).get(backend)
+            if metrics:
+                label = f"trained (share {picked:g})" if name == "trained" else name
+                lines.append(f"| {backend} | {'yes' if backend in trained_on else 'no'} | {label} | {_counts(metrics)} | "
+                             + " | ".join(_cell(metrics.get(m)) for m in TABLE_METRICS) + " |")
+    return lines + [""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(REPO / "configs/train_mix.yaml"))
@@ -359,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             "in_domain": "seen backends, photos never trained on + all pristine photos",
             "out_of_domain": f"held-out backend {', '.join(sorted(held_out))} + all pristine photos",
         })
+        lines += ["### by generator (CV pooled predictions; each row with all pristine photos)", ""]
+        lines += _backend_table(final["cv"], picked, backends)
         lines += ["### every pristine share under the same CV (analysis only: the pick above was made on validation)", "",
                   "| pristine share | part | " + " | ".join(PANEL_METRICS) + " |", "|---|---|" + "---|" * len(PANEL_METRICS)]
         for share, results in cv_by_share.items():
