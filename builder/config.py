@@ -115,7 +115,7 @@ class GenerateConfig:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], origin: str = "config") -> "GenerateConfig":
+    def from_dict(cls, data: dict[str, Any], origin: str = "config") -> GenerateConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"{origin}: expected a mapping of config keys, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -137,7 +137,7 @@ class GenerateConfig:
         return config
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "GenerateConfig":
+    def from_file(cls, path: str | Path) -> GenerateConfig:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -154,7 +154,7 @@ class GenerateConfig:
             raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {error}") from None
         return cls.from_dict({} if data is None else data, origin=str(path))
 
-    def replace(self, origin: str = "command line", **changes: Any) -> "GenerateConfig":
+    def replace(self, origin: str = "command line", **changes: Any) -> GenerateConfig:
         """A copy with ``changes`` applied (e.g. CLI overrides), validated again."""
         return GenerateConfig.from_dict({**self.to_dict(), **changes}, origin=origin)
 

@@ -8,8 +8,9 @@ exactly what ``GenerateConfig.config_hash`` sees.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 

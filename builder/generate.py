@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -33,8 +34,8 @@ from .manifest import build_manifest, write_manifest
 from .rank_watchdog import arm as arm_rank_watchdog
 from .shard_pipeline import run_pipeline
 from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
-from .writer_lock import WriterLock
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
+from .writer_lock import WriterLock
 
 DATA_DIR = "data"
 WORK_DIR = "work"

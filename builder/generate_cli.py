@@ -110,9 +110,9 @@ STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EA
 def run(args: argparse.Namespace) -> int:
     # Imported here so `inpaintbench --help` stays fast.
     from .generate import OutputDirConflict, make_state, run_generation
-    from .writer_lock import OutputDirBusy
     from .image_samples import BackendLoadError
     from .sources import SourceConfigError
+    from .writer_lock import OutputDirBusy
 
     # A file-size limit (ulimit -f) otherwise kills the process with SIGXFSZ before any message: ignored, the write
     # fails with EFBIG instead and is reported below like any other storage error.

@@ -24,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from PIL import Image
 

@@ -15,12 +15,11 @@ object, a failed mask or a backend raising on one sample each becomes a *skip* r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import json
 import math
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,13 +40,13 @@ from .draws import (
 from .ids import make_edit_id, make_sample_id, pixels_sha256
 from .masks import mask_to_pil, process_mask
 from .planning import create_planner
+from .recipes import pristine_recipe, sample_recipe
 from .release.photos import PhotoFingerprint, fingerprint
 from .residency import ResidentModels
 from .scene import Scene, SceneObject, SkippedInput
-from .recipes import pristine_recipe, sample_recipe
 from .schema import CHANGED_PIXEL_THRESHOLD, INPAINTED, PRISTINE, STRATEGIES
-from .shards import encode_png
 from .selection import SelectionConfig, rejection_reason, select_objects
+from .shards import encode_png
 
 
 def _json(value: Any) -> str:

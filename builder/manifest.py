@@ -37,19 +37,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
 from .. import __version__
 from .atomic_io import atomic_write_bytes, dump_json
 from .config import GenerateConfig
-from .schema import FEATURES, LABEL_NAMES
 from .release.photos import groups_from_records
-from .work import MACHINE_LOCAL_KEYS
+from .schema import FEATURES, LABEL_NAMES
 from .shards import ShardRecord, sha256_file
+from .work import MACHINE_LOCAL_KEYS
 
 MANIFEST_FORMAT = "inpaintbench-manifest"
 MANIFEST_VERSION = 1

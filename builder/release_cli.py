@@ -34,6 +34,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
     from .release.assessments import AssessmentError
     from .release.build import default_staging_dir, prepare_release
     from .release.hub_checks import HubCheckError, preflight
@@ -43,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
     from .release.publish import PublishError, publish_release, version_tag
     from .release.splits import SplitConfigError, default_split_config_path, load_split_config
     from .release.versioning import VersionError
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if not args.repo and not args.to:
         print("inpaintbench publish: give --repo ORG/NAME (push to the Hub) or --to DIR (local release)", file=sys.stderr)

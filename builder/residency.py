@@ -25,8 +25,9 @@ from __future__ import annotations
 import gc
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 OFFLOAD_CHOICES = ("auto", "cpu", "unload", "model")
 

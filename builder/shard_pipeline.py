@@ -20,8 +20,9 @@ so an interrupted build resumes like before.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 Chunk = TypeVar("Chunk")
 

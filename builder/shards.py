@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import datasets
 import numpy as np
@@ -207,7 +208,7 @@ class ShardRecord:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ShardRecord":
+    def from_dict(cls, data: dict[str, Any]) -> ShardRecord:
         if data.get("format") != RECORD_FORMAT or data.get("version") != RECORD_VERSION:
             raise ValueError(f"not a version-{RECORD_VERSION} {RECORD_FORMAT}")
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})

@@ -8,8 +8,9 @@ for any restart: a process count only changes who writes which shard, never what
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 
 class _ListsImages(Protocol):

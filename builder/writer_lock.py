@@ -35,7 +35,7 @@ class WriterLock:
         self.path = Path(work_dir) / LOCK_NAME
         self._file = None
 
-    def acquire(self) -> "WriterLock":
+    def acquire(self) -> WriterLock:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle = open(self.path, "a+", encoding="utf-8")
@@ -73,7 +73,7 @@ class WriterLock:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

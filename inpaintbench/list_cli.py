@@ -12,7 +12,7 @@ import ast
 import importlib.util
 import re
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from inpaintbench.registry import Registry
 

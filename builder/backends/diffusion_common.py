@@ -79,7 +79,7 @@ class NonFiniteOutput(RuntimeError):
 # Checkpoints loaded in this process, by (model, variant, dtype, device): a mix often names one checkpoint in
 # several entries (SD 1.5 with two strategies, and as ControlNet's base); each would otherwise hold its own copy
 # of the weights on the GPU. Weak values: a checkpoint is freed once no backend uses it.
-_LOADED_PIPELINES: "weakref.WeakValueDictionary[tuple, Any]" = weakref.WeakValueDictionary()
+_LOADED_PIPELINES: weakref.WeakValueDictionary[tuple, Any] = weakref.WeakValueDictionary()
 
 
 class DiffusionBackend(InpaintBackend):

@@ -33,7 +33,11 @@ class Kandinsky22InpaintBackend(DiffusionBackend):
         return params
 
     def _load(self) -> Any:
-        from diffusers import KandinskyV22InpaintCombinedPipeline, KandinskyV22InpaintPipeline, KandinskyV22PriorPipeline
+        from diffusers import (
+            KandinskyV22InpaintCombinedPipeline,
+            KandinskyV22InpaintPipeline,
+            KandinskyV22PriorPipeline,
+        )
 
         prior = load_pretrained(KandinskyV22PriorPipeline, self.params["prior"], f"{self.name} prior",
                                 dtype=self.torch_dtype)

@@ -32,7 +32,7 @@ class InpaintResult:
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in the sample's "extra" JSON
     # The same call's output under the other strategy (backend param ``strategy: both``): a second sample, linked
     # to this one by its edit id.
-    also: "InpaintResult | None" = None
+    also: InpaintResult | None = None
 
 
 class InpaintBackend(abc.ABC):

@@ -10,8 +10,8 @@ Tokenizers are built in memory: a byte-level CLIP BPE without merges and a small
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -189,11 +189,19 @@ def build_controlnet():
 def build_kandinsky():
     """The Kandinsky 2.2 prior and inpainting decoder, returned separately (they ship as two checkpoints)."""
     from diffusers import (
-        DDPMScheduler, KandinskyV22InpaintPipeline, KandinskyV22PriorPipeline, PriorTransformer,
-        UnCLIPScheduler, UNet2DConditionModel, VQModel,
+        DDPMScheduler,
+        KandinskyV22InpaintPipeline,
+        KandinskyV22PriorPipeline,
+        PriorTransformer,
+        UnCLIPScheduler,
+        UNet2DConditionModel,
+        VQModel,
     )
     from transformers import (
-        CLIPImageProcessor, CLIPTextModelWithProjection, CLIPVisionConfig, CLIPVisionModelWithProjection,
+        CLIPImageProcessor,
+        CLIPTextModelWithProjection,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
     )
 
     embed_dim = 32

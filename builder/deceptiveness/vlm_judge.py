@@ -8,7 +8,6 @@ inside ``torch.random.fork_rng`` so that the caller's global torch RNG is left a
 
 from __future__ import annotations
 
-
 import numpy as np
 from PIL import Image
 

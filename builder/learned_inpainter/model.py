@@ -106,7 +106,7 @@ class InpaintNet(nn.Module):
         self.decoder = nn.ModuleList(blocks)
         self.to_rgb = nn.Conv2d(channels, 3, 3, padding=1)
 
-    def train(self, mode: bool = True) -> "InpaintNet":
+    def train(self, mode: bool = True) -> InpaintNet:
         super().train(mode)
         for module in self.encoder.modules():  # frozen ImageNet statistics, see the module docstring
             if isinstance(module, nn.BatchNorm2d):
@@ -166,7 +166,7 @@ class Lite0Features(nn.Module):
             p.requires_grad_(False)
         self.last = max(PERCEPTUAL_BLOCKS)
 
-    def train(self, mode: bool = True) -> "Lite0Features":
+    def train(self, mode: bool = True) -> Lite0Features:
         return super().train(False)
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:

@@ -93,7 +93,8 @@ def load_photo(root: Path, relative: str) -> Photo:
 def benchmark_fingerprints() -> dict[str, tuple[str, int]]:
     """Every installed embedded-catalogue photo: name -> (pixels sha256, pHash). A photo whose package is not
     installed cannot be checked, and is then reported by ``check_not_benchmark``'s caller via ``unchecked``."""
-    from ..embedded.catalog import PhotoUnavailableError, list_photos, load_photo as load_embedded
+    from ..embedded.catalog import PhotoUnavailableError, list_photos
+    from ..embedded.catalog import load_photo as load_embedded
     from ..release.photos import fingerprint
 
     marks = {}

@@ -29,8 +29,15 @@ from PIL import Image
 
 from . import photos as photo_sets
 from .masks import random_mask
-from .model import MODEL_VERSION, InpaintNet, Lite0Features, PatchDiscriminator, count_parameters, \
-    feature_distance, load_imagenet
+from .model import (
+    MODEL_VERSION,
+    InpaintNet,
+    Lite0Features,
+    PatchDiscriminator,
+    count_parameters,
+    feature_distance,
+    load_imagenet,
+)
 
 EVAL_SEED = 20240614  # the held-out masks: fixed, independent of the training seed
 EVAL_MASKS_PER_PHOTO = 2

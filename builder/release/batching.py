@@ -40,8 +40,9 @@ detector looks at.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,7 +61,7 @@ Geometry = tuple[tuple[int, int, int, int], tuple[int, int], tuple[int, int]]
 
 def fixed_size(
     size: int = 512, *, columns: tuple[str, ...] = ("image", "mask"), mode: str = "letterbox", seed: int | None = None
-) -> "FixedSize":
+) -> FixedSize:
     """A transform for ``Dataset.with_transform`` (a batch of columns) or ``IterableDataset.map`` (one example,
     or a batch with ``batched=True``) that brings every example to ``size x size``: see the module docstring."""
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:

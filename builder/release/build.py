@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .assessments import load_assessment
 from ..shards import sha256_file
+from .assessments import load_assessment
 from .inputs import load_generator_output
 from .layout import (
     DEFAULT_MAX_SHARD_BYTES,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .index import INDEX_PATH, read_index
-from .versioning import ReleaseFacts, SEMVER, VersionError, parse_version
+from .versioning import SEMVER, ReleaseFacts, VersionError, parse_version
 
 
 class HubCheckError(RuntimeError):

@@ -32,22 +32,22 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..schema import COLUMNS, FEATURES, LABEL_NAMES
-from .index import INDEX_PATH, ScannedShards, index_table, scan_shards, write_index
-from .photos import PhotoGroups, group_photos
-from .staging import StagingError, move_into_place, partial_dir, remove_stale, terminations_as_exit
+from ..shards import sha256_file
 from .assessments import (
     ASSESSMENT_COLUMNS,
+    DECEIVED_OUTCOMES,
     DECEIVING_CONFIG,
     DECEIVING_CONFIG_DESCRIPTION,
-    DECEIVED_OUTCOMES,
     ReleaseAssessment,
     check_covers,
     deceiving_shares,
     release_features,
 )
-from ..shards import sha256_file
+from .index import INDEX_PATH, ScannedShards, index_table, scan_shards, write_index
 from .inputs import GeneratorOutput
+from .photos import PhotoGroups, group_photos
 from .splits import EXCLUDED, ReleaseConfigSpec, SplitConfig
+from .staging import StagingError, move_into_place, partial_dir, remove_stale, terminations_as_exit
 
 RELEASE_FORMAT = "inpaintbench-release"
 RELEASE_FORMAT_VERSION = 2  # 2: sample index, features, image sizes, duplicates, build options

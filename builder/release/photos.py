@@ -70,7 +70,7 @@ def fingerprint(image: Image.Image) -> PhotoFingerprint:
     return PhotoFingerprint(pixels_sha256(image), int(str(imagehash.phash(image)), 16))
 
 
-def groups_from_records(records: list[list[str]]) -> "PhotoGroups":
+def groups_from_records(records: list[list[str]]) -> PhotoGroups:
     return group_photos({(r[0], r[1]): PhotoFingerprint(r[2], int(r[3], 16)) for r in records})
 
 

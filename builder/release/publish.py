@@ -29,6 +29,7 @@ from .hub_checks import HubCheckError, PublishedVersions, preflight
 from .index import INDEX_PATH, read_index
 from .layout import RELEASE_SUMMARY_NAME
 from .versioning import ReleaseFacts, VersionError, check_version, parse_version
+
 # Paths a release owns in the repo: files there that the new release lacks are deleted by the publish commit.
 RELEASE_OWNED_PREFIXES = ("data/", "images/", "index/")
 PREUPLOAD_BATCH = 32

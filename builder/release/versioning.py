@@ -60,7 +60,7 @@ class ReleaseFacts:
     index: pa.Table | None  # None for releases published before the index existed
 
     @classmethod
-    def from_summary(cls, summary: dict[str, Any], index: pa.Table | None) -> "ReleaseFacts":
+    def from_summary(cls, summary: dict[str, Any], index: pa.Table | None) -> ReleaseFacts:
         return cls(
             str(summary.get("version")),
             summary.get("features"),

@@ -26,7 +26,6 @@ from .categories import ALL_CATEGORIES, Category, canonical_name, is_lexical_tra
 from .context import SceneContext
 from .embedding import TextEmbedder
 
-
 # Who may replace a living thing: animals only by animals, people only by figures of people (a statue, a
 # mannequin). Anything else (a cat on a sofa becoming a television, a person becoming a goat) is what the scene
 # term alone proposes when the context is thin. Inanimate things are never replaced by living ones either.

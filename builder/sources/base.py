@@ -16,7 +16,8 @@ import abc
 import importlib
 import inspect
 import pkgutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..scene import Scene, SkippedInput
 

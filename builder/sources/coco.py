@@ -17,8 +17,9 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -103,7 +104,7 @@ class CocoSource(Source):
             except (OSError, ValueError):  # ValueError: a NUL byte in the name (load skips it)
                 stat = None  # missing now: the load says so; the state still changes if it appears
             state = "missing" if stat is None else f"{stat.st_size}:{stat.st_mtime_ns}"
-            digest.update(f"{file_name}\x1e{state}\x1f".encode("utf-8"))
+            digest.update(f"{file_name}\x1e{state}\x1f".encode())
         return digest.hexdigest()
 
     def _photo_path(self, file_name: str) -> Path | None:
