@@ -38,12 +38,12 @@ class SparseHist:
     def values(self) -> np.ndarray:
         return keys_to_values(self.keys)
 
-    def load(self) -> "SparseHist":
+    def load(self) -> SparseHist:
         """The histogram in memory: itself (a ``hist_store.SpilledHist`` reads its rows once)."""
         return self
 
     @staticmethod
-    def empty() -> "SparseHist":
+    def empty() -> SparseHist:
         return SparseHist(np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 

@@ -33,7 +33,7 @@ class SpillStore:
         self._file = open(self.path, "w+b")
         self.rows = 0
 
-    def append(self, hist: SparseHist) -> "SpilledHist":
+    def append(self, hist: SparseHist) -> SpilledHist:
         rows = np.empty(len(hist), ENTRY)
         rows["key"], rows["pos"], rows["neg"] = hist.keys, hist.pos, hist.neg
         self._file.seek(self.rows * ENTRY.itemsize)

@@ -225,7 +225,7 @@ class MemoryCgroup:
         self.procs = path / "cgroup.procs"
 
     @classmethod
-    def create(cls, limit_bytes: int) -> "MemoryCgroup | None":
+    def create(cls, limit_bytes: int) -> MemoryCgroup | None:
         for version, parent in _own_memory_cgroups():
             path = parent / f"inpaintbench-sandbox-{os.getpid()}-{os.urandom(4).hex()}"
             try:

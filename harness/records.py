@@ -7,8 +7,9 @@ the ground truth's pixel counts so a failed sample can be scored as a miss later
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -77,7 +78,7 @@ class EntryBudget:
         if self.budget is not None and self.in_memory > self.budget:
             self.spill()
 
-    def admit_records(self, records: list["SampleRecord"]) -> None:
+    def admit_records(self, records: list[SampleRecord]) -> None:
         for r in records:
             self.admit(r.summary)
 

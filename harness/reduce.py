@@ -48,7 +48,7 @@ class ImageSummary:
         return row
 
     @staticmethod
-    def from_example(row: dict) -> "ImageSummary":
+    def from_example(row: dict) -> ImageSummary:
         hist = SparseHist(np.asarray(row["keys"], np.uint64), np.asarray(row["pos"], np.int64),
                           np.asarray(row["neg"], np.int64))
         metrics = {k: row.get(f"image_{k}") for k in IMAGE_PIXEL_FIELDS}

@@ -135,7 +135,7 @@ class SandboxedDetector:
         self._scratch: Path | None = None
         self._package: Path | None = None
 
-    def __enter__(self) -> "SandboxedDetector":
+    def __enter__(self) -> SandboxedDetector:
         try:
             self.start()
         except BaseException:

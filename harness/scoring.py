@@ -169,7 +169,7 @@ class Scorer:
         self.score_values, self.score_group = np.unique(self.scores, return_inverse=True)
         self.score_group = self.score_group.reshape(-1)
 
-    def for_resampling(self, max_levels: int = RESAMPLING_LEVELS) -> "Scorer":
+    def for_resampling(self, max_levels: int = RESAMPLING_LEVELS) -> Scorer:
         """A view whose pooled pixel metrics run on at most ``max_levels`` shared levels, shifted by the exact
         full-data value minus the full-data value at those levels: for bootstrap intervals only."""
         view = object.__new__(Scorer)

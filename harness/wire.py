@@ -18,7 +18,7 @@ import math
 import socket
 import struct
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def send_frame(sock: socket.socket, header: dict, payload: bytes | memoryview = 
         sock.sendall(PREFIX.pack(MAGIC, len(head), payload.nbytes) + head)
         if payload.nbytes:
             sock.sendall(payload)
-    except socket.timeout:
+    except TimeoutError:
         raise WireTimeout("sending timed out") from None
     except (BrokenPipeError, ConnectionResetError) as exc:
         raise WireClosed(str(exc)) from None
@@ -74,7 +74,7 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None, on_wait: Ca
             sock.settimeout(min(left, POLL_S) if on_wait is not None else left)
         try:
             k = sock.recv_into(view[got:])
-        except socket.timeout:
+        except TimeoutError:
             if on_wait is not None:
                 on_wait()
             continue

@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -187,7 +187,7 @@ class HubState:
             self._clock += 1
             # Commit ids only need to be unique and stable for the server's lifetime.
             oid = hashlib.sha1(f"{repo.repo_id}\x00{head}\x00{title}\x00{self._clock}".encode()).hexdigest()
-            date = datetime.fromtimestamp(1_700_000_000 + self._clock, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            date = datetime.fromtimestamp(1_700_000_000 + self._clock, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             commit = Commit(oid, head, title, date, files, git_oids)
             repo.commits[oid] = commit
             repo.branches[branch] = oid
@@ -275,7 +275,7 @@ ROUTES = [(m, re.compile(p + r"/?"), h) for m, p, h in ROUTES]
 
 class HubRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real Hub; every reply sets Content-Length
-    server: "HubHTTPServer"
+    server: HubHTTPServer
 
     def log_message(self, format, *args):  # noqa: A002 - quiet: pytest would show it on every request
         pass
@@ -684,7 +684,7 @@ class HubServer:
         self.endpoint = self.httpd.endpoint
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="hub-server", daemon=True)
 
-    def start(self) -> "HubServer":
+    def start(self) -> HubServer:
         self._thread.start()
         return self
 
@@ -695,7 +695,7 @@ class HubServer:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

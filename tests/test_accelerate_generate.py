@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
-
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 SETTINGS = {**SMALL_PHOTO_CONFIG, "samples_per_shard": 3}  # 1 image per shard: 10 shards for 2 processes
 

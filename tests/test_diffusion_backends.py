@@ -13,9 +13,9 @@ from PIL import Image
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend
 from inpaintbench.builder.backends.diffusion_common import resolve_device, resolve_dtype
-from inpaintbench.builder.models import ModelNotFound
 from inpaintbench.builder.backends.registry import LAZY_BACKENDS
 from inpaintbench.builder.backends.tiny_pipelines import save_tiny
+from inpaintbench.builder.models import ModelNotFound
 
 torch.set_num_threads(1)
 

@@ -10,13 +10,12 @@ import datasets
 import numpy as np
 import pytest
 import torch
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import read_records, run_generation
 from inpaintbench.builder.schema import FEATURES
-
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 torch.set_num_threads(1)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_harness_fixtures import H, W, oracle_maps, write_shard
 
 from inpaintbench.harness.data import open_eval_data
 from inpaintbench.harness.folder import FolderSubmission, FolderSubmissionError
@@ -27,7 +28,6 @@ from inpaintbench.harness.problems import (
     check_score,
 )
 from inpaintbench.harness.run import EvalOptions, run_evaluation
-from test_harness_fixtures import H, W, oracle_maps, write_shard
 
 N = 8
 ORACLE = oracle_maps(N)

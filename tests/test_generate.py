@@ -11,6 +11,7 @@ import datasets
 import numpy as np
 import pytest
 from PIL import Image
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
 from inpaintbench.builder.config import GenerateConfig
@@ -20,8 +21,6 @@ from inpaintbench.builder.ids import recompute_sample_id
 from inpaintbench.builder.schema import FEATURES, LABEL_NAMES
 from inpaintbench.builder.shards import file_digest
 from inpaintbench.cli import main as cli_main
-
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+
 
 def _can_mount_privately() -> bool:
     if os.geteuid() != 0 or not shutil.which("unshare"):

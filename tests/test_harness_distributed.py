@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from test_harness_fixtures import write_shard
 
 from inpaintbench.cli import main
 from inpaintbench.harness.results import read_results
-from test_harness_fixtures import write_shard
 
 
 @pytest.mark.slow
@@ -24,13 +24,12 @@ def test_two_accelerate_processes_give_the_one_process_results(tmp_path):
 
 @pytest.mark.slow
 def test_refused_submission_exits_2_through_the_launcher(tmp_path, capsys):
+    import datasets
     import numpy as np
     from PIL import Image
-
-    import datasets
+    from test_harness_fixtures import make_rows
 
     from inpaintbench.builder.schema import FEATURES
-    from test_harness_fixtures import make_rows
 
     rows = make_rows(4)
     for i in range(4):

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hub_server import HubServer
 from test_hub_roundtrip import client_env, publish, run_client
 from test_release_helpers import make_rows, write_generator_output

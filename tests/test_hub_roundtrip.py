@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from hub_server import HubServer
 from test_release_helpers import make_rows, write_generator_output
 from test_release_layout import SPLIT_CONFIG

@@ -8,7 +8,6 @@ import io
 
 import httpx
 import pytest
-
 from hub_server import VALID_TOKEN, HubServer
 
 REPO = "inpaintbench-org/server-check"

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend
 from inpaintbench.builder.config import GenerateConfig
@@ -27,8 +28,6 @@ from inpaintbench.builder.learned_inpainter import weights as weights_module
 from inpaintbench.builder.learned_inpainter.masks import MAX_HOLE, MIN_HOLE, random_mask
 from inpaintbench.builder.learned_inpainter.weights import InpainterWeightsError, load, sidecar_path
 from inpaintbench.builder.regenerate import regenerate
-
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 # The fill must move the hole's pixels by more than this mean |difference| (of 255) from the original: far above
 # rounding, well below what any real fill of an object does (measured on the shipped weights: see the test).
@@ -230,7 +229,12 @@ def test_the_default_mix_runs_it_and_the_default_splits_hold_it_out():
     """Issue 14: the default benchmark has an AI generator in it, and the default release tests detectors trained
     on classical fills on it (test_ood_backend), never training on it."""
     from inpaintbench.builder.config import GenerateConfig
-    from inpaintbench.builder.release.splits import EXCLUDED, TRAINING_SPLIT, default_split_config_path, load_split_config
+    from inpaintbench.builder.release.splits import (
+        EXCLUDED,
+        TRAINING_SPLIT,
+        default_split_config_path,
+        load_split_config,
+    )
 
     assert "learned_inpaint" in [spec.name for spec in GenerateConfig().backends]
     splits = load_split_config(default_split_config_path())

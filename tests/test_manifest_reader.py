@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.manifest import (
     ManifestError,
@@ -23,8 +24,6 @@ from inpaintbench.builder.manifest import (
     read_manifest,
 )
 from inpaintbench.builder.shards import sha256_file
-
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 
 def write_manifest_for(root: Path, seed: int = 0) -> dict:

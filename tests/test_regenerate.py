@@ -7,8 +7,8 @@ Real backends (the classical ones and tiny random-weight diffusers pipelines) th
 from __future__ import annotations
 
 import io
-import os
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
+from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends import create_backend
 from inpaintbench.builder.backends.tiny_pipelines import save_tiny
@@ -27,8 +28,6 @@ from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.regenerate import RegenerateError, regenerate
 from inpaintbench.builder.schema import CHANGED_PIXEL_THRESHOLD
-
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 torch.set_num_threads(1)
 TINY = {"steps": 2, "working_long_side": 64}

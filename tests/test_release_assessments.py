@@ -12,7 +12,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 from test_release_layout import _rows_without_decoding
 

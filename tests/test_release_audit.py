@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from test_release_helpers import make_rows, write_generator_output
 
 from inpaintbench.builder.embedded import photo_path
 from inpaintbench.builder.ids import recompute_sample_id
@@ -26,8 +27,6 @@ from inpaintbench.builder.release.audit import (
 )
 from inpaintbench.builder.shards import encode_png, png_chunks, write_shard
 from inpaintbench.cli import main as cli_main
-
-from test_release_helpers import make_rows, write_generator_output
 
 PHOTOS = range(40)  # 40 photos: 40 pristine + 80 inpainted samples, 16 px each
 # A real Adobe RGB (1998) profile, from a real camera JPEG (scikit-image's rocket photo).

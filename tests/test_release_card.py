@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from test_release_helpers import make_rows, write_generator_output
 
 REPO = "inpaintbench-org/card"

@@ -11,7 +11,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-
 from test_release_helpers import make_rows, write_generator_output
 
 SPLIT_CONFIG = {
@@ -223,8 +222,9 @@ def test_builder_class_yields_exactly_what_load_dataset_yields(release_v1, tmp_p
 
 
 def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, capsys):
-    from inpaintbench.builder.release_cli import register
     import argparse
+
+    from inpaintbench.builder.release_cli import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))

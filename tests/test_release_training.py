@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import yaml
 from PIL import Image
-
 from test_release_helpers import make_rows, write_generator_output
 from test_release_layout import SPLIT_CONFIG
 

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from inpaintbench.builder.manifest import build_manifest
 from inpaintbench.builder.config import GenerateConfig
+from inpaintbench.builder.manifest import build_manifest
 from inpaintbench.builder.schema import COLUMNS, FEATURES
 from inpaintbench.builder.shards import ShardRecord, complete_record, summarize, write_record, write_shard
 

@@ -31,9 +31,9 @@ from inpaintbench.space.browse import Browser
 from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.data import load_store
 from inpaintbench.space.human import AnswerLimits, HumanTest, Limit, Refused, new_state
-from inpaintbench.space.served_images import ServedImages
 from inpaintbench.space.human_pool import partition, photo_key, photos_of
 from inpaintbench.space.human_store import Answer, HumanTestStore, wilson_interval
+from inpaintbench.space.served_images import ServedImages
 from inpaintbench.space.tabs.browse_tab import browse_tab
 from inpaintbench.space.tabs.human_tab import human_tab
 

@@ -17,10 +17,9 @@ import datasets
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
+from test_manifest_reader import write_manifest_for
 
 from inpaintbench.builder.schema import FEATURES
-
-from test_manifest_reader import write_manifest_for
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 BACKENDS = ("telea", "navier_stokes")

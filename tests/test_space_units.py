@@ -328,14 +328,13 @@ def test_default_leaderboard_is_the_committed_results_with_the_trained_baseline_
 
 
 def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tmp_path):
+    from test_trained_detector import SMALL_FIT, _training_data
     from threadpoolctl import threadpool_limits
 
     from inpaintbench.harness.training.model_file import save_model
     from inpaintbench.harness.training.trainer import TrainOptions, train_detector
     from inpaintbench.space.config import SpaceConfig
     from inpaintbench.space.detect import DetectError, DetectorRunner
-
-    from test_trained_detector import SMALL_FIT, _training_data
 
     upload = tmp_path / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(upload)

@@ -209,10 +209,10 @@ def write_tiny_build(root, salt: str, fractions: dict):
     """A real generation run (COCO-format synthetic photos, OpenCV Telea + NS) and a split config that holds NS
     out, as the default one does: (run dir, split config path)."""
     import yaml
+    from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
-    from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
     images_dir, annotations = write_coco_set(root / "coco", num_images=8, bad_inputs=False)
     out = root / "gen"

@@ -50,9 +50,12 @@ def check_rgb_image(image: np.ndarray) -> np.ndarray:
     return arr
 
 
+# Registration order kept as written.
+# isort: off
 # Registration happens on import; the classical detectors only need numpy, OpenCV and Pillow.
 from inpaintbench.harness.detectors import classical  # noqa: E402,F401
 # ``trained`` too: it imports scikit-learn only when a model file is loaded.
 from inpaintbench.harness.detectors import trained  # noqa: E402,F401
 # ``cnn`` too: it imports torch only when a checkpoint is loaded.
 from inpaintbench.harness.detectors import cnn  # noqa: E402,F401
+# isort: on

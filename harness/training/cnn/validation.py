@@ -14,7 +14,7 @@ from pathlib import Path
 
 import datasets
 
-from inpaintbench.harness.data import DataError, MANIFEST_NAME, RELEASE_SUMMARY_NAME, open_eval_data
+from inpaintbench.harness.data import MANIFEST_NAME, RELEASE_SUMMARY_NAME, DataError, open_eval_data
 from inpaintbench.harness.training.data import TrainingDataError
 
 VALIDATION_SPLIT = "validation"
