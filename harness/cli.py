@@ -76,7 +76,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_args(args):
-    from inpaintbench.harness.run import EvalOptions
+    """``EvalOptions`` for one evaluation (one --perturb spec); ValueError with the message to print."""
+    from inpaintbench.harness.api import make_options
 
     try:
         params = json.loads(args.detector_params)
@@ -86,10 +87,11 @@ def options_from_args(args):
         raise ValueError("--detector-params must be a JSON object")
     train = None if args.train_backends is None else [b for b in args.train_backends.split(",") if b]
     budget = {} if getattr(args, "entry_budget", None) is None else {"entry_budget": args.entry_budget}
-    return EvalOptions(**budget, data=args.data, config=args.config, split=args.split, detector=args.detector, params=params,
-                       submission=args.submission, name=args.name, train_backends=train, policy=args.policy,
-                       timeout_s=args.timeout, memory_mb=args.memory_mb, bootstrap=args.bootstrap, seed=args.seed,
-                       progress=not args.no_progress, perturbation=_single_perturbation(args))
+    return make_options(args.data, **budget, config=args.config, split=args.split, detector=args.detector,
+                        params=params, submission=args.submission, name=args.name, train_backends=train,
+                        policy=args.policy, timeout_s=args.timeout, memory_mb=args.memory_mb,
+                        bootstrap=args.bootstrap, seed=args.seed, progress=not args.no_progress,
+                        perturb=_single_perturbation(args))
 
 
 def _single_perturbation(args) -> str:
@@ -172,63 +174,67 @@ def _evaluate_one(args) -> int:
 
 
 def _evaluate(args) -> int | None:
-    """The evaluation itself; None on processes other than the main one."""
-    from inpaintbench.harness import distributed
-
-    from inpaintbench.harness.data import DataError, open_eval_data
-    from inpaintbench.harness.folder import FolderSubmissionError
-    from inpaintbench.harness.problems import SubmissionError, format_problems
-    from inpaintbench.harness.records import GroundTruthError
-    from inpaintbench.harness.results import default_results_name, write_json_atomic
-    from inpaintbench.harness.run import collect_records, score_records
-    from inpaintbench.harness.sandbox import DetectorStartError
-
+    """The evaluation itself; None on processes other than the main one. One process: ``api.run_options``, the
+    code behind ``inpaintbench.harness.evaluate``; several: each collects its share, the main one scores and
+    writes through the same ``api.score_and_write``."""
     import time
+
+    from inpaintbench.harness import distributed
+    from inpaintbench.harness.api import EvaluationError, SubmissionRefused, run_options
+    from inpaintbench.harness.problems import format_problems
 
     started = time.perf_counter()
     try:
         opts = options_from_args(args)
-    except ValueError as exc:
+    except ValueError as exc:  # EvaluationError is one
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    state = distributed.make_state() if distributed.world_size() > 1 else None
-    main = state is None or state.is_main_process
     try:
-        if state is not None:
-            with state.main_process_first():  # one process fills the datasets cache, the others reuse it
-                data = open_eval_data(opts.data, opts.config, opts.split)
-            collected = collect_records(opts, data, state.process_index, state.num_processes)
-            collected = distributed.gather_collected(state, collected, opts.entry_budget)
-            # The last collective: stop gloo's threads before any rank exits, or a rank that exits first can
-            # abort with "terminate called without an active exception" (seen here, about 1 run in 3).
-            state.destroy_process_group()
+        if distributed.world_size() > 1:
+            outcome = _evaluate_distributed(args, opts, started)
+            if outcome is None:
+                return None
         else:
-            data = open_eval_data(opts.data, opts.config, opts.split)
-            collected = collect_records(opts, data)
-    except (DataError, FolderSubmissionError, DetectorStartError, GroundTruthError) as exc:
+            outcome = run_options(opts, results_dir=args.results_dir, output=args.output, started=started)
+    except SubmissionRefused as exc:
+        print(f"{exc}\nNot scored (policy strict; --policy penalize scores such samples as misses). "
+              f"Full list: {exc.problems_path}", file=sys.stderr)
+        return 2
+    except EvaluationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if not main:
-        return None
-    name = opts.name or collected.detector.get("name") or "detector"
-    identity = {**data.identity, "perturbation": opts.perturbation}
-    output = Path(args.output) if args.output else Path(args.results_dir) / default_results_name(name, identity)
-    problems_path = output.with_name(output.stem + ".problems.json")
-    try:
-        results = score_records(opts, data, collected, elapsed_s=time.perf_counter() - started)
-    except SubmissionError as exc:
-        write_json_atomic({"submission": opts.submission or opts.detector, "dataset": data.identity,
-                           "problems": [p.as_dict() for p in exc.problems]}, problems_path)
-        print(f"{exc}\nNot scored (policy strict; --policy penalize scores such samples as misses). "
-              f"Full list: {problems_path}", file=sys.stderr)
-        return 2
-    write_json_atomic(results, output)
+    results = outcome.results
     if results["failures"]["count"]:
-        write_json_atomic({"submission": opts.submission or opts.detector, "dataset": data.identity,
-                           "problems": results["failures"]["samples"]}, problems_path)
         print(format_problems([_problem(p) for p in results["failures"]["samples"]], "scored as misses"), file=sys.stderr)
-    _print_summary(results, output)
+    _print_summary(results, outcome.output)
     return 0
+
+
+def _evaluate_distributed(args, opts, started: float):
+    """This process's share under ``accelerate launch``, gathered on the main process, which scores and writes
+    (``api.score_and_write``); None on the other processes."""
+    from inpaintbench.harness import distributed
+    from inpaintbench.harness.api import EvaluationError, score_and_write
+    from inpaintbench.harness.data import DataError, open_eval_data
+    from inpaintbench.harness.folder import FolderSubmissionError
+    from inpaintbench.harness.records import GroundTruthError
+    from inpaintbench.harness.run import collect_records
+    from inpaintbench.harness.sandbox import DetectorStartError
+
+    state = distributed.make_state()
+    try:
+        with state.main_process_first():  # one process fills the datasets cache, the others reuse it
+            data = open_eval_data(opts.data, opts.config, opts.split)
+        collected = collect_records(opts, data, state.process_index, state.num_processes)
+        collected = distributed.gather_collected(state, collected, opts.entry_budget)
+        # The last collective: stop gloo's threads before any rank exits, or a rank that exits first can
+        # abort with "terminate called without an active exception" (seen here, about 1 run in 3).
+        state.destroy_process_group()
+    except (DataError, FolderSubmissionError, DetectorStartError, GroundTruthError) as exc:
+        raise EvaluationError(str(exc)) from exc
+    if not state.is_main_process:
+        return None
+    return score_and_write(opts, data, collected, started=started, results_dir=args.results_dir, output=args.output)
 
 
 def _problem(d: dict):

@@ -18,7 +18,7 @@ import inpaintbench
 from inpaintbench.harness.breakdowns import bootstrap_intervals, breakdowns, domain_split, domain_weights
 from inpaintbench.harness.conventions import CONVENTIONS, DEFAULT_ENTRY_BUDGET
 from inpaintbench.harness.data import EvalData
-from inpaintbench.harness.perturbations import IDENTITY, parse_perturbation
+from inpaintbench.harness.perturbations import IDENTITY, Chain, parse_perturbation
 from inpaintbench.harness.problems import POLICIES, Problem, SubmissionError
 from inpaintbench.harness.records import (
     DetectorPredictor,
@@ -62,9 +62,17 @@ class EvalOptions:
             raise ValueError("give exactly one of a detector (--detector) or a submission folder (--submission)")
         if self.policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}")
-        self.perturbation = parse_perturbation(self.perturbation).spec  # canonical: results are keyed by it
+        self._chain = parse_perturbation(self.perturbation)  # not a field: never in asdict / the results config
+        self.perturbation = self._chain.spec  # canonical: results are keyed by it
         if self.submission is not None and self.perturbation != IDENTITY:
             raise ValueError(SUBMISSION_PERTURB_REFUSAL)
+
+    @property
+    def chain(self) -> Chain:
+        """The parsed perturbation: parsed once, in ``__post_init__`` (again only if ``perturbation`` is reassigned)."""
+        if self._chain.spec != self.perturbation:
+            self._chain = parse_perturbation(self.perturbation)
+        return self._chain
 
 
 @dataclass
@@ -85,10 +93,9 @@ def collect_records(opts: EvalOptions, data: EvalData, rank: int = 0, world: int
     if opts.detector is not None:
         from inpaintbench.harness.sandbox import SandboxedDetector
 
-        perturbation = parse_perturbation(opts.perturbation)
         with SandboxedDetector(opts.detector, opts.params, timeout_s=opts.timeout_s, memory_mb=opts.memory_mb) as box:
             records = make_records(data.dataset, indices, DetectorPredictor(box), desc, opts.progress, rank,
-                                   perturbation=perturbation, budget=opts.entry_budget)
+                                   perturbation=opts.chain, budget=opts.entry_budget)
             info = dict(box.description or {})
         return Collected(records, info, [])
     from inpaintbench.harness.folder import FolderSubmission
@@ -163,7 +170,7 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
         "detector": detector,
         # The perturbation is part of what was scored: the leaderboard keys rows by it (old files: "none").
         "dataset": {**data.identity, "ood_split_backends": list(data.ood_backends), "perturbation": opts.perturbation},
-        "perturbation": parse_perturbation(opts.perturbation).describe(),
+        "perturbation": opts.chain.describe(),
         "config": {k: v for k, v in asdict(opts).items() if k != "progress"},
         "conventions": CONVENTIONS,
         "headline_metrics": list(HEADLINE_METRICS),
@@ -208,6 +215,8 @@ def _count_kinds(problems: list[Problem]) -> dict[str, int]:
 
 
 def run_evaluation(opts: EvalOptions, data: EvalData, use_evaluate: bool = True) -> dict:
+    """Collect and score in one process on data already opened; writes nothing. Most callers want
+    ``inpaintbench.harness.evaluate`` (api.py), which also opens the data, wraps input errors and writes files."""
     started = time.perf_counter()
     collected = collect_records(opts, data)
     return score_records(opts, data, collected, use_evaluate=use_evaluate, elapsed_s=time.perf_counter() - started)
