@@ -322,7 +322,7 @@ class SampleMaker:
                 self.backend_seconds[name] += time.perf_counter() - started
                 # Calls that produced an image, as before batching: benchmarks/generate.py divides by this.
                 self.backend_calls[name] += sum(not isinstance(result, Exception) for result in results)
-                for edit, result in zip(group, results):
+                for edit, result in zip(group, results, strict=False):
                     outcomes[id(edit)] = _Outcome(result, name, params, recipe, calls)
                     calls += not batched  # retried one by one: each edit was a call of its own
                 calls += batched

@@ -82,7 +82,7 @@ def convex_hull(mask: np.ndarray) -> np.ndarray:
     top, bottom = int(vertices[:, 1].min()), int(vertices[:, 1].max())
     low = np.full(bottom - top + 1, np.inf)
     high = np.full(bottom - top + 1, -np.inf)
-    for (x1, y1), (x2, y2) in zip(vertices, np.roll(vertices, -1, axis=0)):
+    for (x1, y1), (x2, y2) in zip(vertices, np.roll(vertices, -1, axis=0), strict=True):
         if y1 == y2:
             rows, xs = np.array([int(y1)] * 2), np.array([x1, x2])
         else:
@@ -92,7 +92,7 @@ def convex_hull(mask: np.ndarray) -> np.ndarray:
         np.maximum.at(high, rows - top, xs)
     out = np.zeros_like(mask)
     epsilon = 1e-9  # a crossing computed as 6.999999 for an exact 7 must keep the pixel at 7
-    for row, (start, stop) in enumerate(zip(np.ceil(low - epsilon), np.floor(high + epsilon))):
+    for row, (start, stop) in enumerate(zip(np.ceil(low - epsilon), np.floor(high + epsilon), strict=True)):
         out[top + row, int(start) : int(stop) + 1] = True
     return out | mask  # a no-op in exact arithmetic; guards containment against rounding
 

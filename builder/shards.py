@@ -157,7 +157,7 @@ def rows_to_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list]:
             raise ValueError(f"sample {row.get('sample_id', '?')}: missing columns {missing}, unknown columns {extra}")
     columns = {name: [row[name] for row in rows] for name in COLUMNS}
     for name in IMAGE_COLUMNS:
-        columns[name] = [_encoded_image(v, name, r["sample_id"]) for v, r in zip(columns[name], rows)]
+        columns[name] = [_encoded_image(v, name, r["sample_id"]) for v, r in zip(columns[name], rows, strict=True)]
     return columns
 
 

@@ -38,7 +38,7 @@ def breakdowns(scorer: Scorer, metas: list[dict]) -> dict[str, dict[str, dict]]:
             wanted.append((column, value, _with_pristine(values == value, labels)))
     out: dict[str, dict[str, dict]] = {column: {} for column in BREAKDOWN_COLUMNS}
     # One pass over the histograms for every group (they may be read back from disk: hist_store).
-    for (column, value, _), metrics in zip(wanted, scorer.compute_many([w for _, _, w in wanted])):
+    for (column, value, _), metrics in zip(wanted, scorer.compute_many([w for _, _, w in wanted]), strict=False):
         out[column][value] = metrics
     return out
 
@@ -58,7 +58,7 @@ def domain_split(scorer: Scorer, metas: list[dict], training_backends) -> dict:
                if (w * scorer.labels).sum() > 0}
     return {
         "training_backends": sorted(str(b) for b in training_backends),
-        **dict(zip(weights, scorer.compute_many(list(weights.values())))),
+        **dict(zip(weights, scorer.compute_many(list(weights.values())), strict=False)),
     }
 
 

@@ -203,7 +203,7 @@ def robustness_markdown(robust: pd.DataFrame, metrics=ROBUSTNESS_SHOWN) -> str:
             continue
         rows = []
         for key, group in part.groupby(list(DATA_COLUMNS), sort=True, dropna=False):
-            row = dict(zip(DATA_COLUMNS, key))
+            row = dict(zip(DATA_COLUMNS, key, strict=True))
             by_spec = {r.perturbation: r for r in group.itertuples()}
             clean = by_spec.get(CLEAN)
             row["clean"] = _fmt(clean.value) if clean is not None else "–"

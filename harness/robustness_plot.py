@@ -36,7 +36,7 @@ def plot_robustness(robust: pd.DataFrame, path: str | Path, metrics=PLOTTED) -> 
     specs = _order(robust["perturbation"]) if not robust.empty else [CLEAN]
     x = np.arange(len(specs))
     figure, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), dpi=110, squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
+    for axis, metric in zip(axes[0], metrics, strict=True):
         part = robust[robust["metric"] == metric] if not robust.empty else robust
         groups = part.groupby(["detector", *data_keys], sort=True, dropna=False) if not part.empty else []
         for k, (key, group) in enumerate(groups):

@@ -68,7 +68,7 @@ class _PooledHistograms:
             picks = fences[(np.arange(1, n_ranges) * len(fences)) // n_ranges]
             edges = sorted({int(k) for k in picks})
         bounds = [0] + edges + [None]
-        self.ranges = list(zip(bounds[:-1], bounds[1:]))[::-1]  # highest keys first
+        self.ranges = list(zip(bounds[:-1], bounds[1:], strict=True))[::-1]  # highest keys first
         self._cached = self._gather(0, None) if not spilled else None
 
     def _gather(self, low: int, high: int | None):

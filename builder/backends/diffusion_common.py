@@ -251,7 +251,7 @@ class DiffusionBackend(InpaintBackend):
         with torch.inference_mode():
             arrays = np.asarray(self.pipeline(**kwargs).images)
         outputs = []
-        for request, array in zip(requests, arrays):
+        for request, array in zip(requests, arrays, strict=False):
             if not np.isfinite(array).all():
                 raise NonFiniteOutput(
                     f"{self.name}: the pipeline returned NaN/inf pixels for seed {request.seed} at {size[0]}x{size[1]} "
@@ -355,7 +355,7 @@ class DiffusionBackend(InpaintBackend):
             outputs, fallback = self._generate_with_fallback(group, size)
             split = isinstance(fallback, list)  # out of memory as a batch: it ran one by one
             fallbacks = fallback if split else [fallback] * len(group)
-            for i, request, output, fell_back in zip(indices, group, outputs, fallbacks):
+            for i, request, output, fell_back in zip(indices, group, outputs, fallbacks, strict=False):
                 results[i] = self._finish(request, output, size, fell_back, 1 if split else len(group))
                 if split:
                     results[i].extra["oom_batch_split"] = len(group)

@@ -84,16 +84,16 @@ class InpaintBackend(abc.ABC):
     def on_accelerator(self) -> bool:
         return False
 
-    def to_accelerator(self) -> None:
+    def to_accelerator(self) -> None:  # noqa: B027 - an optional hook: a no-op unless a backend holds weights
         """Put the weights (back) on the backend's device; cheap when they are there already."""
 
-    def offload_to_cpu(self) -> None:
+    def offload_to_cpu(self) -> None:  # noqa: B027 - an optional hook: a no-op unless a backend holds weights
         """Move the weights to CPU memory, to be brought back by ``to_accelerator``."""
 
     def enable_model_cpu_offload(self) -> None:
         raise NotImplementedError(f"{self.name} holds no model to offload")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: a no-op unless a backend holds weights
         """Drop the weights: the backend is not used again."""
 
 

@@ -100,7 +100,7 @@ class InpaintNet(nn.Module):
         nn.init.zeros_(self.mask_stem.weight)
         deep, *skips = TAP_CHANNELS[::-1]
         blocks, channels = [], deep
-        for skip, out in zip(skips, DECODER_CHANNELS):
+        for skip, out in zip(skips, DECODER_CHANNELS, strict=True):
             blocks.append(UpBlock(channels, skip, out))
             channels = out
         self.decoder = nn.ModuleList(blocks)
@@ -129,7 +129,7 @@ class InpaintNet(nn.Module):
             if idx in TAP_BLOCKS:
                 taps.append(y)
         y = taps[-1]
-        for block, skip in zip(self.decoder, taps[-2::-1]):
+        for block, skip in zip(self.decoder, taps[-2::-1], strict=False):
             y = block(y, skip)
         # Predicted at 1/2 scale and upsampled: a full-scale decoder stage cost more than the whole encoder on
         # 2 CPU cores (measured), and the fill of a small network is smooth at that scale anyway.
@@ -185,7 +185,7 @@ def feature_distance(maps_a: list[torch.Tensor], maps_b: list[torch.Tensor]) -> 
     normalised maps, squared difference summed over channels, averaged over positions, averaged over layers.
     One value per image."""
     total = 0
-    for a, b in zip(maps_a, maps_b):
+    for a, b in zip(maps_a, maps_b, strict=False):
         a = a / (a.norm(dim=1, keepdim=True) + 1e-10)
         b = b / (b.norm(dim=1, keepdim=True) + 1e-10)
         total = total + ((a - b) ** 2).sum(dim=1).mean(dim=(1, 2))

@@ -114,7 +114,7 @@ def evaluate(weights: Path, held_out: list[photo_sets.Photo]) -> dict:
             for name, filled in fills.items():
                 scores[name].append([masked_psnr(filled, image, hole), masked_ssim(filled, image, hole),
                                      distance(filled, image, hole)])
-    return {name: dict(zip(("psnr_db", "ssim", "lite0_lpips"), np.mean(values, axis=0).round(4).tolist()))
+    return {name: dict(zip(("psnr_db", "ssim", "lite0_lpips"), np.mean(values, axis=0).round(4).tolist(), strict=True))
             | {"masks": len(values)} for name, values in scores.items()}
 
 
@@ -189,7 +189,7 @@ def train(config: TrainConfig, out_dir: Path, log=print) -> dict:
         "torch": torch.__version__,
         "code": code_version(),
         "final_losses_mean_last_50_steps": dict(zip(("l1", "perceptual", "adversarial_g", "discriminator"),
-                                                    [round(float(v), 5) for v in last])),
+                                                    [round(float(v), 5) for v in last], strict=False)),
         "training_photos": [p.record() for p in training],
         "held_out_photos": [p.record() for p in held_out],
         "photos_root": str(root),

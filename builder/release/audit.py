@@ -249,7 +249,7 @@ def read_audit_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[s
             raise AuditInputError(f"{path}: column 'image' is {images.type}, not a struct {{bytes, path}} image")
         for data, label, source, image_id in zip(
             images.field("bytes").to_pylist(), batch.column("label").to_pylist(),
-            batch.column("source").to_pylist(), batch.column("source_image_id").to_pylist(),
+            batch.column("source").to_pylist(), batch.column("source_image_id").to_pylist(), strict=True,
         ):
             if label not in (0, 1):
                 raise AuditInputError(f"{path}: row {row}: label {label!r}, expected 0 (pristine) or 1 (inpainted)")
@@ -282,7 +282,7 @@ def audit_release_files(
         labels = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, int)
         photos = [key for p in parts for key in p[2]]
         canonical = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, bool)
-        features = np.asarray([_mask_sizes(row, flag) for row, flag in zip(raw, canonical)]).reshape(raw.shape)
+        features = np.asarray([_mask_sizes(row, flag) for row, flag in zip(raw, canonical, strict=False)]).reshape(raw.shape)
         entry = cross_validated_auc(features, labels, photos, folds, seed)
         entry["noncanonical"] = {"pristine": int((~canonical & (labels == 0)).sum()),
                                  "inpainted": int((~canonical & (labels == 1)).sum())}

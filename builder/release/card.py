@@ -271,7 +271,7 @@ def render_plot(summary: dict[str, Any], path: Path) -> None:
     for split in splits:
         values = [counts[b].get(split, 0) for b in backends]
         ax.barh(backends, values, left=left, label=split)
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(range(len(backends)), [f"{b} (pristine)" if b == "none" else b for b in backends])
     ax.invert_yaxis()
     ax.set_xlabel("samples")

@@ -116,7 +116,7 @@ def group_photos(fingerprints: dict[PhotoKey, PhotoFingerprint], max_distance: i
     for key in keys:
         members[find(key)].append(key)
     groups = PhotoGroups({k: find(k) for k in keys})
-    for root, group in members.items():
+    for group in members.values():
         for key in group:
             groups.members[key] = tuple(group)
         if len(group) > 1:

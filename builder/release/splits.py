@@ -119,7 +119,7 @@ class SplitConfig:
         held_sources = {s for ood in self.out_of_domain for s in ood.sources}
         cache: dict[tuple[str, str], tuple[str, bool]] = {}
         out = []
-        for source, image_id, backend in zip(sources, source_image_ids, backends):
+        for source, image_id, backend in zip(sources, source_image_ids, backends, strict=False):
             key = (source, image_id)
             if key not in cache:
                 members = groups.members.get(key, (key,)) if groups is not None else (key,)

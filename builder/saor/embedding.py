@@ -51,7 +51,7 @@ class TextEmbedder:
                 missing, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            for text, vector in zip(missing, vectors):
+            for text, vector in zip(missing, vectors, strict=False):
                 self._cache[text] = vector.astype(np.float32)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)

@@ -110,7 +110,7 @@ def build_sources(specs: list[dict[str, Any]], **defaults: Any) -> list[Source]:
     """Sources in spec order. Names must be unique: they prefix every sample id."""
     sources = [create_source(spec, **defaults) for spec in specs]
     seen: dict[str, dict] = {}
-    for source, spec in zip(sources, specs):
+    for source, spec in zip(sources, specs, strict=False):
         if source.name in seen:
             raise SourceConfigError(
                 f"two sources are named {source.name!r} ({seen[source.name]!r} and {spec!r}); "

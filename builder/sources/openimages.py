@@ -346,7 +346,7 @@ def _csv_records(path: Path, columns: tuple[str, ...]):
             continue
         if len(row) != len(header):
             raise SourceConfigError(f"{path}: row {line}: {len(row)} fields where the header has {len(header)}")
-        yield line, {column: row[position].strip() for column, position in zip(columns, positions)}
+        yield line, {column: row[position].strip() for column, position in zip(columns, positions, strict=True)}
     if header is None:
         raise SourceConfigError(f"{path}: empty file (expected the header {','.join(columns)})")
 

@@ -43,7 +43,7 @@ def check_training_split(split: str) -> None:
 
 
 def _backends(dataset: datasets.Dataset) -> tuple[str, ...]:
-    return tuple(sorted({b for b, label in zip(dataset["backend"], dataset["label"]) if int(label) == 1}))
+    return tuple(sorted({b for b, label in zip(dataset["backend"], dataset["label"], strict=True) if int(label) == 1}))
 
 
 def _train_rows_of_run(root: Path, split_config_path: str | None) -> tuple[set[str], str, tuple[str, ...]]:

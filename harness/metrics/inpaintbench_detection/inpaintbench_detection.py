@@ -72,7 +72,7 @@ class InpaintbenchDetection(evaluate.Metric):
         )
 
     def _compute(self, return_conventions=False, **columns):
-        rows = [dict(zip(columns, values)) for values in zip(*columns.values())]
+        rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=False)]
         results = Scorer([ImageSummary.from_example(row) for row in rows]).compute()
         if return_conventions:
             results["conventions"] = dict(CONVENTIONS)

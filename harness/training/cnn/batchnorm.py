@@ -28,6 +28,6 @@ def recalibrate_batchnorm(net: nn.Module, batches) -> None:
     net.train()
     for x, _ in batches:
         net(x)
-    for m, momentum in zip(layers, momenta):
+    for m, momentum in zip(layers, momenta, strict=True):
         m.momentum = momentum
     net.train(was_training)

@@ -78,7 +78,7 @@ class LocalizationNet(nn.Module):
         deep, *skips = TAP_CHANNELS[::-1]
         channels = deep
         blocks = []
-        for skip, out in zip(skips, DECODER_CHANNELS):
+        for skip, out in zip(skips, DECODER_CHANNELS, strict=True):
             blocks.append(UpBlock(channels, skip, out))
             channels = out
         self.decoder = nn.ModuleList(blocks)
@@ -107,7 +107,7 @@ class LocalizationNet(nn.Module):
             raise ValueError(f"input height and width must be multiples of {STRIDE}, got {h} x {w}")
         taps = self.encode((x - INPUT_MEAN) / INPUT_STD)
         y = taps[-1]
-        for block, skip in zip(self.decoder, taps[-2::-1]):
+        for block, skip in zip(self.decoder, taps[-2::-1], strict=False):
             y = block(y, skip)
         return F.interpolate(self.head(y), size=(h, w), mode="bilinear", align_corners=False)
 
