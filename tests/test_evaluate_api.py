@@ -171,7 +171,7 @@ def test_importing_the_harness_stays_light_and_exports_evaluate():
              "print(light, evaluate.__module__, issubclass(EvaluationError, ValueError), 'datasets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "inpaintbench.harness.api", "True", "True"]
-    import inpaintbench.harness as harness
+    from inpaintbench import harness
 
     with pytest.raises(AttributeError, match="no attribute 'evaluat'"):
         harness.evaluat  # noqa: B018 - a typo still fails as an attribute error
