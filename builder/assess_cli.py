@@ -72,8 +72,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"assess: {error}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(_json_safe({"sidecar": str(result.sidecar), "judge_key": result.judge_key, "assessed": result.assessed,
-                          "reused": result.reused, "summary": result.summary}), indent=2))
+        print(
+            json.dumps(
+                _json_safe(
+                    {
+                        "sidecar": str(result.sidecar),
+                        "judge_key": result.judge_key,
+                        "assessed": result.assessed,
+                        "reused": result.reused,
+                        "summary": result.summary,
+                    }
+                ),
+                indent=2,
+            )
+        )
     else:
         print(f"{result.sidecar}: {result.assessed} assessed now, {result.reused} reused (judge {judge.name}, "
               f"key {result.judge_key}, K={args.trials}, seed {args.seed})")

@@ -23,9 +23,15 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("dir", metavar="DIR", help="generator output (has manifest.json) or release folder (has release.json)")
-    parser.add_argument("--bound", type=float, default=DEFAULT_AUC_BOUND, help=f"highest acceptable AUC (default {DEFAULT_AUC_BOUND})")
-    parser.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help=f"cross-validation folds (default {DEFAULT_FOLDS})")
+    parser.add_argument(
+        "dir", metavar="DIR", help="generator output (has manifest.json) or release folder (has release.json)"
+    )
+    parser.add_argument(
+        "--bound", type=float, default=DEFAULT_AUC_BOUND, help=f"highest acceptable AUC (default {DEFAULT_AUC_BOUND})"
+    )
+    parser.add_argument(
+        "--folds", type=int, default=DEFAULT_FOLDS, help=f"cross-validation folds (default {DEFAULT_FOLDS})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment and the classifier")
     parser.add_argument("--json", action="store_true", help="print the whole audit result as JSON")
     parser.set_defaults(func=run)

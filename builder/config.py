@@ -42,7 +42,12 @@ def _default_backends() -> list[BackendSpec]:
     # What runs on any CPU with nothing to download: three classical fills and the learned inpainter whose weights
     # ship in the package (docs/learned_inpainter.md), so the default benchmark has an AI generator in it too.
     # Diffusion backends join the same list from a config file.
-    return [BackendSpec("opencv_telea"), BackendSpec("opencv_ns"), BackendSpec("patchmatch"), BackendSpec("learned_inpaint")]
+    return [
+        BackendSpec("opencv_telea"),
+        BackendSpec("opencv_ns"),
+        BackendSpec("patchmatch"),
+        BackendSpec("learned_inpaint"),
+    ]
 
 
 @dataclass
@@ -124,11 +129,15 @@ class GenerateConfig:
             raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         data = dict(data)
         if "backends" in data:
-            data["backends"] = [_backend_spec(entry, origin) for entry in _as_list(data["backends"], "backends", origin)]
+            data["backends"] = [
+                _backend_spec(entry, origin) for entry in _as_list(data["backends"], "backends", origin)
+            ]
         if "dilation_pct" in data:
             data["dilation_pct"] = tuple(_as_list(data["dilation_pct"], "dilation_pct", origin))
         if "sources" in data:
-            data["sources"] = [dict(s) if isinstance(s, dict) else s for s in _as_list(data["sources"], "sources", origin)]
+            data["sources"] = [
+                dict(s) if isinstance(s, dict) else s for s in _as_list(data["sources"], "sources", origin)
+            ]
         try:
             config = cls(**data)
         except TypeError as error:
@@ -151,7 +160,9 @@ class GenerateConfig:
 
                 data = yaml.safe_load(text)
         except Exception as error:  # noqa: BLE001 - any parse error is reported the same way
-            raise ConfigError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {error}") from None
+            raise ConfigError(
+                f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {error}"
+            ) from None
         return cls.from_dict({} if data is None else data, origin=str(path))
 
     def replace(self, origin: str = "command line", **changes: Any) -> GenerateConfig:

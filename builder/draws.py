@@ -1,7 +1,7 @@
 """Every random choice of a sample, drawn from ``derive_seed(seed, purpose, <sample identity>)``.
 
-One independent stream per purpose (object selection, mask variant, dilation, backend, pristine, planner), so adding a new
-kind of draw later never shifts the existing ones, and nothing depends on the order work was done in. Weighted
+One independent stream per purpose (object selection, mask variant, dilation, backend, pristine, planner), so adding a
+new kind of draw later never shifts the existing ones, and nothing depends on the order work was done in. Weighted
 choices walk the options in a canonical order (mask variants sorted by name, backends in config order), which is
 exactly what ``GenerateConfig.config_hash`` sees.
 """

@@ -73,7 +73,9 @@ def claim_output_dir(out_dir: Path, config: GenerateConfig, inputs: dict[str, An
             existing_hash = existing["config_hash"]
             existing_inputs = existing["inputs"]
         except (OSError, ValueError, KeyError, TypeError) as error:
-            raise OutputDirConflict(f"{claim}: unreadable ({error}); remove {out_dir} or choose another --out") from None
+            raise OutputDirConflict(
+                f"{claim}: unreadable ({error}); remove {out_dir} or choose another --out"
+            ) from None
         if existing_hash != config.config_hash:
             changed = sorted(
                 key

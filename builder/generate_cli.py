@@ -77,9 +77,13 @@ def config_from_args(args: argparse.Namespace) -> GenerateConfig:
     if (args.images is None) != (args.annotations is None):
         raise ConfigError("--images and --annotations go together (a folder of photos and its COCO JSON)")
     if args.images is not None:
-        sources.append({"type": "coco", "name": args.source_name, "images": args.images, "annotations": args.annotations})
+        sources.append(
+            {"type": "coco", "name": args.source_name, "images": args.images, "annotations": args.annotations}
+        )
     if not sources:
-        raise ConfigError("no sources left: --no-embedded needs --images DIR --annotations FILE (or sources in --config)")
+        raise ConfigError(
+            "no sources left: --no-embedded needs --images DIR --annotations FILE (or sources in --config)"
+        )
     changes["sources"] = sources
     if args.backend:
         changes["backends"] = [vars(parse_backend_option(text)) for text in args.backend]
@@ -100,7 +104,9 @@ def print_summary(result, stream=None) -> None:
     print(f"  by label:   {_counts_line(counts['by_label'])}", file=stream)
     print(f"  by backend: {_counts_line(counts['by_backend'])}", file=stream)
     print(f"Skipped: {skipped['total']} ({_counts_line(skipped['by_stage'])})", file=stream)
-    print(f"This run wrote {result.shards_written} shard(s) and kept {result.shards_reused} complete one(s)", file=stream)
+    print(
+        f"This run wrote {result.shards_written} shard(s) and kept {result.shards_reused} complete one(s)", file=stream
+    )
 
 
 # Storage refusing a write: no space or quota, read-only, a file-size limit, no permission.
@@ -134,9 +140,12 @@ def run(args: argparse.Namespace) -> int:
         # Every file is written to a temp name and renamed (atomic_io), so nothing half-written stays: re-running
         # the same command once there is room (or rights) resumes from the shards already complete.
         where = error.filename or "the output folder"
-        print(f"inpaintbench generate: error: {where}: {error.strerror or error} ({errno.errorcode.get(error.errno, '?')}); "
-              "nothing half-written was kept: free space or fix the storage, then run the same command to resume",
-              file=sys.stderr)
+        print(
+            f"inpaintbench generate: error: {where}: {error.strerror or error} "
+            f"({errno.errorcode.get(error.errno, '?')}); "
+            "nothing half-written was kept: free space or fix the storage, then run the same command to resume",
+            file=sys.stderr,
+        )
         return 2
     if state.is_main_process:
         print_summary(result)

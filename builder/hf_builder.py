@@ -104,11 +104,14 @@ def resolve_commit(repo_id: str, revision: str | None) -> str:
         why = "HF_HUB_OFFLINE=1" if constants.HF_HUB_OFFLINE else "the Hub could not be reached"
         raise ReleaseNotResolvable(
             f"{repo_id}@{revision or 'main'}: {why} and this revision is not in the local HF cache "
-            f"({constants.HF_HUB_CACHE}), so it cannot be pinned to a commit; load it once online, or pass a cached revision"
+            f"({constants.HF_HUB_CACHE}), so it cannot be pinned to a commit; load it once online, or pass a cached "
+            "revision"
         ) from exc
     commit = Path(folder).name
     if not _COMMIT_SHA.fullmatch(commit):
-        raise ReleaseNotResolvable(f"{folder}: expected the HF cache's snapshots/<commit sha> folder for {repo_id}@{revision}")
+        raise ReleaseNotResolvable(
+            f"{folder}: expected the HF cache's snapshots/<commit sha> folder for {repo_id}@{revision}"
+        )
     return commit
 
 
@@ -144,7 +147,8 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
 
     BUILDER_CONFIG_CLASS = InpaintBenchConfig
     BUILDER_CONFIGS = [
-        InpaintBenchConfig(name=name, description=desc) for name, desc in {**RELEASE_CONFIGS, **ASSESSMENT_CONFIGS}.items()
+        InpaintBenchConfig(name=name, description=desc)
+        for name, desc in {**RELEASE_CONFIGS, **ASSESSMENT_CONFIGS}.items()
     ]
     DEFAULT_CONFIG_NAME = "default"
 
@@ -179,7 +183,9 @@ class InpaintBench(datasets.GeneratorBasedBuilder):
             from huggingface_hub.errors import EntryNotFoundError
 
             try:
-                summary_path = Path(hf_hub_download(release, RELEASE_SUMMARY_NAME, repo_type="dataset", revision=commit))
+                summary_path = Path(
+                    hf_hub_download(release, RELEASE_SUMMARY_NAME, repo_type="dataset", revision=commit)
+                )
             except EntryNotFoundError:
                 return release_features(False)  # not built by inpaintbench publish: the plain schema
         if not summary_path.is_file():

@@ -191,7 +191,8 @@ def load_image_with_record(
 def load_image(
     path: str | Path, max_side: int | None = None, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> Image.Image:
-    """The photo at ``path`` as normalised 8-bit RGB; the record of what was applied is in ``.info["normalisation"]``."""
+    """The photo at ``path`` as normalised 8-bit RGB; the record of what was applied is in
+    ``.info["normalisation"]``."""
     result = load_image_with_record(path, max_side=max_side, max_pixels=max_pixels)
     result.image.info["normalisation"] = result.record
     return result.image
@@ -232,7 +233,8 @@ def _profile_to_srgb(image: Image.Image) -> tuple[Image.Image, dict[str, Any]]:
     note = {"description": description, "color_space": space}
     if space != "RGB" or image.mode not in ("RGB", "RGBA", "P"):
         return _without_profile(image), {
-            **note, "action": f"dropped unconverted: only RGB profiles on RGB images are converted (image mode {image.mode})"
+            **note,
+            "action": f"dropped unconverted: only RGB profiles on RGB images are converted (image mode {image.mode})",
         }
     if image.mode == "P":  # the palette's colours are in the profile's space: expand them before converting
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")

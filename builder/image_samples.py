@@ -221,7 +221,9 @@ class SampleMaker:
             skip_record("object", source_name, image_id, str(s.get("reason", "")), str(s.get("object_id", "")), path)
             for s in scene.extra.get("skipped_objects", [])
         ]
-        selection = select_objects(scene.objects, rng_for(self.config.seed, "objects", source_name, image_id), self.selection)
+        selection = select_objects(
+            scene.objects, rng_for(self.config.seed, "objects", source_name, image_id), self.selection
+        )
         # Eligible objects left undrawn (objects_per_image reached) are not bad input: not counted as skips.
         by_id = {obj.object_id: obj for obj in scene.objects}
         skipped += [

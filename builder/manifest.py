@@ -8,8 +8,8 @@ changes.
 
 Keys (``format_version`` 1):
 - ``format``: "inpaintbench-manifest"; ``format_version``: 1; ``inpaintbench_version``: the package version.
-- ``config``: the generation config that decides the content (``GenerateConfig.content_dict()``: no ``out_dir``, no execution settings);
-  ``config_hash``: its sha256 (``GenerateConfig.config_hash``); ``seed``: the run's seed.
+- ``config``: the generation config that decides the content (``GenerateConfig.content_dict()``: no ``out_dir``, no
+  execution settings); ``config_hash``: its sha256 (``GenerateConfig.config_hash``); ``seed``: the run's seed.
 - ``features``: the Features of every shard (``datasets.Features.to_dict()``).
 - ``counts``: ``total`` samples, and dicts of sample counts ``by_label`` (label names), ``by_backend``,
   ``by_source``, ``by_category``, ``by_strategy``, ``by_action``, ``by_mask_variant``

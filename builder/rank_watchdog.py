@@ -84,7 +84,10 @@ class RankWatchdog:
 
     def message(self) -> str:
         if self.launcher_gone():
-            return f"inpaintbench generate: the accelerate launcher (pid {self.launcher_pid}) is gone; rank {self.rank} stops"
+            return (
+                f"inpaintbench generate: the accelerate launcher (pid {self.launcher_pid}) is gone; "
+                f"rank {self.rank} stops"
+            )
         return f"inpaintbench generate: rank {self.rank} got SIGTERM; it stops (the run resumes when started again)"
 
     def _on_sigterm(self, signum, _frame) -> None:

@@ -118,7 +118,9 @@ def compare(stored: Image.Image, regenerated: Image.Image) -> dict[str, Any]:
     a = np.asarray(stored.convert("RGB"), dtype=np.int16)
     b = np.asarray(regenerated.convert("RGB"), dtype=np.int16)
     if a.shape != b.shape:
-        raise RegenerateError(f"regenerated image is {b.shape[1]}x{b.shape[0]}, the stored one {a.shape[1]}x{a.shape[0]}")
+        raise RegenerateError(
+            f"regenerated image is {b.shape[1]}x{b.shape[0]}, the stored one {a.shape[1]}x{a.shape[0]}"
+        )
     difference = np.abs(a - b)
     mse = float((difference.astype(np.float64) ** 2).mean())
     return {

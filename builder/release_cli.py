@@ -11,13 +11,22 @@ from pathlib import Path
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "publish",
-        help="build a versioned release (Parquet per config/split + dataset card) and push it to the Hub, tagged vX.Y.Z",
+        help="build a versioned release (Parquet per config/split + dataset card) and push it to the Hub, tagged "
+             "vX.Y.Z",
         description=__doc__,
     )
     parser.add_argument("--repo", help="Hub dataset repo, ORG/NAME (required unless --to)")
     parser.add_argument("--version", required=True, help="release version X.Y.Z; tagged vX.Y.Z, never overwritten")
-    parser.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output dir (manifest.json + the data/*.parquet shards it lists); default: the generator's default")
-    parser.add_argument("--split-config", default=None, help="split config YAML (default: builder/release/default_splits.yaml)")
+    parser.add_argument(
+        "--from",
+        dest="from_dir",
+        default="runs/embedded",
+        help="generator output dir (manifest.json + the data/*.parquet shards it lists); default: the generator's "
+             "default",
+    )
+    parser.add_argument(
+        "--split-config", default=None, help="split config YAML (default: builder/release/default_splits.yaml)"
+    )
     parser.add_argument("--to", default=None, help="write the release to this local folder instead of pushing")
     parser.add_argument("--max-shard-mb", type=float, default=256.0, help="largest size of one release Parquet file")
     parser.add_argument("--min-files-per-split", type=int, default=None,
@@ -48,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from .release.versioning import VersionError
 
     if not args.repo and not args.to:
-        print("inpaintbench publish: give --repo ORG/NAME (push to the Hub) or --to DIR (local release)", file=sys.stderr)
+        print(
+            "inpaintbench publish: give --repo ORG/NAME (push to the Hub) or --to DIR (local release)", file=sys.stderr
+        )
         return 2
     if args.repo and args.repo.count("/") != 1:
         print(f"inpaintbench publish: --repo {args.repo!r} must be ORG/NAME", file=sys.stderr)
@@ -71,17 +82,32 @@ def run(args: argparse.Namespace) -> int:
             api = HfApi()
             published = preflight(api, args.repo, args.version)
             previous = published.latest_tag or "none"
-            print(f"publish: {args.repo} checked on the Hub (token accepted; latest release {previous}; v{args.version} is free)")
+            print(
+                f"publish: {args.repo} checked on the Hub (token accepted; latest release {previous}; "
+                f"v{args.version} is free)"
+            )
         staged = Path(args.to) if args.to else default_staging_dir(args.from_dir, args.version, args.repo)
         had_release = (staged / "release.json").is_file()
         dest, summary, reused = prepare_release(
             args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment, min_files,
             args.allow_shortcut,
         )
-        state = "reused" if reused else "rebuilt (the folder held one built from other inputs or options)" if had_release else "built"
-        print(f"release v{args.version} {state} at {dest}: {summary['num_samples']} samples, "
-              + ", ".join(f"{s} {n['total']}" for s, n in summary["counts"]["split"].items())
-              + (f"; deceptiveness from judge setup {summary['assessment']['judge_key']}" if "assessment" in summary else ""))
+        state = (
+            "reused"
+            if reused
+            else "rebuilt (the folder held one built from other inputs or options)"
+            if had_release
+            else "built"
+        )
+        print(
+            f"release v{args.version} {state} at {dest}: {summary['num_samples']} samples, "
+            + ", ".join(f"{s} {n['total']}" for s, n in summary["counts"]["split"].items())
+            + (
+                f"; deceptiveness from judge setup {summary['assessment']['judge_key']}"
+                if "assessment" in summary
+                else ""
+            )
+        )
         if args.to:
             return 0
         result = publish_release(dest, args.repo, args.version, api=api, private=args.private, published=published)
@@ -97,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     print(
-        f"published {result.repo_id}@{result.tag} (commit {result.commit[:12]}): {len(result.uploaded)} files uploaded, "
-        f"{len(result.unchanged)} unchanged, {len(result.deleted)} stale removed"
+        f"published {result.repo_id}@{result.tag} (commit {result.commit[:12]}): {len(result.uploaded)} files "
+        f"uploaded, {len(result.unchanged)} unchanged, {len(result.deleted)} stale removed"
     )
     return 0

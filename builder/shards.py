@@ -64,7 +64,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOR_TYPES = {"L": 0, "RGB": 2}  # IHDR colour type of each mode, at bit depth 8
 
 if set(COLUMN_MODES) != set(IMAGE_COLUMNS):  # a new image column in the schema needs its mode here
-    raise ImportError(f"builder.shards.COLUMN_MODES covers {sorted(COLUMN_MODES)}, the schema's image columns are {IMAGE_COLUMNS}")
+    raise ImportError(
+        f"builder.shards.COLUMN_MODES covers {sorted(COLUMN_MODES)}, the schema's image columns are {IMAGE_COLUMNS}"
+    )
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -142,7 +144,9 @@ def _encoded_image(value: Any, column: str, sample_id: str) -> dict[str, Any]:
     elif isinstance(value, (bytes, bytearray)):
         data = bytes(value)
     else:
-        raise TypeError(f"sample {sample_id}: column {column!r} must be a PIL image or PNG bytes, got {type(value).__name__}")
+        raise TypeError(
+            f"sample {sample_id}: column {column!r} must be a PIL image or PNG bytes, got {type(value).__name__}"
+        )
     problem = png_policy_problem(data, column)
     if problem:
         raise ValueError(f"sample {sample_id}: column {column!r}: not a PNG of the one sample encoder: {problem}")

@@ -61,7 +61,9 @@ def working_size(width: int, height: int, rule: SizeRule, long_side: int | None 
         scale = rule.long_side / max(width, height)
     else:
         scale = math.sqrt(rule.area / (width * height))
-    cap = max(rule.multiple, (min(rule.max_long_side, long_side or rule.max_long_side) // rule.multiple) * rule.multiple)
+    cap = max(
+        rule.multiple, (min(rule.max_long_side, long_side or rule.max_long_side) // rule.multiple) * rule.multiple
+    )
     scale = min(scale, cap / max(width, height))
     w, h = _round_to(width * scale, rule.multiple), _round_to(height * scale, rule.multiple)
     # Rounding up can push the long side one multiple over the cap.
@@ -70,7 +72,9 @@ def working_size(width: int, height: int, rule: SizeRule, long_side: int | None 
     return w, h
 
 
-def shrink_size(size: tuple[int, int], rule: SizeRule, min_long_side: int, factor: float = 0.75) -> tuple[int, int] | None:
+def shrink_size(
+    size: tuple[int, int], rule: SizeRule, min_long_side: int, factor: float = 0.75
+) -> tuple[int, int] | None:
     """A smaller working size for an out-of-memory retry (aspect kept), or None below ``min_long_side``."""
     width, height = size
     target = int(max(width, height) * factor)

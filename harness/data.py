@@ -24,7 +24,17 @@ from inpaintbench.builder.schema import COLUMNS
 from inpaintbench.builder.shards import sha256_file
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
-EVAL_COLUMNS = ("sample_id", "label", "image", "mask", "source", "category", "backend", "strategy", "mask_area_fraction")
+EVAL_COLUMNS = (
+    "sample_id",
+    "label",
+    "image",
+    "mask",
+    "source",
+    "category",
+    "backend",
+    "strategy",
+    "mask_area_fraction",
+)
 RELEASE_SUMMARY_NAME = "release.json"
 
 

@@ -57,7 +57,24 @@ def launch_command(num_processes: int, cli_args: list[str]) -> tuple[list[str], 
     except ImportError:
         has_cuda = False
     if not has_cuda:
-        env["ACCELERATE_USE_CPU"] = "1"  # gloo CPU processes; --cpu alone would start one (docs/generation.md, section Launching)
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(num_processes),
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "inpaintbench.cli", *cli_args]
+        env["ACCELERATE_USE_CPU"] = (
+            "1"  # gloo CPU processes; --cpu alone would start one (docs/generation.md, section Launching)
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(num_processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "inpaintbench.cli",
+        *cli_args,
+    ]
     return cmd, env

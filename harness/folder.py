@@ -282,13 +282,21 @@ class FolderSubmission:
         problems = list(self.problems)
         for part, keys in (("score", self.scores), ("map", self.maps)):
             if keys is not None:
-                problems += [Problem(i, "extra", f"{part} for a sample not in the dataset") for i in sorted(keys) if i not in wanted]
+                problems += [
+                    Problem(i, "extra", f"{part} for a sample not in the dataset")
+                    for i in sorted(keys)
+                    if i not in wanted
+                ]
         return problems
 
     def prediction(self, sample_id: str, image_hw: tuple[int, int]) -> tuple[float | None, np.ndarray | None]:
         for refused in self._refused.values():
             raise refused.problem()
-        missing = [part for part, keys in (("score", self.scores), ("map", self.maps)) if keys is not None and sample_id not in keys]
+        missing = [
+            part
+            for part, keys in (("score", self.scores), ("map", self.maps))
+            if keys is not None and sample_id not in keys
+        ]
         if missing:
             raise PredictionProblem("missing", f"no {' and no '.join(missing)} for this sample")
         score = self._score(sample_id) if self.scores is not None else None
@@ -300,7 +308,9 @@ class FolderSubmission:
             rel = f"maps/{found.name}"
             try:
                 with self._open_file(rel) as fh:
-                    arr = _read_npy(fh, rel, image_hw) if found.suffix.lower() == ".npy" else _read_png(fh, rel, image_hw)
+                    arr = (
+                        _read_npy(fh, rel, image_hw) if found.suffix.lower() == ".npy" else _read_png(fh, rel, image_hw)
+                    )
                 pred = check_map(arr, image_hw)
             except PredictionProblem as exc:
                 detail = exc.detail if exc.detail.startswith(rel) else f"{rel}: {exc.detail}"
@@ -332,7 +342,9 @@ def _read_png(fh: BinaryIO, rel: str, image_hw: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(fh, formats=["PNG"]) as img:
             if img.size != (width, height):
-                raise PredictionProblem("unreadable", f"{rel}: PIL reads size {img.size}, the header says {(width, height)}")
+                raise PredictionProblem(
+                    "unreadable", f"{rel}: PIL reads size {img.size}, the header says {(width, height)}"
+                )
             img.load()
             if img.mode == "1":
                 return np.asarray(img, dtype=bool)

@@ -6,7 +6,8 @@ scorer's command line nor its environment is visible), no network interface but 
 filesystem of read-only binds of only what Python needs: the system's /usr, the interpreter's prefix, the venv,
 a copy of the ``inpaintbench`` *Python source* (never the repository: it holds runs, releases and the embedded
 set's annotations, i.e. answers), the detector's own code and the files its params name, plus a private
-writable scratch folder at /tmp (a size-capped tmpfs, gone with the jail). Killing the jail's PID 1 (bwrap's init) ends every process in it.
+writable scratch folder at /tmp (a size-capped tmpfs, gone with the jail). Killing the jail's PID 1 (bwrap's init)
+ends every process in it.
 
 Memory is limited for the whole process tree by a per-run memory cgroup when one can be created (cgroup v2
 ``memory.max`` or v1 ``memory.limit_in_bytes`` under the scorer's own cgroup), otherwise by the parent summing
@@ -183,7 +184,9 @@ def bwrap_argv(child_argv: list[str], package_dir: Path, scratch: Path | int, sp
         argv += ["--setenv", key, value]
     # The scratch first: every later bind lands on top of it, so a venv, interpreter, code or model file that
     # lives under the host's /tmp (a CI checkout in /tmp, pytest's tmp_path) stays visible in the jail.
-    argv += ["--size", str(scratch), "--tmpfs", "/tmp"] if isinstance(scratch, int) else ["--bind", str(scratch), "/tmp"]
+    argv += (
+        ["--size", str(scratch), "--tmpfs", "/tmp"] if isinstance(scratch, int) else ["--bind", str(scratch), "/tmp"]
+    )
     argv += ["--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         top = Path("/") / name

@@ -52,7 +52,9 @@ def find_results(paths) -> list[Path]:
         else:
             raise LeaderboardError(f"{path}: no such file or directory")
     if not found:
-        raise LeaderboardError(f"no results JSON under {', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}")
+        raise LeaderboardError(
+            f"no results JSON under {', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}"
+        )
     return found
 
 

@@ -165,7 +165,11 @@ class Resize(Perturbation):
     example = "0.5"
 
     def parse_param(self, param, spec):
-        return float(_number(self.name, param, spec, self.param_help, self.example, integer=False, low=0.0, high=4.0, low_open=True))
+        return float(
+            _number(
+                self.name, param, spec, self.param_help, self.example, integer=False, low=0.0, high=4.0, low_open=True
+            )
+        )
 
     def apply(self, image, sample_id):
         arr = _rgb(image)
@@ -185,7 +189,11 @@ class Blur(Perturbation):
     example = "1.0"
 
     def parse_param(self, param, spec):
-        return float(_number(self.name, param, spec, self.param_help, self.example, integer=False, low=0.0, high=20.0, low_open=True))
+        return float(
+            _number(
+                self.name, param, spec, self.param_help, self.example, integer=False, low=0.0, high=20.0, low_open=True
+            )
+        )
 
     def apply(self, image, sample_id):
         return cv2.GaussianBlur(_rgb(image), (0, 0), sigmaX=self.value, sigmaY=self.value,
@@ -202,7 +210,11 @@ class Noise(Perturbation):
     example = "5"
 
     def parse_param(self, param, spec):
-        return float(_number(self.name, param, spec, self.param_help, self.example, integer=False, low=0.0, high=100.0, low_open=True))
+        return float(
+            _number(
+                self.name, param, spec, self.param_help, self.example, integer=False, low=0.0, high=100.0, low_open=True
+            )
+        )
 
     def apply(self, image, sample_id):
         arr = _rgb(image)

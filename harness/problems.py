@@ -135,7 +135,9 @@ def check_map(pred, image_hw: tuple[int, int]) -> np.ndarray | None:
 def check_prediction(output, image_hw: tuple[int, int]) -> tuple[float | None, np.ndarray | None]:
     """A detector's ``predict`` output -> (score, map); at least one must be present."""
     if not isinstance(output, dict):
-        raise PredictionProblem("wrong_dtype", f"predict must return a dict with 'score' and 'map', got {type(output).__name__}")
+        raise PredictionProblem(
+            "wrong_dtype", f"predict must return a dict with 'score' and 'map', got {type(output).__name__}"
+        )
     score = check_score(output.get("score"))
     pred = check_map(output.get("map"), image_hw)
     if score is None and pred is None:

@@ -44,7 +44,9 @@ class SampleRecord:
 class Predictor(Protocol):
     needs_image: bool
 
-    def predict(self, sample_id: str, image: np.ndarray | None, image_hw: tuple[int, int]) -> tuple[float | None, np.ndarray | None, float]:
+    def predict(
+        self, sample_id: str, image: np.ndarray | None, image_hw: tuple[int, int]
+    ) -> tuple[float | None, np.ndarray | None, float]:
         """(score, map, seconds); raises PredictionProblem."""
 
 
@@ -116,7 +118,9 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, desc: st
         image = rgb_array(row["image"]) if predictor.needs_image else None
         try:
             if image is not None and image.shape[:2] != gt.shape:
-                raise PredictionProblem("error", f"dataset row: image {image.shape[:2]} and mask {gt.shape} sizes differ")
+                raise PredictionProblem(
+                    "error", f"dataset row: image {image.shape[:2]} and mask {gt.shape} sizes differ"
+                )
             if image is not None and perturbation is not None:
                 image = perturbation.apply(image, meta["sample_id"])
             # A map is checked against the size the detector saw; ``summarize`` resizes it to the GT's size.

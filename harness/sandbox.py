@@ -84,7 +84,9 @@ def _child_main(sock: socket.socket, spec: str, params: dict, memory_bytes: int)
             raise TypeError(f"describe() must return a JSON-serialisable dict: {exc}") from None
         wire.send_frame(sock, {"status": "ready", "description": description})
     except BaseException as exc:  # noqa: BLE001 (any failure to load is reported, whatever it is)
-        wire.send_frame(sock, wire.error_frame("load_error", f"{_describe_error(exc)}\n{traceback.format_exc(limit=5)}"))
+        wire.send_frame(
+            sock, wire.error_frame("load_error", f"{_describe_error(exc)}\n{traceback.format_exc(limit=5)}")
+        )
         return
     while True:
         try:
@@ -201,7 +203,9 @@ class SandboxedDetector:
                                         deadline=time.monotonic() + self.start_timeout_s, on_wait=self._watch)
         except wire.WireTimeout:
             self._kill()
-            raise DetectorStartError(f"detector {self.spec!r} did not load within {self.start_timeout_s:.0f} s") from None
+            raise DetectorStartError(
+                f"detector {self.spec!r} did not load within {self.start_timeout_s:.0f} s"
+            ) from None
         except (wire.WireClosed, MemoryExceeded) as exc:
             code = self._exit_code()
             self._kill()
@@ -209,7 +213,9 @@ class SandboxedDetector:
             raise DetectorStartError(f"detector {self.spec!r} died while loading (exit code {code}){extra}") from None
         except wire.WireError as exc:
             self._kill()
-            raise DetectorStartError(f"detector {self.spec!r} broke the sandbox protocol while loading: {exc}") from None
+            raise DetectorStartError(
+                f"detector {self.spec!r} broke the sandbox protocol while loading: {exc}"
+            ) from None
         if header["status"] != "ready":
             self._kill()
             raise DetectorStartError(f"detector {self.spec!r} failed to load: {header['error']}")

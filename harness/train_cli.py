@@ -21,7 +21,9 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("train-detector", help="train the pixel-level baseline detector on a train split",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="release folder or generator output dir")
-    parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write (.joblib; sidecar MODEL.json)")
+    parser.add_argument(
+        "--out", required=True, metavar="MODEL", help="model file to write (.joblib; sidecar MODEL.json)"
+    )
     parser.add_argument("--config", help="release config (release folders only; default: default)")
     parser.add_argument("--split", default="train", help="must be train (anything else is refused)")
     parser.add_argument("--split-config", metavar="YAML",
@@ -70,7 +72,10 @@ def run(args) -> int:
         print(f"inpaintbench train-detector: cannot write {args.out} ({exc})", file=sys.stderr)
         return 1
     counts = meta["counts"]
-    print(f"saved {path} (+ {sidecar_path(path).name}): {counts['pixels']} pixels from {counts['inpainted_images']} "
-          f"inpainted and {counts['pristine_images']} pristine images (pristine share {counts['achieved_pristine_share']}), "
-          f"features {meta['timing']['features_s']} s, fit {meta['timing']['fit_s']} s")
+    print(
+        f"saved {path} (+ {sidecar_path(path).name}): {counts['pixels']} pixels from {counts['inpainted_images']} "
+        f"inpainted and {counts['pristine_images']} pristine images (pristine share "
+        f"{counts['achieved_pristine_share']}), "
+        f"features {meta['timing']['features_s']} s, fit {meta['timing']['fit_s']} s"
+    )
     return 0

@@ -231,12 +231,21 @@ def build_kandinsky():
     )
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        in_channels=9, out_channels=8, addition_embed_type="image", down_block_types=(
-            "ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
-        up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"), mid_block_type="UNetMidBlock2DSimpleCrossAttn",
-        block_out_channels=(32, 64), layers_per_block=1, encoder_hid_dim=embed_dim, encoder_hid_dim_type="image_proj",
-        cross_attention_dim=64, attention_head_dim=4, resnet_time_scale_shift="scale_shift",
-        class_embed_type=None, norm_num_groups=16,
+        in_channels=9,
+        out_channels=8,
+        addition_embed_type="image",
+        down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+        up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"),
+        mid_block_type="UNetMidBlock2DSimpleCrossAttn",
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        encoder_hid_dim=embed_dim,
+        encoder_hid_dim_type="image_proj",
+        cross_attention_dim=64,
+        attention_head_dim=4,
+        resnet_time_scale_shift="scale_shift",
+        class_embed_type=None,
+        norm_num_groups=16,
     )
     movq = VQModel(
         block_out_channels=[32, 64], down_block_types=["DownEncoderBlock2D", "AttnDownEncoderBlock2D"],

@@ -109,7 +109,9 @@ def read_sidecar(path: Path) -> list[dict[str, Any]]:
     try:
         table = pq.read_table(path)
     except Exception as error:
-        raise AssessError(f"{path}: existing assessments are unreadable ({error}); move it away to start over") from error
+        raise AssessError(
+            f"{path}: existing assessments are unreadable ({error}); move it away to start over"
+        ) from error
     missing = [name for name in SIDECAR_SCHEMA.names if name not in table.column_names]
     if missing:
         raise AssessError(f"{path}: not a deceptiveness sidecar (missing column(s) {', '.join(missing)})")
@@ -127,7 +129,9 @@ def _decode(value: dict, column: str, shard: Path, sample_id: str) -> np.ndarray
     try:
         return np.asarray(FEATURES[column].decode_example(value).convert("RGB"))
     except Exception as error:
-        raise AssessError(f"{shard}: sample {sample_id}: column {column!r} is not a readable image ({error})") from error
+        raise AssessError(
+            f"{shard}: sample {sample_id}: column {column!r} is not a readable image ({error})"
+        ) from error
 
 
 def _iter_pending(shards: list[Path], done: set[str]) -> Iterator[tuple[Path, dict[str, Any]]]:

@@ -64,7 +64,9 @@ class VLMJudge(Judge):
     def _prompt(self, num_images: int, question: str) -> str:
         content = [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": question}]
         if getattr(self.processor, "chat_template", None):
-            return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+            return self.processor.apply_chat_template(
+                [{"role": "user", "content": content}], add_generation_prompt=True
+            )
         # No chat template (a bare base model): image placeholders then the question.
         token = getattr(self.processor, "image_token", None) or "<image>"
         return " ".join([token] * num_images) + "\n" + question

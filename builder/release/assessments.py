@@ -133,7 +133,9 @@ def load_assessment(run_dir: str | Path, judge_key: str | None = None) -> Releas
     sidecar = Path(run_dir) / SIDECAR_RELATIVE
     if not sidecar.is_file():
         if judge_key is not None:
-            raise AssessmentError(f"{sidecar}: no assessments to take --assessment {judge_key} from (run inpaintbench assess first)")
+            raise AssessmentError(
+                f"{sidecar}: no assessments to take --assessment {judge_key} from (run inpaintbench assess first)"
+            )
         return None
     try:
         rows = read_sidecar(sidecar)
@@ -145,7 +147,8 @@ def load_assessment(run_dir: str | Path, judge_key: str | None = None) -> Releas
     if judge_key is None:
         if len(setups) > 1:
             raise AssessmentError(
-                f"{sidecar}: holds {len(setups)} judge setups; choose one with --assessment KEY: {_describe_setups(setups)}"
+                f"{sidecar}: holds {len(setups)} judge setups; choose one with --assessment KEY: "
+                f"{_describe_setups(setups)}"
             )
         judge_key = next(iter(setups))
     if judge_key not in setups:

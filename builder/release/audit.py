@@ -254,7 +254,9 @@ def read_audit_columns(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[s
             if label not in (0, 1):
                 raise AuditInputError(f"{path}: row {row}: label {label!r}, expected 0 (pristine) or 1 (inpainted)")
             if not data:
-                raise AuditInputError(f"{path}: row {row}: the image has no bytes (a path-only image has no file to audit)")
+                raise AuditInputError(
+                    f"{path}: row {row}: the image has no bytes (a path-only image has no file to audit)"
+                )
             try:
                 features.append(raw_file_features(data))
             except ValueError as error:
@@ -282,7 +284,9 @@ def audit_release_files(
         labels = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, int)
         photos = [key for p in parts for key in p[2]]
         canonical = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, bool)
-        features = np.asarray([_mask_sizes(row, flag) for row, flag in zip(raw, canonical, strict=False)]).reshape(raw.shape)
+        features = np.asarray([_mask_sizes(row, flag) for row, flag in zip(raw, canonical, strict=False)]).reshape(
+            raw.shape
+        )
         entry = cross_validated_auc(features, labels, photos, folds, seed)
         entry["noncanonical"] = {"pristine": int((~canonical & (labels == 0)).sum()),
                                  "inpainted": int((~canonical & (labels == 1)).sum())}
@@ -304,7 +308,9 @@ def audit_release_files(
     }
 
 
-def cross_validated_auc(features: np.ndarray, labels: np.ndarray, photos: list[str], folds: int, seed: int) -> dict[str, Any]:
+def cross_validated_auc(
+    features: np.ndarray, labels: np.ndarray, photos: list[str], folds: int, seed: int
+) -> dict[str, Any]:
     """{"auc", "n", "top_features"} of one config; "auc" None plus a "reason" when it cannot be measured."""
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
@@ -319,7 +325,9 @@ def cross_validated_auc(features: np.ndarray, labels: np.ndarray, photos: list[s
             f"{photos_per_class[0]} photo(s) with pristine samples, {photos_per_class[1]} with inpainted ones")}
     splits = None
     for k in range(min(folds, *photos_per_class), 1, -1):
-        candidate = list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(features, labels, groups))
+        candidate = list(
+            StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(features, labels, groups)
+        )
         # Photos carry both labels, so a split can leave one class out of a training part: then try fewer folds.
         if all(len(set(labels[train])) == 2 for train, _ in candidate):
             splits = candidate

@@ -93,7 +93,10 @@ class FixedSize:
         done = [self.example({key: values[i] for key, values in examples.items()}) for i in range(n)]
         if not done:
             return {key: [] for key in (*self.columns, VALID_KEY, "label", "sample_id")}
-        return {key: [d[key] for d in done] if key == "sample_id" else torch.stack([d[key] for d in done]) for key in done[0]}
+        return {
+            key: [d[key] for d in done] if key == "sample_id" else torch.stack([d[key] for d in done])
+            for key in done[0]
+        }
 
     def example(self, example: Mapping[str, Any]) -> dict[str, Any]:
         sample_id = example.get("sample_id")
@@ -116,7 +119,9 @@ class FixedSize:
             else:
                 placed = _place(array, geometry, self.size, Image.BILINEAR)
                 out[column] = torch.from_numpy(placed).permute(2, 0, 1).float().div_(255.0)
-        out[VALID_KEY] = torch.from_numpy(_place(np.ones((height, width), np.uint8), geometry, self.size, Image.NEAREST)[None] > 0)
+        out[VALID_KEY] = torch.from_numpy(
+            _place(np.ones((height, width), np.uint8), geometry, self.size, Image.NEAREST)[None] > 0
+        )
         out["label"] = torch.tensor(int(example["label"]), dtype=torch.int64)
         out["sample_id"] = sample_id
         return out

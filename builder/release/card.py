@@ -43,9 +43,17 @@ TASK_IDS = ["multi-class-image-classification", "semantic-segmentation"]
 # Hub ids of the public datasets a source's photos come from ("extended|<id>"); any other source ("embedded"
 # photos from Python wheels, a folder of one's own photos) is no dataset on the Hub: "original".
 SOURCE_DATASETS = {"coco": "extended|coco"}
-BATCHING_RECIPE = "from inpaintbench.builder.release.batching import fixed_size; ds = ds.with_transform(fixed_size(512))"
+BATCHING_RECIPE = (
+    "from inpaintbench.builder.release.batching import fixed_size; ds = ds.with_transform(fixed_size(512))"
+)
 MOST_COMMON_SIZES = 8
-_SIZE_BUCKETS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")]
+_SIZE_BUCKETS = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+]
 # Front matter keys in the order a reader expects them (what the Hub shows first first).
 _FRONT_MATTER_ORDER = [
     "pretty_name", "license", "license_name", "license_link", "language", "annotations_creators", "language_creators",
@@ -62,7 +70,8 @@ FIELD_DOCS = {
     "image": "what a detector sees: the inpainted photo, or the untouched photo for pristine samples (RGB)",
     "mask": "L, 255 = pixels the backend was asked to change, 0 elsewhere; all zero for pristine; size of `image`",
     "original": "the source photo after normalisation (orientation, 8-bit RGB, size cap); equals `image` for pristine",
-    "source": "where the photo comes from (`embedded`: photos shipped in Python wheels; `coco`: MS-COCO; or a folder source's name)",
+    "source": "where the photo comes from (`embedded`: photos shipped in Python wheels; `coco`: MS-COCO; or a "
+              "folder source's name)",
     "source_image_id": "the photo's id within its source; every sample of one photo shares it, and its split",
     "object_id": "annotation id of the edited object; empty for pristine",
     "category": "category of the edited object, as its source annotates it; empty for pristine",
@@ -87,7 +96,8 @@ FIELD_DOCS = {
     "changed_mask": "L, 255 where `image` differs from `original` by more than 8 (of 255) in some channel: where "
                     "pixels really changed, beside `mask` (where they were asked to); all zero for pristine",
     "recipe": "JSON: how to make the sample again (schema below); `inpaintbench regenerate` replays it",
-    "deceptiveness": "posterior mean of the share of judge trials the edit deceived, in [0, 1]; NaN for pristine or unassessed",
+    "deceptiveness": "posterior mean of the share of judge trials the edit deceived, in [0, 1]; NaN for pristine or "
+                     "unassessed",
     "deceptiveness_ci_low": "lower end of its 95% interval, in [0, 1]; NaN likewise",
     "deceptiveness_ci_high": "upper end of its 95% interval, in [0, 1]; NaN likewise",
     "ugda_outcome": "majority UGDA outcome: `deceiving`, `uncertain`, `not_deceiving`, `invalid`; `n/a` for "
@@ -101,7 +111,7 @@ JSON_COLUMNS_DOC = """`backend_params` (JSON object, keys sorted): `{}` for pris
 `extra` (JSON object, keys sorted):
 
 - `normalisation` (every sample): what loading did to the photo, e.g. `annotation_frame`, `exif_transposed`/`exif_orientation`, `mode_converted`/`mode_conversion`, `icc_profile` (how an embedded colour profile was applied, then dropped), `scale`/`resized_from`/`resized_to`;
-- edits only: `mask` (`mask_variant`, `mask_dilation_pct` asked and `mask_dilation_pct_achieved`, `mask_area_fraction`, `object_pixels`, `variant_pixels`, `mask_pixels`), `negative_prompt`, `planner` (`simple` or `saor`), `plan` (the planner's record: SAOR's `saor_candidates` as `[name, score]` pairs, `saor_removal_reason`, `saor_prompt_writer`; `{}` for `simple`), `backend` (the backend's record of the call: for diffusion backends `family`, `working_size`, `scheduler`, `batch_size`, `resize`, `feather`, `blend`, and `oom_fallback_size`/`planned_working_size`/`oom_batch_split` when memory ran out; `{}` for classical backends), `changed_mask` (`threshold`, `changed_fraction` of the image, `outside_mask_fraction`: the share of changed pixels outside `mask`)."""
+- edits only: `mask` (`mask_variant`, `mask_dilation_pct` asked and `mask_dilation_pct_achieved`, `mask_area_fraction`, `object_pixels`, `variant_pixels`, `mask_pixels`), `negative_prompt`, `planner` (`simple` or `saor`), `plan` (the planner's record: SAOR's `saor_candidates` as `[name, score]` pairs, `saor_removal_reason`, `saor_prompt_writer`; `{}` for `simple`), `backend` (the backend's record of the call: for diffusion backends `family`, `working_size`, `scheduler`, `batch_size`, `resize`, `feather`, `blend`, and `oom_fallback_size`/`planned_working_size`/`oom_batch_split` when memory ran out; `{}` for classical backends), `changed_mask` (`threshold`, `changed_fraction` of the image, `outside_mask_fraction`: the share of changed pixels outside `mask`)."""  # noqa: E501
 
 CITATION = """```bibtex
 @misc{inpaintbench,
@@ -119,7 +129,7 @@ CITATION = """```bibtex
   eprint    = {2502.06593},
   archivePrefix = {arXiv}
 }
-```"""
+```"""  # noqa: E501
 
 
 def size_category(n: int) -> str:
@@ -153,12 +163,17 @@ def license_metadata(summary: dict[str, Any], split_config: SplitConfig) -> dict
         terms.setdefault((spec.id, spec.name, spec.link), spec)
     if len(terms) == 1:
         spec = next(iter(terms.values()))
-        return {"license": spec.id, **({"license_name": spec.name, "license_link": spec.link} if spec.id == "other" else {})}
+        return {
+            "license": spec.id,
+            **({"license_name": spec.name, "license_link": spec.link} if spec.id == "other" else {}),
+        }
     labels = sorted({_license_slug(spec.name if spec.id == "other" else spec.id) for spec in terms.values()})
     if summary.get("repo_id"):
         link = f"https://huggingface.co/datasets/{summary['repo_id']}/blob/v{summary['version']}/README.md#licenses"
     else:
-        link = next((split_config.licenses[s].link for s in sorted(sources) if split_config.licenses[s].link), "README.md")
+        link = next(
+            (split_config.licenses[s].link for s in sorted(sources) if split_config.licenses[s].link), "README.md"
+        )
     return {"license": "other", "license_name": "mixed-" + "-and-".join(labels), "license_link": link}
 
 
@@ -189,7 +204,9 @@ def dataset_infos(summary: dict[str, Any]) -> DatasetInfosDict:
                 [{"name": s, "num_examples": v["num_samples"], "num_bytes": v["num_bytes"]} for s, v in splits.items()]
             )
             size = sum(v["num_bytes"] for v in splits.values())
-            infos[name] = datasets.DatasetInfo(features=features, splits=split_dict, download_size=size, dataset_size=size)
+            infos[name] = datasets.DatasetInfo(
+                features=features, splits=split_dict, download_size=size, dataset_size=size
+            )
         else:
             infos[name] = datasets.DatasetInfo(features=features)
     return infos
@@ -286,7 +303,11 @@ def render_plot(summary: dict[str, Any], path: Path) -> None:
 def loading_sections(summary: dict[str, Any]) -> list[str]:
     repo, version = summary.get("repo_id") or "ORG/NAME", summary["version"]
     split = snippet_split(summary)
-    lines = ["from datasets import load_dataset", "", f'ds = load_dataset("{repo}", revision="v{version}")  # config "default", all splits']
+    lines = [
+        "from datasets import load_dataset",
+        "",
+        f'ds = load_dataset("{repo}", revision="v{version}")  # config "default", all splits',
+    ]
     if split is not None:
         lines += [
             f'{split} = load_dataset("{repo}", revision="v{version}", split="{split}")',
@@ -295,12 +316,16 @@ def loading_sections(summary: dict[str, Any]) -> list[str]:
     builder = ["from inpaintbench.builder.hf_builder import InpaintBench", "",
                f'builder = InpaintBench(config_name="default", release="{repo}", revision="v{version}")',
                "builder.download_and_prepare()"]
-    builder.append(f'{split} = builder.as_dataset(split="{split}")' if split is not None else "ds = builder.as_dataset()")
+    builder.append(
+        f'{split} = builder.as_dataset(split="{split}")' if split is not None else "ds = builder.as_dataset()"
+    )
     return [
         "## Load a version",
         (
-            "Versions are git tags of this repository (`vMAJOR.MINOR.PATCH`); a tag never moves, so a paper that names a "
-            "version gets exactly the same rows, in the same order:\n\n```python\n" + "\n".join(lines) + "\n```\n\n"
+            "Versions are git tags of this repository (`vMAJOR.MINOR.PATCH`); a tag never moves, so a paper that "
+            "names a version gets exactly the same rows, in the same order:\n\n```python\n"
+            + "\n".join(lines)
+            + "\n```\n\n"
             "The features and split sizes of every config are in this card's `dataset_info`, so "
             f'`datasets.load_dataset_builder("{repo}", revision="v{version}").info` knows them before any data is '
             "downloaded. Dataset scripts are gone from `datasets` >= 4: the YAML `configs` at the top of this card "
@@ -324,7 +349,9 @@ def _config_lines(summary: dict[str, Any]) -> str:
     lines = []
     for name, config in summary["configs"].items():
         split_text = ", ".join(f"`{s}` ({v['num_samples']})" for s, v in config["splits"].items())
-        desc = f": {config['description']}" if config["description"] else (": every sample" if name == "default" else "")
+        desc = (
+            f": {config['description']}" if config["description"] else (": every sample" if name == "default" else "")
+        )
         lines.append(f"- `{name}`{desc}. Splits: {split_text}.")
     return "\n".join(lines)
 
@@ -346,7 +373,9 @@ def _ood_lines(summary: dict[str, Any]) -> str:
             f"{shared} of its samples edit a photo that also appears (pristine or edited by another backend) in "
             f"`validation` or `test`."
         )
-    declared = list(summary["split_config"]["fractions"]) + [o["split"] for o in summary["split_config"]["out_of_domain"]]
+    declared = list(summary["split_config"]["fractions"]) + [
+        o["split"] for o in summary["split_config"]["out_of_domain"]
+    ]
     empty = [s for s in declared if s not in summary["configs"]["default"]["splits"]]
     if empty:
         lines.append(
@@ -381,8 +410,8 @@ def split_sections(summary: dict[str, Any]) -> list[str]:
             "recipe, and publish refuses a release in which an existing id has other pixels. Versions are semantic "
             "and publish enforces them against every published version: within a major version the evaluation splits "
             "(every split but `train`) keep exactly their samples, a minor version only adds (samples to `train`, "
-            "columns, configs, splits), and removing or retyping anything needs a new major version. Split config digest: "
-            f"`{summary['split_config']['digest']}` (salt `{summary['split_config']['salt']}`)."
+            "columns, configs, splits), and removing or retyping anything needs a new major version. Split config "
+            f"digest: `{summary['split_config']['digest']}` (salt `{summary['split_config']['salt']}`)."
         ),
         *duplicates_text(summary),
         _ood_lines(summary),
@@ -442,7 +471,9 @@ def image_size_sections(summary: dict[str, Any]) -> list[str]:
     if not sizes:
         return []
     common = sorted(sizes["sizes"].items(), key=lambda kv: (-kv[1], kv[0]))
-    table = ["| width x height | samples |", "|---|---:|"] + [f"| {size} | {n} |" for size, n in common[:MOST_COMMON_SIZES]]
+    table = ["| width x height | samples |", "|---|---:|"] + [
+        f"| {size} | {n} |" for size, n in common[:MOST_COMMON_SIZES]
+    ]
     rest = len(common) - MOST_COMMON_SIZES
     more = f" ({rest} more size(s) not shown)" if rest > 0 else ""
     why = (
@@ -506,7 +537,8 @@ def shortcut_audit_sections(summary: dict[str, Any]) -> list[str]:
             f"Classifier: `{audit['classifier']}`. File properties: "
             + ", ".join(f"`{f}`" for f in audit["features"])
             + ". An AUC near 0.5 means "
-            "the files carry no shortcut (a detector cannot score by reading, say, a PNG chunk that only one class has); "
+            "the files carry no shortcut (a detector cannot score by reading, say, a PNG chunk that only one "
+            "class has); "
             "near 1 means they do. A file that is byte for byte the canonical encoding of its own pixels (the one "
             "sample encoder's output for them) has compressed sizes that are a function of its pixels, so those "
             "sizes are left out of the verdict; a non-canonical file keeps them and is flagged. The pixel "
@@ -556,7 +588,10 @@ def deceptiveness_sections(summary: dict[str, Any]) -> list[str]:
             'confident = ds.filter(lambda r: r["deceptiveness_ci_low"] > 0.5)',
         ]
     if DECEIVING_CONFIG in summary["configs"]:
-        snippet.append(f'deceiving = load_dataset("{repo}", "{DECEIVING_CONFIG}", revision="v{version}")  # majority-outcome filter')
+        snippet.append(
+            f'deceiving = load_dataset("{repo}", "{DECEIVING_CONFIG}", revision="v{version}")'
+            "  # majority-outcome filter"
+        )
     out = [
         "## Deceptiveness (UGDA)",
         (
@@ -605,7 +640,10 @@ def license_sections(summary: dict[str, Any], split_config: SplitConfig) -> list
             "add no restriction of their own beyond them."
         )
     else:
-        lead = "Each photo's terms are its source's, below; the edits, masks and metadata add no restriction of their own beyond them."
+        lead = (
+            "Each photo's terms are its source's, below; the edits, masks and metadata add no restriction of their own "
+            "beyond them."
+        )
     return ["## Licenses", lead, _license_table(summary, split_config)]
 
 
@@ -681,8 +719,9 @@ def how_it_was_made(summary: dict[str, Any]) -> list[str]:
             f"Generated by `inpaintbench` {gen.get('inpaintbench_version')} (generator config hash "
             f"`{gen.get('config_hash')}`, seed `{gen.get('seed')}`; manifest sha256 `{gen.get('manifest_sha256')}`). "
             "For each source photo with annotated objects, the generator selects an object, plans an edit (removal, or "
-            f"a semantically aligned replacement with a context-aware prompt, after SAGI's SAOR: {SAGI_URL}), builds the "
-            "mask (object, box or convex hull, optionally dilated) and inpaints it with a backend of the configured mix; "
+            f"a semantically aligned replacement with a context-aware prompt, after SAGI's SAOR: {SAGI_URL}), "
+            "builds the mask (object, box or convex hull, optionally dilated) and inpaints it with a backend of the "
+            "configured mix; "
             "the untouched photo is kept as a pristine sample. Seeds are derived from each sample's identity, so the "
             "release is reproducible byte for byte from the same config. "
             f"Inputs skipped by the generator: {gen.get('skipped', 0)} ({skipped_text})."
@@ -704,7 +743,10 @@ def count_sections(summary: dict[str, Any]) -> list[str]:
         + "`paste_back`: original pixels outside the mask; `full_regeneration`: every pixel went through the model "
         "(e.g. VAE re-encoding); `none`: pristine. Detectors behave very differently on the two.\n\n"
         + _table(counts["strategy"], splits, "strategy"),
-        "### By action and mask variant\n\n" + _table(counts["action"], splits, "action") + "\n\n" + _table(counts["mask_variant"], splits, "mask variant"),
+        "### By action and mask variant\n\n"
+        + _table(counts["action"], splits, "action")
+        + "\n\n"
+        + _table(counts["mask_variant"], splits, "mask variant"),
     ]
 
 
@@ -718,7 +760,8 @@ def render_card(summary: dict[str, Any], split_config: SplitConfig) -> str:
             "A benchmark of AI-inpainted image forgeries for detection and localization. Every sample is a photo "
             "(pristine) or the same photo with one object removed or replaced by an inpainting backend, with the "
             "exact mask, the original, the prompt, the backend and its parameters, and the per-sample seed. "
-            f"This version holds **{summary['num_samples']} samples** from **{summary['num_source_photos']} source photos**. "
+            f"This version holds **{summary['num_samples']} samples** from "
+            f"**{summary['num_source_photos']} source photos**. "
             f"The method follows SAGI ({SAGI_URL}); code: [{CODE_URL}]({CODE_URL})."
         ),
         *loading_sections(summary),

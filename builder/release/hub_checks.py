@@ -52,7 +52,9 @@ def check_token(api) -> str:
 
 
 def _semver_tags(tags: dict[str, str]) -> list[tuple[tuple[int, int, int], str]]:
-    return sorted((tuple(int(g) for g in m.groups()), t) for t in tags if t.startswith("v") and (m := SEMVER.match(t[1:])))
+    return sorted(
+        (tuple(int(g) for g in m.groups()), t) for t in tags if t.startswith("v") and (m := SEMVER.match(t[1:]))
+    )
 
 
 def read_published(api, repo_id: str) -> PublishedVersions:
@@ -65,7 +67,9 @@ def read_published(api, repo_id: str) -> PublishedVersions:
     published = PublishedVersions(repo_id, exists=True, tags={t.name: t.target_commit for t in refs.tags})
     for _, tag in _semver_tags(published.tags):
         try:
-            summary = json.loads(Path(api.hf_hub_download(repo_id, "release.json", repo_type="dataset", revision=tag)).read_text())
+            summary = json.loads(
+                Path(api.hf_hub_download(repo_id, "release.json", repo_type="dataset", revision=tag)).read_text()
+            )
         except EntryNotFoundError:
             continue  # not published by this tool: nothing to compare with
         try:
@@ -84,10 +88,12 @@ def preflight(api, repo_id: str, version: str) -> PublishedVersions:
     tag = f"v{version}"
     if tag in published.tags:
         raise HubCheckError(
-            f"{repo_id}: tag {tag} already exists (commit {published.tags[tag][:12]}); published versions are immutable, "
-            "so it is not moved. Publish a new version number instead."
+            f"{repo_id}: tag {tag} already exists (commit {published.tags[tag][:12]}); published versions are "
+            "immutable, so it is not moved. Publish a new version number instead."
         )
     released = _semver_tags(published.tags)
     if released and parse_version(version) <= released[-1][0]:
-        raise VersionError(f"{repo_id}: version {version} is not after the latest release {released[-1][1]}; publish a higher version")
+        raise VersionError(
+            f"{repo_id}: version {version} is not after the latest release {released[-1][1]}; publish a higher version"
+        )
     return published

@@ -89,7 +89,8 @@ def scan_shards(paths: Iterable[Path]) -> ScannedShards:
                 expected = make_sample_id(row, digests)
                 if row["sample_id"] != expected:
                     raise SampleIdError(
-                        f"{path}: row {row['sample_id']!r} (source {row['source']!r}, photo {row['source_image_id']!r}) "
+                        f"{path}: row {row['sample_id']!r} (source {row['source']!r}, photo "
+                        f"{row['source_image_id']!r}) "
                         f"carries an id its content does not give (expected {expected!r}); ids name their content "
                         "(builder.ids), so this shard was edited or written by an older generator: regenerate it"
                     )
@@ -101,7 +102,9 @@ def scan_shards(paths: Iterable[Path]) -> ScannedShards:
     return scanned
 
 
-def index_table(rows: list[dict[str, Any]], configs_of: dict[str, list[str]], pixels: dict[str, dict[str, str]]) -> pa.Table:
+def index_table(
+    rows: list[dict[str, Any]], configs_of: dict[str, list[str]], pixels: dict[str, dict[str, str]]
+) -> pa.Table:
     """The index of the released rows (``layout.ReleasePlan.rows``), sorted by id."""
     ordered = sorted(rows, key=lambda r: r["sample_id"])
     return pa.Table.from_pydict(

@@ -105,14 +105,20 @@ def release_configs(split_config: SplitConfig, assessment: ReleaseAssessment | N
         return split_config.configs
     if any(spec.name == DECEIVING_CONFIG for spec in split_config.configs):
         raise ReleaseLayoutError(
-            f"{split_config.source_file}: config name {DECEIVING_CONFIG!r} is reserved for the assessed release's UGDA filter"
+            f"{split_config.source_file}: config name {DECEIVING_CONFIG!r} is reserved for the assessed release's "
+            "UGDA filter"
         )
-    deceiving = ReleaseConfigSpec(DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, {"ugda_outcome": DECEIVED_OUTCOMES}, include_pristine=True)
+    deceiving = ReleaseConfigSpec(
+        DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, {"ugda_outcome": DECEIVED_OUTCOMES}, include_pristine=True
+    )
     return (*split_config.configs, deceiving)
 
 
 def plan_release(
-    generated: GeneratorOutput, split_config: SplitConfig, max_shard_bytes: int, assessment: ReleaseAssessment | None = None,
+    generated: GeneratorOutput,
+    split_config: SplitConfig,
+    max_shard_bytes: int,
+    assessment: ReleaseAssessment | None = None,
     min_files_per_split: int = MIN_FILES_PER_SPLIT,
 ) -> ReleasePlan:
     configs = release_configs(split_config, assessment)
@@ -120,7 +126,9 @@ def plan_release(
     for spec in configs:
         for column in spec.where:
             if column not in known:
-                raise ReleaseLayoutError(f"{split_config.source_file}: config {spec.name!r} filters on unknown column {column!r}")
+                raise ReleaseLayoutError(
+                    f"{split_config.source_file}: config {spec.name!r} filters on unknown column {column!r}"
+                )
     # Identity columns plus whatever the configs filter on, so config counts are exact before pass 2
     # (assessment columns come from the sidecar, not the shards).
     filtered = [c for spec in configs for c in spec.where if c in COLUMNS]
@@ -206,8 +214,8 @@ class _SplitWriter:
             self._flush(self.buffered)
         if self.written_rows != self.expected_rows or len(self.written_files) != self.total_files:
             raise ReleaseLayoutError(
-                f"{self.folder}: split {self.split!r} wrote {self.written_rows} rows in {len(self.written_files)} files, "
-                f"planned {self.expected_rows} in {self.total_files} (did the input change during the build?)"
+                f"{self.folder}: split {self.split!r} wrote {self.written_rows} rows in {len(self.written_files)} "
+                f"files, planned {self.expected_rows} in {self.total_files} (did the input change during the build?)"
             )
 
     def _flush(self, n: int) -> None:
@@ -222,7 +230,11 @@ class _SplitWriter:
 
 
 def write_data_files(
-    generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, dest: Path, assessment: ReleaseAssessment | None = None
+    generated: GeneratorOutput,
+    split_config: SplitConfig,
+    plan: ReleasePlan,
+    dest: Path,
+    assessment: ReleaseAssessment | None = None,
 ) -> dict[str, dict[str, list[str]]]:
     """Pass 2. Returns {config: {split: [relative file paths]}}."""
     # Carries the "huggingface" metadata: load_dataset gets the release's features back exactly.
@@ -239,7 +251,9 @@ def write_data_files(
             try:
                 table = table.cast(FEATURES.arrow_schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
-                raise ReleaseLayoutError(f"{shard.path}: columns do not match builder.schema.FEATURES ({exc})") from None
+                raise ReleaseLayoutError(
+                    f"{shard.path}: columns do not match builder.schema.FEATURES ({exc})"
+                ) from None
             if assessment is not None:
                 for name, values in assessment.columns(table.column("sample_id").to_pylist()).items():
                     table = table.append_column(name, values)
@@ -295,29 +309,45 @@ def summarize(
             "digest": split_config.digest,
             "salt": split_config.salt,
             "fractions": dict(split_config.fractions),
-            "out_of_domain": [{"split": o.split, "backends": list(o.backends), "sources": list(o.sources)} for o in split_config.out_of_domain],
+            "out_of_domain": [
+                {"split": o.split, "backends": list(o.backends), "sources": list(o.sources)}
+                for o in split_config.out_of_domain
+            ],
         },
         "configs": {
             spec.name: {
                 "description": spec.description,
                 "where": {k: list(v) for k, v in spec.where.items()},
                 **({"include_pristine": True} if spec.include_pristine else {}),
-                "splits": {s: {"num_samples": n, "files": layout[spec.name][s]} for s, n in plan.config_split_counts[spec.name].items()},
+                "splits": {
+                    s: {"num_samples": n, "files": layout[spec.name][s]}
+                    for s, n in plan.config_split_counts[spec.name].items()
+                },
             }
             for spec in plan.configs
         },
         "num_samples": len(rows),
         "num_source_photos": len({(r["source"], r["source_image_id"]) for r in rows}),
         "counts": {
-            "split": {s: c for s, c in sorted(count_by(rows, "split").items(), key=lambda kv: split_config.split_names.index(kv[0]))},
-            **{column: count_by(rows, column) for column in ("label", "backend", "source", "category", "strategy", "action", "mask_variant")},
+            "split": {
+                s: c
+                for s, c in sorted(
+                    count_by(rows, "split").items(), key=lambda kv: split_config.split_names.index(kv[0])
+                )
+            },
+            **{
+                column: count_by(rows, column)
+                for column in ("label", "backend", "source", "category", "strategy", "action", "mask_variant")
+            },
         },
         # Out-of-domain samples whose photo also appears in an in-domain split: the generator is unseen, the photo
         # may not be. The card states this number so OOD results are read for what they are.
         # Held-out backends' edits of train photos, left out so that no test split shares a photo with train.
         "excluded_ood_samples_on_train_photos": dict(plan.excluded),
         "ood_samples_with_in_domain_photo": {
-            split: sum(1 for r in rows if r["split"] == split and (r["source"], r["source_image_id"]) in in_domain_photos)
+            split: sum(
+                1 for r in rows if r["split"] == split and (r["source"], r["source_image_id"]) in in_domain_photos
+            )
             for split in ood_splits
         },
     }
@@ -340,7 +370,11 @@ def summarize(
 
 def build_options(max_shard_bytes: int, min_files_per_split: int, allow_shortcut: str | None) -> dict[str, Any]:
     """What, besides the inputs, decides a release's bytes: a staged release built with others is rebuilt."""
-    return {"max_shard_bytes": max_shard_bytes, "min_files_per_split": min_files_per_split, "allow_shortcut": allow_shortcut}
+    return {
+        "max_shard_bytes": max_shard_bytes,
+        "min_files_per_split": min_files_per_split,
+        "allow_shortcut": allow_shortcut,
+    }
 
 
 def image_sizes(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -423,21 +457,27 @@ def build_release(
         try:
             layout = write_data_files(generated, split_config, plan, staging, assessment)
             summary = summarize(generated, split_config, plan, layout, version, repo_id, assessment)
-            files_by_config = {name: [staging / f for files in splits.values() for f in files] for name, splits in layout.items()}
+            files_by_config = {
+                name: [staging / f for files in splits.values() for f in files] for name, splits in layout.items()
+            }
             try:
                 summary["shortcut_audit"] = check_audit(audit_release_files(files_by_config), allow_shortcut)
             except ShortcutAuditError as exc:
                 raise ReleaseLayoutError(
                     f"{generated.root}: {exc} Fix the generator output, or publish with --allow-shortcut \"REASON\""
                 ) from None
-            configs_of = {row["sample_id"]: [spec.name for spec in plan.configs if spec.keeps(row)] for row in plan.rows}
+            configs_of = {
+                row["sample_id"]: [spec.name for spec in plan.configs if spec.keeps(row)] for row in plan.rows
+            }
             write_index(index_table(plan.rows, configs_of, plan.scanned.pixels), staging)
             split_bytes(staging, summary)
             summary["example_row"] = example_row(staging, layout)
             summary["build_options"] = build_options(max_shard_bytes, min_files_per_split, allow_shortcut)
             write_card(staging, summary, split_config)
             summary["files"] = file_table(staging)
-            (staging / RELEASE_SUMMARY_NAME).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            (staging / RELEASE_SUMMARY_NAME).write_text(
+                json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
             move_into_place(staging, dest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

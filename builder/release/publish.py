@@ -86,11 +86,14 @@ def _check_release_matches(release_dir: Path, repo_id: str, version: str) -> Non
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise PublishError(f"{summary_path}: missing or unreadable ({exc}); build the release with inpaintbench publish") from None
+        raise PublishError(
+            f"{summary_path}: missing or unreadable ({exc}); build the release with inpaintbench publish"
+        ) from None
     if summary.get("version") != version or summary.get("repo_id") != repo_id:
         raise PublishError(
-            f"{release_dir}: built for {summary.get('repo_id') or '(no repo)'} v{summary.get('version')}, not {repo_id} "
-            f"v{version}; its card would name the wrong repo or version. Rebuild it for this repo and version."
+            f"{release_dir}: built for {summary.get('repo_id') or '(no repo)'} v{summary.get('version')}, not "
+            f"{repo_id} v{version}; its card would name the wrong repo or version. "
+            "Rebuild it for this repo and version."
         )
 
 

@@ -89,7 +89,14 @@ class SplitConfig:
     @property
     def digest(self) -> str:
         """Hash of everything that decides a sample's split (not licenses or descriptions)."""
-        key = repr((self.salt, sorted(self.fractions.items()), self.out_of_domain, [(c.name, sorted(c.where.items())) for c in self.configs]))
+        key = repr(
+            (
+                self.salt,
+                sorted(self.fractions.items()),
+                self.out_of_domain,
+                [(c.name, sorted(c.where.items())) for c in self.configs],
+            )
+        )
         key += f"\x1frule={ASSIGNMENT_RULE}"  # rule 1 (no exclusion) hashed the same key without this suffix
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -193,7 +200,9 @@ def parse_split_config(data: Any, source_file: str = "<built-in>") -> SplitConfi
         split = item["split"]
         if not _SPLIT_NAME.match(split):
             raise SplitConfigError(f"{here}: split name {split!r} is not a valid Hub split name")
-        entry = OutOfDomainSplit(split, _str_list(item.get("backends"), here, "backends"), _str_list(item.get("sources"), here, "sources"))
+        entry = OutOfDomainSplit(
+            split, _str_list(item.get("backends"), here, "backends"), _str_list(item.get("sources"), here, "sources")
+        )
         if not entry.backends and not entry.sources:
             raise SplitConfigError(f"{here}: holds out nothing (give 'backends' and/or 'sources')")
         if "none" in entry.backends:
@@ -239,7 +248,11 @@ def parse_split_config(data: Any, source_file: str = "<built-in>") -> SplitConfi
             _fail(where, f"licenses.{source}: unknown keys {sorted(unknown_keys)}")
         name, link = str(spec.get("name", "")).strip(), str(spec.get("link", "")).strip()
         if spec["id"] == "other" and not (name and link):
-            _fail(where, f"licenses.{source}: id 'other' needs a 'name' and a 'link' to the terms (the Hub's license_name/license_link)")
+            _fail(
+                where,
+                f"licenses.{source}: id 'other' needs a 'name' and a 'link' to the terms (the Hub's "
+                "license_name/license_link)",
+            )
         licenses[str(source)] = LicenseSpec(spec["id"], str(spec.get("note", "")).strip(), name, link)
 
     return SplitConfig(salt, dict(fractions), tuple(out_of_domain), tuple(configs), licenses, where)

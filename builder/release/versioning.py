@@ -117,15 +117,21 @@ def compare(previous: ReleaseFacts, new: ReleaseFacts, published_indexes: dict[s
             if name not in new.features:
                 changes.major.append(f"column {name!r} removed")
             elif new.features[name] != spec:
-                changes.major.append(f"column {name!r} retyped ({json.dumps(spec)} -> {json.dumps(new.features[name])})")
+                changes.major.append(
+                    f"column {name!r} retyped ({json.dumps(spec)} -> {json.dumps(new.features[name])})"
+                )
         changes.minor += [f"column {name!r} added" for name in new.features if name not in previous.features]
 
     for config, splits in previous.splits.items():
         if config not in new.splits:
             changes.major.append(f"config {config!r} removed")
             continue
-        changes.major += [f"split {split!r} of config {config!r} removed" for split in splits if split not in new.splits[config]]
-        changes.minor += [f"split {split!r} added to config {config!r}" for split in new.splits[config] if split not in splits]
+        changes.major += [
+            f"split {split!r} of config {config!r} removed" for split in splits if split not in new.splits[config]
+        ]
+        changes.minor += [
+            f"split {split!r} added to config {config!r}" for split in new.splits[config] if split not in splits
+        ]
     changes.minor += [f"config {config!r} added" for config in new.splits if config not in previous.splits]
 
     if previous.split_digest and new.split_digest and previous.split_digest != new.split_digest:
@@ -144,14 +150,20 @@ def compare(previous: ReleaseFacts, new: ReleaseFacts, published_indexes: dict[s
                 if left:
                     changes.major.append(f"sample {sid} left config(s) {left}")
         added = [sid for sid in after if sid not in before]
-        into_evaluation = [f"sample {sid} added to {after[sid]['split']}" for sid in added if after[sid]["split"] != TRAINING_SPLIT]
-        changes.major += [f"{reason} (an evaluation split keeps its members within a major version)" for reason in into_evaluation]
+        into_evaluation = [
+            f"sample {sid} added to {after[sid]['split']}" for sid in added if after[sid]["split"] != TRAINING_SPLIT
+        ]
+        changes.major += [
+            f"{reason} (an evaluation split keeps its members within a major version)" for reason in into_evaluation
+        ]
         if len(added) > len(into_evaluation):
             changes.minor.append(f"{len(added) - len(into_evaluation)} samples added to {TRAINING_SPLIT}")
     return changes
 
 
-def check_version(previous: ReleaseFacts, new: ReleaseFacts, published_indexes: dict[str, pa.Table], repo: str) -> Changes:
+def check_version(
+    previous: ReleaseFacts, new: ReleaseFacts, published_indexes: dict[str, pa.Table], repo: str
+) -> Changes:
     """Raise ``VersionError`` unless ``new.version`` is what the changes since ``previous`` allow."""
     changes = compare(previous, new, published_indexes)
     if changes.never:
@@ -161,8 +173,10 @@ def check_version(previous: ReleaseFacts, new: ReleaseFacts, published_indexes: 
         )
     old, wanted = parse_version(previous.version), parse_version(new.version)
     if wanted <= old:
-        raise VersionError(f"{repo}: version {new.version} is not after the latest release v{previous.version}; the next "
-                           f"version is {text(bump(old, changes.level))}")
+        raise VersionError(
+            f"{repo}: version {new.version} is not after the latest release v{previous.version}; the next "
+            f"version is {text(bump(old, changes.level))}"
+        )
     needed = changes.level
     accepted = [text(bump(old, level)) for level in LEVELS[LEVELS.index(needed):]]
     if text(wanted) not in accepted:

@@ -30,8 +30,12 @@ class Captioner:
 
         self.model_name = str(model)
         directory = resolve_model(model, what="captioning model", cache_dir=cache_dir)
-        self.processor = load_from_directory(AutoProcessor, directory, what="captioning processor", name=self.model_name)
-        self.model = load_from_directory(AutoModelForImageTextToText, directory, what="captioning model", name=self.model_name)
+        self.processor = load_from_directory(
+            AutoProcessor, directory, what="captioning processor", name=self.model_name
+        )
+        self.model = load_from_directory(
+            AutoModelForImageTextToText, directory, what="captioning model", name=self.model_name
+        )
         self.model.to(device).eval()
         self.device = device
         self.prompt = prompt  # conditional captioning ("a photography of"), for models that take one

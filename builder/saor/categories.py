@@ -1,10 +1,10 @@
 """The replacement vocabulary: the COCO 80 things plus common extras, each with what plausibility checks need.
 
 Per category: a typical physical size class (``tiny`` a few centimetres: a coin, a badge; ``small`` fits in a hand
-or on a tray; ``medium`` up to about a person's height or a metre across; ``large`` bigger than that), where it is usually found (``indoor``/``outdoor``/``any``), a coarse
-group (used for prompt adjectives and a mild role bonus) and an unambiguous description. The description is what
-gets embedded: "mouse" in COCO is a computer mouse, "bat" a baseball bat, and embedding the bare word would drag
-in the animal sense (the mouse -> rat trap).
+or on a tray; ``medium`` up to about a person's height or a metre across; ``large`` bigger than that), where it is
+usually found (``indoor``/``outdoor``/``any``), a coarse group (used for prompt adjectives and a mild role bonus) and an
+unambiguous description. The description is what gets embedded: "mouse" in COCO is a computer mouse, "bat" a
+baseball bat, and embedding the bare word would drag in the animal sense (the mouse -> rat trap).
 
 The table is hand-made, so it encodes judgement; keep entries conservative (``any`` when unsure about the setting).
 """

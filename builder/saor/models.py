@@ -34,7 +34,11 @@ def resolve_model(name_or_path: str | os.PathLike, *, what: str, cache_dir: str 
     try:
         return Path(snapshot_download(text, cache_dir=cache_dir, local_files_only=offline))
     except LocalEntryNotFoundError as exc:
-        reason = "not in the HF cache and HF_HUB_OFFLINE is set" if offline else "not in the HF cache and the Hub is unreachable"
+        reason = (
+            "not in the HF cache and HF_HUB_OFFLINE is set"
+            if offline
+            else "not in the HF cache and the Hub is unreachable"
+        )
         raise ModelNotFound(f"{what} {text!r}: {reason}") from exc
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise ModelNotFound(f"{what} {text!r} cannot be fetched: {exc}") from exc

@@ -41,8 +41,15 @@ GROUP_ADJECTIVES: dict[str, tuple[str, ...]] = {
 DEFAULT_ADJECTIVES = ("realistic", "natural-looking", "detailed")
 
 # Names that read wrongly after "a".
-PHRASES = {"balloons": "bunch of balloons", "eyeglasses": "pair of eyeglasses", "sunglasses": "pair of sunglasses",
-           "medal ribbons": "set of medal ribbons", "skis": "pair of skis", "scissors": "pair of scissors", "headphones": "pair of headphones"}
+PHRASES = {
+    "balloons": "bunch of balloons",
+    "eyeglasses": "pair of eyeglasses",
+    "sunglasses": "pair of sunglasses",
+    "medal ribbons": "set of medal ribbons",
+    "skis": "pair of skis",
+    "scissors": "pair of scissors",
+    "headphones": "pair of headphones",
+}
 
 PLACES = {"indoor": ("room", "interior", "indoor setting"), "outdoor": ("outdoor scene", "surroundings", "open air"),
           "any": ("scene", "setting", "surroundings")}

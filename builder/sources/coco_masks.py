@@ -36,7 +36,9 @@ def rasterize_segmentation(segmentation: Any, width: int, height: int) -> np.nda
     elif isinstance(segmentation, dict):
         rle = _rle(segmentation, width, height)
     else:
-        raise DegenerateObject(f"segmentation is neither a polygon list nor an RLE dict ({type(segmentation).__name__})")
+        raise DegenerateObject(
+            f"segmentation is neither a polygon list nor an RLE dict ({type(segmentation).__name__})"
+        )
     try:
         with warnings.catch_warnings():
             # pycocotools' Cython decode trips a numpy-2 DeprecationWarning (__array__ copy keyword) on every call.

@@ -28,8 +28,10 @@ from inpaintbench.harness.training.model_file import load_model
 class TrainedPixelDetector(Detector):
     def __init__(self, model: str | None = None, top: float = 0.01, stride: int = 2) -> None:
         if not model:
-            raise ValueError("the trained detector needs its model file: --detector-params '{\"model\": \"PATH.joblib\"}' "
-                             "(made by `inpaintbench train-detector`)")
+            raise ValueError(
+                'the trained detector needs its model file: --detector-params \'{"model": "PATH.joblib"}\' '
+                "(made by `inpaintbench train-detector`)"
+            )
         if int(stride) < 1:
             raise ValueError(f"stride must be a positive integer, got {stride!r}")
         super().__init__(model=str(model), top=top, stride=int(stride))

@@ -38,7 +38,8 @@ def check_training_split(split: str) -> None:
     if split != TRAIN_SPLIT:
         raise TrainingDataError(
             f"refusing to train on split {split!r}: a detector is trained on {TRAIN_SPLIT!r} only "
-            "(validation picks settings, test and test_ood_* measure; training on them would report a fit, not a result)"
+            "(validation picks settings, test and test_ood_* measure; training on them would report a fit, not a "
+            "result)"
         )
 
 

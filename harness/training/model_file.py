@@ -26,9 +26,14 @@ class TrainedModelError(ValueError):
 
 
 KIND = sidecar.ModelKind(
-    format=MODEL_FORMAT, format_version=MODEL_FORMAT_VERSION, version_key="features_version",
-    version=FEATURES_VERSION, title="trained-detector", noun="model file",
-    version_mismatch="trained on features {found}, this code computes {expected}; retrain with `inpaintbench train-detector`",
+    format=MODEL_FORMAT,
+    format_version=MODEL_FORMAT_VERSION,
+    version_key="features_version",
+    version=FEATURES_VERSION,
+    title="trained-detector",
+    noun="model file",
+    version_mismatch="trained on features {found}, this code computes {expected}; retrain with "
+                     "`inpaintbench train-detector`",
     error=TrainedModelError,
 )
 

@@ -49,7 +49,9 @@ def _draw(rng: np.random.Generator, flat_indices: np.ndarray, k: int) -> np.ndar
     return np.sort(rng.choice(flat_indices, size=k, replace=False))
 
 
-def sample_pixels(mask: np.ndarray, inpainted: bool, budget: PixelBudget, seed: int, sample_id: str) -> tuple[np.ndarray, np.ndarray]:
+def sample_pixels(
+    mask: np.ndarray, inpainted: bool, budget: PixelBudget, seed: int, sample_id: str
+) -> tuple[np.ndarray, np.ndarray]:
     """(flat pixel indices, 0/1 targets) for one image; ``mask`` is H x W, True = inpainted pixel."""
     rng = np.random.default_rng(derive_seed(seed, "train-pixels", sample_id))
     flat = np.asarray(mask, dtype=bool).ravel()

@@ -63,7 +63,9 @@ def read_sidecar(model_path: str | Path, kind: ModelKind) -> dict[str, Any]:
         raise kind.error(f"{side}: not an InpaintBench {kind.title} sidecar (format {kind.format!r})")
     if meta.get(kind.version_key) != kind.version:
         found = meta.get(kind.version_key)
-        raise kind.error(f"{model_path}: " + kind.version_mismatch.format(found=repr(found), expected=repr(kind.version)))
+        raise kind.error(
+            f"{model_path}: " + kind.version_mismatch.format(found=repr(found), expected=repr(kind.version))
+        )
     return meta
 
 

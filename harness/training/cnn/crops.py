@@ -39,7 +39,9 @@ def load_images(dataset, where: str, progress: bool = True) -> list[LoadedImage]
         row = view[index]
         image, mask = rgb_array(row["image"]), binarize_gt(row["mask"])
         if image.shape[:2] != mask.shape:
-            raise ValueError(f"{where}: sample {row['sample_id']}: image {image.shape[:2]} and mask {mask.shape} sizes differ")
+            raise ValueError(
+                f"{where}: sample {row['sample_id']}: image {image.shape[:2]} and mask {mask.shape} sizes differ"
+            )
         inpainted = int(row["label"]) == 1
         if inpainted and not mask.any():
             raise ValueError(f"{where}: sample {row['sample_id']}: labelled inpainted but its mask is empty")

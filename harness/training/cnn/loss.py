@@ -13,7 +13,9 @@ import torch
 from torch.nn import functional as F
 
 
-def bce_dice_loss(logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 1.0, eps: float = 1.0) -> torch.Tensor:
+def bce_dice_loss(
+    logits: torch.Tensor, target: torch.Tensor, dice_weight: float = 1.0, eps: float = 1.0
+) -> torch.Tensor:
     bce = F.binary_cross_entropy_with_logits(logits, target)
     has_mask = target.flatten(1).amax(dim=1) > 0
     if not bool(has_mask.any()):

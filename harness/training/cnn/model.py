@@ -122,7 +122,9 @@ def load_imagenet_encoder(net: LocalizationNet, path: str | Path | None = None) 
         raise WeightsNotFound(f"{path}: lacks encoder tensors {missing[:5]}... (not EfficientNet-Lite0 weights?)")
     for key, value in own.items():
         if state[key].shape != value.shape:
-            raise WeightsNotFound(f"{path}: tensor {key} has shape {tuple(state[key].shape)}, expected {tuple(value.shape)}")
+            raise WeightsNotFound(
+                f"{path}: tensor {key} has shape {tuple(state[key].shape)}, expected {tuple(value.shape)}"
+            )
     net.encoder.load_state_dict({k: state[k] for k in own}, strict=True)
     return path
 

@@ -3,8 +3,8 @@
 Determinism: ``torch.manual_seed(seed)`` before the network is built, a ``torch.Generator`` seeded from the
 seed for the batch order, crops drawn from numpy generators keyed by (seed, epoch, index) (``crops``), and
 no DataLoader workers (``num_workers=0``: the crops come from memory and worker start-up would cost more than
-it saves on 2 cores). Two runs with the same seed and options on the same machine give identical weights. After each epoch the
-BatchNorm statistics are re-estimated with that epoch's final weights (``batchnorm``), before validation.
+it saves on 2 cores). Two runs with the same seed and options on the same machine give identical weights. After
+each epoch the BatchNorm statistics are re-estimated with that epoch's final weights (``batchnorm``), before validation.
 
 The epoch kept is the one with the best validation ``pixel_f1_mean`` (ties: image AUC, then the earlier
 epoch); with no validation split, the last one. Test splits are never read here.
@@ -81,7 +81,11 @@ def train_cnn(training: TrainingData, opts: CNNTrainOptions, validation=None) ->
     where = str(training.identity.get("path"))
     started = time.perf_counter()
     images = load_images(training.dataset, where, opts.progress)
-    val_images: list[LoadedImage] = load_images(validation, f"{where} (validation)", opts.progress) if validation is not None and len(validation) else []
+    val_images: list[LoadedImage] = (
+        load_images(validation, f"{where} (validation)", opts.progress)
+        if validation is not None and len(validation)
+        else []
+    )
     crops = CropEpochs(images, opts.crop, opts.pristine_ratio, opts.seed, where)
     net = build_model(opts.init, opts.seed, opts.drop_connect_rate)
     optimizer = _optimizer(net, opts)
@@ -113,7 +117,9 @@ def train_cnn(training: TrainingData, opts: CNNTrainOptions, validation=None) ->
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "crops": len(crops)}
         if val_images:
             metrics = score_maps(predict, val_images)
-            record.update({k: metrics.get(k) for k in ("pixel_f1_mean", "pixel_iou_mean", "pixel_auc_pooled", "image_auc")})
+            record.update(
+                {k: metrics.get(k) for k in ("pixel_f1_mean", "pixel_iou_mean", "pixel_auc_pooled", "image_auc")}
+            )
             if best is None or _validation_key(metrics) > _validation_key(best):
                 best, best_state = {**record}, copy.deepcopy(net.state_dict())
         history.append(record)
@@ -128,15 +134,24 @@ def train_cnn(training: TrainingData, opts: CNNTrainOptions, validation=None) ->
         "encoder": ENCODER_NAME,
         "model_version": MODEL_VERSION,
         "options": {k: v for k, v in asdict(opts).items() if k != "progress"},
-        "counts": {"inpainted_images": len(crops.inpainted), "pristine_images": len(crops.pristine),
-                   "pristine_crops_per_epoch": crops.n_pristine, "validation_images": len(val_images)},
+        "counts": {
+            "inpainted_images": len(crops.inpainted),
+            "pristine_images": len(crops.pristine),
+            "pristine_crops_per_epoch": crops.n_pristine,
+            "validation_images": len(val_images),
+        },
         "best_epoch": best["epoch"],
-        "selection": "validation pixel_f1_mean (ties: image_auc, then earlier)" if val_images else "last epoch (no validation split)",
+        "selection": "validation pixel_f1_mean (ties: image_auc, then earlier)"
+        if val_images
+        else "last epoch (no validation split)",
         "history": history,
         "image_score": f"mean of the top {opts.top:g} of the map",
         "inference": "whole image, reflect-padded to a multiple of 32",
         "torch_version": torch.__version__,
-        "timing": {"train_s": round(time.perf_counter() - started, 2), "machine": platform.machine(),
-                   "threads": torch.get_num_threads()},
+        "timing": {
+            "train_s": round(time.perf_counter() - started, 2),
+            "machine": platform.machine(),
+            "threads": torch.get_num_threads(),
+        },
     }
     return TrainResult(best_state, meta, history)

@@ -46,7 +46,9 @@ def open_validation_split(path: str | Path, config: str | None = None,
         dataset = open_eval_data(root).dataset
         keep = [i for i, sid in enumerate(dataset["sample_id"]) if sid in ids]
         return dataset.select(keep) if keep else None
-    raise TrainingDataError(f"{path}: not a release folder ({RELEASE_SUMMARY_NAME}) or generator output ({MANIFEST_NAME})")
+    raise TrainingDataError(
+        f"{path}: not a release folder ({RELEASE_SUMMARY_NAME}) or generator output ({MANIFEST_NAME})"
+    )
 
 
 def score_maps(predict, images) -> dict:
