@@ -56,15 +56,13 @@ def train_cnn_model(release: Path, init: str, args, models: Path) -> tuple[Path,
 
 
 def evaluate(data: str, detector: str, params: dict, train_backends, out: Path, args, perturbation: str = "none") -> dict:
-    from inpaintbench.harness.data import open_eval_data
+    from inpaintbench.harness import evaluate as evaluate_detector
     from inpaintbench.harness.results import write_json_atomic
-    from inpaintbench.harness.run import EvalOptions, run_evaluation
 
-    opts = EvalOptions(data=data, detector=detector, params=params, train_backends=train_backends,
-                       bootstrap=args.bootstrap, seed=0, progress=not args.no_progress, timeout_s=300,
-                       perturbation=perturbation)
     started = time.perf_counter()
-    results = run_evaluation(opts, open_eval_data(data))
+    results = evaluate_detector(data, detector=detector, params=params, train_backends=train_backends,
+                                bootstrap=args.bootstrap, seed=0, progress=not args.no_progress, timeout_s=300,
+                                perturb=perturbation)
     if results["failures"]["count"]:
         raise SystemExit(f"{detector} on {data} ({perturbation}): {results['failures']['count']} failed samples")
     write_json_atomic(results, out)
