@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("package", ["builder", "space"])
+@pytest.mark.parametrize("package", ["builder", "harness", "space"])
 def test_a_bare_import_from_the_root_is_refused_with_the_way_to_import_it(package):
     bare = subprocess.run([sys.executable, "-c", f"import {package}"], cwd=REPO, capture_output=True, text=True)
     assert bare.returncode != 0
