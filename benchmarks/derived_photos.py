@@ -85,7 +85,7 @@ def write_derived_set(root: str | Path, num_photos: int, max_side: int = 512) ->
             for polygon in annotation["segmentation"]:
                 xs, ys = _transform_points([v * factor for v in polygon[0::2]], [v * factor for v in polygon[1::2]],
                                            photo.width, photo.height, turn, mirror, scale)
-                polygons.append([round(v, 2) for pair in zip(xs, ys) for v in pair])
+                polygons.append([round(v, 2) for pair in zip(xs, ys, strict=False) for v in pair])
             xs = [v for p in polygons for v in p[0::2]]
             ys = [v for p in polygons for v in p[1::2]]
             out["annotations"].append({

@@ -61,7 +61,7 @@ def interleaved_medians(fns, repeats: int) -> list[float]:
         fn()  # warm-up: first calls allocate and pick kernels
     samples = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, times in zip(fns, samples):
+        for fn, times in zip(fns, samples, strict=False):
             start = time.perf_counter()
             fn()
             times.append(time.perf_counter() - start)
@@ -74,7 +74,8 @@ def postprocess_table(repeats: int) -> None:
     from inpaintbench.builder import strategies
 
     print(f"\npost-processing a 512 px working output (median of {repeats}; baseline = Lanczos resize alone)")
-    header = f"{'original':<12}{'resize ms':>10}{'alpha ms':>10}{'x':>7}{'feather4 ms':>12}{'x':>7}{'poisson ms':>11}{'x':>7}"
+    header = (f"{'original':<12}{'resize ms':>10}{'alpha ms':>10}{'x':>7}{'feather4 ms':>12}{'x':>7}"
+              f"{'poisson ms':>11}{'x':>7}")
     print(header)
     print("-" * len(header))
     for long_side in (768, 1024, 2048):
@@ -82,11 +83,14 @@ def postprocess_table(repeats: int) -> None:
         request = make_request(*size, seed=2)
         working = strategies.working_size(*size, strategies.SizeRule(multiple=8, long_side=512))
         generated = make_request(*working, seed=3).image
+        # Bound now (default arguments): the lambdas run inside this iteration, but a closure over the loop
+        # variables would read whatever the loop last assigned.
+        image, mask = request.image, request.mask
         variants = [
-            lambda: strategies.upscale(generated, size),
-            lambda: strategies.finish(request.image, request.mask, generated, "paste_back"),
-            lambda: strategies.finish(request.image, request.mask, generated, "paste_back", feather=4),
-            lambda: strategies.finish(request.image, request.mask, generated, "paste_back", blend="poisson"),
+            lambda g=generated, s=size: strategies.upscale(g, s),
+            lambda g=generated, i=image, m=mask: strategies.finish(i, m, g, "paste_back"),
+            lambda g=generated, i=image, m=mask: strategies.finish(i, m, g, "paste_back", feather=4),
+            lambda g=generated, i=image, m=mask: strategies.finish(i, m, g, "paste_back", blend="poisson"),
         ]
         base, alpha, feather, poisson = interleaved_medians(variants, repeats)
         print(f"{f'{size[0]}x{size[1]}':<12}{base * 1e3:>10.1f}{alpha * 1e3:>10.1f}{alpha / base:>7.2f}"
@@ -157,7 +161,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     width, height = (int(v) for v in (args.size or ("640x480" if args.config else "96x72")).lower().split("x"))
     device = f"cuda ({torch.cuda.get_device_name()})" if torch.cuda.is_available() else "cpu (no GPU figures here)"
-    what = f"the diffusion entries of {args.config}" if args.config else "tiny random-weight pipelines, working long side 64"
+    what = (
+        f"the diffusion entries of {args.config}"
+        if args.config
+        else "tiny random-weight pipelines, working long side 64"
+    )
     steps = "each entry's own" if args.config and args.steps is None else str(args.steps or 2)
     print(f"device: {device}, torch {torch.__version__}, threads {args.threads}, photo {width}x{height}, "
           f"{steps} steps, {args.repeats} repeats after one warm-up; {what}")

@@ -43,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from diffusion import bare_kwargs, interleaved_medians, make_request
 from fullsize_models import FAMILIES, materialize, parameter_counts
 
@@ -158,7 +157,7 @@ def run_child(kind: str, job: dict, timeout: float | None = None) -> dict:
 
 # ---- the parent: plan, FLOPs, memory check, tables -------------------------------------------------------------
 
-def flops_for(family: str, params: dict, steps: int, size) -> "object":
+def flops_for(family: str, params: dict, steps: int, size) -> object:
     from fullsize_flops import count_call_flops, meta_backend
 
     return count_call_flops(meta_backend(family, **params), make_request(*size, seed=1), steps)
@@ -454,7 +453,7 @@ def plot(results, path: str, cuda: bool) -> None:
            color="#4c72b0")
     ax.bar(x + 0.2, estimated, 0.4, label=f"H100 estimate from FLOPs ({ASSUMED_UTILISATION:.0%} of bf16 peak)",
            color="#dd8452", hatch="//")
-    for xi, value, est, family in zip(x, measured, estimated, families):
+    for xi, value, est, family in zip(x, measured, estimated, families, strict=False):
         if value:
             ax.text(xi - 0.2, value * 1.15, f"{value:.0f} s", ha="center", va="bottom", fontsize=7)
         else:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-
 from fullsize_models import FAMILIES, assemble, build_checkpoints
 
 # The components whose one call is one denoising step (the ControlNet runs once per step beside the UNet).

@@ -153,7 +153,9 @@ def child_build(spec: str, tree: str) -> int:
     return 0
 
 
-def median_round(rounds: list[tuple[dict, tuple[float, float], float]]) -> tuple[dict, tuple[float, float], float, list[float]]:
+def median_round(
+    rounds: list[tuple[dict, tuple[float, float], float]],
+) -> tuple[dict, tuple[float, float], float, list[float]]:
     """The round with the median ratio (its own wall, backend and decode, so a row's columns belong together) and
     every round's ratio. The lone backend calls alone vary by +-15% from one run to the next on this shared
     machine (same calls, same photos), so one round's ratio can say 1.16x or 1.07x for the same build."""
@@ -233,14 +235,17 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"# benchmarks/generate.py on {datetime.date.today()}, {os.cpu_count()}-core {platform.machine()} CPU, "
               f"Python {platform.python_version()}, load average {load_before[0]:.1f} at start, "
               f"{load_after[0]:.1f} at end (1 min)")
-    legend = ("# seconds. wall: the build; backend: the same backend calls alone; decode: the photos decoded alone; "
-              "ratio = wall / (backend + decode), from the round with the median ratio; rounds: the lowest and highest of "
-              f"{args.rounds} rounds (build, lone calls and decoding alternated; one for patchmatch and the baseline: "
-              "the lone calls alone vary by about 15% between runs here); cpu: the build's CPU time, all threads; main: its main thread's "
-              "(backend calls and bookkeeping); bk cpu: the lone backend calls' CPU time; load: 1-min load average "
-              "after the row (the ratio needs a free core for the worker thread: above ~1 other runnable process "
-              "it measures the neighbours). Photos: benchmarks/derived_photos.py, max side 512. "
-              f"'@{args.baseline_rev}': the generator before issue 16 point 8 (PIL zlib-6 PNGs, no pipeline).")
+    legend = (
+        "# seconds. wall: the build; backend: the same backend calls alone; decode: the photos decoded alone; "
+        "ratio = wall / (backend + decode), from the round with the median ratio; rounds: the lowest and highest of "
+        f"{args.rounds} rounds (build, lone calls and decoding alternated; one for patchmatch and the baseline: "
+        "the lone calls alone vary by about 15% between runs here); cpu: the build's CPU time, all threads; "
+        "main: its main thread's "
+        "(backend calls and bookkeeping); bk cpu: the lone backend calls' CPU time; load: 1-min load average "
+        "after the row (the ratio needs a free core for the worker thread: above ~1 other runnable process "
+        "it measures the neighbours). Photos: benchmarks/derived_photos.py, max side 512. "
+        f"'@{args.baseline_rev}': the generator before issue 16 point 8 (PIL zlib-6 PNGs, no pipeline)."
+    )
     text = "\n".join([header, legend, "", HEADER, *lines]) + "\n"
     if str(args.results) != "-":
         args.results.parent.mkdir(parents=True, exist_ok=True)

@@ -128,7 +128,10 @@ def loss_plot(csv_path: Path, path: Path) -> None:
     data = np.genfromtxt(csv_path, delimiter=",", names=True)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     window = max(1, min(15, len(data) // 4))
-    smooth = (lambda v: np.convolve(v, np.ones(window) / window, mode="valid"))
+
+    def smooth(values):
+        return np.convolve(values, np.ones(window) / window, mode="valid")
+
     steps = data["step"][window - 1:]
     for ax, names, title in ((axes[0], ("l1",), "L1 (hole x6)"), (axes[1], ("perceptual",), "Lite0 perceptual"),
                              (axes[2], ("adversarial_g", "discriminator"), "hinge GAN")):

@@ -28,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 BENCH_REPO = "bench/inpaintbench"  # the repo id a benchmark-built release names (published only to the local server)
 
 
@@ -56,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output to release first")
     source.add_argument("--release", help="an existing release folder (skips the build)")
-    parser.add_argument("--split-config", help="split config for the build (default builder/release/default_splits.yaml)")
+    parser.add_argument(
+        "--split-config", help="split config for the build (default builder/release/default_splits.yaml)"
+    )
     parser.add_argument("--config", default="default", help="release config to load")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--hub", action="store_true",
@@ -96,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         t_cold, cold_rows = median_time(cold, args.repeat)
         warm_cache = work / "cache-warm"
         datasets.load_dataset(str(release), args.config, cache_dir=str(warm_cache))
-        t_warm, _ = median_time(lambda: datasets.load_dataset(str(release), args.config, cache_dir=str(warm_cache)), args.repeat)
+        t_warm, _ = median_time(
+            lambda: datasets.load_dataset(str(release), args.config, cache_dir=str(warm_cache)), args.repeat
+        )
         if cold_rows != rows:
             print(f"row count mismatch: load_dataset {cold_rows}, pyarrow {rows}", file=sys.stderr)
             return 1
@@ -138,8 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         t_stream, _ = median_time(first_streamed, args.repeat)
         t_first_group, _ = median_time(lambda: pq.ParquetFile(first_file).read_row_group(0).num_rows, args.repeat)
 
-        print(f"release {release} config {args.config!r}: {rows} rows, {len(files)} files, {total_bytes / 2**20:.1f} MiB; "
-              f"median of {args.repeat}")
+        print(
+            f"release {release} config {args.config!r}: {rows} rows, {len(files)} files, "
+            f"{total_bytes / 2**20:.1f} MiB; "
+            f"median of {args.repeat}"
+        )
         print(f"{'measure':48s} {'seconds':>9s} {'rows/s':>10s} {'time/baseline':>14s}")
 
         def line(name, seconds, n=None, baseline=None):
@@ -180,18 +186,21 @@ def start_local_hub():
 def hub_figures(hub, release, config, first_split, first_file, rows, work, repeat, line) -> None:
     """Over HTTP: load_dataset by revision (cold download) and streaming's first sample, against fetching the
     first file with hf_hub_download and reading its first row group (the least a client must do)."""
+    import json
+
     import datasets
     import pyarrow.parquet as pq
     from huggingface_hub import hf_hub_download
 
     from inpaintbench.builder.release.publish import publish_release
 
-    import json
-
     summary = json.loads((release / "release.json").read_text())
     repo, version = summary.get("repo_id"), summary["version"]
     if not repo:
-        print(f"{release}: built without a repo id; --hub needs one (build with `publish --repo R --to DIR`)", file=sys.stderr)
+        print(
+            f"{release}: built without a repo id; --hub needs one (build with `publish --repo R --to DIR`)",
+            file=sys.stderr,
+        )
         return
     tag = f"v{version}"
     publish_release(release, repo, version)

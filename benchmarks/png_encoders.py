@@ -58,7 +58,7 @@ def main() -> None:
             started = time.process_time()
             data = [encode(p) for p in photos]
             best = min(best, time.process_time() - started)
-        for p, d in zip(photos, data):
+        for p, d in zip(photos, data, strict=False):
             assert np.array_equal(np.asarray(Image.open(io.BytesIO(d))), p), name
         print(f"{name:<24}{best / len(photos) * 1000:>13.1f}{sum(map(len, data)) / pixels:>13.3f}")
 

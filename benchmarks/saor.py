@@ -142,7 +142,7 @@ def main() -> int:
         lambda p: chooser.choose(build_context(p[0], p[1]), np.random.default_rng(0)), pairs
     )
     choices = [chooser.choose(c, np.random.default_rng(0)) for c in contexts]
-    replacements = [(c, ch.replacement) for c, ch in zip(contexts, choices) if ch.action == "replace"]
+    replacements = [(c, ch.replacement) for c, ch in zip(contexts, choices, strict=False) if ch.action == "replace"]
     template = TemplatePromptWriter()
     template_times = per_item(lambda cr: template.write(cr[0], cr[1], np.random.default_rng(0)), replacements)
 

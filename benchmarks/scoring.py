@@ -17,7 +17,8 @@ and the largest error of the pooled pixel AUC, AP, TPR@5%FPR and best F1 against
 The baseline computes the same per-image metrics as ours: roc_auc_score, average_precision_score, roc_curve
 (TPR at 5% FPR), precision_recall_curve (best F1), f1_score and jaccard_score at 0.5.
 
-    .venv/bin/python benchmarks/scoring.py --plot docs/img/scoring.png   # 512 x 512, 8 and 32 images, every distribution
+    # 512 x 512, 8 and 32 images, every distribution:
+    .venv/bin/python benchmarks/scoring.py --plot docs/img/scoring.png
     .venv/bin/python benchmarks/scoring.py --counts 8 32 128 --distributions saturated32 --methods ours
 """
 
@@ -234,9 +235,11 @@ def plot(rows: list[dict], path: str, methods: list[str], distributions: list[st
         exact = [next(r["pooled"] for r in rows if r["method"] == REFERENCE and r["distribution"] == d
                       and r["n"] == n) for d in distributions]
         x = np.arange(len(distributions)) + k * width - 0.4 + width / 2
-        speed.bar(x, [r["pixels_per_s"] / b["pixels_per_s"] for r, b in zip(picked, base)], width, label=method)
+        speed.bar(
+            x, [r["pixels_per_s"] / b["pixels_per_s"] for r, b in zip(picked, base, strict=False)], width, label=method
+        )
         errors = [max([abs(r["pooled"][m] - e[m]) for m in POOLED if r["pooled"].get(m) is not None] or [np.nan])
-                  if r["pooled"] else np.nan for r, e in zip(picked, exact)]
+                  if r["pooled"] else np.nan for r, e in zip(picked, exact, strict=False)]
         error.bar(x, [max(v, floor) if np.isfinite(v) else np.nan for v in errors], width, label=method)
     for axis, title in ((speed, f"speed vs {BASELINE} (x, log)"), (error, "largest pooled AUC/AP/TPR/F1 error (log)")):
         axis.set_yscale("log")
@@ -273,8 +276,12 @@ def main() -> None:
     for distribution in args.distributions:
         for n in args.counts:
             for method in methods:
-                out = subprocess.run([sys.executable, __file__, "--child", method, str(n), str(args.size), distribution],
-                                     capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", method, str(n), str(args.size), distribution],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(f"  measured {method} on {n} {distribution} images", file=sys.stderr)
     print(f"\nScoring {args.size}x{args.size} maps (timed: scoring only, map generation outside the timing)")
@@ -302,8 +309,12 @@ def main() -> None:
         print(f"\nExtra peak memory from {lo} to {hi} images ({hi / lo:.0f}x the pixels), MiB:")
         for distribution in args.distributions:
             for method in methods:
-                a = next(r for r in rows if r["method"] == method and r["n"] == lo and r["distribution"] == distribution)
-                b = next(r for r in rows if r["method"] == method and r["n"] == hi and r["distribution"] == distribution)
+                a = next(
+                    r for r in rows if r["method"] == method and r["n"] == lo and r["distribution"] == distribution
+                )
+                b = next(
+                    r for r in rows if r["method"] == method and r["n"] == hi and r["distribution"] == distribution
+                )
                 print(f"  {distribution:12s} {method:20s} {a['extra_peak_mib']:8.1f} -> {b['extra_peak_mib']:8.1f}")
 
 

@@ -128,7 +128,11 @@ def clients(url: str, n: int) -> list:
 
     with ThreadPoolExecutor(8) as pool:  # connecting is not what is measured
         # download_files=False: the latency is the server's answer, not this machine fetching every image again
-        return list(pool.map(lambda _: Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 600}), range(n)))
+        return list(
+            pool.map(
+                lambda _: Client(url, verbose=False, download_files=False, httpx_kwargs={"timeout": 600}), range(n)
+            )
+        )
 
 
 def human_tester(client, answers: int) -> list[float]:
@@ -139,7 +143,7 @@ def human_tester(client, answers: int) -> list[float]:
         args = [seen.get(p["label"]) for p in api[endpoint]["parameters"]]
         out = client.predict(*args, api_name=endpoint)
         out = out if isinstance(out, (list, tuple)) else [out]
-        seen.update({r["label"]: value for r, value in zip(api[endpoint]["returns"], out)})
+        seen.update({r["label"]: value for r, value in zip(api[endpoint]["returns"], out, strict=False)})
 
     call(HUMAN_START)
     times = []
@@ -260,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{baseline[key][stat] / max(tuned[key][stat], 1e-9):.1f}x")
     print(f"  detect_big_s: {baseline['detect_big_s']} / {tuned['detect_big_s']} = "
           f"{baseline['detect_big_s'] / tuned['detect_big_s']:.1f}x")
-    print(f"  server peak memory MB: {baseline['memory_after_big']['peak_mb']} / {tuned['memory_after_big']['peak_mb']}")
+    print(
+        f"  server peak memory MB: {baseline['memory_after_big']['peak_mb']} / {tuned['memory_after_big']['peak_mb']}"
+    )
     return 0
 
 

@@ -55,7 +55,9 @@ def train_cnn_model(release: Path, init: str, args, models: Path) -> tuple[Path,
     return save_checkpoint(models / f"cnn_{init}.pt", result.state_dict, result.meta), result.meta
 
 
-def evaluate(data: str, detector: str, params: dict, train_backends, out: Path, args, perturbation: str = "none") -> dict:
+def evaluate(
+    data: str, detector: str, params: dict, train_backends, out: Path, args, perturbation: str = "none"
+) -> dict:
     from inpaintbench.harness import evaluate as evaluate_detector
     from inpaintbench.harness.results import write_json_atomic
 
@@ -115,9 +117,18 @@ def cross_validate(run_dir: Path, k: int, held_out: set[str], args, work: Path) 
         identity = {**data.identity, "split": f"cv{k}-fold{fold}-train", "num_samples": len(subset)}
         training = TrainingData(subset, identity, tuple(sorted({b for b in subset["backend"] if b != "none"})))
         t0 = time.perf_counter()
-        result = train_cnn(training, CNNTrainOptions(epochs=args.cv_epochs, crop=args.crop, batch=args.batch,
-                                                     pristine_ratio=args.pristine_ratio, seed=args.seed, init="imagenet",
-                                                     progress=not args.no_progress))
+        result = train_cnn(
+            training,
+            CNNTrainOptions(
+                epochs=args.cv_epochs,
+                crop=args.crop,
+                batch=args.batch,
+                pristine_ratio=args.pristine_ratio,
+                seed=args.seed,
+                init="imagenet",
+                progress=not args.no_progress,
+            ),
+        )
         cnn_path = save_checkpoint(work / "models" / f"cv{k}_fold{fold}_cnn.pt", result.state_dict, result.meta)
         cnn_s = time.perf_counter() - t0
         estimator, meta = train_detector(training, TrainOptions(pristine_share=TRAINED_SHARE, seed=args.seed,
@@ -207,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     for init in ("imagenet",) if args.no_random_init else ("imagenet", "random"):
         t0 = time.perf_counter()
         cnn[init] = train_cnn_model(release, init, args, models)
-        print(f"cnn {init}: trained in {time.perf_counter() - t0:.0f} s, epoch {cnn[init][1]['best_epoch']} kept", flush=True)
+        print(
+            f"cnn {init}: trained in {time.perf_counter() - t0:.0f} s, epoch {cnn[init][1]['best_epoch']} kept",
+            flush=True,
+        )
     t0 = time.perf_counter()
     trained_model, trained_meta = train_mix.train_share(release, TRAINED_SHARE, args.seed, models, not args.no_progress)
     trained_s = time.perf_counter() - t0
@@ -245,10 +259,13 @@ def main(argv: list[str] | None = None) -> int:
         f"build: configs/train_mix.yaml -> {run_dir.relative_to(REPO) if run_dir.is_relative_to(REPO) else run_dir} "
         f"(manifest sha256 {summary['generator']['manifest_sha256'][:16]}...; {summary['num_samples']} samples); "
         f"default split config (photo-disjoint train/validation/test; held-out backend {', '.join(held_out)})",
-        "release splits, inpainted/pristine: " + ", ".join(
+        "release splits, inpainted/pristine: "
+        + ", ".join(
             f"{s} {by_label.get('inpainted', {}).get(s, 0)}/{by_label.get('pristine', {}).get(s, 0)}"
-            for s in ("train", "validation", "test", "test_ood_backend")),
-        f"cnn: EfficientNet-Lite0 encoder + U-Net decoder ({cnn['imagenet'][1]['model_version']}), {args.epochs} epochs "
+            for s in ("train", "validation", "test", "test_ood_backend")
+        ),
+        f"cnn: EfficientNet-Lite0 encoder + U-Net decoder ({cnn['imagenet'][1]['model_version']}), "
+        f"{args.epochs} epochs "
         f"of one {args.crop} px crop per inpainted train image + pristine crops at ratio {args.pristine_ratio:g}, "
         f"batch {args.batch}, AdamW (decoder lr 1e-3, ImageNet encoder x0.1), cosine schedule, BCE + Dice, seed "
         f"{args.seed}; epoch kept on validation pixel F1; whole-image inference (reflect pad to x32); image score = "
@@ -261,16 +278,19 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## 1. Training (validation split: 5 forged / 1 pristine image)",
         "",
-        "| model | epochs | epoch kept | train s | train loss (first -> kept) | val pixel F1 (first -> kept -> last) | val image AUC (kept) |",
+        "| model | epochs | epoch kept | train s | train loss (first -> kept) "
+        "| val pixel F1 (first -> kept -> last) | val image AUC (kept) |",
         "|---|---|---|---|---|---|---|",
     ]
     for init, (_, meta) in cnn.items():
         h = meta["history"]
         kept = h[meta["best_epoch"] - 1]
-        lines.append(f"| cnn ({init} init) | {len(h)} | {meta['best_epoch']} | {meta['timing']['train_s']:.0f} | "
-                     f"{h[0]['train_loss']:.3f} -> {kept['train_loss']:.3f} | {train_mix._cell(h[0].get('pixel_f1_mean'))} -> "
-                     f"{train_mix._cell(kept.get('pixel_f1_mean'))} -> {train_mix._cell(h[-1].get('pixel_f1_mean'))} | "
-                     f"{train_mix._cell(kept.get('image_auc'))} |")
+        lines.append(
+            f"| cnn ({init} init) | {len(h)} | {meta['best_epoch']} | {meta['timing']['train_s']:.0f} | "
+            f"{h[0]['train_loss']:.3f} -> {kept['train_loss']:.3f} | {train_mix._cell(h[0].get('pixel_f1_mean'))} -> "
+            f"{train_mix._cell(kept.get('pixel_f1_mean'))} -> {train_mix._cell(h[-1].get('pixel_f1_mean'))} | "
+            f"{train_mix._cell(kept.get('image_auc'))} |"
+        )
     lines += ["", "## 2. Test splits, clean images (models trained on train only)", ""]
     for part, title in (("in_domain", "test (backends seen in training; = the test split)"),
                         ("out_of_domain", f"test_ood_backend ({', '.join(held_out)}, never trained on) + the test "
@@ -294,13 +314,18 @@ def main(argv: list[str] | None = None) -> int:
                             train_mix._cell(domain.get(m), (intervals or {}).get(m)) for m in ROBUST_METRICS) + " |")
         lines.append("")
     if cv_results:
-        lines += [f"## 4. Supplement: photo-grouped {args.folds}-fold cross-validation over the whole build", "",
-                  f"Each fold's CNN (ImageNet init, {args.cv_epochs} epochs, last epoch) and trained model are fitted on "
-                  "the other photos' samples from the seen backends and predict the fold's photos; every sample is "
-                  "scored once, as one folder submission, by the harness. Folds (train samples / scored samples / "
-                  "scored photos / cnn train s): " + ", ".join(
-                      f"{f['train_samples']}/{f['test_samples']}/{f['test_photos']}/{f['cnn_train_s']}" for f in cv_folds),
-                  ""]
+        lines += [
+            f"## 4. Supplement: photo-grouped {args.folds}-fold cross-validation over the whole build",
+            "",
+            f"Each fold's CNN (ImageNet init, {args.cv_epochs} epochs, last epoch) and trained model are fitted on "
+            "the other photos' samples from the seen backends and predict the fold's photos; every sample is "
+            "scored once, as one folder submission, by the harness. Folds (train samples / scored samples / "
+            "scored photos / cnn train s): "
+            + ", ".join(
+                f"{f['train_samples']}/{f['test_samples']}/{f['test_photos']}/{f['cnn_train_s']}" for f in cv_folds
+            ),
+            "",
+        ]
         for part, title in (("in_domain", "seen backends, photos never trained on + all pristine photos"),
                             ("out_of_domain", f"held-out backend {', '.join(held_out)} + all pristine photos")):
             lines += [f"### {title}", ""] + train_mix._header()

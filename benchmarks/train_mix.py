@@ -218,7 +218,7 @@ def plot(path: Path, validation: dict[float, dict], final: dict[str, dict[str, d
     ax.legend(fontsize=7)
     names = list(final["release"])
     width = 0.8 / len(SETTINGS)
-    for ax, metric in zip(axes[1:], PANEL_METRICS):
+    for ax, metric in zip(axes[1:], PANEL_METRICS, strict=False):
         for j, (setting, part, label) in enumerate(SETTINGS):
             xs, ys, lo, hi = [], [], [], []
             for i, name in enumerate(names):
@@ -266,8 +266,11 @@ def _backend_table(final: dict[str, dict], picked: float, trained_on: list[str])
             metrics = (results.get("breakdowns") or {}).get("backend", {}).get(backend)
             if metrics:
                 label = f"trained (share {picked:g})" if name == "trained" else name
-                lines.append(f"| {backend} | {'yes' if backend in trained_on else 'no'} | {label} | {_counts(metrics)} | "
-                             + " | ".join(_cell(metrics.get(m)) for m in TABLE_METRICS) + " |")
+                lines.append(
+                    f"| {backend} | {'yes' if backend in trained_on else 'no'} | {label} | {_counts(metrics)} | "
+                    + " | ".join(_cell(metrics.get(m)) for m in TABLE_METRICS)
+                    + " |"
+                )
     return lines + [""]
 
 
@@ -300,8 +303,16 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         trained[share] = train_share(release, share, args.seed, models, progress)
         print(f"share {share:g}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
-        validation[share] = evaluate(str(release), "validation", "trained", {"model": str(trained[share][0])}, None,
-                                     results_dir / f"validation__trained_share_{share:g}.json", args.bootstrap, progress)
+        validation[share] = evaluate(
+            str(release),
+            "validation",
+            "trained",
+            {"model": str(trained[share][0])},
+            None,
+            results_dir / f"validation__trained_share_{share:g}.json",
+            args.bootstrap,
+            progress,
+        )
     picked = pick_share(validation)
     model_path, meta = trained[picked]
     backends = meta["training_backends"]
@@ -339,8 +350,10 @@ def main(argv: list[str] | None = None) -> int:
         f"(manifest sha256 {summary['generator']['manifest_sha256'][:16]}...; {summary['num_samples']} samples); "
         "released with the default split config (photo-disjoint train/validation/test, held-out backends "
         f"{', '.join(sorted(held_out))})",
-        "release splits, inpainted/pristine: " + ", ".join(
-            f"{s} {by_label.get('inpainted', {}).get(s, 0)}/{by_label.get('pristine', {}).get(s, 0)}" for s in splits),
+        "release splits, inpainted/pristine: "
+        + ", ".join(
+            f"{s} {by_label.get('inpainted', {}).get(s, 0)}/{by_label.get('pristine', {}).get(s, 0)}" for s in splits
+        ),
         f"model: HistGradientBoosting on {len(meta['feature_names'])} per-pixel features ({meta['features_version']}), "
         f"{meta['options']['pixels_per_image']} pixels per inpainted image, seed {args.seed}; trained on backends "
         f"{', '.join(backends)}; map at stride 2; image score = mean of the map's top 1%",
@@ -349,20 +362,30 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## 1. Validation split: picks the mix (pixel_f1_mean; ties: image_auc, then the smaller share)",
         "",
-        "| pristine share | training pixels (inpainted imgs / pristine imgs) | fit s | " + " | ".join(TABLE_METRICS) + " |",
+        "| pristine share | training pixels (inpainted imgs / pristine imgs) | fit s | "
+        + " | ".join(TABLE_METRICS)
+        + " |",
         "|---|---|---|" + "---|" * len(TABLE_METRICS),
     ]
     for share in args.shares:
         m, counts = validation[share]["metrics"], trained[share][1]["counts"]
-        lines.append(f"| {share:g}{' (picked)' if share == picked else ''} | {counts['pixels']} "
-                     f"({counts['inpainted_images']} / {counts['pristine_images']}) | {trained[share][1]['timing']['fit_s']} | "
-                     + " | ".join(_cell(m.get(k)) for k in TABLE_METRICS) + " |")
+        lines.append(
+            f"| {share:g}{' (picked)' if share == picked else ''} | {counts['pixels']} "
+            f"({counts['inpainted_images']} / {counts['pristine_images']}) | {trained[share][1]['timing']['fit_s']} | "
+            + " | ".join(_cell(m.get(k)) for k in TABLE_METRICS)
+            + " |"
+        )
     lines += ["", f"validation: {_counts(validation[picked]['metrics'])} images (forged/pristine)", "",
               "## 2. Release test splits (model trained on train only)", ""]
-    lines += _domain_tables(final["release"], picked, {
-        "in_domain": "test (backends seen in training; = the test split)",
-        "out_of_domain": f"test_ood_backend ({', '.join(sorted(held_out))}, never trained on) + the test split's pristine photos",
-    })
+    lines += _domain_tables(
+        final["release"],
+        picked,
+        {
+            "in_domain": "test (backends seen in training; = the test split)",
+            "out_of_domain": f"test_ood_backend ({', '.join(sorted(held_out))}, never trained on) "
+            "+ the test split's pristine photos",
+        },
+    )
     if cv_folds:
         lines += [f"## 3. Supplement: photo-grouped {args.folds}-fold cross-validation over the whole build "
                   f"(share {picked:g}, picked in 1)", "",
@@ -374,15 +397,21 @@ def main(argv: list[str] | None = None) -> int:
         })
         lines += ["### by generator (CV pooled predictions; each row with all pristine photos)", ""]
         lines += _backend_table(final["cv"], picked, backends)
-        lines += ["### every pristine share under the same CV (analysis only: the pick above was made on validation)", "",
-                  "| pristine share | part | " + " | ".join(PANEL_METRICS) + " |", "|---|---|" + "---|" * len(PANEL_METRICS)]
+        lines += [
+            "### every pristine share under the same CV (analysis only: the pick above was made on validation)",
+            "",
+            "| pristine share | part | " + " | ".join(PANEL_METRICS) + " |",
+            "|---|---|" + "---|" * len(PANEL_METRICS),
+        ]
         for share, results in cv_by_share.items():
             for part in ("in_domain", "out_of_domain"):
                 domain, intervals = _domain(results, part)
                 lines.append(f"| {share:g}{' (picked)' if share == picked else ''} | {part} | "
                              + " | ".join(_cell(domain.get(m), (intervals or {}).get(m)) for m in PANEL_METRICS) + " |")
         lines.append("")
-    lines.append(f"total {time.perf_counter() - started:.0f} s (generate step {generate_s:.0f} s: 0 when already built)")
+    lines.append(
+        f"total {time.perf_counter() - started:.0f} s (generate step {generate_s:.0f} s: 0 when already built)"
+    )
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -36,8 +36,11 @@ def register(subparsers) -> None:
     board.add_argument("results", nargs="+", help="results JSON files or directories of them")
     board.add_argument("--out", default="leaderboard", metavar="DIR", help="output directory (default: leaderboard)")
     board.add_argument("--sort", default="pixel_f1_mean", metavar="METRIC", help="sort column (default pixel_f1_mean)")
-    board.add_argument("--robustness-plot", metavar="PNG",
-                       help="also draw each detector's metrics clean vs under each perturbation (e.g. docs/img/robustness.png)")
+    board.add_argument(
+        "--robustness-plot",
+        metavar="PNG",
+        help="also draw each detector's metrics clean vs under each perturbation (e.g. docs/img/robustness.png)",
+    )
     board.set_defaults(func=run_leaderboard)
 
 
@@ -163,7 +166,9 @@ def _evaluate_one(args) -> int:
 
         with tempfile.TemporaryDirectory(prefix="ib-eval-") as tmp:
             status = Path(tmp) / "status"
-            cmd, env = distributed.launch_command(args.num_processes, relaunch_argv(args) + ["--status-file", str(status)])
+            cmd, env = distributed.launch_command(
+                args.num_processes, relaunch_argv(args) + ["--status-file", str(status)]
+            )
             launched = subprocess.run(cmd, env=env).returncode
             return int(status.read_text()) if status.is_file() else (launched or 1)
     code = _evaluate(args) or 0
@@ -205,7 +210,9 @@ def _evaluate(args) -> int | None:
         return 1
     results = outcome.results
     if results["failures"]["count"]:
-        print(format_problems([_problem(p) for p in results["failures"]["samples"]], "scored as misses"), file=sys.stderr)
+        print(
+            format_problems([_problem(p) for p in results["failures"]["samples"]], "scored as misses"), file=sys.stderr
+        )
     _print_summary(results, outcome.output)
     return 0
 

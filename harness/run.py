@@ -31,7 +31,6 @@ from inpaintbench.harness.records import (
 from inpaintbench.harness.results import RESULTS_FORMAT, RESULTS_FORMAT_VERSION
 from inpaintbench.harness.scoring import HEADLINE_METRICS, Scorer
 
-
 SUBMISSION_PERTURB_REFUSAL = (
     "--perturb applies to --detector runs only: a --submission folder holds maps a detector made elsewhere from "
     "the unperturbed images, so the harness cannot perturb what it saw. Perturb the images yourself, predict, "
@@ -152,7 +151,11 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
         detector["name"] = opts.name
     training = opts.train_backends if opts.train_backends is not None else detector.get("training_backends") or []
     detector["training_backends"] = list(training)
-    intervals = {"overall": bootstrap_intervals(scorer, opts.bootstrap, opts.seed, progress=opts.progress)} if opts.bootstrap else {}
+    intervals = (
+        {"overall": bootstrap_intervals(scorer, opts.bootstrap, opts.seed, progress=opts.progress)}
+        if opts.bootstrap
+        else {}
+    )
     domain = None
     if training:
         domain = domain_split(scorer, metas, training)
@@ -165,7 +168,7 @@ def score_records(opts: EvalOptions, data: EvalData, collected: Collected, use_e
     return {
         "format": RESULTS_FORMAT,
         "format_version": RESULTS_FORMAT_VERSION,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "inpaintbench_version": getattr(inpaintbench, "__version__", None),
         "detector": detector,
         # The perturbation is part of what was scored: the leaderboard keys rows by it (old files: "none").

@@ -103,7 +103,7 @@ class SpaceConfig:
         return parsed
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "SpaceConfig":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> SpaceConfig:
         """Environment first, then ``overrides`` whose value is not None (CLI flags)."""
         environ = os.environ if environ is None else environ
         values: dict[str, object] = {}

@@ -71,7 +71,7 @@ class SampleStore:
     def choices(self, column: str) -> list[str]:
         return sorted(str(v) for v in self.index[column].dropna().unique())
 
-    def subset(self, positions: list[int], description: str | None = None) -> "SampleStore":
+    def subset(self, positions: list[int], description: str | None = None) -> SampleStore:
         """The samples at ``positions`` of ``index`` only, renumbered from 0; the Arrow data is shared, not copied."""
         positions = [int(p) for p in positions]
         if positions and not (0 <= min(positions) and max(positions) < len(self.index)):

@@ -139,7 +139,7 @@ class HumanTest:
         self._table_lock = threading.Lock()
 
     @classmethod
-    def over_store(cls, store: SampleStore | None, config: SpaceConfig) -> tuple[SampleStore | None, "HumanTest"]:
+    def over_store(cls, store: SampleStore | None, config: SpaceConfig) -> tuple[SampleStore | None, HumanTest]:
         """(what every other tab may show, the human test over the rest): ``store`` cut by photo (human_pool)."""
         split = partition(store, config.human_test_share, salt=config.seed)
         limits = AnswerLimits(
@@ -303,7 +303,8 @@ class HumanTest:
         score = self.answers.session_score(session_id)
         if not score["answered"]:
             return "**Your score:** no answers yet."
-        text = f"**Your score:** {score['correct']} of {score['answered']} right ({score['correct'] / score['answered']:.0%})"
+        share = score["correct"] / score["answered"]
+        text = f"**Your score:** {score['correct']} of {score['answered']} right ({share:.0%})"
         if score["located"]:
             text += f" · you found the edited region {score['hits']} of {score['located']} times"
         return text

@@ -55,7 +55,7 @@ def partition(store: SampleStore | None, share: float, salt: object) -> Split:
     missing = [c for c in ("source", "source_image_id") if c not in store.index.columns]
     if missing:
         raise ValueError(f"{store.description}: no {', '.join(missing)} column, so photos cannot be told apart")
-    keys = [photo_key(s, i) for s, i in zip(store.index["source"], store.index["source_image_id"])]
+    keys = [photo_key(s, i) for s, i in zip(store.index["source"], store.index["source_image_id"], strict=False)]
     side = {k: in_test_pool(k, salt, share) for k in set(keys)}
     test = [p for p, k in enumerate(keys) if side[k]]
     browse = [p for p, k in enumerate(keys) if not side[k]]
@@ -68,7 +68,7 @@ def photos_of(pool: SampleStore | None) -> list[Photo]:
         return []
     index = pool.index
     by_photo: dict[str, list[int]] = {}
-    for position, (source, image_id) in enumerate(zip(index["source"], index["source_image_id"])):
+    for position, (source, image_id) in enumerate(zip(index["source"], index["source_image_id"], strict=False)):
         by_photo.setdefault(photo_key(source, image_id), []).append(position)
     photos = []
     for key in sorted(by_photo):

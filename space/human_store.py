@@ -15,7 +15,7 @@ import math
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -59,8 +59,11 @@ def wilson_interval(correct: int, total: int, z: float = Z_95) -> tuple[float, f
 def with_intervals(table: pd.DataFrame) -> pd.DataFrame:
     """Adds accuracy and its 95% Wilson bounds to a table with ``answers`` and ``correct`` columns."""
     table = table.copy()
-    bounds = [wilson_interval(int(k), int(n)) for k, n in zip(table["correct"], table["answers"])]
-    table["accuracy"] = [round(int(k) / int(n), 3) if n else float("nan") for k, n in zip(table["correct"], table["answers"])]
+    bounds = [wilson_interval(int(k), int(n)) for k, n in zip(table["correct"], table["answers"], strict=False)]
+    table["accuracy"] = [
+        round(int(k) / int(n), 3) if n else float("nan")
+        for k, n in zip(table["correct"], table["answers"], strict=False)
+    ]
     table["ci95_low"] = [round(lo, 3) for lo, _ in bounds]
     table["ci95_high"] = [round(hi, 3) for _, hi in bounds]
     return table
@@ -114,7 +117,7 @@ class HumanTestStore:
             answer.click_y,
             None if answer.hit is None else int(answer.hit),
             answer.data_source,
-            datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            datetime.now(UTC).isoformat(timespec="milliseconds"),
             answer.photo,
         )
         try:

@@ -69,7 +69,7 @@ class Leaderboard:
                  and not pd.api.types.is_bool_dtype(self.frame[c]) and not c.startswith("n_")]
         return sorted(names, key=lambda c: c != PREFERRED_METRIC)  # the headline metric first, else file order
 
-    def ranked(self) -> "Leaderboard":
+    def ranked(self) -> Leaderboard:
         """Only results the harness ranks (current conventions, a sandboxed detector); results files written
         before the ``ranked`` column read as ranked."""
         if self.frame is None or RANKED not in self.frame.columns:
@@ -105,9 +105,11 @@ class Leaderboard:
         keys = board._track_keys()
         detectors = board.frame.assign(_key=keys).groupby("_key")["detector"].nunique()
         columns = self._track_columns()
-        order = sorted(detectors.index, key=lambda k: (dict(zip(columns, k)).get(PERTURBATION, CLEAN) != CLEAN,
-                                                        -detectors[k], k))
-        return [self._label(dict(zip(columns, k))) for k in order]
+        order = sorted(
+            detectors.index,
+            key=lambda k: (dict(zip(columns, k, strict=False)).get(PERTURBATION, CLEAN) != CLEAN, -detectors[k], k),
+        )
+        return [self._label(dict(zip(columns, k, strict=False))) for k in order]
 
     def _label(self, key: dict[str, str]) -> str:
         perturbation = key.get(PERTURBATION, CLEAN)
@@ -130,7 +132,7 @@ class Leaderboard:
         counts = set(self.wide.loc[match, "n_images"].dropna().astype(int))
         return counts.pop() if len(counts) == 1 else None
 
-    def in_track(self, label: str | None) -> "Leaderboard":
+    def in_track(self, label: str | None) -> Leaderboard:
         """The ranked rows of one track (by default the first of ``tracks()``); a frame without data identity
         columns is one track."""
         board = self.ranked()
@@ -142,7 +144,7 @@ class Leaderboard:
             raise ValueError(f"no results for {label!r}; choose one of: {'; '.join(tracks)}")
         keys = board._track_keys()
         columns = self._track_columns()
-        wanted = next(k for k in set(keys) if self._label(dict(zip(columns, k))) == label)
+        wanted = next(k for k in set(keys) if self._label(dict(zip(columns, k, strict=False))) == label)
         return Leaderboard(board.frame[keys == wanted].reset_index(drop=True), self.message, self.wide)
 
     def row_keys(self) -> list[str]:

@@ -71,7 +71,9 @@ def human_tab(demo: gr.Blocks, human: HumanTest) -> None:
             raise gr.Error(str(exc), print_exception=False) from None
 
     def real(number, current, request: gr.Request):
-        return refusals_as_errors(human.answer, "real", number, current, client_address(request, human.client_ip_header))
+        return refusals_as_errors(
+            human.answer, "real", number, current, client_address(request, human.client_ip_header)
+        )
 
     def inpainted(number, current, request: gr.Request):
         return refusals_as_errors(
