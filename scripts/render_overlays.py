@@ -36,14 +36,14 @@ def draw_overlay(image: Image.Image, annotations: list[dict], category_names: di
     fill = ImageDraw.Draw(fill_layer)
     for ann in annotations:
         for polygon in ann["segmentation"]:
-            points = list(zip(polygon[0::2], polygon[1::2]))
+            points = list(zip(polygon[0::2], polygon[1::2], strict=False))
             fill.polygon(points, fill=_colour(ann["id"]) + (70,))
     out = Image.alpha_composite(base, fill_layer)
     draw = ImageDraw.Draw(out)
     for ann in annotations:
         colour = _colour(ann["id"])
         for polygon in ann["segmentation"]:
-            points = list(zip(polygon[0::2], polygon[1::2]))
+            points = list(zip(polygon[0::2], polygon[1::2], strict=False))
             draw.line(points + points[:1], fill=colour + (255,), width=2)
             for x, y in points:
                 draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), fill=(255, 255, 255, 255))

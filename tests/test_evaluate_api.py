@@ -11,13 +11,13 @@ import sys
 
 import pytest
 from PIL import Image
+from test_harness_fixtures import oracle_maps, write_shard
+from test_manifest_reader import write_manifest_for
 
 from inpaintbench.cli import main
 from inpaintbench.harness import EvaluationError, SubmissionRefused, evaluate
 from inpaintbench.harness.problems import SubmissionError
 from inpaintbench.harness.results import default_results_name, read_results
-from test_harness_fixtures import oracle_maps, write_shard
-from test_manifest_reader import write_manifest_for
 
 VOLATILE = ("created", "timing")  # the only fields two runs of the same evaluation may differ in
 
@@ -131,16 +131,32 @@ BAD_INPUTS = {
     "missing data folder": ({"detector": "ela"}, ["--detector", "ela"], "no Parquet files"),
     "detector and submission": ({"detector": "ela", "submission": "preds"}, None, "exactly one of"),
     "neither detector nor submission": ({}, None, "exactly one of"),
-    "unknown perturbation": ({"detector": "ela", "perturb": "jpg:75"}, ["--detector", "ela", "--perturb", "jpg:75"],
-                             "unknown kind 'jpg'"),
-    "perturbation out of range": ({"detector": "ela", "perturb": "jpeg:0"}, ["--detector", "ela", "--perturb", "jpeg:0"],
-                                  "jpeg:0"),
-    "perturbed submission": ({"submission": "preds", "perturb": "jpeg:75"},
-                             ["--submission", "preds", "--perturb", "jpeg:75"], "--perturb applies to --detector runs only"),
-    "detector that does not load": ({"detector": "inpaintbench.harness.detectors:Nope"},
-                                    ["--detector", "inpaintbench.harness.detectors:Nope"], "has no attribute 'Nope'"),
+    "unknown perturbation": (
+        {"detector": "ela", "perturb": "jpg:75"},
+        ["--detector", "ela", "--perturb", "jpg:75"],
+        "unknown kind 'jpg'",
+    ),
+    "perturbation out of range": (
+        {"detector": "ela", "perturb": "jpeg:0"},
+        ["--detector", "ela", "--perturb", "jpeg:0"],
+        "jpeg:0",
+    ),
+    "perturbed submission": (
+        {"submission": "preds", "perturb": "jpeg:75"},
+        ["--submission", "preds", "--perturb", "jpeg:75"],
+        "--perturb applies to --detector runs only",
+    ),
+    "detector that does not load": (
+        {"detector": "inpaintbench.harness.detectors:Nope"},
+        ["--detector", "inpaintbench.harness.detectors:Nope"],
+        "has no attribute 'Nope'",
+    ),
     "unknown policy": ({"detector": "ela", "policy": "lenient"}, None, "policy must be one of"),
-    "a list of perturbations": ({"detector": "ela", "perturb": "jpeg:75,resize:0.5"}, None, "call evaluate once per spec"),
+    "a list of perturbations": (
+        {"detector": "ela", "perturb": "jpeg:75,resize:0.5"},
+        None,
+        "call evaluate once per spec",
+    ),
 }
 
 

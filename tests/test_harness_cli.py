@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from test_harness_fixtures import oracle_maps, write_shard
+from test_manifest_reader import write_manifest_for
 
 from inpaintbench.cli import main
 from inpaintbench.harness.conventions import CONVENTIONS
 from inpaintbench.harness.data import DataError, open_eval_data
 from inpaintbench.harness.leaderboard import LeaderboardError, load_leaderboard
 from inpaintbench.harness.results import read_results
-from test_harness_fixtures import oracle_maps, write_shard
-from test_manifest_reader import write_manifest_for
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,6 @@ def test_cli_reports_unusable_data_with_exit_1(tmp_path, capsys):
 
 def _fake_results(tmp_path, name, f1, backends=("telea",)):
     from inpaintbench.harness.results import write_json_atomic
-
     from inpaintbench.harness.scoring import HEADLINE_METRICS
 
     metrics = {m: f1 for m in HEADLINE_METRICS}
@@ -201,7 +200,7 @@ def test_leaderboard_never_ranks_unisolated_or_self_reported_results_beside_sand
     (results / "copied.json").write_text(json.dumps(copied))
     board = load_leaderboard(results, shape="wide")
     assert board["detector"].tolist()[0] == "honest" and board["ranked"].tolist() == [True, False, False]
-    reasons = dict(zip(board["detector"], board["unranked_reason"]))
+    reasons = dict(zip(board["detector"], board["unranked_reason"], strict=False))
     assert "without OS isolation" in reasons["cheat"] and "self-reported" in reasons["copied"]
     out = tmp_path / "board"
     write_leaderboard(results, out)

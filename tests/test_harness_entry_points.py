@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from test_harness_fixtures import make_rows, oracle_maps
 
 from inpaintbench.cli import main
 from inpaintbench.harness.metrics import METRIC_PATH, summaries_as_inputs
 from inpaintbench.harness.reduce import summarize
-from test_harness_fixtures import make_rows, oracle_maps
 
 ENCODINGS = {
     "0/255": lambda gt: Image.fromarray(gt.astype(np.uint8) * 255, "L"),
@@ -91,7 +91,7 @@ def test_every_mask_encoding_scores_the_same_on_every_entry_point(tmp_path, orac
                      "--output", str(out / "detector.json")]) == 0
         rows = make_rows(8)
         summaries = [summarize(maps[sid], ENCODINGS[encoding](np.asarray(mask) > 127), None, label)
-                     for sid, mask, label in zip(rows["sample_id"], rows["mask"], rows["label"])]
+                     for sid, mask, label in zip(rows["sample_id"], rows["mask"], rows["label"], strict=False)]
         module = evaluate.load(METRIC_PATH).compute(**summaries_as_inputs(summaries))
         module.pop("pixel_pooled_levels")
         seen[encoding] = (_metrics(out / "folder.json"), _metrics(out / "detector.json"), module)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from test_harness_fixtures import H, W, make_rows
 
 from inpaintbench.cli import main
 from inpaintbench.harness.leaderboard import LeaderboardError, load_leaderboard
@@ -23,7 +24,6 @@ from inpaintbench.harness.perturbations import (
     parse_perturbation_list,
 )
 from inpaintbench.harness.results import read_results
-from test_harness_fixtures import H, W, make_rows
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED_RESULTS = REPO / "harness" / "results"
@@ -161,7 +161,7 @@ def pattern_shard(tmp_path_factory):
     from inpaintbench.builder.schema import FEATURES
 
     rows = make_rows(8)
-    for i, (image, mask) in enumerate(zip(rows["image"], rows["mask"])):
+    for i, (image, mask) in enumerate(zip(rows["image"], rows["mask"], strict=False)):
         arr = np.asarray(image).copy()
         inside = np.asarray(mask) > 127
         arr[inside] = (arr[inside] % 64) * 4
@@ -188,7 +188,10 @@ def test_a_pattern_detector_scores_high_clean_and_collapses_under_jpeg(pattern_s
     jpeg = read_results(out / "MultipleOfFour__unversioned__jpeg-75.json")
     assert clean["dataset"]["perturbation"] == "none" and clean["config"]["perturbation"] == "none"
     assert jpeg["dataset"]["perturbation"] == "jpeg:75"
-    assert jpeg["perturbation"]["steps"] == [{"kind": "jpeg", "param": 75}] and "pillow" in jpeg["perturbation"]["libraries"]
+    assert (
+        jpeg["perturbation"]["steps"] == [{"kind": "jpeg", "param": 75}]
+        and "pillow" in jpeg["perturbation"]["libraries"]
+    )
     assert jpeg["dataset"]["files_sha256"] == clean["dataset"]["files_sha256"]  # same data, other treatment
     assert clean["metrics"]["pixel_f1_mean"] == pytest.approx(1.0)
     assert jpeg["metrics"]["pixel_f1_mean"] < 0.3
@@ -224,11 +227,15 @@ def test_noise_does_not_depend_on_how_samples_are_split_across_processes(pattern
     split = merge_collected([collect_records(opts, data, rank, 2) for rank in (1, 0)])  # ranks in any order
 
     def hists(collected):
-        return [(r.sample_id, r.summary.hist.keys.tolist(), r.summary.hist.pos.tolist(), r.summary.hist.neg.tolist())
-                for r in collected.records]
+        return [
+            (r.sample_id, r.summary.hist.keys.tolist(), r.summary.hist.pos.tolist(), r.summary.hist.neg.tolist())
+            for r in collected.records
+        ]
 
     assert hists(split) == hists(whole)
-    clean = collect_records(EvalOptions(data=str(pattern_shard), detector=opts.detector, bootstrap=0, progress=False), data)
+    clean = collect_records(
+        EvalOptions(data=str(pattern_shard), detector=opts.detector, bootstrap=0, progress=False), data
+    )
     assert hists(clean) != hists(whole)  # the noise reached the detector
 
 
@@ -309,7 +316,11 @@ def test_leaderboard_keeps_clean_and_perturbed_rows_apart_and_reads_old_files(tm
     assert main(["leaderboard", str(results), "--out", str(out), "--robustness-plot", str(plot)]) == 0
 
     wide = pd.read_csv(out / "leaderboard.csv", keep_default_na=False)
-    assert list(zip(wide.detector, wide.perturbation)) == [("noise", "none"), ("ela", "none"), ("ela", "jpeg:75")]
+    assert list(zip(wide.detector, wide.perturbation, strict=False)) == [
+        ("noise", "none"),
+        ("ela", "none"),
+        ("ela", "jpeg:75"),
+    ]
     clean_ela = json.loads(old_ela.read_text())["metrics"]
     robust = pd.read_csv(out / "leaderboard_robustness.csv", keep_default_na=False)
     row = robust[(robust.detector == "ela") & (robust.perturbation == "jpeg:75") & (robust.metric == "image_auc")]

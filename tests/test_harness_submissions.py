@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from test_harness_fixtures import MISBEHAVING_DETECTOR, make_rows, oracle_maps, write_shard
 
 from inpaintbench.harness.data import open_eval_data
 from inpaintbench.harness.problems import SubmissionError
 from inpaintbench.harness.reduce import summarize
 from inpaintbench.harness.run import EvalOptions, run_evaluation
 from inpaintbench.harness.scoring import Scorer
-from test_harness_fixtures import MISBEHAVING_DETECTOR, make_rows, oracle_maps, write_shard
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,8 @@ def _write_folder(root, maps: dict, scores: dict | None, fmt: str = "png", score
 
 def _expected(maps, scores):
     rows = make_rows(8)
-    sums = [summarize(maps[i], m, scores[i] if scores else None, l)
-            for i, m, l in zip(rows["sample_id"], rows["mask"], rows["label"])]
+    sums = [summarize(maps[i], m, scores[i] if scores else None, label)
+            for i, m, label in zip(rows["sample_id"], rows["mask"], rows["label"], strict=False)]
     return Scorer(sums).compute()
 
 
