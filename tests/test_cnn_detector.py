@@ -118,7 +118,7 @@ def test_crops_keep_image_and_mask_aligned_and_are_seeded():
         assert msk.any()  # inpainted crops are placed around a mask pixel
         np.testing.assert_array_equal(msk > 0, img[..., 0] == 255)
     first, again = (random_crop(item, 64, np.random.default_rng(3)) for _ in range(2))
-    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
     pristine = LoadedImage("p", image, np.zeros_like(mask), False)
     crops = CropEpochs([item] * 6 + [pristine] * 2, 64, pristine_ratio=0.25, seed=1, where="memory")
     assert len(crops) == 8 and crops.n_pristine == 2  # 2 of 8 crops pristine

@@ -96,7 +96,10 @@ def test_deterministic_for_a_seed_and_resumable(generated, tmp_path):
     # Another seed is another assessment: its own rows next to the first ones, with other draws.
     other = assess_run(reseeded, judge, trials=4, seed=8, progress=False)
     assert other.judge_key != first.judge_key
-    counts = lambda rows: [(r["sample_id"], r["deceiving"], r["uncertain"], r["caught_single"]) for r in rows]
+
+    def counts(rows):
+        return [(r["sample_id"], r["deceiving"], r["uncertain"], r["caught_single"]) for r in rows]
+
     assert counts(sidecar_rows(reseeded)) != counts(sidecar_rows(whole))
     assess_run(resumed, judge, trials=4, seed=8, progress=False)
     keys = {r["judge_key"] for r in sidecar_rows(resumed)}

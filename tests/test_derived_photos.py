@@ -45,7 +45,7 @@ def test_every_derived_annotation_lies_on_its_object(tmp_path):
         assert scene.image.size == tuple(round(side * scale) for side in (
             base.image.size if turn % 2 == 0 else base.image.size[::-1]))
         assert len(scene.objects) == len(base.objects) > 0
-        for ours, theirs in zip(scene.objects, base.objects):
+        for ours, theirs in zip(scene.objects, base.objects, strict=True):
             expected = transformed(theirs.mask, turn, mirror, scene.image.size)
             iou = (ours.mask & expected).sum() / (ours.mask | expected).sum()
             assert iou > 0.9, (index, ours.object_id, iou)  # boundary pixels only: rasterised at another scale

@@ -133,7 +133,7 @@ def test_batch_groups_same_size_requests_and_keeps_order(tiny_models):
     results = backend.inpaint_batch(batch)
     assert [r.image.size for r in results] == [(64, 48), (48, 32), (64, 48), (128, 96)]
     assert [r.extra["batch_size"] for r in results] == [3, 1, 3, 3]
-    for req, res in zip(batch, results):
+    for req, res in zip(batch, results, strict=True):
         single = np.asarray(backend.inpaint(req).image).astype(int)
         # Each sample has its own seeded generator: batching changes only floating-point noise.
         assert np.abs(np.asarray(res.image).astype(int) - single).max() <= 2
@@ -143,7 +143,7 @@ def test_kandinsky_batches_are_run_one_by_one(tiny_models):
     backend = backend_for(tiny_models, "kandinsky")
     batch = [request(seed=1), request(seed=2, image=photo(seed=9))]
     results = backend.inpaint_batch(batch)
-    for req, res in zip(batch, results):
+    for req, res in zip(batch, results, strict=True):
         assert (np.asarray(res.image) == np.asarray(backend.inpaint(req).image)).all()
         assert res.extra["batch_size"] == 1
 
@@ -307,7 +307,7 @@ def test_inpaint_batch_works_on_any_backend_in_order():
     backend = create_backend("opencv_telea")
     batch = [request(seed=1), request(seed=2, image=photo(seed=4))]
     results = backend.inpaint_batch(batch)
-    for req, res in zip(batch, results):
+    for req, res in zip(batch, results, strict=True):
         assert (np.asarray(res.image) == np.asarray(backend.inpaint(req).image)).all()
 
 

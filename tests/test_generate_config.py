@@ -131,7 +131,7 @@ def test_draws_are_functions_of_sample_identity_only():
     again = [(draw_mask_variant(config, k), draw_dilation_pct(config, k), draw_backend_index(config, k), sample_seed(config, k)) for k in reversed(keys)]
     assert first == list(reversed(again))
     other_seed = GenerateConfig(seed=12)
-    assert sum(draw_backend_index(other_seed, k) != f[2] for k, f in zip(keys, first)) > 250
+    assert sum(draw_backend_index(other_seed, k) != f[2] for k, f in zip(keys, first, strict=True)) > 250
     # Weights are honoured: object 0.5, bbox 0.25, convex_hull 0.25 (1000 draws: +-7% is > 4 sigma).
     variants = Counter(f[0] for f in first)
     assert abs(variants["object"] / 1000 - 0.5) < 0.07 and abs(variants["bbox"] / 1000 - 0.25) < 0.07

@@ -48,7 +48,7 @@ def write_coco_set(root: Path, num_images: int = 8, bad_inputs: bool = True) -> 
             cx, cy = 20 + 28 * k, 30 + 35 * ((index + k) % 2)
             r = 8 + (index * 3 + k * 5) % 7
             polygon = _polygon(kind, cx, cy, r)
-            draw.polygon(list(zip(polygon[0::2], polygon[1::2])), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+            draw.polygon(list(zip(polygon[0::2], polygon[1::2], strict=False)), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
             xs, ys = polygon[0::2], polygon[1::2]
             coco["annotations"].append(
                 {

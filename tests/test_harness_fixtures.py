@@ -53,7 +53,7 @@ def oracle_maps(n: int = 8, seed: int = 0) -> dict[str, np.ndarray]:
     rows = make_rows(n, seed)
     rng = np.random.default_rng(seed + 100)
     out = {}
-    for sample_id, mask in zip(rows["sample_id"], rows["mask"]):
+    for sample_id, mask in zip(rows["sample_id"], rows["mask"], strict=True):
         gt = np.asarray(mask) > 127
         noisy = np.clip(gt * 200 + rng.normal(30, 40, gt.shape), 0, 255).astype(np.uint8)
         out[sample_id] = noisy

@@ -198,7 +198,7 @@ def test_training_batches_are_deterministic_for_a_seed():
     a = batch_of(np.random.default_rng(11), images, 4, 64)
     b = batch_of(np.random.default_rng(11), images, 4, 64)
     c = batch_of(np.random.default_rng(12), images, 4, 64)
-    assert all(torch.equal(x, y) for x, y in zip(a, b)) and not torch.equal(a[1], c[1])
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True)) and not torch.equal(a[1], c[1])
 
 
 def test_a_benchmark_photo_or_its_near_copy_is_refused_for_training(tmp_path):
@@ -245,4 +245,4 @@ def test_the_default_mix_runs_it_and_the_default_splits_hold_it_out():
     assert set(assigned) == {"test_ood_backend", EXCLUDED}  # never in train, validation or test
     # Its edits of train photos are left out, not trained on: the photo is in train for the other backends.
     in_domain = splits.assign_many(["embedded"] * 200, photos, ["opencv_telea"] * 200)
-    assert all((a == EXCLUDED) == (d == TRAINING_SPLIT) for a, d in zip(assigned, in_domain))
+    assert all((a == EXCLUDED) == (d == TRAINING_SPLIT) for a, d in zip(assigned, in_domain, strict=True))

@@ -110,7 +110,7 @@ def _reference(y: np.ndarray, s: np.ndarray) -> dict:
 
 def _scorer(maps, masks, labels, scores=None) -> Scorer:
     return Scorer([summarize(p, g, None if scores is None else scores[i], labels[i])
-                   for i, (p, g) in enumerate(zip(maps, masks))])
+                   for i, (p, g) in enumerate(zip(maps, masks, strict=True))])
 
 
 KINDS = {
@@ -183,7 +183,7 @@ def test_pristine_false_alarms_count():
     masks = _masks(rng, 8)
     maps = [np.where(m, 0.9, 0.1).astype(np.float32) for m in masks]
     honest = _scorer(maps, masks, [int(m.any()) for m in masks]).compute()
-    alarmist = [np.ones_like(p) if not m.any() else p for p, m in zip(maps, masks)]
+    alarmist = [np.ones_like(p) if not m.any() else p for p, m in zip(maps, masks, strict=True)]
     painted = _scorer(alarmist, masks, [int(m.any()) for m in masks]).compute()
     assert painted["pixel_f1_mean"] == honest["pixel_f1_mean"]  # the forged-image metrics cannot see it...
     assert honest["pristine_pixel_fpr_pooled"] == 0.0 and painted["pristine_pixel_fpr_pooled"] == 1.0  # ...these can
@@ -192,7 +192,7 @@ def test_pristine_false_alarms_count():
     assert painted["pixel_f1_pooled_all"] < honest["pixel_f1_pooled_all"] - 0.1
     assert painted["imdlbenco_pixel_f1_mean"] == honest["imdlbenco_pixel_f1_mean"]  # IMDL counts authentic as 0
     # Means against direct counts on the pixels.
-    pristine = [p for p, m in zip(alarmist, masks) if not m.any()]
+    pristine = [p for p, m in zip(alarmist, masks, strict=True) if not m.any()]
     assert painted["pristine_pixel_fpr_mean"] == pytest.approx(np.mean([(p >= 0.5).mean() for p in pristine]))
 
 
@@ -201,12 +201,12 @@ def test_imdlbenco_convention_counts_authentic_images_at_zero_with_a_strict_thre
     masks = _masks(rng, 8)
     maps = [_make_map(rng, "few_values", m) for m in masks]  # many pixels exactly at 0.5
     got = _scorer(maps, masks, [int(m.any()) for m in masks]).compute()
-    f1 = [f1_score(m.ravel(), p.ravel() > 0.5, zero_division=0.0) if m.any() else 0.0 for p, m in zip(maps, masks)]
+    f1 = [f1_score(m.ravel(), p.ravel() > 0.5, zero_division=0.0) if m.any() else 0.0 for p, m in zip(maps, masks, strict=True)]
     iou = [jaccard_score(m.ravel(), p.ravel() > 0.5, zero_division=0.0) if m.any() else 0.0
-           for p, m in zip(maps, masks)]
+           for p, m in zip(maps, masks, strict=True)]
     assert got["imdlbenco_pixel_f1_mean"] == pytest.approx(np.mean(f1), abs=EXACT)
     assert got["imdlbenco_pixel_iou_mean"] == pytest.approx(np.mean(iou), abs=EXACT)
-    ours = [f1_score(m.ravel(), p.ravel() >= 0.5) for p, m in zip(maps, masks) if m.any()]
+    ours = [f1_score(m.ravel(), p.ravel() >= 0.5) for p, m in zip(maps, masks, strict=True) if m.any()]
     assert got["pixel_f1_mean"] == pytest.approx(np.mean(ours), abs=EXACT)
     assert got["pixel_f1_mean"] != pytest.approx(got["imdlbenco_pixel_f1_mean"])  # the two really differ
 
@@ -270,8 +270,10 @@ def test_image_metrics_match_sklearn_with_tied_scores(seed):
     labels[:2] = [0, 1]
     scores = np.round(np.clip(rng.random(n) * 0.6 + 0.4 * labels, 0, 1), 1)  # rounding makes many ties
     scores[5] = 0.5  # exactly at the threshold: counts as inpainted
-    masks = [np.full((2, 2), bool(l)) for l in labels]
-    got = Scorer([summarize(None, m, float(s), int(l)) for m, s, l in zip(masks, scores, labels)]).compute()
+    masks = [np.full((2, 2), bool(label)) for label in labels]
+    got = Scorer(
+        [summarize(None, m, float(s), int(label)) for m, s, label in zip(masks, scores, labels, strict=True)]
+    ).compute()
     assert got["image_auc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     assert got["image_ap"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
     assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, scores >= 0.5), abs=1e-12)
@@ -282,7 +284,7 @@ def test_image_metrics_match_sklearn_with_tied_scores(seed):
 def test_weights_equal_explicit_duplication():
     # Bootstrap and breakdowns use weights; they must equal scoring the duplicated images outright.
     maps, masks, labels = _case(7, KINDS["mixed_dtypes"])
-    sums = [summarize(p, g, None, l) for p, g, l in zip(maps, masks, labels)]
+    sums = [summarize(p, g, None, label) for p, g, label in zip(maps, masks, labels, strict=True)]
     weights = np.array([0, 2, 1, 3, 1, 0, 2, 1])
     a = Scorer(sums).compute(weights)
     b = Scorer([sums[i] for i in np.repeat(np.arange(8), weights)]).compute()
@@ -296,7 +298,7 @@ def test_weights_equal_explicit_duplication():
 
 def test_summaries_round_trip_through_the_evaluate_module_rows():
     maps, masks, labels = _case(8, KINDS["mixed_dtypes"])
-    sums = [summarize(p, g, None, l) for p, g, l in zip(maps, masks, labels)]
+    sums = [summarize(p, g, None, label) for p, g, label in zip(maps, masks, labels, strict=True)]
     again = [ImageSummary.from_example(s.as_example()) for s in sums]
     assert Scorer(again).compute() == Scorer(sums).compute()
 

@@ -381,7 +381,7 @@ def test_too_few_photos_is_not_auditable_and_fails_nothing(tmp_path):
 
 def test_file_features_read_headers_not_pixels():
     array = np.random.default_rng(1).integers(0, 256, (21, 70, 3), dtype=np.uint8)
-    png = dict(zip(FEATURE_NAMES, file_features(old_encode_png(tagged(array)))))
+    png = dict(zip(FEATURE_NAMES, file_features(old_encode_png(tagged(array))), strict=True))
     assert png["format_png"] == 1 and png["mode_rgb"] == 1 and png["has_icc"] == 1 and png["num_ancillary_chunks"] == 1
     assert (png["width"], png["height"], png["width_mod8"], png["height_mod16"]) == (70, 21, 6, 5)
     assert png["bit_depth"] == 8 and png["color_type"] == 2 and png["zlib_level_bits"] == 2 and png["num_idat"] == 1
@@ -389,7 +389,7 @@ def test_file_features_read_headers_not_pixels():
     photo.info["icc_profile"] = ADOBE_RGB
     buffer = io.BytesIO()
     photo.save(buffer, format="JPEG", icc_profile=ADOBE_RGB)
-    jpg = dict(zip(FEATURE_NAMES, file_features(buffer.getvalue())))
+    jpg = dict(zip(FEATURE_NAMES, file_features(buffer.getvalue()), strict=True))
     assert jpg["format_jpeg"] == 1 and jpg["has_icc"] == 1 and jpg["num_idat"] == -1
     with pytest.raises(ValueError, match="not a PNG and not an image PIL can read"):
         file_features(b"garbage bytes")
@@ -427,7 +427,7 @@ def retag_pristine_images(parquet_path) -> None:
 
     table = pq.read_table(parquet_path)
     images = table.column("image").to_pylist()
-    for image, label in zip(images, table.column("label").to_pylist()):
+    for image, label in zip(images, table.column("label").to_pylist(), strict=True):
         if label == 0:
             image["bytes"] = old_encode_png(tagged(pixels(image["bytes"])))
     column = pa.array(images, type=table.schema.field("image").type)

@@ -45,7 +45,7 @@ def test_all_in_domain_samples_of_a_photo_share_a_split_and_ood_is_held_out():
     rows = [(f"p{i}", b) for i in range(100) for b in ("none", "patchmatch", "sd2", "opencv_ns")]
     splits = config.assign_many(["embedded"] * len(rows), [p for p, _ in rows], [b for _, b in rows])
     ood_photos = set()
-    for (photo, backend), split in zip(rows, splits):
+    for (photo, backend), split in zip(rows, splits, strict=True):
         assert split == config.assign("embedded", photo, backend)  # one rule, one answer
         if backend == "opencv_ns":
             assert split in ("test_ood_backend", EXCLUDED)

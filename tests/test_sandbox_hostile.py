@@ -74,7 +74,7 @@ def _evaluate(tmp_path, shard, source: str, cls: str, monkeypatch, isolated: boo
 def _fill(template: str, **values) -> str:
     """A detector's source from a template: ``{name}`` / ``{name!r}`` filled, ``{{``/``}}`` made single."""
     for name, value in values.items():
-        template = template.replace("{%s!r}" % name, repr(value)).replace("{%s}" % name, str(value))
+        template = template.replace("{" + name + "!r}", repr(value)).replace("{" + name + "}", str(value))
     return template.replace("{{", "{").replace("}}", "}")
 
 

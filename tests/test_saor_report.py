@@ -78,7 +78,7 @@ def test_report_lists_every_editable_object_and_is_reproducible(tmp_path, coco_c
         ("mini/1", "dining table (1)"), ("mini/1", "cup (2)"), ("mini/1", "bowl (3)"),
         ("mini/2", "car (4)"), ("mini/2", "truck (5)"),
     ]
-    for image, obj, action, replacement, score, setting, prompt in rows:
+    for _image, obj, action, replacement, score, _setting, prompt in rows:
         category = obj.split(" (")[0]
         assert action == "replace" and replacement and replacement != category
         assert float(score) > 0 and replacement in prompt

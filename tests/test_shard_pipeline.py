@@ -168,7 +168,7 @@ def test_a_pipelined_build_is_what_a_plain_loop_over_the_shards_writes(tmp_path)
     maker = SampleMaker(config, {source.name: source for source in sources})
     chunks = make_chunks(plan_work(sources, config.max_images), config.images_per_shard)
     assert [c.shard_name for c in chunks] == [p.name for p in piped]
-    for chunk, shard in zip(chunks, piped):
+    for chunk, shard in zip(chunks, piped, strict=True):
         made = maker.shard_samples([(item.source, item.image_id) for item in chunk.items])
         write_shard(made.rows, tmp_path / "plain.parquet")
         assert (tmp_path / "plain.parquet").read_bytes() == shard.read_bytes(), shard.name

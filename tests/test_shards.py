@@ -58,7 +58,7 @@ def test_shard_round_trips_through_load_dataset_with_exact_features_and_pixels(t
     assert size == path.stat().st_size and len(sha256) == 64
     loaded = datasets.load_dataset("parquet", data_files=[str(path)], split="train", cache_dir=str(tmp_path / "c"))
     assert loaded.features == FEATURES and list(loaded.column_names) == COLUMNS
-    for row, back in zip(rows, loaded):
+    for row, back in zip(rows, loaded, strict=True):
         for column in ("image", "mask", "original"):
             assert back[column].mode == row[column].mode
             np.testing.assert_array_equal(np.asarray(back[column]), np.asarray(row[column]))  # lossless

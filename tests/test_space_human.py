@@ -91,7 +91,7 @@ def _test(pool, db: Path, length: int = 20, limits: AnswerLimits = HIGH) -> Huma
 
 
 def _keys(store) -> list[str]:
-    return [photo_key(s, i) for s, i in zip(store.index["source"], store.index["source_image_id"])]
+    return [photo_key(s, i) for s, i in zip(store.index["source"], store.index["source_image_id"], strict=True)]
 
 
 # --- the pool ------------------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def test_pool_is_cut_by_photo_stable_and_never_shared_with_browse(built):
     # The attack on a per-sample cut: the same photo lands on both sides, so Browse shows its pixels.
     by_sample = [int(hashlib.sha256(s.encode()).hexdigest(), 16) % 2 for s in store.index["sample_id"]]
     keys = _keys(store)
-    both = {k for k, side in zip(keys, by_sample) if side} & {k for k, side in zip(keys, by_sample) if not side}
+    both = {k for k, side in zip(keys, by_sample, strict=True) if side} & {k for k, side in zip(keys, by_sample, strict=True) if not side}
     assert len(both) > 0
 
 

@@ -213,7 +213,7 @@ def test_browse_filters_wraps_and_survives_empty_filters(store):
     filters = dict(backend="telea")
     original, image, overlay, table, status, shown = browser.view(filters, 5, wrap=True)
     assert shown == 1 and "of **4** matching" in status and "back to the first" in status  # Next on the last
-    assert dict(zip(table["field"], table["value"]))["backend"] == "telea"
+    assert dict(zip(table["field"], table["value"], strict=True))["backend"] == "telea"
     assert browser.view(filters, 0, wrap=True)[5] == 4  # Previous on the first
     empty = browser.show("telea", ANY, "none", ANY, 1)
     assert empty[0] is None and "No sample matches" in empty[4] and empty[5] == 0
@@ -228,12 +228,12 @@ def test_browse_says_when_a_typed_number_is_out_of_range_and_filters_label_and_s
         assert view[5] == shown and f"No sample #{asked}" in view[4] and "4 match these filters" in view[4]
     assert "whole number" in browser.view({}, float("nan"))[4] and browser.view({}, "2.5")[5] == 1
     pristine = browser.view(dict(label="pristine", source="embedded"), 1)
-    assert "of **4** matching" in pristine[4] and dict(zip(pristine[3]["field"], pristine[3]["value"]))["label"] == \
+    assert "of **4** matching" in pristine[4] and dict(zip(pristine[3]["field"], pristine[3]["value"], strict=True))["label"] == \
         "pristine"
     assert browser.view(dict(source="coco"), 1)[5] == 0
     # By id: the send-to-Detect path finds the shown sample among the four older filters' matches.
     second = browser.view(dict(backend="telea", label="inpainted"), 2)
-    sample_id = dict(zip(second[3]["field"], second[3]["value"]))["sample_id"]
+    sample_id = dict(zip(second[3]["field"], second[3]["value"], strict=True))["sample_id"]
     by_id = browser.show("telea", ANY, ANY, ANY, sample_id)
     assert np.array_equal(np.asarray(by_id[1]), np.asarray(second[1]))
     # The toggle: the mask alone is black and white; the overlay is the photo with the mask tinted.

@@ -274,7 +274,7 @@ def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_b
     from inpaintbench.harness.data import open_eval_data
 
     rows = open_eval_data(run).dataset
-    areas = np.array([a for a, b in zip(rows["mask_area_fraction"], rows["backend"]) if b == "opencv_ns"])
+    areas = np.array([a for a, b in zip(rows["mask_area_fraction"], rows["backend"], strict=True) if b == "opencv_ns"])
     constant_best = float(np.mean(2 * areas / (1 + areas)))
     ood = results["domain"]["out_of_domain"]
     assert constant_best < 0.4 and ood["pixel_f1_mean"] > 0.5, (constant_best, ood["pixel_f1_mean"])
