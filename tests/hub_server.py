@@ -11,8 +11,8 @@ clients call (found by running them against it and reading the 404s it logs), ba
 - resolve with HEAD, ETag / X-Linked-Etag, X-Repo-Commit and byte ranges (streaming reads Parquet footers);
 - tree listing (recursive, cursor pagination via a Link header), paths-info, refs, tags, branches.
 
-Fault injection (``fail_next_commits``, ``fail_next_tags``) simulates an interrupted publish: the server itself refuses a commit, the
-client code path is untouched.
+Fault injection (``fail_next_commits``, ``fail_next_tags``) simulates an interrupted publish: the server itself refuses
+a commit, the client code path is untouched.
 """
 
 from __future__ import annotations
@@ -231,13 +231,22 @@ def tree_entries(commit: Commit, folder: str, recursive: bool) -> list[dict]:
 def file_info(commit: Commit, path: str, entry: Entry) -> dict:
     info = {"type": "file", "oid": commit.git_oids[path], "size": entry.size, "path": path}
     if entry.lfs:
-        info["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": len(lfs_pointer(entry.sha256, entry.size))}
+        info["lfs"] = {
+            "oid": entry.sha256,
+            "size": entry.size,
+            "pointerSize": len(lfs_pointer(entry.sha256, entry.size)),
+        }
     return info
 
 
 def folder_info(commit: Commit, folder: str) -> dict:
     children = sorted(f"{p}:{o}" for p, o in commit.git_oids.items() if p.startswith(folder + "/"))
-    return {"type": "directory", "oid": hashlib.sha1("\n".join(children).encode()).hexdigest(), "size": 0, "path": folder}
+    return {
+        "type": "directory",
+        "oid": hashlib.sha1("\n".join(children).encode()).hexdigest(),
+        "size": 0,
+        "path": folder,
+    }
 
 
 def commit_ref(commit: Commit) -> dict:
@@ -425,14 +434,24 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         def refs(table: dict[str, str], kind: str) -> list[dict]:
             return [{"name": n, "ref": f"refs/{kind}/{n}", "targetCommit": c} for n, c in sorted(table.items())]
 
-        self._send_json({"branches": refs(r.branches, "heads"), "tags": refs(r.tags, "tags"), "converts": [], "pullRequests": []})
+        self._send_json(
+            {"branches": refs(r.branches, "heads"), "tags": refs(r.tags, "tags"), "converts": [], "pullRequests": []}
+        )
 
     def h_list_commits(self, repo: str, rev: str) -> None:
         r = self._repo(repo)
         commit = self.server.state.get_commit(r, rev)
         out = []
         while commit is not None:
-            out.append({"id": commit.oid, "title": commit.title, "message": "", "authors": [{"user": USER}], "date": commit.date})
+            out.append(
+                {
+                    "id": commit.oid,
+                    "title": commit.title,
+                    "message": "",
+                    "authors": [{"user": USER}],
+                    "date": commit.date,
+                }
+            )
             commit = r.commits[commit.parent] if commit.parent else None
         self._send_json(out)
 
@@ -511,7 +530,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                         },
                     }
                 )
-        self._send_json({"transfer": "basic", "objects": objects}, headers={"Content-Type": "application/vnd.git-lfs+json"})
+        self._send_json(
+            {"transfer": "basic", "objects": objects}, headers={"Content-Type": "application/vnd.git-lfs+json"}
+        )
 
     def h_lfs_put(self, repo: str, oid: str) -> None:
         r = self._repo(repo)
@@ -567,7 +588,12 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         branch = unquote(rev)
         commit = state.commit(r, branch, header.get("parentCommit"), header.get("summary", ""), regular, lfs, deletions)
         self._send_json(
-            {"success": True, "commitOid": commit.oid, "commitUrl": f"{self._repo_url(r)}/commit/{commit.oid}", "pullRequestUrl": None}
+            {
+                "success": True,
+                "commitOid": commit.oid,
+                "commitUrl": f"{self._repo_url(r)}/commit/{commit.oid}",
+                "pullRequestUrl": None,
+            }
         )
 
     # -- read ------------------------------------------------------------------------------------------------
@@ -591,7 +617,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         headers = {}
         if start + self.server.page_size < len(entries):
             params = {"recursive": str(recursive), "expand": str(expand), "cursor": start + self.server.page_size}
-            next_url = self._endpoint() + urlsplit(self.path).path + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+            next_url = (
+                self._endpoint() + urlsplit(self.path).path + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+            )
             headers["Link"] = f'<{next_url}>; rel="next"'
         self._send_json(page, headers=headers)
 

@@ -137,7 +137,9 @@ def test_loss_prefers_the_true_mask_and_ignores_dice_on_empty_masks():
     assert bce_dice_loss(right, target) < bce_dice_loss(-right, target) - 1.0
     empty = torch.zeros(1, 1, 8, 8)
     logits = torch.randn(1, 1, 8, 8)
-    assert torch.allclose(bce_dice_loss(logits, empty), torch.nn.functional.binary_cross_entropy_with_logits(logits, empty))
+    assert torch.allclose(
+        bce_dice_loss(logits, empty), torch.nn.functional.binary_cross_entropy_with_logits(logits, empty)
+    )
 
 
 def test_checkpoint_round_trips_through_the_registered_detector(learned, tmp_path):
@@ -195,11 +197,15 @@ def test_imagenet_init_loads_the_packaged_weights():
     net = build_model("imagenet", seed=0)
     for key in ("_conv_stem.weight", "_blocks.15._project_conv.weight", "_bn0.running_var"):
         assert torch.equal(net.encoder.state_dict()[key], state[key]), key
-    assert not torch.equal(build_model("random", seed=0).encoder.state_dict()["_conv_stem.weight"], state["_conv_stem.weight"])
+    assert not torch.equal(
+        build_model("random", seed=0).encoder.state_dict()["_conv_stem.weight"], state["_conv_stem.weight"]
+    )
     # and it is what the forward pass uses: the stem's output equals a convolution with the file's tensor
     x = torch.rand(1, 3, 64, 64) * 255
     stem = net.encoder._conv_stem
-    expected = torch.nn.functional.conv2d(stem.static_padding((x - 127.0) / 128.0), state["_conv_stem.weight"], stride=2)
+    expected = torch.nn.functional.conv2d(
+        stem.static_padding((x - 127.0) / 128.0), state["_conv_stem.weight"], stride=2
+    )
     assert torch.allclose(stem((x - 127.0) / 128.0), expected)
 
 
@@ -224,7 +230,9 @@ def test_train_detector_cnn_refuses_any_split_but_train(tiny_build, tmp_path, ca
         assert main(["train-detector", str(run), "--kind", "cnn", "--out", str(model), "--split", split,
                      "--init", "random", "--no-progress"]) == 1
         assert f"refusing to train on split {split!r}" in capsys.readouterr().err
-    assert main(["train-detector", str(run), "--kind", "cnn", "--out", str(model), "--crop", "100", "--no-progress"]) == 1
+    assert (
+        main(["train-detector", str(run), "--kind", "cnn", "--out", str(model), "--crop", "100", "--no-progress"]) == 1
+    )
     assert "multiple of 32" in capsys.readouterr().err
     assert not model.exists() and not sidecar_path(model).exists()
 

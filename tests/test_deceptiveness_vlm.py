@@ -96,7 +96,9 @@ def test_a_missing_model_is_named(tmp_path, tiny_vlm_dir):
     broken = tmp_path / "broken"
     shutil.copytree(tiny_vlm_dir, broken)
     (broken / "config.json").unlink()
-    with pytest.raises(ModelNotFound, match=f"VLM judge model: cannot load .* weights '{broken}': the folder is not a complete"):
+    with pytest.raises(
+        ModelNotFound, match=f"VLM judge model: cannot load .* weights '{broken}': the folder is not a complete"
+    ):
         create_judge("vlm", model=str(broken))
     with pytest.raises(ValueError, match="dtype 'float17' is not a torch dtype"):
         create_judge("vlm", model=str(tiny_vlm_dir), dtype="float17")
@@ -113,5 +115,7 @@ def test_a_hub_id_offline_and_not_cached_is_named(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(ModelNotFound, match="'inpaintbench-test/no-such-vlm': HF_HUB_OFFLINE is set and it is not in the local cache"):
+    with pytest.raises(
+        ModelNotFound, match="'inpaintbench-test/no-such-vlm': HF_HUB_OFFLINE is set and it is not in the local cache"
+    ):
         create_judge("vlm", model="inpaintbench-test/no-such-vlm")

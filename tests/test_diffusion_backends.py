@@ -157,7 +157,9 @@ def test_out_of_memory_falls_back_to_a_smaller_size_and_records_it(tiny_models):
     assert fallback[0] * fallback[1] <= 32 * 24 and all(side % 8 == 0 for side in fallback)
     assert result.extra["working_size"] == fallback
     assert result.image.size == (64, 48)
-    assert (np.asarray(result.image)[np.asarray(box_mask()) == 0] == np.asarray(photo())[np.asarray(box_mask()) == 0]).all()
+    assert (
+        np.asarray(result.image)[np.asarray(box_mask()) == 0] == np.asarray(photo())[np.asarray(box_mask()) == 0]
+    ).all()
     # A batch that does not fit is split first; each sample then falls back on its own.
     results = backend.inpaint_batch([request(seed=1), request(seed=2)])
     assert [r.extra["oom_fallback_size"] for r in results] == [fallback, fallback]
@@ -176,8 +178,15 @@ def test_out_of_memory_below_the_floor_is_a_clear_error(tiny_models):
         backend.inpaint(request())
 
 
-@pytest.mark.parametrize("name, cls", [("UniPC", "UniPCMultistepScheduler"), ("DPMSolverMultistep",
-                         "DPMSolverMultistepScheduler"), ("Euler", "EulerDiscreteScheduler"), ("DDIM", "DDIMScheduler")])
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("UniPC", "UniPCMultistepScheduler"),
+        ("DPMSolverMultistep", "DPMSolverMultistepScheduler"),
+        ("Euler", "EulerDiscreteScheduler"),
+        ("DDIM", "DDIMScheduler"),
+    ],
+)
 def test_scheduler_by_name(tiny_models, name, cls):
     backend = backend_for(tiny_models, "sd", scheduler=name)
     assert type(backend.pipeline.scheduler).__name__ == cls

@@ -277,7 +277,9 @@ def test_symlinks_and_fifos_in_maps_are_refused_unfollowed(tmp_path, shard):
     _write(folder / "keep" / "s002.png", ORACLE["s002"])
     maps = folder / "maps"
     # The attack is real: following the links reads valid maps (one from outside the folder).
-    assert (maps / "s001.png").is_symlink() and np.array_equal(np.asarray(Image.open(maps / "s001.png")), ORACLE["s001"])
+    assert (maps / "s001.png").is_symlink() and np.array_equal(
+        np.asarray(Image.open(maps / "s001.png")), ORACLE["s001"]
+    )
     assert np.array_equal(np.asarray(Image.open(maps / "s002.png")), ORACLE["s002"])
     found = assert_refused(folder, shard, tmp_path, {"s001": "symlink", "s002": "symlink", "s003": "unreadable",
                                                      "s005": "symlink"})

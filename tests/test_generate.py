@@ -67,7 +67,13 @@ def test_shards_load_with_the_schema_and_match_the_manifest(built, tmp_path):
     assert len(set(dataset["sample_id"])) == len(dataset)
     assert manifest["counts"]["by_label"] == dict(sorted(Counter(LABEL_NAMES[v] for v in dataset["label"]).items()))
     assert manifest["counts"]["by_backend"] == dict(sorted(Counter(dataset["backend"]).items()))
-    assert set(manifest["counts"]["by_backend"]) >= {"none", "opencv_telea", "opencv_ns", "patchmatch", "learned_inpaint"}
+    assert set(manifest["counts"]["by_backend"]) >= {
+        "none",
+        "opencv_telea",
+        "opencv_ns",
+        "patchmatch",
+        "learned_inpaint",
+    }
     assert manifest["config_hash"] == config.config_hash and manifest["seed"] == config.seed
     assert manifest["work"] == {"images": 10, "shards": 4}
     for shard in manifest["shards"]:
@@ -185,7 +191,10 @@ def test_a_backend_failing_on_some_samples_is_recorded_and_the_run_goes_on(coco_
     assert reasons["backend test_flaky raised RuntimeError"] > 0
     assert reasons["backend test_flaky"] > 0  # the wrong-size result
     assert result.manifest["counts"]["by_backend"].get("test_flaky", 0) > 0
-    assert result.manifest["counts"]["by_strategy"]["full_regeneration"] == result.manifest["counts"]["by_backend"]["test_flaky"]
+    assert (
+        result.manifest["counts"]["by_strategy"]["full_regeneration"]
+        == result.manifest["counts"]["by_backend"]["test_flaky"]
+    )
     assert len(result.manifest["shards"]) == 4
 
 
@@ -340,7 +349,8 @@ def test_a_backend_that_cannot_load_stops_the_run_before_any_sample(coco_set, tm
     config_file = tmp_path / "mix.yaml"
     config_file.write_text(
         "".join(f"{k}: {v}\n" for k, v in SMALL_PHOTO_CONFIG.items())
-        + f"backends:\n  - {{name: opencv_telea, weight: 1}}\n  - {{name: sd_inpaint, weight: 1, params: {{model: '{missing}'}}}}\n"
+        + "backends:\n  - {name: opencv_telea, weight: 1}\n"
+        f"  - {{name: sd_inpaint, weight: 1, params: {{model: '{missing}'}}}}\n"
     )
     out = tmp_path / "out"
     argv = ["generate", "--config", str(config_file), "--no-embedded", "--images", str(images_dir),
@@ -369,7 +379,9 @@ if "test_batching" not in BACKENDS:
             type(self).batches.append([r.image.size for r in requests])
             if any(r.seed == type(self).poisoned_seed for r in requests):
                 raise RuntimeError("a batch with a bad sample")
-            return [InpaintResult(r.image.copy(), strategy="full_regeneration", extra={"batched": True}) for r in requests]
+            return [
+                InpaintResult(r.image.copy(), strategy="full_regeneration", extra={"batched": True}) for r in requests
+            ]
 
 
 def test_edits_of_one_photo_go_to_their_backend_as_one_same_size_batch(coco_set, tmp_path):

@@ -82,7 +82,9 @@ def _args(*argv):
 def test_cli_flags_override_the_config_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("seed: 3\nsamples_per_shard: 30\nout_dir: runs/x\n")
-    config = config_from_args(_args("--config", str(path), "--seed", "5", "--backend", "opencv_ns:2", "--backend", "patchmatch"))
+    config = config_from_args(
+        _args("--config", str(path), "--seed", "5", "--backend", "opencv_ns:2", "--backend", "patchmatch")
+    )
     assert config.seed == 5 and config.samples_per_shard == 30 and config.out_dir == "runs/x"
     assert config.backends == [BackendSpec("opencv_ns", 2.0), BackendSpec("patchmatch", 1.0)]
     assert config_from_args(_args()).out_dir == "runs/embedded"
@@ -91,7 +93,10 @@ def test_cli_flags_override_the_config_file(tmp_path):
 
 def test_cli_images_adds_a_coco_source_and_no_embedded_drops_the_default():
     both = config_from_args(_args("--images", "d", "--annotations", "a.json"))
-    assert both.sources == [{"type": "embedded"}, {"type": "coco", "name": "coco", "images": "d", "annotations": "a.json"}]
+    assert both.sources == [
+        {"type": "embedded"},
+        {"type": "coco", "name": "coco", "images": "d", "annotations": "a.json"},
+    ]
     only = config_from_args(_args("--no-embedded", "--images", "d", "--annotations", "a.json", "--source-name", "mine"))
     assert only.sources == [{"type": "coco", "name": "mine", "images": "d", "annotations": "a.json"}]
     with pytest.raises(ConfigError, match="--images and --annotations go together"):
@@ -127,8 +132,24 @@ def test_plan_sorts_ids_and_chunks_do_not_depend_on_process_count():
 def test_draws_are_functions_of_sample_identity_only():
     config = GenerateConfig(seed=11)
     keys = [SampleKey("s", f"img{i}", str(i % 4), "edit0") for i in range(1000)]
-    first = [(draw_mask_variant(config, k), draw_dilation_pct(config, k), draw_backend_index(config, k), sample_seed(config, k)) for k in keys]
-    again = [(draw_mask_variant(config, k), draw_dilation_pct(config, k), draw_backend_index(config, k), sample_seed(config, k)) for k in reversed(keys)]
+    first = [
+        (
+            draw_mask_variant(config, k),
+            draw_dilation_pct(config, k),
+            draw_backend_index(config, k),
+            sample_seed(config, k),
+        )
+        for k in keys
+    ]
+    again = [
+        (
+            draw_mask_variant(config, k),
+            draw_dilation_pct(config, k),
+            draw_backend_index(config, k),
+            sample_seed(config, k),
+        )
+        for k in reversed(keys)
+    ]
     assert first == list(reversed(again))
     other_seed = GenerateConfig(seed=12)
     assert sum(draw_backend_index(other_seed, k) != f[2] for k, f in zip(keys, first, strict=True)) > 250

@@ -26,7 +26,9 @@ def _polygon(kind: str, cx: float, cy: float, r: float) -> list[float]:
     if kind == "box":
         points = [(cx - r, cy - r), (cx + r, cy - r), (cx + r, cy + r), (cx - r, cy + r)]
     else:  # a 16-gon for an ellipse-like ball
-        points = [(cx + r * math.cos(a), cy + 0.8 * r * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)]
+        points = [
+            (cx + r * math.cos(a), cy + 0.8 * r * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 16, endpoint=False)
+        ]
     return [round(float(v), 2) for point in points for v in point]
 
 
@@ -48,7 +50,10 @@ def write_coco_set(root: Path, num_images: int = 8, bad_inputs: bool = True) -> 
             cx, cy = 20 + 28 * k, 30 + 35 * ((index + k) % 2)
             r = 8 + (index * 3 + k * 5) % 7
             polygon = _polygon(kind, cx, cy, r)
-            draw.polygon(list(zip(polygon[0::2], polygon[1::2], strict=False)), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+            draw.polygon(
+                list(zip(polygon[0::2], polygon[1::2], strict=False)),
+                fill=tuple(int(v) for v in rng.integers(0, 256, 3)),
+            )
             xs, ys = polygon[0::2], polygon[1::2]
             coco["annotations"].append(
                 {

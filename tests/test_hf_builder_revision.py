@@ -43,12 +43,14 @@ NEXT = "{next}"
 
 def read(revision=None, prefix_key=False):
     # prefix_key: the cache key before the fix, the config id of the builder's own fields (no commit).
-    old = {{"config_id": InpaintBench.BUILDER_CONFIGS[0].create_config_id({{"release": "{repo}", "revision": revision}})}}
+    old = {{"config_id": InpaintBench.BUILDER_CONFIGS[0].create_config_id(
+        {{"release": "{repo}", "revision": revision}})}}
     builder = InpaintBench(config_name="default", release="{repo}", revision=revision, cache_dir="{cache}",
                            **(old if prefix_key else {{}}))
     builder.download_and_prepare()
     ds = builder.as_dataset()
-    return {{"ids": {{s: list(ds[s]["sample_id"]) for s in ds}}, "cache_dir": builder.cache_dir, "commit": builder.config.commit}}
+    return {{"ids": {{s: list(ds[s]["sample_id"]) for s in ds}}, "cache_dir": builder.cache_dir,
+            "commit": builder.config.commit}}
 
 def truth(tag):
     ds = datasets.load_dataset("{repo}", revision=tag)
@@ -136,7 +138,10 @@ def test_a_version_tag_keeps_its_rows(hub, history):
 
 def test_offline_resolves_from_the_cached_refs_and_names_an_uncached_revision(hub, history):
     offline = history["offline"]
-    assert offline["main"]["commit"] == hub.repo(REPO).tags[f"v{NEXT}"] and offline["main"]["ids"] == history["next"]["truth_next"]
+    assert (
+        offline["main"]["commit"] == hub.repo(REPO).tags[f"v{NEXT}"]
+        and offline["main"]["ids"] == history["next"]["truth_next"]
+    )
     assert offline["tag_v1"]["ids"] == history["next"]["truth_v1"]
     error = offline["uncached"]
     assert error and f"{REPO}@v{NEXT}" in error and "HF_HUB_OFFLINE=1" in error and "not in the local HF cache" in error
@@ -155,7 +160,9 @@ def _read(folder: Path, cache: Path, prefix_key: bool = False) -> tuple[dict, st
     from inpaintbench.builder.hf_builder import InpaintBench
 
     old = {"config_id": InpaintBench.BUILDER_CONFIGS[0].create_config_id({"release": str(folder)})}
-    builder = InpaintBench(config_name="default", release=str(folder), cache_dir=str(cache), **(old if prefix_key else {}))
+    builder = InpaintBench(
+        config_name="default", release=str(folder), cache_dir=str(cache), **(old if prefix_key else {})
+    )
     builder.download_and_prepare()
     ds = builder.as_dataset()
     return {s: list(ds[s]["sample_id"]) for s in ds}, builder.cache_dir

@@ -78,8 +78,22 @@ def client_env(hub: HubServer, workdir: Path) -> dict[str, str]:
 
 
 def publish(hub, workdir, version: str, gen: str, repo: str = REPO) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", repo, "--version", version,
-           "--from", str(workdir / gen), "--split-config", str(workdir / "splits.yaml"), "--max-shard-mb", str(SHARD_BYTES / 2**20)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "inpaintbench.cli",
+        "publish",
+        "--repo",
+        repo,
+        "--version",
+        version,
+        "--from",
+        str(workdir / gen),
+        "--split-config",
+        str(workdir / "splits.yaml"),
+        "--max-shard-mb",
+        str(SHARD_BYTES / 2**20),
+    ]
     return subprocess.run(cmd, env=client_env(hub, workdir), capture_output=True, text=True, timeout=120)
 
 
@@ -99,7 +113,10 @@ def run_client(hub, workdir, code: str) -> dict:
 @pytest.fixture(scope="module")
 def published(hub, workdir):
     """v1.0.0 then v1.1.0, through the release/publish API in one interpreter (the CLI is run by the tests below)."""
-    return run_client(hub, workdir, f"""
+    return run_client(
+        hub,
+        workdir,
+        f"""
         import json
         from inpaintbench.builder.release.build import prepare_release
         from inpaintbench.builder.release.publish import PublishError, publish_release
@@ -110,21 +127,23 @@ def published(hub, workdir):
         # v1.1.0 is cut into 4 files per split, not 8: every v1.0.0 data file name goes, so the publish commit
         # must delete the stale ones.
         for version, gen, files in (("1.0.0", "gen-v1", 8), ("1.1.0", "gen-v1.1", 4)):
-            folder, summary, _ = prepare_release("{workdir}/" + gen, config, version, "{REPO}", max_shard_bytes={SHARD_BYTES},
-                                                 min_files_per_split=files)
+            folder, summary, _ = prepare_release("{workdir}/" + gen, config, version, "{REPO}",
+                                                 max_shard_bytes={SHARD_BYTES}, min_files_per_split=files)
             result = publish_release(folder, "{REPO}", version)
             out[version] = {{"uploaded": result.uploaded, "unchanged": result.unchanged, "deleted": result.deleted}}
         # Then two publishes that must be refused (see test_versions_only_go_up...): an older version, and a
         # split rule change (another salt) within major version 1.
         for name, version, splits in (("older", "1.0.1", "splits.yaml"), ("moved", "1.2.0", "moved-splits.yaml")):
-            folder, _, _ = prepare_release("{workdir}/gen-v1.1", load_split_config("{workdir}/" + splits), version, "{REPO}")
+            folder, _, _ = prepare_release("{workdir}/gen-v1.1", load_split_config("{workdir}/" + splits), version,
+                                           "{REPO}")
             try:
                 publish_release(folder, "{REPO}", version)
                 out[name] = "published"
             except PublishError as exc:
                 out[name] = str(exc)
         print(json.dumps(out))
-    """)
+    """,
+    )
 
 
 def test_publish_tags_two_versions_each_holding_exactly_its_release(hub, workdir, published):
@@ -142,8 +161,14 @@ def test_publish_tags_two_versions_each_holding_exactly_its_release(hub, workdir
     # LFS uploads: all of v1.0.0's LFS files, then only v1.1.0's files whose content the repo did not hold yet.
     # (Two paths with identical bytes in one publish, e.g. a split shared by two configs, are sent once or twice
     # depending on the client's batching: compared as sets, and v1.0.0's contents are never sent again.)
-    lfs = {tag: {p: m["sha256"] for p, m in staged(workdir, gen, REPO, tag)["files"].items() if p.endswith((".parquet", ".png"))}
-           for tag, gen in (("v1.0.0", "gen-v1"), ("v1.1.0", "gen-v1.1"))}
+    lfs = {
+        tag: {
+            p: m["sha256"]
+            for p, m in staged(workdir, gen, REPO, tag)["files"].items()
+            if p.endswith((".parquet", ".png"))
+        }
+        for tag, gen in (("v1.0.0", "gen-v1"), ("v1.1.0", "gen-v1.1"))
+    }
     v1_shas = set(lfs["v1.0.0"].values())
     expected = list(lfs["v1.0.0"].values()) + [sha for sha in lfs["v1.1.0"].values() if sha not in v1_shas]
     sent = hub.state.lfs_uploads_by_repo[("dataset", REPO)]
@@ -153,21 +178,27 @@ def test_publish_tags_two_versions_each_holding_exactly_its_release(hub, workdir
     # v1.1.0 replaced v1.0.0's shards: what it did not rewrite was deleted in the same commit.
     v11 = published["1.1.0"]
     v1_files = set(staged(workdir, "gen-v1", REPO, "v1.0.0")["files"])
-    assert v11["deleted"] and set(v11["deleted"]) == {p for p in v1_files if p.startswith("data/")} - set(staged(workdir, "gen-v1.1", REPO, "v1.1.0")["files"])
+    assert v11["deleted"] and set(v11["deleted"]) == {p for p in v1_files if p.startswith("data/")} - set(
+        staged(workdir, "gen-v1.1", REPO, "v1.1.0")["files"]
+    )
 
 
 @pytest.fixture(scope="module")
 def loaded(hub, workdir, published):
     """Everything the clients read back, in one interpreter: each version by revision, a stream, a second config,
     and the builder class at a revision next to load_dataset."""
-    return run_client(hub, workdir, f"""
+    return run_client(
+        hub,
+        workdir,
+        f"""
         import json, math, datasets
         from inpaintbench.builder.hf_builder import InpaintBench
 
         def rows(ds):
             for c in ("image", "mask", "original"):
                 ds = ds.cast_column(c, datasets.Image(decode=False))
-            return [{{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}} for r in ds.to_list()]
+            return [{{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}}
+                    for r in ds.to_list()]
 
         out = {{}}
         for tag in ("v1.0.0", "v1.1.0"):
@@ -181,14 +212,16 @@ def loaded(hub, workdir, published):
         out["paste_strategies"] = sorted(set(paste["strategy"]))
 
         expected = datasets.load_dataset("{REPO}", revision="v1.0.0")
-        builder = InpaintBench(config_name="default", release="{REPO}", revision="v1.0.0", cache_dir="{workdir}/builder-cache")
+        builder = InpaintBench(config_name="default", release="{REPO}", revision="v1.0.0",
+                               cache_dir="{workdir}/builder-cache")
         builder.download_and_prepare()
         got = builder.as_dataset()
         out["builder_same"] = list(got) == list(expected) and all(
             got[s].features == expected[s].features and rows(got[s]) == rows(expected[s]) for s in expected)
         out["builder_rows"] = sum(got[s].num_rows for s in got)
         print(json.dumps(out))
-    """)
+    """,
+    )
 
 
 def test_load_each_version_by_revision_and_stream_one(workdir, loaded):
@@ -272,8 +305,20 @@ def test_interrupted_publish_resumes_without_resending_files(hub, workdir):
 
 def test_a_wrong_token_is_named_before_anything_is_built(hub, workdir):
     env = {**client_env(hub, workdir), "HF_TOKEN": "hf_not_a_token_the_hub_knows"}
-    cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", "inpaintbench-org/token", "--version", "1.0.0",
-           "--from", str(workdir / "gen-small"), "--split-config", str(workdir / "splits.yaml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "inpaintbench.cli",
+        "publish",
+        "--repo",
+        "inpaintbench-org/token",
+        "--version",
+        "1.0.0",
+        "--from",
+        str(workdir / "gen-small"),
+        "--split-config",
+        str(workdir / "splits.yaml"),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "rejected the token (401 Unauthorized)" in proc.stderr
     assert not (workdir / "gen-small" / "release" / "inpaintbench-org__token").exists()  # nothing built
@@ -302,11 +347,17 @@ def test_a_version_number_must_match_what_changed(hub, workdir):
     message = refused("1.1.0", "gen-other-seed")
     assert "removed" in message and "Accepted: 2.0.0" in message and "other pixels" not in message
     v1 = staged(workdir, "gen-v1", repo_id, "v1.0.0")
-    other = json.loads((workdir / "gen-other-seed" / "release" / "inpaintbench-org__semver" / "v1.1.0" / "release.json").read_text())
+    other = json.loads(
+        (workdir / "gen-other-seed" / "release" / "inpaintbench-org__semver" / "v1.1.0" / "release.json").read_text()
+    )
     assert v1["num_samples"] == other["num_samples"]
     # Samples added to train only are a minor change: not a patch.
     message = refused("1.0.1", "gen-v1.1")
-    assert "need a minor version" in message and "samples added to train" in message and "Accepted: 1.1.0 or 2.0.0" in message
+    assert (
+        "need a minor version" in message
+        and "samples added to train" in message
+        and "Accepted: 1.1.0 or 2.0.0" in message
+    )
     message = refused("1.3.0", "gen-v1.1")
     assert "Accepted: 1.1.0 or 2.0.0" in message and "consecutive" in message
     # The versions the messages named are accepted.
@@ -330,9 +381,16 @@ def test_an_id_never_names_other_pixels(hub, workdir):
     assert recompute_sample_id(forged) != forged["sample_id"]
     write_generator_output(workdir / "gen-forged", rows)
     proc = publish(hub, workdir, "9.0.0", "gen-forged", repo=repo_id)
-    assert proc.returncode == 2 and "carries an id its content does not give" in proc.stderr and "gen-forged" in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "carries an id its content does not give" in proc.stderr
+        and "gen-forged" in proc.stderr
+    )
 
-    out = run_client(hub, workdir, """
+    out = run_client(
+        hub,
+        workdir,
+        """
         import json
         import pyarrow as pa
         from huggingface_hub import HfApi
@@ -343,7 +401,8 @@ def test_an_id_never_names_other_pixels(hub, workdir):
         index = published.indexes["v1.0.0"]
         pixels = index.column("image_pixels_sha256").to_pylist()
         pixels[0] = "0" * 64
-        forged = index.set_column(index.schema.get_field_index("image_pixels_sha256"), "image_pixels_sha256", pa.array(pixels))
+        forged = index.set_column(index.schema.get_field_index("image_pixels_sha256"), "image_pixels_sha256",
+                                  pa.array(pixels))
         out = {"tags": sorted(published.indexes), "clean": content_conflicts(index, published.indexes),
                "conflicts": content_conflicts(forged, published.indexes)}
         latest = published.latest
@@ -354,7 +413,8 @@ def test_an_id_never_names_other_pixels(hub, workdir):
         except VersionError as exc:
             out["forged"] = str(exc)
         print(json.dumps(out))
-    """)
+    """,
+    )
     assert out["tags"] == ["v1.0.0"] and out["clean"] == []
     first_id = out["conflicts"][0].split()[0]
     assert len(out["conflicts"]) >= 1 and all(c.startswith(first_id) for c in out["conflicts"])

@@ -47,7 +47,9 @@ def test_tags_keep_old_content_and_trees_paginate(hub, api):
     assert httpx.get(url).content == b"v1 0"
     assert httpx.get(url.replace("v1.0.0", "main")).content == b"v2 0"
 
-    info = api.get_paths_info(REPO, ["docs/0.txt", "docs", "missing"], repo_type="dataset", revision="v1.0.0", expand=True)
+    info = api.get_paths_info(
+        REPO, ["docs/0.txt", "docs", "missing"], repo_type="dataset", revision="v1.0.0", expand=True
+    )
     assert [type(i).__name__ for i in info] == ["RepoFile", "RepoFolder"]
     assert info[0].last_commit.oid == first
 
@@ -74,7 +76,11 @@ def test_resolve_headers_ranges_and_errors(hub, api):
     assert len(hub.lfs_uploads) == 1 and head.headers["X-Linked-Etag"].strip('"') == hub.lfs_uploads[0]
 
     part = httpx.get(url, headers={"Range": "bytes=10-19"})
-    assert part.status_code == 206 and part.content == data[10:20] and part.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    assert (
+        part.status_code == 206
+        and part.content == data[10:20]
+        and part.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    )
     assert httpx.get(url, headers={"Range": "bytes=-8"}).content == data[-8:]
     assert httpx.get(url, headers={"Range": f"bytes={len(data)}-"}).status_code == 416
 

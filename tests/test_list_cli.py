@@ -39,7 +39,11 @@ def test_listing_lazy_backends_imports_none_of_them():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     before, after = json.loads(done.stdout.splitlines()[-1])
-    lazy = {"inpaintbench.builder.backends.sd", "inpaintbench.builder.backends.flux", "inpaintbench.builder.backends.learned"}
+    lazy = {
+        "inpaintbench.builder.backends.sd",
+        "inpaintbench.builder.backends.flux",
+        "inpaintbench.builder.backends.learned",
+    }
     assert not lazy & set(before), before
     assert "inpaintbench.builder.backends.sd" in after  # the attack: asking for the class does import it
 

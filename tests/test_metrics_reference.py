@@ -201,7 +201,10 @@ def test_imdlbenco_convention_counts_authentic_images_at_zero_with_a_strict_thre
     masks = _masks(rng, 8)
     maps = [_make_map(rng, "few_values", m) for m in masks]  # many pixels exactly at 0.5
     got = _scorer(maps, masks, [int(m.any()) for m in masks]).compute()
-    f1 = [f1_score(m.ravel(), p.ravel() > 0.5, zero_division=0.0) if m.any() else 0.0 for p, m in zip(maps, masks, strict=True)]
+    f1 = [
+        f1_score(m.ravel(), p.ravel() > 0.5, zero_division=0.0) if m.any() else 0.0
+        for p, m in zip(maps, masks, strict=True)
+    ]
     iou = [jaccard_score(m.ravel(), p.ravel() > 0.5, zero_division=0.0) if m.any() else 0.0
            for p, m in zip(maps, masks, strict=True)]
     assert got["imdlbenco_pixel_f1_mean"] == pytest.approx(np.mean(f1), abs=EXACT)

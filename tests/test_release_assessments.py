@@ -175,8 +175,14 @@ def test_card_has_the_deceptiveness_section(release, assessed):
     assert [c["config_name"] for c in meta["configs"]] == ["default", "paste_back", "deceiving"]
     section = text.split("## Deceptiveness (UGDA)", 1)[1].split("\n## ", 1)[0]
     for needle in (
-        "weak proxy", record["judge_key"], record["sidecar_sha256"], "K = 2", 'ds.filter(lambda r: r["deceptiveness_ci_low"] > 0.5)',
-        "### Share deceived by backend", "### Share deceived by split", "`deceiving`",
+        "weak proxy",
+        record["judge_key"],
+        record["sidecar_sha256"],
+        "K = 2",
+        'ds.filter(lambda r: r["deceptiveness_ci_low"] > 0.5)',
+        "### Share deceived by backend",
+        "### Share deceived by split",
+        "`deceiving`",
     ):
         assert needle in section, needle
     for backend, block in record["share_deceived"]["by_backend"].items():
@@ -251,7 +257,10 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
     assert publish(run, dest, "--assessment", first_key) == 0
     assert "rebuilt" in capsys.readouterr().out
     rebuilt = json.loads((dest / "release.json").read_text())
-    assert rebuilt["assessment"]["sidecar_sha256"] != json.loads(staged[dest / "release.json"])["assessment"]["sidecar_sha256"]
+    assert (
+        rebuilt["assessment"]["sidecar_sha256"]
+        != json.loads(staged[dest / "release.json"])["assessment"]["sidecar_sha256"]
+    )
     assert publish(run, tmp_path / "second", "--assessment", second_key) == 0
     second = json.loads((tmp_path / "second" / "release.json").read_text())
     assert second["assessment"]["judge_key"] == second_key and second["assessment"]["seed"] == 1
@@ -288,39 +297,62 @@ def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(
     shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
     with HubServer(tmp_path / "hub") as hub:
         env = client_env(hub, tmp_path)
-        cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", repo, "--version", "1.0.0", "--from", str(run),
-               "--split-config", str(split_config_file)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "inpaintbench.cli",
+            "publish",
+            "--repo",
+            repo,
+            "--version",
+            "1.0.0",
+            "--from",
+            str(run),
+            "--split-config",
+            str(split_config_file),
+        ]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        loaded = run_client(hub, tmp_path, f"""
+        loaded = run_client(
+            hub,
+            tmp_path,
+            f"""
             import json, math, datasets
             from inpaintbench.builder.hf_builder import InpaintBench
 
             def rows(ds):
                 for c in ("image", "mask", "original"):
                     ds = ds.cast_column(c, datasets.Image(decode=False))
-                return [{{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}} for r in ds.to_list()]
+                return [{{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}}
+                        for r in ds.to_list()]
 
             out = {{}}
             for config in ("default", "deceiving"):
                 expected = datasets.load_dataset("{repo}", config, revision="v1.0.0")
-                builder = InpaintBench(config_name=config, release="{repo}", revision="v1.0.0", cache_dir="{tmp_path}/bc")
+                builder = InpaintBench(config_name=config, release="{repo}", revision="v1.0.0",
+                                       cache_dir="{tmp_path}/bc")
                 builder.download_and_prepare()
                 got = builder.as_dataset()
                 out[config] = {{
                     "same": list(got) == list(expected) and all(
-                        got[s].features == expected[s].features and rows(got[s]) == rows(expected[s]) for s in expected),
+                        got[s].features == expected[s].features and rows(got[s]) == rows(expected[s])
+                        for s in expected),
                     "columns": sorted(set(c for s in got for c in got[s].column_names)),
                     "outcomes": sorted(set(o for s in got for o in got[s]["ugda_outcome"])),
                 }}
             print(json.dumps(out))
-        """)
+        """,
+        )
         assert hub.state.unhandled == []
     for config in ("default", "deceiving"):
         assert loaded[config]["same"] is True
-        assert {"deceptiveness", "deceptiveness_ci_low", "deceptiveness_ci_high", "ugda_outcome"} <= set(loaded[config]["columns"])
+        assert {"deceptiveness", "deceptiveness_ci_low", "deceptiveness_ci_high", "ugda_outcome"} <= set(
+            loaded[config]["columns"]
+        )
     assert set(loaded["deceiving"]["outcomes"]) <= {"deceiving", "uncertain", "n/a"}
-    assert "not_deceiving" in loaded["default"]["outcomes"] and set(loaded["deceiving"]["outcomes"]) < set(loaded["default"]["outcomes"])
+    assert "not_deceiving" in loaded["default"]["outcomes"] and set(loaded["deceiving"]["outcomes"]) < set(
+        loaded["default"]["outcomes"]
+    )
 
 
 def test_a_partly_assessed_run_releases_its_unassessed_samples_as_nan_and_empty(generated, publish, tmp_path):
@@ -335,9 +367,16 @@ def test_a_partly_assessed_run_releases_its_unassessed_samples_as_nan_and_empty(
     assert publish(run, tmp_path / "release") == 0
     scored = sidecar_by_id(run)
     ds = datasets.load_dataset(str(tmp_path / "release"), cache_dir=str(tmp_path / "cache"))
-    rows = [r for s in ds for r in ds[s].select_columns(["sample_id", "deceptiveness", "deceptiveness_ci_high", "ugda_outcome"]).to_list()]
+    rows = [
+        r
+        for s in ds
+        for r in ds[s].select_columns(["sample_id", "deceptiveness", "deceptiveness_ci_high", "ugda_outcome"]).to_list()
+    ]
     unscored = [r for r in rows if r["sample_id"] not in scored]
     assert len(scored) == 5 and len(unscored) == len(rows) - 5
-    assert all(math.isnan(r["deceptiveness"]) and math.isnan(r["deceptiveness_ci_high"]) and r["ugda_outcome"] == "" for r in unscored)
+    assert all(
+        math.isnan(r["deceptiveness"]) and math.isnan(r["deceptiveness_ci_high"]) and r["ugda_outcome"] == ""
+        for r in unscored
+    )
     record = json.loads((tmp_path / "release" / "release.json").read_text())["assessment"]["share_deceived"]["overall"]
     assert record["judged"] == sum(r["outcome"] != "n/a" for r in scored.values()) < record["inpainted"]

@@ -168,7 +168,10 @@ def test_the_shard_writer_refuses_bytes_of_any_other_encoding(tmp_path):
         # PIL at level 3 writes the same zlib header as the encoder (FLEVEL 1); its first row is never Up-filtered
         # (on row 0 Up equals None, and PIL keeps None on a tie).
         (png_at_level(3)(Image.fromarray(pixels(pristine["original"]))), "first row filtered with type 0[01], not 2"),
-        (encode_png(Image.fromarray(pixels(pristine["original"])).convert("L")), "colour type 0, interlace 0; column .image. holds 8-bit RGB"),
+        (
+            encode_png(Image.fromarray(pixels(pristine["original"])).convert("L")),
+            "colour type 0, interlace 0; column .image. holds 8-bit RGB",
+        ),
         (jpeg(Image.fromarray(pixels(pristine["original"]))), "not a PNG"),
     ]:
         pristine["image"] = image
@@ -281,14 +284,43 @@ def odd_sized_pristine_photos():
     "name, rows, expected_features",
     [
         # Non-canonical files keep their sizes where canonical ones have NOT_APPLICABLE: those tell it too.
-        ("compress_level 9 for inpainted", lambda: rows_encoded(inpainted_png=png_at_level(9)),
-         {"zlib_level_bits", "noncanonical_encoding", *SIZE_FEATURES}),
-        ("pristine-only odd sizes", odd_sized_pristine_photos,
-         {"width", "height", "width_mod8", "width_mod16", "width_mod64", "height_mod8", "height_mod16", "height_mod64"}),
+        (
+            "compress_level 9 for inpainted",
+            lambda: rows_encoded(inpainted_png=png_at_level(9)),
+            {"zlib_level_bits", "noncanonical_encoding", *SIZE_FEATURES},
+        ),
+        (
+            "pristine-only odd sizes",
+            odd_sized_pristine_photos,
+            {
+                "width",
+                "height",
+                "width_mod8",
+                "width_mod16",
+                "width_mod64",
+                "height_mod8",
+                "height_mod16",
+                "height_mod64",
+            },
+        ),
         # Any PNG-only feature (-1 for a JPEG) tells the format as well as format_png does.
-        ("real JPEG, fake PNG", lambda: rows_encoded(pristine_png=jpeg), {
-            "format_png", "format_jpeg", "bit_depth", "color_type", "interlace", "zlib_level_bits", "zlib_window_bits",
-            "num_idat", "idat_first_bytes", "idat_last_bytes", "idat_max_bytes"}),
+        (
+            "real JPEG, fake PNG",
+            lambda: rows_encoded(pristine_png=jpeg),
+            {
+                "format_png",
+                "format_jpeg",
+                "bit_depth",
+                "color_type",
+                "interlace",
+                "zlib_level_bits",
+                "zlib_window_bits",
+                "num_idat",
+                "idat_first_bytes",
+                "idat_last_bytes",
+                "idat_max_bytes",
+            },
+        ),
     ],
 )
 def test_other_file_level_shortcuts_are_found(tmp_path, name, rows, expected_features):
@@ -373,7 +405,9 @@ def test_too_few_photos_is_not_auditable_and_fails_nothing(tmp_path):
     result = audit_generator_output(output)
     entry = result["configs"]["default"]
     assert entry["auc"] is None and entry["n"] == 13
-    assert "at least 2 source photos of each class; 1 photo(s) with pristine samples, 6 with inpainted" in entry["reason"]
+    assert (
+        "at least 2 source photos of each class; 1 photo(s) with pristine samples, 6 with inpainted" in entry["reason"]
+    )
     assert result["passed"] is True and check_audit(result, None)["override_reason"] is None
     empty = audit_release_files({"empty": []})["configs"]["empty"]
     assert empty["auc"] is None and empty["n"] == 0
@@ -411,7 +445,9 @@ def test_cli_exit_codes_on_generator_outputs(clean_output, icc_output, tmp_path,
 
     assert cli_main(["audit", str(tmp_path)]) == 2
     assert f"{tmp_path}: neither a release folder (release.json) nor a generator output" in capsys.readouterr().err
-    broken = write_unguarded_generator_output(tmp_path / "broken", [dict(make_rows([0])[0], image=b"garbage")] + make_rows([1]))
+    broken = write_unguarded_generator_output(
+        tmp_path / "broken", [dict(make_rows([0])[0], image=b"garbage")] + make_rows([1])
+    )
     assert cli_main(["audit", str(broken)]) == 2
     assert "shard-00000.parquet: row 0: image bytes unreadable: not a PNG" in capsys.readouterr().err
     (broken / "data" / "shard-00000.parquet").unlink()

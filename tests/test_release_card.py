@@ -22,13 +22,23 @@ PLAIN_SPLITS = {
     "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
     "configs": [{"name": "default"}, {"name": "paste_back", "where": {"strategy": ["paste_back", "none"]}}],
     "licenses": {
-        "embedded": {"id": "other", "name": "embedded-photos", "link": "https://example.org/embedded", "note": "wheel photos"},
+        "embedded": {
+            "id": "other",
+            "name": "embedded-photos",
+            "link": "https://example.org/embedded",
+            "note": "wheel photos",
+        },
         "coco": {"id": "cc-by-4.0", "note": "Flickr licenses per image"},
         "mine": {"id": "cc-by-4.0", "note": "my own photos"},
     },
 }
 # A version whose in-domain splits are only train and validation: no "test" split exists.
-NO_TEST_SPLITS = {**PLAIN_SPLITS, "salt": "card-no-test", "fractions": {"train": 0.5, "validation": 0.5}, "out_of_domain": []}
+NO_TEST_SPLITS = {
+    **PLAIN_SPLITS,
+    "salt": "card-no-test",
+    "fractions": {"train": 0.5, "validation": 0.5},
+    "out_of_domain": [],
+}
 
 
 def split_config(data: dict = PLAIN_SPLITS):
@@ -49,25 +59,57 @@ def fixture_summary(new_keys: bool, sources=("embedded",), assessment: bool = Fa
     default = {"train": 4, "validation": 2, "test": 2, "test_ood_backend": 1}
     paste = {"train": 3, "validation": 1, "test": 2}
     configs = {
-        "default": {"description": "", "where": {}, "splits": {s: {"num_samples": n, "files": [f"data/default/{s}-00000-of-00001.parquet"]} for s, n in default.items()}},
-        "paste_back": {"description": "pasted-back edits", "where": {"strategy": ["paste_back", "none"]},
-                       "splits": {s: {"num_samples": n, "files": [f"data/paste_back/{s}-00000-of-00001.parquet"]} for s, n in paste.items()}},
+        "default": {
+            "description": "",
+            "where": {},
+            "splits": {
+                s: {"num_samples": n, "files": [f"data/default/{s}-00000-of-00001.parquet"]} for s, n in default.items()
+            },
+        },
+        "paste_back": {
+            "description": "pasted-back edits",
+            "where": {"strategy": ["paste_back", "none"]},
+            "splits": {
+                s: {"num_samples": n, "files": [f"data/paste_back/{s}-00000-of-00001.parquet"]}
+                for s, n in paste.items()
+            },
+        },
     }
     per_source = {source: _counts({"train": 4 // len(sources)}) for source in sources}
     summary = {
-        "format": "inpaintbench-release", "format_version": 1, "version": "1.2.0", "repo_id": REPO,
-        "generator": {"inpaintbench_version": "0.1.0", "config_hash": "c0ffee", "seed": 0, "manifest_sha256": "m4n1", "skipped": 0, "skipped_by_reason": {}},
-        "split_config": {"file": "splits.yaml", "digest": "d1g3st", "salt": "card-tests",
-                         "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
-                         "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"], "sources": []}]},
+        "format": "inpaintbench-release",
+        "format_version": 1,
+        "version": "1.2.0",
+        "repo_id": REPO,
+        "generator": {
+            "inpaintbench_version": "0.1.0",
+            "config_hash": "c0ffee",
+            "seed": 0,
+            "manifest_sha256": "m4n1",
+            "skipped": 0,
+            "skipped_by_reason": {},
+        },
+        "split_config": {
+            "file": "splits.yaml",
+            "digest": "d1g3st",
+            "salt": "card-tests",
+            "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
+            "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"], "sources": []}],
+        },
         "configs": configs,
-        "num_samples": 9, "num_source_photos": 4,
+        "num_samples": 9,
+        "num_source_photos": 4,
         "counts": {
             "split": {s: _counts({s: n}) for s, n in default.items()},
-            "label": {"inpainted": _counts({"train": 2, "validation": 1, "test": 1, "test_ood_backend": 1}),
-                      "pristine": _counts({"train": 2, "validation": 1, "test": 1})},
-            "backend": {"none": _counts({"train": 2, "validation": 1, "test": 1}), "patchmatch": _counts({"train": 2, "validation": 1, "test": 1}),
-                        "opencv_ns": _counts({"test_ood_backend": 1})},
+            "label": {
+                "inpainted": _counts({"train": 2, "validation": 1, "test": 1, "test_ood_backend": 1}),
+                "pristine": _counts({"train": 2, "validation": 1, "test": 1}),
+            },
+            "backend": {
+                "none": _counts({"train": 2, "validation": 1, "test": 1}),
+                "patchmatch": _counts({"train": 2, "validation": 1, "test": 1}),
+                "opencv_ns": _counts({"test_ood_backend": 1}),
+            },
             "source": per_source,
             "category": {"": _counts({"train": 2}), "dog": _counts({"train": 2})},
             "strategy": {"none": _counts({"train": 2}), "paste_back": _counts({"train": 2})},
@@ -79,14 +121,25 @@ def fixture_summary(new_keys: bool, sources=("embedded",), assessment: bool = Fa
     }
     if assessment:
         summary["assessment"] = {
-            "judge": "detector", "params": {"detector": "ela"}, "trials": 2, "seed": 0, "judge_key": "j1",
-            "sidecar": "assessments/deceptiveness.parquet", "sidecar_sha256": "5ha",
-            "share_deceived": {"overall": {"inpainted": 5, "judged": 4, "deceived": 1, "share_deceived": 0.25},
-                               "by_backend": {"patchmatch": {"inpainted": 4, "judged": 4, "deceived": 1, "share_deceived": 0.25}},
-                               "by_split": {"train": {"inpainted": 2, "judged": 2, "deceived": 1, "share_deceived": 0.5}}},
+            "judge": "detector",
+            "params": {"detector": "ela"},
+            "trials": 2,
+            "seed": 0,
+            "judge_key": "j1",
+            "sidecar": "assessments/deceptiveness.parquet",
+            "sidecar_sha256": "5ha",
+            "share_deceived": {
+                "overall": {"inpainted": 5, "judged": 4, "deceived": 1, "share_deceived": 0.25},
+                "by_backend": {"patchmatch": {"inpainted": 4, "judged": 4, "deceived": 1, "share_deceived": 0.25}},
+                "by_split": {"train": {"inpainted": 2, "judged": 2, "deceived": 1, "share_deceived": 0.5}},
+            },
         }
-        configs["deceiving"] = {"description": "deceiving edits", "where": {"ugda_outcome": ["deceiving", "uncertain"]},
-                                "include_pristine": True, "splits": {"train": {"num_samples": 3, "files": ["data/deceiving/train-00000-of-00001.parquet"]}}}
+        configs["deceiving"] = {
+            "description": "deceiving edits",
+            "where": {"ugda_outcome": ["deceiving", "uncertain"]},
+            "include_pristine": True,
+            "splits": {"train": {"num_samples": 3, "files": ["data/deceiving/train-00000-of-00001.parquet"]}},
+        }
     if new_keys:
         for config in configs.values():
             for split in config["splits"].values():
@@ -96,18 +149,46 @@ def fixture_summary(new_keys: bool, sources=("embedded",), assessment: bool = Fa
                                   "sizes": {"512x342": 3, "640x480": 3, "256x256": 2, "512x512": 1}}
         summary["duplicates"] = {"method": "sha256 of pixels; 64-bit pHash", "phash_max_distance": 6, "exact_groups": 1,
                                  "near_groups": 2, "photos_in_groups": 5}
-        summary["shortcut_audit"] = {"bound": 0.6, "classifier": "logistic regression", "features": ["has_iccp", "bytes_per_pixel"],
-                                     "folds": 5, "configs": {"default": {"auc": 0.512, "n": 9, "top_features": ["has_iccp"],
-                                                                                   "noncanonical": {"pristine": 0, "inpainted": 1},
-                                                                                   "pixel_compressibility": {"auc": 0.734}},
-                                                                       "paste_back": {"auc": None, "n": 6, "top_features": [], "reason": "not auditable: 1 photo"}},
-                                     "passed": True, "override_reason": None}
-        summary["example_row"] = {"sample_id": "embedded-astronaut-0123456789abcdef", "label": 1, "source": "embedded",
-                                  "source_image_id": "astronaut", "object_id": "1", "category": "helmet", "action": "remove",
-                                  "replacement": "", "replacement_score": None, "prompt": "background", "backend": "patchmatch",
-                                  "backend_params": "{\"backend\": \"patchmatch\", \"patch_size\": 15}", "strategy": "paste_back",
-                                  "seed": 5107926897622511159, "mask_variant": "object", "mask_dilation_pct": 0.7,
-                                  "mask_area_fraction": 0.016, "width": 512, "height": 512, "extra": "{\"planner\": \"simple\"}"}
+        summary["shortcut_audit"] = {
+            "bound": 0.6,
+            "classifier": "logistic regression",
+            "features": ["has_iccp", "bytes_per_pixel"],
+            "folds": 5,
+            "configs": {
+                "default": {
+                    "auc": 0.512,
+                    "n": 9,
+                    "top_features": ["has_iccp"],
+                    "noncanonical": {"pristine": 0, "inpainted": 1},
+                    "pixel_compressibility": {"auc": 0.734},
+                },
+                "paste_back": {"auc": None, "n": 6, "top_features": [], "reason": "not auditable: 1 photo"},
+            },
+            "passed": True,
+            "override_reason": None,
+        }
+        summary["example_row"] = {
+            "sample_id": "embedded-astronaut-0123456789abcdef",
+            "label": 1,
+            "source": "embedded",
+            "source_image_id": "astronaut",
+            "object_id": "1",
+            "category": "helmet",
+            "action": "remove",
+            "replacement": "",
+            "replacement_score": None,
+            "prompt": "background",
+            "backend": "patchmatch",
+            "backend_params": '{"backend": "patchmatch", "patch_size": 15}',
+            "strategy": "paste_back",
+            "seed": 5107926897622511159,
+            "mask_variant": "object",
+            "mask_dilation_pct": 0.7,
+            "mask_area_fraction": 0.016,
+            "width": 512,
+            "height": 512,
+            "extra": '{"planner": "simple"}',
+        }
     return summary
 
 
@@ -142,7 +223,10 @@ def test_front_matter_carries_the_hub_fields_and_dataset_info_per_config():
     assert meta["license"] == "other" and meta["license_name"] == "embedded-photos" and meta["license_link"] == "https://example.org/embedded"
     assert meta["language"] == ["en"] and meta["multilinguality"] == "monolingual"
     assert meta["annotations_creators"] == ["machine-generated"] and meta["language_creators"] == ["machine-generated"]
-    assert meta["source_datasets"] == ["original"] and meta["task_ids"] == ["multi-class-image-classification", "semantic-segmentation"]
+    assert meta["source_datasets"] == ["original"] and meta["task_ids"] == [
+        "multi-class-image-classification",
+        "semantic-segmentation",
+    ]
     assert "arxiv" not in meta  # not a Hub field: the papers are arXiv URLs in the text
     assert "https://arxiv.org/abs/2502.06593" in text and "https://arxiv.org/abs/2310.01830" in text
 
@@ -151,7 +235,9 @@ def test_front_matter_carries_the_hub_fields_and_dataset_info_per_config():
     for name, info in infos.items():
         assert info.features == release_features(False)
         splits = summary["configs"][name]["splits"]
-        assert {s: (i.num_examples, i.num_bytes) for s, i in info.splits.items()} == {s: (v["num_samples"], v["num_bytes"]) for s, v in splits.items()}
+        assert {s: (i.num_examples, i.num_bytes) for s, i in info.splits.items()} == {
+            s: (v["num_samples"], v["num_bytes"]) for s, v in splits.items()
+        }
         assert info.download_size == info.dataset_size == sum(v["num_bytes"] for v in splits.values())
 
 
@@ -166,15 +252,22 @@ def test_dataset_info_is_written_by_datasets_own_serializer():
     summary = fixture_summary(new_keys=True)
     reference = DatasetCardData()
     features = datasets.Features.from_dict(summary["features"])
-    DatasetInfosDict({
-        name: datasets.DatasetInfo(
-            features=features,
-            splits=datasets.SplitDict.from_split_dict([{"name": s, "num_examples": v["num_samples"], "num_bytes": v["num_bytes"]} for s, v in c["splits"].items()]),
-            download_size=sum(v["num_bytes"] for v in c["splits"].values()),
-            dataset_size=sum(v["num_bytes"] for v in c["splits"].values()),
-        )
-        for name, c in summary["configs"].items()
-    }).to_dataset_card_data(reference)
+    DatasetInfosDict(
+        {
+            name: datasets.DatasetInfo(
+                features=features,
+                splits=datasets.SplitDict.from_split_dict(
+                    [
+                        {"name": s, "num_examples": v["num_samples"], "num_bytes": v["num_bytes"]}
+                        for s, v in c["splits"].items()
+                    ]
+                ),
+                download_size=sum(v["num_bytes"] for v in c["splits"].values()),
+                dataset_size=sum(v["num_bytes"] for v in c["splits"].values()),
+            )
+            for name, c in summary["configs"].items()
+        }
+    ).to_dataset_card_data(reference)
     assert card_front_matter(summary, split_config())["dataset_info"] == reference.to_dict()["dataset_info"]
 
 
@@ -206,7 +299,9 @@ def test_license_metadata(sources, expected):
     summary = fixture_summary(new_keys=False, sources=sources)
     assert license_metadata(summary, split_config()) == expected
     meta = front_matter(render_card(summary, split_config()))
-    assert {k: meta[k] for k in expected} == expected and set(meta) & {"license_name", "license_link"} == set(expected) - {"license"}
+    assert {k: meta[k] for k in expected} == expected and set(meta) & {"license_name", "license_link"} == set(
+        expected
+    ) - {"license"}
 
 
 def test_mixed_license_without_a_repo_links_the_first_source_terms_and_the_card_explains_it():
@@ -224,7 +319,10 @@ def test_source_datasets_follow_the_hub_convention():
     from inpaintbench.builder.release.card import front_matter as card_front_matter
 
     assert card_front_matter(fixture_summary(False, ("coco",)), split_config())["source_datasets"] == ["extended|coco"]
-    assert card_front_matter(fixture_summary(False, ("coco", "embedded")), split_config())["source_datasets"] == ["extended|coco", "original"]
+    assert card_front_matter(fixture_summary(False, ("coco", "embedded")), split_config())["source_datasets"] == [
+        "extended|coco",
+        "original",
+    ]
 
 
 def test_card_data_files_reads_every_config_of_the_front_matter(tmp_path):
@@ -277,7 +375,9 @@ def no_test_release(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("card-no-test")
     out = write_generator_output(root / "gen", make_rows(range(6)))
-    summary = build_release(load_generator_output(out), split_config(NO_TEST_SPLITS), root / "release", "1.0.0", REPO, 20_000)
+    summary = build_release(
+        load_generator_output(out), split_config(NO_TEST_SPLITS), root / "release", "1.0.0", REPO, 20_000
+    )
     return root / "release", summary
 
 
@@ -307,20 +407,41 @@ def test_sections_from_the_new_summary_keys():
 
     text = render_card(fixture_summary(new_keys=True, assessment=True), split_config())
     for needle in (
-        "## Fields", "| `label` | class label (int64) | 0 = `pristine` (the untouched photo), 1 = `inpainted` |",
-        "| `width` | int32 | image width in pixels (`image`, `mask` and `original` share it); 256-640 in this version |",
-        "| `ugda_outcome` | string |", "### JSON columns", '`{"backend": <name>, ...}`', "`normalisation` (every sample)",
-        "### An example row", '"seed": 5107926897622511159', "### Image sizes", "width 256-640 px, height 200-512 px, 4 distinct size(s)",
-        "| 512x342 | 3 |\n| 640x480 | 3 |\n| 256x256 | 2 |", "Sizes vary", BATCHING_RECIPE,
-        "near-identical by perceptual hash (at most 6 bits apart)", "1 group(s) of identical and 2 group(s) of near-identical photos, 5 photos",
-        "## File-level shortcut audit", "Classifier: `logistic regression`.", "File properties: `has_iccp`, `bytes_per_pixel`.",
+        "## Fields",
+        "| `label` | class label (int64) | 0 = `pristine` (the untouched photo), 1 = `inpainted` |",
+        "| `width` | int32 | image width in pixels (`image`, `mask` and `original` share it); 256-640 in this "
+        "version |",
+        "| `ugda_outcome` | string |",
+        "### JSON columns",
+        '`{"backend": <name>, ...}`',
+        "`normalisation` (every sample)",
+        "### An example row",
+        '"seed": 5107926897622511159',
+        "### Image sizes",
+        "width 256-640 px, height 200-512 px, 4 distinct size(s)",
+        "| 512x342 | 3 |\n| 640x480 | 3 |\n| 256x256 | 2 |",
+        "Sizes vary",
+        BATCHING_RECIPE,
+        "near-identical by perceptual hash (at most 6 bits apart)",
+        "1 group(s) of identical and 2 group(s) of near-identical photos, 5 photos",
+        "## File-level shortcut audit",
+        "Classifier: `logistic regression`.",
+        "File properties: `has_iccp`, `bytes_per_pixel`.",
         "over 5 folds grouped by source photo",
         "| `default` | 0.512 | - | 9 | 0 / 1 | 0.734 | `has_iccp` |",
         "| `paste_back` | not measured | - | 6 | - | - | not auditable: 1 photo |",
-        "no file-level shortcut was found", "## Personal and sensitive information",
-        "`astronaut`", "no consent", "To have a photo removed", "## Bias, risks and limitations",
-        "### Limitations and misuse risk", "Images are stored losslessly", "### Bias",
-        "pip install torch==2.13.0", f"pip install git+{CODE_URL}", f"[{CODE_URL}]({CODE_URL})",
+        "no file-level shortcut was found",
+        "## Personal and sensitive information",
+        "`astronaut`",
+        "no consent",
+        "To have a photo removed",
+        "## Bias, risks and limitations",
+        "### Limitations and misuse risk",
+        "Images are stored losslessly",
+        "### Bias",
+        "pip install torch==2.13.0",
+        f"pip install git+{CODE_URL}",
+        f"[{CODE_URL}]({CODE_URL})",
         "A sample id names one content forever: it is derived from the sample's recipe, and publish refuses a "
         "release in which an existing id has other pixels",
     ):
@@ -345,9 +466,22 @@ def test_an_older_summary_renders_without_the_new_sections():
     from inpaintbench.builder.release.card import BATCHING_RECIPE, render_card
 
     text = render_card(fixture_summary(new_keys=False), split_config())
-    for absent in ("### Image sizes", BATCHING_RECIPE, "### An example row", "## File-level shortcut audit", "Duplicate photos", "in this version |"):
+    for absent in (
+        "### Image sizes",
+        BATCHING_RECIPE,
+        "### An example row",
+        "## File-level shortcut audit",
+        "Duplicate photos",
+        "in this version |",
+    ):
         assert absent not in text, absent
-    for present in ("## Fields", "### JSON columns", "## Personal and sensitive information", "## Bias, risks and limitations", "## Licenses"):
+    for present in (
+        "## Fields",
+        "### JSON columns",
+        "## Personal and sensitive information",
+        "## Bias, risks and limitations",
+        "## Licenses",
+    ):
         assert present in text, present
 
 
@@ -418,7 +552,14 @@ def test_load_dataset_builder_knows_features_and_splits_before_any_download(hub,
     folders = {}
     for repo in (REPO, control_repo):
         folders[repo] = tmp_path / repo.replace("/", "__")
-        build_release(load_generator_output(gen), load_split_config(tmp_path / "splits.yaml"), folders[repo], "1.0.0", repo, 20_000)
+        build_release(
+            load_generator_output(gen),
+            load_split_config(tmp_path / "splits.yaml"),
+            folders[repo],
+            "1.0.0",
+            repo,
+            20_000,
+        )
     _strip_dataset_info(folders[control_repo] / "README.md")
     run_client(hub, tmp_path / "publisher", f"""
         import json

@@ -24,7 +24,12 @@ def test_generator_output_releases_and_loads_every_released_sample(tmp_path):
     images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=8)
     out = tmp_path / "gen"
     config = GenerateConfig.from_dict(
-        {"sources": [coco_source_spec(images_dir, annotations)], "out_dir": str(out), "samples_per_shard": 9, **SMALL_PHOTO_CONFIG}
+        {
+            "sources": [coco_source_spec(images_dir, annotations)],
+            "out_dir": str(out),
+            "samples_per_shard": 9,
+            **SMALL_PHOTO_CONFIG,
+        }
     )
     run_generation(config, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -36,7 +41,17 @@ def test_generator_output_releases_and_loads_every_released_sample(tmp_path):
     }))
 
     release = tmp_path / "release"
-    argv = ["publish", "--version", "1.0.0", "--from", str(out), "--split-config", str(split_config), "--to", str(release)]
+    argv = [
+        "publish",
+        "--version",
+        "1.0.0",
+        "--from",
+        str(out),
+        "--split-config",
+        str(split_config),
+        "--to",
+        str(release),
+    ]
     assert cli_main(argv) == 0
 
     ds = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))

@@ -86,8 +86,33 @@ def write_generator_output(out: Path, rows: list[dict], rows_per_shard: int = 10
         rel = f"data/shard-{index:05d}.parquet"  # the generator's folder (names are free: the manifest lists them)
         sha256, size = write_shard(chunk, out / rel)
         items = sorted({(r["source"], r["source_image_id"]) for r in chunk})
-        skipped = [{"stage": "load", "source": "embedded", "image_id": "broken", "object_id": "", "path": "x.png", "reason": "no objects"}] if index == 0 else []
-        records.append(ShardRecord(config.config_hash, index, len(chunks), rel, [list(i) for i in items], sha256, size, [summarize(r) for r in chunk], skipped))
+        skipped = (
+            [
+                {
+                    "stage": "load",
+                    "source": "embedded",
+                    "image_id": "broken",
+                    "object_id": "",
+                    "path": "x.png",
+                    "reason": "no objects",
+                }
+            ]
+            if index == 0
+            else []
+        )
+        records.append(
+            ShardRecord(
+                config.config_hash,
+                index,
+                len(chunks),
+                rel,
+                [list(i) for i in items],
+                sha256,
+                size,
+                [summarize(r) for r in chunk],
+                skipped,
+            )
+        )
     write_manifest(out, build_manifest(config, records, num_images=len({r["source_image_id"] for r in rows})))
     return out
 

@@ -19,9 +19,20 @@ SPLIT_CONFIG = {
     "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
     "configs": [
         {"name": "default"},
-        {"name": "paste_back", "description": "pasted-back edits and pristine photos", "where": {"strategy": ["paste_back", "none"]}},
+        {
+            "name": "paste_back",
+            "description": "pasted-back edits and pristine photos",
+            "where": {"strategy": ["paste_back", "none"]},
+        },
     ],
-    "licenses": {"embedded": {"id": "other", "note": "photos bundled in Python wheels", "name": "embedded-photos", "link": "https://example.org/terms"}},
+    "licenses": {
+        "embedded": {
+            "id": "other",
+            "note": "photos bundled in Python wheels",
+            "name": "embedded-photos",
+            "link": "https://example.org/terms",
+        }
+    },
 }
 SMALL_SHARDS = 6000  # bytes: a few rows per release file, so splits span several files
 
@@ -44,14 +55,18 @@ def release_v1(tmp_path_factory, split_config_file):
     rows = make_rows(range(12))
     out = write_generator_output(root / "gen", rows)
     dest = root / "release"
-    summary = build_release(load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0", "org/bench", SMALL_SHARDS)
+    summary = build_release(
+        load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0", "org/bench", SMALL_SHARDS
+    )
     return dest, summary, rows
 
 
 def test_layout_names_counts_and_summary(release_v1):
     dest, summary, rows = release_v1
     names = sorted(p.relative_to(dest).as_posix() for p in (dest / "data").rglob("*.parquet"))
-    pattern = re.compile(r"data/(default|paste_back)/(train|validation|test|test_ood_backend)-(\d{5})-of-(\d{5})\.parquet")
+    pattern = re.compile(
+        r"data/(default|paste_back)/(train|validation|test|test_ood_backend)-(\d{5})-of-(\d{5})\.parquet"
+    )
     groups = defaultdict(list)
     for name in names:
         match = pattern.fullmatch(name)
@@ -68,7 +83,9 @@ def test_layout_names_counts_and_summary(release_v1):
     split_totals = {s: c["total"] for s, c in summary["counts"]["split"].items()}
     assert split_totals == {"train": 10, "validation": 4, "test": 10, "test_ood_backend": 7}
     recorded = json.loads((dest / "release.json").read_text())
-    assert set(recorded["files"]) == {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() and p.name != "release.json"}
+    assert set(recorded["files"]) == {
+        p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file() and p.name != "release.json"
+    }
 
 
 def test_load_dataset_on_the_local_release_folder(release_v1, tmp_path):
@@ -91,7 +108,9 @@ def test_load_dataset_on_the_local_release_folder(release_v1, tmp_path):
     assert train_photos and not train_photos & set(ds["test_ood_backend"]["source_image_id"])
     # Every sample is released except the held-out backend's edits of train photos.
     left_out = {r["sample_id"] for r in rows if r["backend"] == "opencv_ns" and r["source_image_id"] in train_photos}
-    assert sorted(i for s in ds for i in ds[s]["sample_id"]) == sorted(r["sample_id"] for r in rows if r["sample_id"] not in left_out)
+    assert sorted(i for s in ds for i in ds[s]["sample_id"]) == sorted(
+        r["sample_id"] for r in rows if r["sample_id"] not in left_out
+    )
     first = ds["train"][0]
     assert first["image"].size == (16, 16) and first["mask"].mode == "L"
 
@@ -133,10 +152,19 @@ def test_release_is_deterministic(release_v1, tmp_path, split_config_file):
 
     dest, summary, rows = release_v1
     out2 = write_generator_output(tmp_path / "gen2", rows, rows_per_shard=7)  # other input sharding, same rows
-    again = build_release(load_generator_output(out2), load_split_config(split_config_file), tmp_path / "r2", "1.0.0", "org/bench", SMALL_SHARDS)
+    again = build_release(
+        load_generator_output(out2),
+        load_split_config(split_config_file),
+        tmp_path / "r2",
+        "1.0.0",
+        "org/bench",
+        SMALL_SHARDS,
+    )
     first = json.loads((dest / "release.json").read_text())
     # Every data file and the plot are byte-identical; the card differs only in naming the other manifest.
-    assert {k: v for k, v in again["files"].items() if k != "README.md"} == {k: v for k, v in first["files"].items() if k != "README.md"}
+    assert {k: v for k, v in again["files"].items() if k != "README.md"} == {
+        k: v for k, v in first["files"].items() if k != "README.md"
+    }
     card_a = (dest / "README.md").read_text().replace(first["generator"]["manifest_sha256"], "M")
     card_b = (tmp_path / "r2" / "README.md").read_text().replace(again["generator"]["manifest_sha256"], "M")
     assert card_a == card_b
@@ -153,7 +181,10 @@ def test_refuses_to_write_over_a_non_empty_folder(tmp_path, split_config_file):
     (dest / "keep.txt").write_text("mine")
     with pytest.raises(ReleaseLayoutError, match="not an empty folder"):
         build_release(load_generator_output(out), load_split_config(split_config_file), dest, "1.0.0")
-    assert (dest / "keep.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["gen", "release"]
+    assert (dest / "keep.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "gen",
+        "release",
+    ]
 
 
 def test_bad_generator_outputs_are_named(tmp_path, split_config_file):
@@ -199,7 +230,9 @@ def _rows_without_decoding(ds):
     for column in ("image", "mask", "original"):
         ds = ds.cast_column(column, datasets.Image(decode=False))
     # NaN != NaN, and replacement_score is NaN for removals: compare NaNs as a marker.
-    return [{k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in ds.to_list()]
+    return [
+        {k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in ds.to_list()
+    ]
 
 
 def test_builder_class_yields_exactly_what_load_dataset_yields(release_v1, tmp_path):
@@ -218,7 +251,9 @@ def test_builder_class_yields_exactly_what_load_dataset_yields(release_v1, tmp_p
             assert got[split].features == expected[split].features
             assert _rows_without_decoding(got[split]) == _rows_without_decoding(expected[split])
     with pytest.raises(ValueError, match="no revisions"):
-        InpaintBench(config_name="default", release=str(dest), revision="v1.0.0", cache_dir=str(tmp_path / "c")).download_and_prepare()
+        InpaintBench(
+            config_name="default", release=str(dest), revision="v1.0.0", cache_dir=str(tmp_path / "c")
+        ).download_and_prepare()
 
 
 def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, capsys):

@@ -110,7 +110,9 @@ def test_a_release_splits_a_photo_copied_under_another_id_once(tmp_path):
     for p in range(12):
         original_id = f"photo{p:03d}"
         renamed[original_id] = next(
-            f"copy{p:03d}-{k}" for k in range(100) if config.assign("embedded", f"copy{p:03d}-{k}", "x") != originals_split[original_id]
+            f"copy{p:03d}-{k}"
+            for k in range(100)
+            if config.assign("embedded", f"copy{p:03d}-{k}", "x") != originals_split[original_id]
         )
     from inpaintbench.builder.ids import recompute_sample_id
 

@@ -19,7 +19,10 @@ from inpaintbench.builder.release.splits import (
 BASE = {
     "salt": "t",
     "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
-    "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}, {"split": "test_ood_source", "sources": ["coco"]}],
+    "out_of_domain": [
+        {"split": "test_ood_backend", "backends": ["opencv_ns"]},
+        {"split": "test_ood_source", "sources": ["coco"]},
+    ],
     "licenses": {"embedded": {"id": "other", "name": "embedded-photos", "link": "https://example.org/terms"}},
 }
 

@@ -144,7 +144,10 @@ def test_fixed_size_batches_with_binary_masks_on_the_changed_pixels(train, relea
     seen = Counter()
     for batch in batches:
         n = len(batch["sample_id"])
-        assert batch["image"].shape == batch["original"].shape == (n, 3, SIZE, SIZE) and batch["image"].dtype == torch.float32
+        assert (
+            batch["image"].shape == batch["original"].shape == (n, 3, SIZE, SIZE)
+            and batch["image"].dtype == torch.float32
+        )
         assert batch["mask"].shape == batch["valid"].shape == (n, 1, SIZE, SIZE)
         assert batch["mask"].dtype == torch.uint8 and batch["valid"].dtype == torch.bool
         assert batch["label"].dtype == torch.int64 and batch["label"].shape == (n,)

@@ -100,8 +100,12 @@ def test_output_is_byte_identical_for_every_residency_setting(tiny_models, tmp_p
     base = {"sources": [coco_source_spec(images, annotations)], "backends": mix(tiny_models),
             "samples_per_shard": 9, **SMALL_PHOTO_CONFIG}
     outputs = {}
-    for setting in ({"max_resident_models": 1}, {"max_resident_models": 3}, {"max_resident_models": 1, "offload": "cpu"},
-                    {"max_resident_models": 2, "offload": "model"}):
+    for setting in (
+        {"max_resident_models": 1},
+        {"max_resident_models": 3},
+        {"max_resident_models": 1, "offload": "cpu"},
+        {"max_resident_models": 2, "offload": "model"},
+    ):
         name = "-".join(f"{k}={v}" for k, v in setting.items())
         config = GenerateConfig.from_dict({**base, **setting, "out_dir": str(tmp_path / name)})
         run_generation(config, progress=False)
@@ -121,5 +125,7 @@ def test_output_is_byte_identical_for_every_residency_setting(tiny_models, tmp_p
     first = next(iter(outputs.values()))
     assert all(files == first for files in outputs.values())
     # The settings do not enter the build's identity: a resume with another setting reuses every shard.
-    resumed = GenerateConfig.from_dict({**base, "max_resident_models": 2, "out_dir": str(tmp_path / "max_resident_models=1")})
+    resumed = GenerateConfig.from_dict(
+        {**base, "max_resident_models": 2, "out_dir": str(tmp_path / "max_resident_models=1")}
+    )
     assert run_generation(resumed, progress=False).shards_reused >= 2

@@ -182,7 +182,9 @@ def test_choice_is_deterministic_for_a_seed_and_varies_across_seeds(embedder):
     chooser = ReplacementChooser(embedder, removal_share=0.3)
     ctx = SCENES[1]
     runs = [[chooser.choose(ctx, np.random.default_rng(seed)) for seed in range(30)] for _ in range(2)]
-    assert [(c.action, c.replacement, c.score) for c in runs[0]] == [(c.action, c.replacement, c.score) for c in runs[1]]
+    assert [(c.action, c.replacement, c.score) for c in runs[0]] == [
+        (c.action, c.replacement, c.score) for c in runs[1]
+    ]
     assert len({c.replacement for c in runs[0] if c.action == "replace"}) >= 2
 
 

@@ -47,9 +47,19 @@ def segmenter_dir(tmp_path_factory):
         out_features=["stage1", "stage2", "stage3", "stage4"],
     )
     config = Mask2FormerConfig(
-        backbone_config=backbone, hidden_dim=32, num_queries=6, encoder_layers=1, decoder_layers=2,
-        num_attention_heads=2, dim_feedforward=32, mask_feature_size=32, feature_size=32, encoder_feedforward_dim=32,
-        common_stride=4, id2label=dict(enumerate(SEGMENT_LABELS)), label2id={n: i for i, n in enumerate(SEGMENT_LABELS)},
+        backbone_config=backbone,
+        hidden_dim=32,
+        num_queries=6,
+        encoder_layers=1,
+        decoder_layers=2,
+        num_attention_heads=2,
+        dim_feedforward=32,
+        mask_feature_size=32,
+        feature_size=32,
+        encoder_feedforward_dim=32,
+        common_stride=4,
+        id2label=dict(enumerate(SEGMENT_LABELS)),
+        label2id={n: i for i, n in enumerate(SEGMENT_LABELS)},
     )
     torch.manual_seed(0)
     directory = tmp_path_factory.mktemp("tiny-mask2former")
@@ -80,9 +90,9 @@ def captioner_dir(tmp_path_factory):
     )
     torch.manual_seed(0)
     BlipForConditionalGeneration(config).eval().save_pretrained(directory)
-    BlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer).save_pretrained(
-        directory
-    )
+    BlipProcessor(
+        image_processor=BlipImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer
+    ).save_pretrained(directory)
     return directory
 
 
@@ -172,7 +182,9 @@ def test_llm_writer_uses_the_chat_template_and_caps_the_line(llm_dir):
     from inpaintbench.builder.saor.llm_writer import LLMPromptWriter
 
     writer = LLMPromptWriter(llm_dir, max_new_tokens=30, max_chars=60, do_sample=True, temperature=1.0)
-    text = writer.tokenizer.apply_chat_template(writer.messages(CONTEXT, "bowl"), tokenize=False, add_generation_prompt=True)
+    text = writer.tokenizer.apply_chat_template(
+        writer.messages(CONTEXT, "bowl"), tokenize=False, add_generation_prompt=True
+    )
     assert text.startswith("<|system|>") and text.endswith("<|assistant|>") and "computer" not in text
     prompts = [writer.write(CONTEXT, "bowl", np.random.default_rng(seed)) for seed in range(4)]
     for prompt in prompts:
@@ -180,7 +192,9 @@ def test_llm_writer_uses_the_chat_template_and_caps_the_line(llm_dir):
     assert [writer.write(CONTEXT, "bowl", np.random.default_rng(seed)) for seed in range(4)] == prompts
     assert len(set(prompts)) > 1  # seeded sampling: the seed matters
     greedy = LLMPromptWriter(llm_dir, max_new_tokens=10)
-    assert greedy.write(CONTEXT, "bowl", np.random.default_rng(1)) == greedy.write(CONTEXT, "bowl", np.random.default_rng(2))
+    assert greedy.write(CONTEXT, "bowl", np.random.default_rng(1)) == greedy.write(
+        CONTEXT, "bowl", np.random.default_rng(2)
+    )
 
 
 def test_llm_writer_falls_back_to_templates_on_unusable_output(llm_dir):

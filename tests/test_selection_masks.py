@@ -1,4 +1,5 @@
-"""Object selection (bounds, crowd, tiny, max per image, determinism) and mask variants/dilation, checked numerically."""
+"""Object selection (bounds, crowd, tiny, max per image, determinism) and mask variants/dilation, checked
+numerically."""
 
 from __future__ import annotations
 

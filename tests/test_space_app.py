@@ -90,7 +90,9 @@ def test_browse_filters_pages_and_shows_the_three_images(served):
     # Label and source filters, and the overlay toggle: off shows the mask alone (black and white).
     pristine = client.predict("All", "All", "All", "All", 1, "pristine", "All", api_name="/browse")
     assert _fields(pristine[3])["label"] == "pristine" and "of **4** matching" in pristine[4]
-    assert "of **12** matching" in client.predict("All", "All", "All", "All", 1, "All", "embedded", api_name="/browse")[4]
+    assert (
+        "of **12** matching" in client.predict("All", "All", "All", "All", 1, "All", "embedded", api_name="/browse")[4]
+    )
     assert "No sample matches" in client.predict("none", "All", "All", "All", 1, "inpainted", api_name="/browse")[4]
     bare = client.predict("telea", "All", "All", "All", 2, "All", "All", False, api_name="/browse")
     mask = np.asarray(Image.open(bare[2]).convert("RGB"))
@@ -141,7 +143,9 @@ def test_browse_sends_the_shown_image_to_detect_unaltered(served, tmp_path):
     browsed = client.predict("telea", "All", "All", "All", 2, "inpainted", api_name="/browse")
     shown = browsed[1]
     # The shown sample's id travels with the four older filters: the label filter need not be sent again.
-    sent = client.predict("telea", "All", "All", "All", browsed[5], api_name="/browse_to_detect")  # (the tab switch is UI only)
+    sent = client.predict(
+        "telea", "All", "All", "All", browsed[5], api_name="/browse_to_detect"
+    )  # (the tab switch is UI only)
     assert np.array_equal(np.asarray(Image.open(sent).convert("RGB")), np.asarray(Image.open(shown).convert("RGB")))
     with pytest.raises(AppError, match="No sample is shown"):
         client.predict("telea", "All", "none", "All", 1, api_name="/browse_to_detect")

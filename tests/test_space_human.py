@@ -80,7 +80,9 @@ def _rows() -> dict[str, list]:
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("human")
     (root / "gen" / "data").mkdir(parents=True)
-    datasets.Dataset.from_dict(_rows(), features=FEATURES).to_parquet(root / "gen" / "data" / "train-00000-of-00001.parquet")
+    datasets.Dataset.from_dict(_rows(), features=FEATURES).to_parquet(
+        root / "gen" / "data" / "train-00000-of-00001.parquet"
+    )
     write_manifest_for(root / "gen")
     config = SpaceConfig(data=str(root / "gen"), cache_dir=str(root / "cache"), db_path=str(root / "unused.sqlite3"))
     return root, config, load_store(config)
@@ -112,7 +114,9 @@ def test_pool_is_cut_by_photo_stable_and_never_shared_with_browse(built):
     # The attack on a per-sample cut: the same photo lands on both sides, so Browse shows its pixels.
     by_sample = [int(hashlib.sha256(s.encode()).hexdigest(), 16) % 2 for s in store.index["sample_id"]]
     keys = _keys(store)
-    both = {k for k, side in zip(keys, by_sample, strict=True) if side} & {k for k, side in zip(keys, by_sample, strict=True) if not side}
+    both = {k for k, side in zip(keys, by_sample, strict=True) if side} & {
+        k for k, side in zip(keys, by_sample, strict=True) if not side
+    }
     assert len(both) > 0
 
 
@@ -246,7 +250,10 @@ def test_wilson_intervals_match_an_exact_reference_and_the_summary(tmp_path):
     lo, hi = wilson_interval(7, 12)
     assert f"**everyone so far:** 7 of 12 right (58%, 95% interval {lo:.0%}–{hi:.0%})" in summary
     lo, hi = wilson_interval(1, 5)
-    assert "| none (real photos) | 1 of 1 right (100%" in summary and f"1 of 5 right (20%, 95% interval {lo:.0%}" in summary
+    assert (
+        "| none (real photos) | 1 of 1 right (100%" in summary
+        and f"1 of 5 right (20%, 95% interval {lo:.0%}" in summary
+    )
     with pytest.raises(ValueError, match="already answered in this session"):
         db.record(Answer("me", "again", "image", "telea", "pristine", "inpainted", None, None, None, "src", "p0"))
 
@@ -260,7 +267,9 @@ def test_served_copies_have_their_own_bytes_and_url_but_the_same_pixels(built, t
     for path in paths:
         assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(image.convert("RGB")))
     # The attack: served as it is, the same image gets the same content-hash URL in every session.
-    assert save_pil_to_cache(image, str(tmp_path), format="png") == save_pil_to_cache(image, str(tmp_path), format="png")
+    assert save_pil_to_cache(image, str(tmp_path), format="png") == save_pil_to_cache(
+        image, str(tmp_path), format="png"
+    )
 
 
 # --- end to end: the Browse-lookup attack through gradio_client --------------------------------------------------

@@ -228,8 +228,10 @@ def test_browse_says_when_a_typed_number_is_out_of_range_and_filters_label_and_s
         assert view[5] == shown and f"No sample #{asked}" in view[4] and "4 match these filters" in view[4]
     assert "whole number" in browser.view({}, float("nan"))[4] and browser.view({}, "2.5")[5] == 1
     pristine = browser.view(dict(label="pristine", source="embedded"), 1)
-    assert "of **4** matching" in pristine[4] and dict(zip(pristine[3]["field"], pristine[3]["value"], strict=True))["label"] == \
-        "pristine"
+    assert (
+        "of **4** matching" in pristine[4]
+        and dict(zip(pristine[3]["field"], pristine[3]["value"], strict=True))["label"] == "pristine"
+    )
     assert browser.view(dict(source="coco"), 1)[5] == 0
     # By id: the send-to-Detect path finds the shown sample among the four older filters' matches.
     second = browser.view(dict(backend="telea", label="inpainted"), 2)
@@ -341,7 +343,9 @@ def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tm
     unconfigured = DetectorRunner()
     assert "trained" not in unconfigured.names and "ela" in unconfigured.names  # listed only where it can run
     assert "needs its model file" in unconfigured.unavailable["trained"]
-    with pytest.raises(DetectError, match="'trained' cannot be used in this Space: the trained detector needs its model"):
+    with pytest.raises(
+        DetectError, match="'trained' cannot be used in this Space: the trained detector needs its model"
+    ):
         unconfigured.run(str(upload), "trained")
     assert unconfigured.run(str(upload), "ela")[2] >= 0.0  # the others still work
 

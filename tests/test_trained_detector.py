@@ -145,7 +145,9 @@ def test_fit_learns_a_noisy_patch_well_above_a_constant_model(fitted):
     constant_best = max(_mean_pixel_f1(c) for c in constants)
     assert constant_best < 0.3
     assert learned > 0.7, f"pixel F1 {learned:.3f} on held-out noisy patches"
-    assert meta["counts"]["pristine_images"] == 3 and meta["counts"]["achieved_pristine_share"] == pytest.approx(0.25, abs=0.01)
+    assert meta["counts"]["pristine_images"] == 3 and meta["counts"]["achieved_pristine_share"] == pytest.approx(
+        0.25, abs=0.01
+    )
     assert meta["training_backends"] == ["noise_paint"] and meta["features_version"] == FEATURES_VERSION
 
 
