@@ -185,6 +185,7 @@ def test_every_other_diffusion_family_regenerates_bit_identically(tmp_path, tiny
         assert report.identical and report.environment_differences == [], (row["sample_id"], report)
 
 
+@pytest.mark.slow  # two fresh interpreters importing diffusers (~17 s)
 def test_a_scheduler_config_is_recorded_with_the_same_bytes_in_every_process():
     """diffusers builds a loaded scheduler's ``_use_default_values`` from a set, so its order follows the process's
     hash seed; the recipe sorts it. Two processes under other PYTHONHASHSEEDs write the same recipe bytes; the attack
