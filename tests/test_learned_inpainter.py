@@ -246,3 +246,15 @@ def test_the_default_mix_runs_it_and_the_default_splits_hold_it_out():
     # Its edits of train photos are left out, not trained on: the photo is in train for the other backends.
     in_domain = splits.assign_many(["embedded"] * 200, photos, ["opencv_telea"] * 200)
     assert all((a == EXCLUDED) == (d == TRAINING_SPLIT) for a, d in zip(assigned, in_domain, strict=True))
+
+
+def test_the_recipe_names_the_shipped_weights_the_same_in_every_checkout(weights_copy):
+    """Two checkouts building the same samples must write the same recipe bytes: the shipped weights are named by
+    their package path and sha256, never by the file's location on this machine (a fresh clone in /tmp/fresh and
+    /work/main once differed only there). Weights a user passes are recorded as given."""
+    shipped = create_backend("learned_inpaint").recipe()
+    assert shipped["weights"] == "package:inpaintbench.builder.learned_inpainter/learned_inpaint.safetensors"
+    assert str(weights_module.SHIPPED_WEIGHTS.parent) not in json.dumps(shipped)  # the attack: a path-bearing recipe
+    assert shipped["weights_sha256"] == load(weights_module.SHIPPED_WEIGHTS)[1]["weights_sha256"]
+    given = create_backend("learned_inpaint", weights=str(weights_copy)).recipe()
+    assert given["weights"] == str(weights_copy) and given["weights_sha256"] == shipped["weights_sha256"]

@@ -16,6 +16,8 @@ from PIL import Image
 from .classical import _as_arrays
 from .registry import InpaintBackend, InpaintRequest, InpaintResult, register_backend
 
+SHIPPED_WEIGHTS_NAME = "package:inpaintbench.builder.learned_inpainter/learned_inpaint.safetensors"
+
 
 @register_backend("learned_inpaint")
 class LearnedInpaintBackend(InpaintBackend):
@@ -43,7 +45,10 @@ class LearnedInpaintBackend(InpaintBackend):
 
         return {
             "model_version": self.sidecar.get("model_version"),
-            "weights": str(self.weights_path),
+            # The shipped file by its package name, not its path: a path names the checkout (/tmp/ci/..., a
+            # site-packages), so two machines building the same samples wrote different recipe bytes. The
+            # sha256 is what identifies the weights either way.
+            "weights": SHIPPED_WEIGHTS_NAME if self.params.get("weights") is None else self.params["weights"],
             "weights_sha256": self.sidecar["weights_sha256"],
             "weights_code": self.sidecar.get("code"),
             "torch_threads": THREADS,
