@@ -58,8 +58,8 @@ def train_cnn_model(release: Path, init: str, args, models: Path) -> tuple[Path,
 def evaluate(
     data: str, detector: str, params: dict, train_backends, out: Path, args, perturbation: str = "none"
 ) -> dict:
+    from inpaintbench.atomic_io import atomic_write_json
     from inpaintbench.harness import evaluate as evaluate_detector
-    from inpaintbench.harness.results import write_json_atomic
 
     started = time.perf_counter()
     results = evaluate_detector(data, detector=detector, params=params, train_backends=train_backends,
@@ -67,13 +67,13 @@ def evaluate(
                                 perturb=perturbation)
     if results["failures"]["count"]:
         raise SystemExit(f"{detector} on {data} ({perturbation}): {results['failures']['count']} failed samples")
-    write_json_atomic(results, out)
+    atomic_write_json(out, results)
     print(f"evaluated {detector} {params or ''} [{perturbation}] in {time.perf_counter() - started:.0f} s", flush=True)
     return results
 
 
 def photo_of(sample_id: str) -> str:
-    """The photo a sample was made from: ``builder.ids.make_sample_id`` is ``source-image-<hash>``."""
+    """The photo a sample was made from: ``inpaintbench.ids.make_sample_id`` is ``source-image-<hash>``."""
     return sample_id.rsplit("-", 1)[0]
 
 

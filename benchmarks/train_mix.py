@@ -74,14 +74,14 @@ def train_share(release: Path, share: float, seed: int, models: Path, progress: 
 
 def evaluate(data: str, split: str | None, detector: str, params: dict, train_backends, out: Path, bootstrap: int,
              progress: bool) -> dict:
+    from inpaintbench.atomic_io import atomic_write_json
     from inpaintbench.harness import evaluate as evaluate_detector
-    from inpaintbench.harness.results import write_json_atomic
 
     results = evaluate_detector(data, split=split, detector=detector, params=params, train_backends=train_backends,
                                 bootstrap=bootstrap, seed=0, progress=progress, timeout_s=300)
     if results["failures"]["count"]:
         raise SystemExit(f"{detector} on {data} {split}: {results['failures']['count']} failed samples")
-    write_json_atomic(results, out)
+    atomic_write_json(out, results)
     return results
 
 
@@ -183,14 +183,14 @@ def cross_validate(run_dir: Path, share: float, seed: int, k: int, held_out_back
 
 def evaluate_submission(data: str, submission: Path, name: str, train_backends, out: Path, bootstrap: int,
                         progress: bool) -> dict:
+    from inpaintbench.atomic_io import atomic_write_json
     from inpaintbench.harness import evaluate as evaluate_detector
-    from inpaintbench.harness.results import write_json_atomic
 
     results = evaluate_detector(data, submission=str(submission), name=name, train_backends=train_backends,
                                 bootstrap=bootstrap, seed=0, progress=progress)
     if results["failures"]["count"]:
         raise SystemExit(f"{name} on {data}: {results['failures']['count']} failed samples")
-    write_json_atomic(results, out)
+    atomic_write_json(out, results)
     return results
 
 

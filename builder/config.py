@@ -6,7 +6,7 @@ an output directory must not invalidate it. A different hash in an existing outp
 generator (never silently mixed).
 
 Every per-sample choice (mask variant, dilation, backend, seed, pristine or not) is drawn from
-``builder.ids.derive_seed(seed, <sample identity>)`` by ``builder.draws``, never from work order.
+``inpaintbench.ids.derive_seed(seed, <sample identity>)`` by ``builder.draws``, never from work order.
 """
 
 from __future__ import annotations

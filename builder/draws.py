@@ -14,8 +14,9 @@ from typing import TypeVar
 
 import numpy as np
 
+from inpaintbench.ids import derive_seed
+
 from .config import GenerateConfig
-from .ids import derive_seed
 
 T = TypeVar("T")
 

@@ -27,7 +27,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from .atomic_io import atomic_write_json, remove_stale_temp_files
+from inpaintbench.atomic_io import atomic_write_json, remove_stale_temp_files
+
 from .config import GenerateConfig
 from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest

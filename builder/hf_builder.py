@@ -37,9 +37,10 @@ import datasets
 import pyarrow.parquet as pq
 import yaml
 
+from inpaintbench.digests import sha256_file
+
 from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, release_features
 from .release.layout import RELEASE_SUMMARY_NAME
-from .shards import sha256_file
 
 # The release configs, as builder/release/default_splits.yaml defines them (a test keeps the two equal).
 RELEASE_CONFIGS = {

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from inpaintbench.ids import make_edit_id, make_sample_id, pixels_sha256
+
 from .backends import InpaintBackend, InpaintRequest, create_backend
 from .backends.registry import BACKENDS
 from .config import GenerateConfig
@@ -37,7 +39,6 @@ from .draws import (
     sample_seed,
     wants_pristine,
 )
-from .ids import make_edit_id, make_sample_id, pixels_sha256
 from .masks import mask_to_pil, process_mask
 from .planning import create_planner
 from .recipes import pristine_recipe, sample_recipe
@@ -234,7 +235,7 @@ class SampleMaker:
         photo = _Photo(source_name, image_id, skipped, scene, path)
         # Every sample of this photo stores it as "original": encoded to PNG once, not once per sample.
         photo.original_png = encode_png(scene.image)
-        # The photo's fingerprint, once: its pixel digest is part of every sample id of this photo (builder.ids),
+        # The photo's fingerprint, once: its pixel digest is part of every sample id of this photo (inpaintbench.ids),
         # and the shard record keeps it whole for the manifest's duplicate count (builder.release.photos).
         photo.photo_print = fingerprint(scene.image)
         # Objects in id order (not draw order): the shard's row order then reads naturally.

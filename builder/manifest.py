@@ -44,12 +44,14 @@ from typing import Any, Literal
 
 from tqdm.auto import tqdm
 
+from inpaintbench.atomic_io import atomic_write_bytes, dump_json
+from inpaintbench.digests import sha256_file
+
 from .. import __version__
-from .atomic_io import atomic_write_bytes, dump_json
 from .config import GenerateConfig
 from .release.photos import groups_from_records
 from .schema import FEATURES, LABEL_NAMES
-from .shards import ShardRecord, sha256_file
+from .shards import ShardRecord
 from .work import MACHINE_LOCAL_KEYS
 
 MANIFEST_FORMAT = "inpaintbench-manifest"

@@ -13,7 +13,7 @@
   batched model call, in call order, with this sample's position. A batched call's numbers depend on its batch
   (floating-point reduction order), so ``inpaintbench regenerate`` replays the whole call.
 
-The recipe is not part of the sample id (``builder.ids``): two machines with other library versions that compute
+The recipe is not part of the sample id (``inpaintbench.ids``): two machines with other library versions that compute
 the same pixels make the same sample.
 """
 

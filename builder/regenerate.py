@@ -21,10 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from PIL import Image
 
-from .atomic_io import atomic_write_bytes, atomic_write_json
+from inpaintbench.atomic_io import atomic_write_bytes, atomic_write_json
+from inpaintbench.ids import pixels_sha256
+
 from .backends import InpaintRequest
 from .backends.registry import BACKENDS
-from .ids import pixels_sha256
 from .recipes import MODEL_PARAMS, describe_model, library_versions
 from .shards import encode_png
 

@@ -21,7 +21,7 @@ STRATEGIES = ("none", "full_regeneration", "paste_back")
 
 FEATURES = datasets.Features(
     {
-        "sample_id": datasets.Value("string"),  # stable across versions: see builder.ids
+        "sample_id": datasets.Value("string"),  # stable across versions: see inpaintbench.ids
         "label": datasets.ClassLabel(names=LABEL_NAMES),
         "image": datasets.Image(),  # what a detector sees: inpainted, or the untouched original
         "mask": datasets.Image(),  # mode "L", 255 = inpainted pixels; all zero for pristine samples
@@ -45,7 +45,7 @@ FEATURES = datasets.Features(
         "height": datasets.Value("int32"),
         "extra": datasets.Value("string"),  # JSON for anything else worth keeping (OOM fallback size, ...)
         # The edit this sample comes from: two samples share it when one model call gave both strategies (backend
-        # param ``strategy: both``); "" for pristine. See builder.ids.make_edit_id.
+        # param ``strategy: both``); "" for pristine. See inpaintbench.ids.make_edit_id.
         "edit_id": datasets.Value("string"),
         # mode "L", 255 where |image - original| > CHANGED_PIXEL_THRESHOLD in any channel: where pixels really
         # changed, beside ``mask`` (where they were asked to). A full regeneration changes pixels far outside it.

@@ -41,9 +41,10 @@ import datasets
 import numpy as np
 from PIL import Image
 
+from inpaintbench.atomic_io import atomic_path, atomic_write_json
+from inpaintbench.digests import file_digest
+
 from . import png_encoder
-from .atomic_io import atomic_path, atomic_write_json
-from .digests import file_digest, sha256_file  # noqa: F401  (callers hash through this module too)
 from .parquet_shard import write_parquet
 from .schema import COLUMNS, FEATURES
 

@@ -146,7 +146,7 @@ def score_and_write(opts: EvalOptions, data: EvalData, collected: Collected, *, 
                     results_dir: str | Path | None = None, output: str | Path | None = None) -> Outcome:
     """Score collected records (all of them, from every process) and write the results file and problems
     report where asked; the one step the CLI's distributed path shares with ``evaluate``."""
-    from inpaintbench.harness.results import write_json_atomic
+    from inpaintbench.atomic_io import atomic_write_json
     from inpaintbench.harness.run import score_records
 
     path = results_path(opts, data, collected, results_dir, output)
@@ -156,14 +156,14 @@ def score_and_write(opts: EvalOptions, data: EvalData, collected: Collected, *, 
         results = score_records(opts, data, collected, elapsed_s=time.perf_counter() - started)
     except SubmissionError as exc:
         if problems_path is not None:
-            write_json_atomic({"submission": who, "dataset": data.identity,
-                               "problems": [p.as_dict() for p in exc.problems]}, problems_path)
+            atomic_write_json(problems_path, {"submission": who, "dataset": data.identity,
+                                              "problems": [p.as_dict() for p in exc.problems]})
         raise SubmissionRefused(exc.problems, who or "", problems_path) from None
     if path is None:
         return Outcome(results)
-    write_json_atomic(results, path)
+    atomic_write_json(path, results)
     if not results["failures"]["count"]:
         return Outcome(results, path)
-    write_json_atomic({"submission": who, "dataset": data.identity, "problems": results["failures"]["samples"]},
-                      problems_path)
+    atomic_write_json(problems_path, {"submission": who, "dataset": data.identity,
+                                      "problems": results["failures"]["samples"]})
     return Outcome(results, path, problems_path)

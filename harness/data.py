@@ -21,7 +21,7 @@ import datasets
 
 from inpaintbench.builder.manifest import MANIFEST_NAME, ManifestError, check_shards, read_manifest
 from inpaintbench.builder.schema import COLUMNS
-from inpaintbench.builder.shards import sha256_file
+from inpaintbench.digests import sha256_file
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
 EVAL_COLUMNS = (

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from inpaintbench.atomic_io import atomic_write_json
 from inpaintbench.harness.conventions import CONVENTIONS_VERSION, METRIC_DEFINITIONS
-from inpaintbench.harness.results import ResultsError, read_results, write_json_atomic
+from inpaintbench.harness.results import ResultsError, read_results
 from inpaintbench.harness.scoring import HEADLINE_METRICS
 
 ID_COLUMNS = ("detector", "dataset_version", "config", "split", "perturbation")
@@ -291,7 +292,7 @@ def write_leaderboard(paths, out_dir: str | Path, sort_by: str = "pixel_f1_mean"
         "by_backend": json.loads(long.to_json(orient="records")),
         "robustness": json.loads(robust.to_json(orient="records")),
     }
-    written["json"] = write_json_atomic(payload, out / "leaderboard.json")
+    written["json"] = atomic_write_json(out / "leaderboard.json", payload)
     if robustness_plot is not None:
         from inpaintbench.harness.robustness_plot import plot_robustness
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inpaintbench.builder.ids import derive_seed
+from inpaintbench.ids import derive_seed
 from inpaintbench.registry import Registry
 
 IDENTITY = "none"

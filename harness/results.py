@@ -1,13 +1,11 @@
 """One results JSON per evaluation run: what was scored (data identity), by what (detector), how (config and
-conventions), and the numbers. Written atomically, so a results file exists complete or not at all."""
+conventions), and the numbers. Written atomically (``inpaintbench.atomic_io.atomic_write_json``), so a results
+file exists complete or not at all."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 RESULTS_FORMAT = "inpaintbench-results"
 RESULTS_FORMAT_VERSION = 2  # 2: exact-histogram metrics, pristine false alarms, isolation
@@ -15,24 +13,6 @@ RESULTS_FORMAT_VERSION = 2  # 2: exact-histogram metrics, pristine false alarms,
 
 class ResultsError(ValueError):
     pass
-
-
-def write_json_atomic(payload: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=True, allow_nan=False)
-            fh.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def read_results(path: str | Path) -> dict:

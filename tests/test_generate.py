@@ -17,10 +17,10 @@ from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResul
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.draws import SampleKey, sample_seed
 from inpaintbench.builder.generate import OutputDirConflict, run_generation
-from inpaintbench.builder.ids import recompute_sample_id
 from inpaintbench.builder.schema import FEATURES, LABEL_NAMES
-from inpaintbench.builder.shards import file_digest
 from inpaintbench.cli import main as cli_main
+from inpaintbench.digests import file_digest
+from inpaintbench.ids import recompute_sample_id
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_inpainted_and_pristine_samples_are_what_they_claim(built, tmp_path):
         assert row["mask"].mode == "L" and mask.shape == image.shape[:2] == (row["height"], row["width"])
         slot = "pristine" if row["label"] == 0 else "edit0"
         key = SampleKey(row["source"], row["source_image_id"], row["object_id"], slot)
-        assert row["sample_id"] == recompute_sample_id(row)  # an id names its content (builder.ids)
+        assert row["sample_id"] == recompute_sample_id(row)  # an id names its content (inpaintbench.ids)
         assert row["seed"] == sample_seed(config, key)
         if row["label"] == 0:
             kinds["pristine"] += 1

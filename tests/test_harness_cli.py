@@ -103,7 +103,7 @@ def test_cli_reports_unusable_data_with_exit_1(tmp_path, capsys):
 
 
 def _fake_results(tmp_path, name, f1, backends=("telea",)):
-    from inpaintbench.harness.results import write_json_atomic
+    from inpaintbench.atomic_io import atomic_write_json
     from inpaintbench.harness.scoring import HEADLINE_METRICS
 
     metrics = {m: f1 for m in HEADLINE_METRICS}
@@ -112,7 +112,7 @@ def _fake_results(tmp_path, name, f1, backends=("telea",)):
                "dataset": {"version": "v1"},
                "metrics": metrics, "conventions": CONVENTIONS,
                "breakdowns": {"backend": {b: dict(metrics) for b in backends}}}
-    return write_json_atomic(payload, tmp_path / f"{name}.json")
+    return atomic_write_json(tmp_path / f"{name}.json", payload)
 
 
 def test_leaderboard_merges_results_sorted_and_loads_for_the_space(tmp_path, capsys):
@@ -157,7 +157,7 @@ def test_data_identity_of_generator_output_and_release_layouts(tmp_path):
     data = open_eval_data(gen)
     assert data.identity["kind"] == "generator_output"
     assert data.identity["version"] == f"run-{manifest['config_hash'][:12]}"
-    from inpaintbench.harness.data import sha256_file
+    from inpaintbench.digests import sha256_file
 
     assert data.identity["manifest_sha256"] == sha256_file(gen / "manifest.json") and len(data.dataset) == 4
     manifest["shards"][0]["sha256"] = "0" * 64  # same size: only the sha256 the harness checks can tell

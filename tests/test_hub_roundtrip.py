@@ -370,7 +370,7 @@ def test_an_id_never_names_other_pixels(hub, workdir):
     """Two defences, each with its attack: a shard row whose pixels changed under its id is refused before the build
     (ids are recomputed from content), and an index claiming a published id with other pixels is refused against
     every published version read back through the real client."""
-    from inpaintbench.builder.ids import recompute_sample_id
+    from inpaintbench.ids import recompute_sample_id
 
     repo_id = "inpaintbench-org/ids"  # its own repo: this test does not depend on another test's publishes
     assert publish(hub, workdir, "1.0.0", "gen-v1", repo=repo_id).returncode == 0

@@ -23,7 +23,7 @@ from inpaintbench.builder.manifest import (
     manifest_shards,
     read_manifest,
 )
-from inpaintbench.builder.shards import sha256_file
+from inpaintbench.digests import sha256_file
 
 
 def write_manifest_for(root: Path, seed: int = 0) -> dict:
@@ -31,7 +31,8 @@ def write_manifest_for(root: Path, seed: int = 0) -> dict:
     ``build_manifest`` (shard records made from the files), so hand-made shards form a valid build."""
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.manifest import build_manifest, write_manifest
-    from inpaintbench.builder.shards import SUMMARY_FIELDS, ShardRecord, file_digest
+    from inpaintbench.builder.shards import SUMMARY_FIELDS, ShardRecord
+    from inpaintbench.digests import file_digest
 
     config = GenerateConfig(out_dir=str(root), seed=seed)
     paths = sorted((root / "data").glob("*.parquet"))

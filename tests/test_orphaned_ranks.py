@@ -84,7 +84,7 @@ RANK_SCRIPT = r"""
 import json, os, sys, time
 from pathlib import Path
 from inpaintbench.builder import rank_watchdog
-from inpaintbench.builder.atomic_io import atomic_path
+from inpaintbench.atomic_io import atomic_path
 from inpaintbench.builder.writer_lock import WriterLock
 
 out, mode = Path(sys.argv[1]), sys.argv[2]

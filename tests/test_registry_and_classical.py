@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from inpaintbench.builder.backends import BACKENDS, InpaintRequest, create_backend
-from inpaintbench.builder.ids import derive_seed, make_sample_id
+from inpaintbench.ids import derive_seed, make_sample_id
 
 CLASSICAL = ["opencv_telea", "opencv_ns", "patchmatch"]
 

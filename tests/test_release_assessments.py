@@ -154,7 +154,7 @@ def test_deceiving_config_is_the_ugda_filter_plus_pristine(release, assessed, tm
     assert record["params"] == json.loads(next(iter(sidecar.values()))["judge_config"])["judge"]
     assert record["params"]["params"]["threshold"] == 0.99 and record["params"]["detector"]["name"] == "ela"
     assert record["judge_key"] == next(iter(sidecar.values()))["judge_key"]
-    from inpaintbench.builder.release.inputs import sha256_file
+    from inpaintbench.digests import sha256_file
 
     assert record["sidecar_sha256"] == sha256_file(assessed / SIDECAR)
     inpainted = [r for i, r in sidecar.items() if r["outcome"] != "n/a" and i in split_of]  # the released ones

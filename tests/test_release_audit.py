@@ -13,7 +13,6 @@ from PIL import Image
 from test_release_helpers import make_rows, write_generator_output
 
 from inpaintbench.builder.embedded import photo_path
-from inpaintbench.builder.ids import recompute_sample_id
 from inpaintbench.builder.release.audit import (
     DEFAULT_AUC_BOUND,
     FEATURE_NAMES,
@@ -27,6 +26,7 @@ from inpaintbench.builder.release.audit import (
 )
 from inpaintbench.builder.shards import encode_png, png_chunks, write_shard
 from inpaintbench.cli import main as cli_main
+from inpaintbench.ids import recompute_sample_id
 
 PHOTOS = range(40)  # 40 photos: 40 pristine + 80 inpainted samples, 16 px each
 # A real Adobe RGB (1998) profile, from a real camera JPEG (scikit-image's rocket photo).
@@ -94,7 +94,7 @@ def rows_encoded(photos=PHOTOS, pristine_png=encode_png, inpainted_png=encode_pn
                 shape = (int(mask.sum()), 3) if noise_fill else (3,)
                 edited[mask] = (rng.integers(0, photo_levels, shape) * step).astype(np.uint8)
                 row["image"] = inpainted_png(Image.fromarray(edited))
-            row["sample_id"] = recompute_sample_id(row)  # ids name their pixels (builder.ids)
+            row["sample_id"] = recompute_sample_id(row)  # ids name their pixels (inpaintbench.ids)
             rows.append(row)
     return rows
 
@@ -107,7 +107,8 @@ def write_unguarded_generator_output(out, rows, rows_per_shard: int = 30):
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.manifest import build_manifest, write_manifest
     from inpaintbench.builder.schema import COLUMNS, FEATURES
-    from inpaintbench.builder.shards import IMAGE_COLUMNS, ShardRecord, file_digest, summarize
+    from inpaintbench.builder.shards import IMAGE_COLUMNS, ShardRecord, summarize
+    from inpaintbench.digests import file_digest
 
     config = GenerateConfig(out_dir=str(out), seed=0)
     chunks = [rows[start : start + rows_per_shard] for start in range(0, len(rows), rows_per_shard)]

@@ -1,7 +1,7 @@
 """Fixtures for the release/hub tests: a small generator output dir of the generator's real format.
 
 The shards are written exactly as the generator writes them (``Dataset.from_dict(..., features=FEATURES)
-.to_parquet``) with ids from ``builder.ids``; the manifest has the generator's keys. Images are 16 px so the
+.to_parquet``) with ids from ``inpaintbench.ids``; the manifest has the generator's keys. Images are 16 px so the
 whole release round trip stays fast.
 """
 
@@ -27,7 +27,7 @@ def _png(array: np.ndarray) -> bytes:
 
 def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int = 0) -> list[dict]:
     """Photo ``p`` is the same for every ``seed``; its edits (fill colours, seed column) are drawn from ``seed``."""
-    from inpaintbench.builder.ids import derive_seed, recompute_sample_id
+    from inpaintbench.ids import derive_seed, recompute_sample_id
 
     rows = []
     for p in photo_indices:
@@ -68,7 +68,7 @@ def make_rows(photo_indices, source: str = "embedded", size: int = 16, seed: int
                     edit_id=f"{image_id}-{backend}", changed_mask=_png(mask),
                 )
             )
-    for row in rows:  # ids as the generator makes them: from the whole row (builder.ids)
+    for row in rows:  # ids as the generator makes them: from the whole row (inpaintbench.ids)
         row["sample_id"] = recompute_sample_id(row)
     return rows
 

@@ -114,7 +114,7 @@ def test_a_release_splits_a_photo_copied_under_another_id_once(tmp_path):
             for k in range(100)
             if config.assign("embedded", f"copy{p:03d}-{k}", "x") != originals_split[original_id]
         )
-    from inpaintbench.builder.ids import recompute_sample_id
+    from inpaintbench.ids import recompute_sample_id
 
     for row in copies:
         row["source_image_id"] = renamed[row["source_image_id"]]

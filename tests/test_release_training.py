@@ -41,7 +41,7 @@ def _decoded(png: bytes) -> np.ndarray:
 def sized_rows(first_photo: int, height: int, width: int) -> list[dict]:
     """make_rows' samples (square, mask inside rows 4-9 and columns 3-12) cut to height x width (new pixels,
     so new ids: ids name their content)."""
-    from inpaintbench.builder.ids import recompute_sample_id
+    from inpaintbench.ids import recompute_sample_id
 
     rows = make_rows(range(first_photo, first_photo + 3), size=max(height, width))
     for row in rows:

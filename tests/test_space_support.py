@@ -137,8 +137,8 @@ def decompression_bomb(path: Path, side: int = 20_000) -> Path:
 
 def write_leaderboard_results(generator_dir: Path, results_dir: Path, detectors=("ela", "noise")) -> Path:
     """Score the harness's baselines on ``generator_dir`` (real runs, few bootstrap draws): results JSONs."""
+    from inpaintbench.atomic_io import atomic_write_json
     from inpaintbench.harness.data import open_eval_data
-    from inpaintbench.harness.results import write_json_atomic
     from inpaintbench.harness.run import EvalOptions, run_evaluation
 
     # The shards folder, not the run folder: results then name the data a folder of Parquet files (identity
@@ -146,5 +146,5 @@ def write_leaderboard_results(generator_dir: Path, results_dir: Path, detectors=
     data = open_eval_data(generator_dir / "data")
     for name in detectors:
         options = EvalOptions(data=str(generator_dir / "data"), detector=name, bootstrap=20, progress=False)
-        write_json_atomic(run_evaluation(options, data, use_evaluate=False), results_dir / f"{name}.json")
+        atomic_write_json(results_dir / f"{name}.json", run_evaluation(options, data, use_evaluate=False))
     return results_dir

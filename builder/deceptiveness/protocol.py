@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ids import derive_seed
+from inpaintbench.ids import derive_seed
+
 from .judges import EDITED, FIRST, REAL, SECOND, Judge
 from .posterior import beta_posterior
 

@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from ..atomic_io import atomic_path, remove_stale_temp_files
+from inpaintbench.atomic_io import atomic_path, remove_stale_temp_files
+
 from ..manifest import MANIFEST_NAME, SHARD_DIR, ManifestError, build_shards
 from ..schema import FEATURES, INPAINTED, PRISTINE
 from .judges import Judge

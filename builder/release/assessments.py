@@ -127,8 +127,9 @@ def _describe_setups(setups: dict[str, dict[str, Any]]) -> str:
 def load_assessment(run_dir: str | Path, judge_key: str | None = None) -> ReleaseAssessment | None:
     """The chosen judge setup of ``<run_dir>/assessments/deceptiveness.parquet``; None when there is no sidecar
     (and no setup was asked for). Several setups and none chosen is an error listing them."""
+    from inpaintbench.digests import sha256_file
+
     from ..deceptiveness.runner import AssessError, read_sidecar
-    from ..shards import sha256_file
 
     sidecar = Path(run_dir) / SIDECAR_RELATIVE
     if not sidecar.is_file():

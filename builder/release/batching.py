@@ -49,8 +49,7 @@ import torch
 from PIL import Image
 
 from inpaintbench.harness.reduce import binarize_gt
-
-from ..ids import derive_seed
+from inpaintbench.ids import derive_seed
 
 MODES = ("letterbox", "resize", "crop")
 MASK_COLUMN = "mask"

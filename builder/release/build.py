@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..shards import sha256_file
+from inpaintbench.digests import sha256_file
+
 from .assessments import load_assessment
 from .inputs import load_generator_output
 from .layout import (

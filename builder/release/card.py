@@ -65,7 +65,7 @@ _FRONT_MATTER_ORDER = [
 # checks it), so a new column cannot reach a card undocumented.
 FIELD_DOCS = {
     "sample_id": "names one content forever: `<source>-<photo>-<16 hex>`, the hex derived from the sample's recipe "
-                 "and result (`inpaintbench.builder.ids.recompute_sample_id` recomputes it from a row)",
+                 "and result (`inpaintbench.ids.recompute_sample_id` recomputes it from a row)",
     "label": "0 = `pristine` (the untouched photo), 1 = `inpainted`",
     "image": "what a detector sees: the inpainted photo, or the untouched photo for pristine samples (RGB)",
     "mask": "L, 255 = pixels the backend was asked to change, 0 elsewhere; all zero for pristine; size of `image`",

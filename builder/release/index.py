@@ -6,7 +6,7 @@ within a major version the evaluation splits keep their members. It is small (no
 ``datasets``.
 
 Reading a generator output for a release goes through ``scan_shards``: every row's id is recomputed from its own
-columns (``builder.ids``) and a row whose id does not match is refused, naming the shard and the row; the photos'
+columns (``inpaintbench.ids``) and a row whose id does not match is refused, naming the shard and the row; the photos'
 fingerprints for duplicate grouping (``builder.release.photos``) come out of the same decoding pass.
 """
 
@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..ids import PIXEL_COLUMNS, RECIPE_COLUMNS, make_sample_id, pixels_sha256
+from inpaintbench.ids import PIXEL_COLUMNS, RECIPE_COLUMNS, make_sample_id, pixels_sha256
+
 from .photos import PhotoFingerprint, PhotoKey, fingerprint
 
 INDEX_PATH = "index/samples.parquet"
@@ -92,7 +93,7 @@ def scan_shards(paths: Iterable[Path]) -> ScannedShards:
                         f"{path}: row {row['sample_id']!r} (source {row['source']!r}, photo "
                         f"{row['source_image_id']!r}) "
                         f"carries an id its content does not give (expected {expected!r}); ids name their content "
-                        "(builder.ids), so this shard was edited or written by an older generator: regenerate it"
+                        "(inpaintbench.ids), so this shard was edited or written by an older generator: regenerate it"
                     )
                 scanned.pixels[expected] = {"image": digests["image"], "mask": digests["mask"]}
                 scanned.image_bytes[expected] = sum(len(_bytes(row[c])) for c in PIXEL_COLUMNS)

@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 
 from ..manifest import ManifestError, check_shards, read_manifest
 from ..schema import COLUMNS
-from ..shards import sha256_file  # noqa: F401  (re-exported: callers and tests hash files through this module)
 
 
 class GeneratorOutputError(ValueError):

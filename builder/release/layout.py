@@ -31,8 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from inpaintbench.digests import sha256_file
+
 from ..schema import COLUMNS, FEATURES, LABEL_NAMES
-from ..shards import sha256_file
 from .assessments import (
     ASSESSMENT_COLUMNS,
     DECEIVED_OUTCOMES,

@@ -4,7 +4,7 @@ The split rule hashes a photo's identity, so the same photo under two ids (or tw
 OpenImages share Flickr photos) would be split twice and could land in train and in test. Each photo of a release
 gets two fingerprints, computed from the ``original`` column (the photo after the generator's normalisation):
 
-- ``pixels``: sha256 of its decoded pixels (``builder.ids.pixels_sha256``): exact duplicates;
+- ``pixels``: sha256 of its decoded pixels (``inpaintbench.ids.pixels_sha256``): exact duplicates;
 - ``phash``: the 64-bit DCT perceptual hash of ``imagehash`` (a well-kept implementation of the standard pHash):
   near duplicates (the same photo resized, recompressed or slightly retouched) within ``PHASH_MAX_DISTANCE`` bits.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
-from ..ids import pixels_sha256
+from inpaintbench.ids import pixels_sha256
 
 PhotoKey = tuple[str, str]  # (source, source_image_id)
 # At most this many of 64 pHash bits may differ for two photos to count as the same photo. Measured on the 16

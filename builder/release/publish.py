@@ -24,7 +24,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..shards import sha256_file
+from inpaintbench.digests import sha256_file
+
 from .hub_checks import HubCheckError, PublishedVersions, preflight
 from .index import INDEX_PATH, read_index
 from .layout import RELEASE_SUMMARY_NAME

@@ -42,7 +42,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from ..digests import sha256_file
+from inpaintbench.digests import sha256_file
+
 from ..image_io import DEFAULT_MAX_PIXELS, ImageLoadError, normalize_image, open_image, transpose_like_exif
 from ..scene import Scene, SceneObject, SkippedInput
 from .base import Source, SourceConfigError, register_source_type

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from inpaintbench.builder.atomic_io import atomic_path
+from inpaintbench.atomic_io import atomic_path
 from inpaintbench.harness.training import sidecar
 from inpaintbench.harness.training.features import FEATURES_VERSION
 from inpaintbench.harness.training.sidecar import sidecar_path  # noqa: F401 - part of this module's interface

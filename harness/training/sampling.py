@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inpaintbench.builder.ids import derive_seed
+from inpaintbench.ids import derive_seed
 
 
 @dataclass(frozen=True)

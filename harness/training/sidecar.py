@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inpaintbench.builder.atomic_io import atomic_write_json
-from inpaintbench.builder.digests import sha256_file
+from inpaintbench.atomic_io import atomic_write_json
+from inpaintbench.digests import sha256_file
 
 
 @dataclass(frozen=True)

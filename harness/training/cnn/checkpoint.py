@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from inpaintbench.builder.atomic_io import atomic_path
+from inpaintbench.atomic_io import atomic_path
 from inpaintbench.harness.training import sidecar
 from inpaintbench.harness.training.cnn.model import MODEL_VERSION, LocalizationNet
 

@@ -68,8 +68,10 @@ def dump_json(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
-def atomic_write_json(path: str | Path, data: Any) -> None:
+def atomic_write_json(path: str | Path, data: Any) -> Path:
+    """``data`` as canonical JSON (``dump_json``) at ``path``, atomically; returns ``path``."""
     atomic_write_bytes(path, dump_json(data))
+    return Path(path)
 
 
 def remove_stale_temp_files(directory: str | Path) -> int:
