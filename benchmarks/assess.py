@@ -34,7 +34,7 @@ def _inpainted_samples(run: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     import pyarrow.parquet as pq
 
     from inpaintbench.builder.deceptiveness.runner import find_shards
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     samples = []
     for shard in find_shards(run):

@@ -38,8 +38,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from inpaintbench.digests import sha256_file
+from inpaintbench.schema import release_features
 
-from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION, release_features
+from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION
 from .release.layout import RELEASE_SUMMARY_NAME
 
 # The release configs, as builder/release/default_splits.yaml defines them (a test keeps the two equal).

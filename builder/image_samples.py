@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from inpaintbench.ids import make_edit_id, make_sample_id, pixels_sha256
+from inpaintbench.schema import CHANGED_PIXEL_THRESHOLD, INPAINTED, PRISTINE, STRATEGIES
 
 from .backends import InpaintBackend, InpaintRequest, create_backend
 from .backends.registry import BACKENDS
@@ -45,7 +46,6 @@ from .recipes import pristine_recipe, sample_recipe
 from .release.photos import PhotoFingerprint, fingerprint
 from .residency import ResidentModels
 from .scene import Scene, SceneObject, SkippedInput
-from .schema import CHANGED_PIXEL_THRESHOLD, INPAINTED, PRISTINE, STRATEGIES
 from .selection import SelectionConfig, rejection_reason, select_objects
 from .shards import encode_png
 

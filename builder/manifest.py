@@ -46,11 +46,11 @@ from tqdm.auto import tqdm
 
 from inpaintbench.atomic_io import atomic_write_bytes, dump_json
 from inpaintbench.digests import sha256_file
+from inpaintbench.schema import FEATURES, LABEL_NAMES
 
 from .. import __version__
 from .config import GenerateConfig
 from .release.photos import groups_from_records
-from .schema import FEATURES, LABEL_NAMES
 from .shards import ShardRecord
 from .work import MACHINE_LOCAL_KEYS
 

@@ -26,7 +26,7 @@ MASK_VARIANTS = ("object", "bbox", "convex_hull")
 @dataclass
 class ProcessedMask:
     mask: np.ndarray  # bool, H x W
-    # Keys named like the sample columns (builder.schema): mask_variant, mask_dilation_pct, mask_area_fraction;
+    # Keys named like the sample columns (inpaintbench.schema): mask_variant, mask_dilation_pct, mask_area_fraction;
     # plus what the dilation really achieved and the pixel counts.
     record: dict[str, Any]
 

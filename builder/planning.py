@@ -20,7 +20,7 @@ from .scene import Scene, SceneObject
 
 @dataclass
 class EditPlan:
-    action: str  # "replace" or "remove" (builder.schema.ACTIONS)
+    action: str  # "replace" or "remove" (inpaintbench.schema.ACTIONS)
     prompt: str
     replacement: str = ""  # replacement category for "replace"
     replacement_score: float = math.nan  # scene-fit score of the replacement

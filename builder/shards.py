@@ -1,4 +1,4 @@
-"""Parquet shards of samples, written through ``datasets`` with ``builder.schema.FEATURES``, plus their records.
+"""Parquet shards of samples, written through ``datasets`` with ``inpaintbench.schema.FEATURES``, plus their records.
 
 - Images are stored as PNG bytes: lossless (a lossy encoding would be a forensic artefact of its own) and
   deterministic (the encoder writes no timestamp, and its bytes are a function of the pixels), so a shard's bytes
@@ -43,10 +43,10 @@ from PIL import Image
 
 from inpaintbench.atomic_io import atomic_path, atomic_write_json
 from inpaintbench.digests import file_digest
+from inpaintbench.schema import COLUMNS, FEATURES
 
 from . import png_encoder
 from .parquet_shard import write_parquet
-from .schema import COLUMNS, FEATURES
 
 RECORD_FORMAT = "inpaintbench-shard-record"
 # 2: PNGs from the one metadata-free encoder, photos converted to sRGB. A version-1 shard (pristine PNGs may carry

@@ -20,8 +20,8 @@ from typing import Any
 import datasets
 
 from inpaintbench.builder.manifest import MANIFEST_NAME, ManifestError, check_shards, read_manifest
-from inpaintbench.builder.schema import COLUMNS
 from inpaintbench.digests import sha256_file
+from inpaintbench.schema import COLUMNS
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
 EVAL_COLUMNS = (

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from inpaintbench.builder.manifest import ManifestError, build_shards
-from inpaintbench.builder.schema import LABEL_NAMES
+from inpaintbench.schema import LABEL_NAMES
 from inpaintbench.space.config import DEFAULT_LOCAL_DATA, SpaceConfig
 
 # Columns the tabs need; a shard without them cannot be browsed.
@@ -91,7 +91,7 @@ def _check_parquet(path: Path) -> None:
         raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in schema.names]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (see inpaintbench.builder.schema)")
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (see inpaintbench.schema)")
 
 
 def _local_parts(root: Path, config_name: str | None) -> tuple[dict[str, list[Path]], str]:

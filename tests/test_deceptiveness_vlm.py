@@ -68,8 +68,8 @@ def test_the_runner_and_cli_assess_shards_with_the_vlm_judge(judge, tmp_path, ca
     """A shard written by the generator's own writer (schema-checked), assessed with the VLM judge."""
     from PIL import Image
 
-    from inpaintbench.builder.schema import COLUMNS
     from inpaintbench.builder.shards import write_shard
+    from inpaintbench.schema import COLUMNS
 
     base = {c: "" for c in COLUMNS}
     base.update(replacement_score=float("nan"), seed=0, mask_dilation_pct=0.0, mask_area_fraction=0.1,

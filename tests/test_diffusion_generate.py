@@ -15,7 +15,7 @@ from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_c
 from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import read_records, run_generation
-from inpaintbench.builder.schema import FEATURES
+from inpaintbench.schema import FEATURES
 
 torch.set_num_threads(1)
 

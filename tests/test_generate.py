@@ -17,10 +17,10 @@ from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResul
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.draws import SampleKey, sample_seed
 from inpaintbench.builder.generate import OutputDirConflict, run_generation
-from inpaintbench.builder.schema import FEATURES, LABEL_NAMES
 from inpaintbench.cli import main as cli_main
 from inpaintbench.digests import file_digest
 from inpaintbench.ids import recompute_sample_id
+from inpaintbench.schema import FEATURES, LABEL_NAMES
 
 
 @pytest.fixture(scope="module")

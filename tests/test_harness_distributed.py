@@ -29,7 +29,7 @@ def test_refused_submission_exits_2_through_the_launcher(tmp_path, capsys):
     from PIL import Image
     from test_harness_fixtures import make_rows
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     rows = make_rows(4)
     for i in range(4):

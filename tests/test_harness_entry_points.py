@@ -40,7 +40,7 @@ class FromFile:
 def _shard(path, encoding: str) -> str:
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     rows = make_rows(8)
     for i, mask in enumerate(rows["mask"]):
@@ -108,7 +108,7 @@ def test_every_mask_encoding_scores_the_same_on_every_entry_point(tmp_path, orac
 def test_an_unreadable_mask_is_refused_naming_the_sample(tmp_path, oracle, capsys):
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     _, folder, _ = oracle
     rows = make_rows(8)

@@ -11,7 +11,7 @@ H, W = 40, 56
 
 def make_rows(n: int = 8, seed: int = 0, h: int = H, w: int = W) -> dict:
     """Alternating pristine / inpainted rows; inpainted regions are darker and smoother than the rest."""
-    from inpaintbench.builder.schema import COLUMNS
+    from inpaintbench.schema import COLUMNS
 
     rng = np.random.default_rng(seed)
     rows = {c: [] for c in COLUMNS}
@@ -42,7 +42,7 @@ def make_rows(n: int = 8, seed: int = 0, h: int = H, w: int = W) -> dict:
 def write_shard(path, n: int = 8, seed: int = 0) -> str:
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     datasets.Dataset.from_dict(make_rows(n, seed), features=FEATURES).to_parquet(str(path))
     return str(path)

@@ -158,7 +158,7 @@ class SeenSize:
 def pattern_shard(tmp_path_factory):
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     rows = make_rows(8)
     for i, (image, mask) in enumerate(zip(rows["image"], rows["mask"], strict=False)):

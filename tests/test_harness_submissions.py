@@ -113,7 +113,7 @@ def test_sandboxed_detector_reports_crash_timeout_errors_and_memory_per_sample(t
     """One run hits every failure: the child is killed/restarted and the other samples still score."""
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     rows = make_rows(9)
     codes = {"s001": 1, "s002": 2, "s003": 3, "s004": 4, "s005": 5, "s006": 6, "s007": 7}

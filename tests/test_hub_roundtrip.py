@@ -225,7 +225,7 @@ def loaded(hub, workdir, published):
 
 
 def test_load_each_version_by_revision_and_stream_one(workdir, loaded):
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     for tag, gen in (("v1.0.0", "gen-v1"), ("v1.1.0", "gen-v1.1")):
         local = staged(workdir, gen, REPO, tag)

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 from test_shards import make_row
 
 from inpaintbench.builder.parquet_shard import write_parquet
-from inpaintbench.builder.schema import COLUMNS, FEATURES
 from inpaintbench.builder.shards import rows_to_columns
+from inpaintbench.schema import COLUMNS, FEATURES
 
 
 def columns_of(rows) -> dict:

@@ -27,7 +27,7 @@ from inpaintbench.builder.backends.tiny_pipelines import save_tiny
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.regenerate import RegenerateError, regenerate
-from inpaintbench.builder.schema import CHANGED_PIXEL_THRESHOLD
+from inpaintbench.schema import CHANGED_PIXEL_THRESHOLD
 
 torch.set_num_threads(1)
 TINY = {"steps": 2, "working_long_side": 64}

@@ -102,8 +102,7 @@ def same_float32(a: float, b: float) -> bool:
 def test_columns_are_present_and_equal_to_the_sidecar(release, assessed, tmp_path):
     import datasets
 
-    from inpaintbench.builder.release.assessments import ASSESSMENT_FEATURES
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import ASSESSMENT_FEATURES, FEATURES
 
     expected_features = datasets.Features({**FEATURES, **ASSESSMENT_FEATURES})
     ds = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
@@ -211,7 +210,7 @@ def test_without_assessments_the_release_is_unchanged(generated, publish, tmp_pa
     import datasets
 
     from inpaintbench.builder.hf_builder import InpaintBench
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     assert not (generated / SIDECAR).exists()
     dest = tmp_path / "plain"

@@ -106,9 +106,9 @@ def write_unguarded_generator_output(out, rows, rows_per_shard: int = 30):
 
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.manifest import build_manifest, write_manifest
-    from inpaintbench.builder.schema import COLUMNS, FEATURES
     from inpaintbench.builder.shards import IMAGE_COLUMNS, ShardRecord, summarize
     from inpaintbench.digests import file_digest
+    from inpaintbench.schema import COLUMNS, FEATURES
 
     config = GenerateConfig(out_dir=str(out), seed=0)
     chunks = [rows[start : start + rows_per_shard] for start in range(0, len(rows), rows_per_shard)]

@@ -54,7 +54,7 @@ def _counts(per_split: dict[str, int]) -> dict[str, int]:
 def fixture_summary(new_keys: bool, sources=("embedded",), assessment: bool = False) -> dict:
     """A tiny release summary of the shape builder/release/layout.py writes; with ``new_keys``, also the keys
     newer releases carry (image sizes, duplicates, shortcut audit, example row, split bytes, features)."""
-    from inpaintbench.builder.release.assessments import release_features
+    from inpaintbench.schema import release_features
 
     default = {"train": 4, "validation": 2, "test": 2, "test_ood_backend": 1}
     paste = {"train": 3, "validation": 1, "test": 2}
@@ -214,8 +214,8 @@ def snippet_names(text: str) -> tuple[set[str], set[str]]:
 
 
 def test_front_matter_carries_the_hub_fields_and_dataset_info_per_config():
-    from inpaintbench.builder.release.assessments import release_features
     from inpaintbench.builder.release.card import render_card
+    from inpaintbench.schema import release_features
 
     summary = fixture_summary(new_keys=True)
     text = render_card(summary, split_config())
@@ -273,8 +273,8 @@ def test_dataset_info_is_written_by_datasets_own_serializer():
 
 def test_summary_without_split_bytes_gets_features_only():
     """No made-up num_bytes: the loader would reject a split entry without them, and 0 would be false."""
-    from inpaintbench.builder.release.assessments import release_features
     from inpaintbench.builder.release.card import render_card
+    from inpaintbench.schema import release_features
 
     text = render_card(fixture_summary(new_keys=False, assessment=True), split_config())
     infos = card_infos(text)
@@ -486,8 +486,8 @@ def test_an_older_summary_renders_without_the_new_sections():
 
 
 def test_every_released_column_is_documented():
-    from inpaintbench.builder.release.assessments import release_features
     from inpaintbench.builder.release.card import FIELD_DOCS, render_card
+    from inpaintbench.schema import release_features
 
     assert set(release_features(True)) <= set(FIELD_DOCS)
     # The attack: a column the card does not know is shown as undocumented, not silently dropped.

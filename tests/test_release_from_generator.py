@@ -18,8 +18,8 @@ def test_generator_output_releases_and_loads_every_released_sample(tmp_path):
 
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
-    from inpaintbench.builder.schema import FEATURES
     from inpaintbench.cli import main as cli_main
+    from inpaintbench.schema import FEATURES
 
     images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=8)
     out = tmp_path / "gen"

@@ -91,7 +91,7 @@ def test_layout_names_counts_and_summary(release_v1):
 def test_load_dataset_on_the_local_release_folder(release_v1, tmp_path):
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     dest, summary, rows = release_v1
     ds = datasets.load_dataset(str(dest), cache_dir=str(tmp_path / "cache"))

@@ -46,7 +46,7 @@ def shard(tmp_path_factory):
     """Four samples; the first pixel of s001 is 1 (attack here), the others' 200."""
     import datasets
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     rows = make_rows(N)
     for i, sample_id in enumerate(rows["sample_id"]):

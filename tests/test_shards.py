@@ -12,8 +12,8 @@ from PIL import Image
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.manifest import build_manifest
-from inpaintbench.builder.schema import COLUMNS, FEATURES
 from inpaintbench.builder.shards import ShardRecord, complete_record, summarize, write_record, write_shard
+from inpaintbench.schema import COLUMNS, FEATURES
 
 
 def make_row(index: int, size: int = 40) -> dict:

@@ -73,5 +73,5 @@ def test_export_writes_a_deployable_space_folder(tmp_path):
     assert {
         "inpaintbench/space/app.py",
         "inpaintbench/harness/detectors/__init__.py",
-        "inpaintbench/builder/schema.py",
+        "inpaintbench/inpaintbench/schema.py",
     } <= members

@@ -25,7 +25,7 @@ from skimage import data as skdata
 from test_manifest_reader import write_manifest_for
 from test_space_support import BACKENDS, free_port
 
-from inpaintbench.builder.schema import FEATURES
+from inpaintbench.schema import FEATURES
 from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.browse import Browser
 from inpaintbench.space.config import SpaceConfig

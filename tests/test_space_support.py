@@ -19,7 +19,7 @@ from PIL import Image
 from skimage import data as skdata
 from test_manifest_reader import write_manifest_for
 
-from inpaintbench.builder.schema import FEATURES
+from inpaintbench.schema import FEATURES
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 BACKENDS = ("telea", "navier_stokes")

@@ -46,7 +46,7 @@ def _synthetic_dataset(n: int, seed: int, make_image=None):
     import datasets
     from PIL import Image
 
-    from inpaintbench.builder.schema import FEATURES
+    from inpaintbench.schema import FEATURES
 
     make_image = make_image or _noisy_patch_image
     rng = np.random.default_rng(seed)

@@ -2,7 +2,7 @@
 
 A backend turns (image, mask, prompt, seed) into an image. Classical backends ignore the prompt; diffusion
 backends use it. ``params`` is recorded verbatim in each sample's ``backend_params`` so a sample can be
-regenerated; ``strategy`` says whether pixels outside the mask are the original's (see builder.schema).
+regenerated; ``strategy`` says whether pixels outside the mask are the original's (see inpaintbench.schema).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class InpaintRequest:
 @dataclass
 class InpaintResult:
     image: Image.Image  # RGB, same size as the request's image
-    strategy: str  # one of builder.schema.STRATEGIES (not "none")
+    strategy: str  # one of inpaintbench.schema.STRATEGIES (not "none")
     extra: dict[str, Any] = field(default_factory=dict)  # recorded in the sample's "extra" JSON
     # The same call's output under the other strategy (backend param ``strategy: both``): a second sample, linked
     # to this one by its edit id.

@@ -8,7 +8,7 @@ the last complete version, and a re-run skips the (sample, judge_key) pairs alre
 
 Samples are read from the shards the run's ``manifest.json`` lists (``<dir>/data/*.parquet``; without a
 manifest, every ``data/*.parquet``: see ``builder.manifest.build_shards``) and decoded through
-``builder.schema.FEATURES``. Pristine samples get a row with outcome ``"n/a"`` and no trials: nothing was
+``inpaintbench.schema.FEATURES``. Pristine samples get a row with outcome ``"n/a"`` and no trials: nothing was
 edited, so nothing can deceive.
 """
 
@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from inpaintbench.atomic_io import atomic_path, remove_stale_temp_files
+from inpaintbench.schema import FEATURES, INPAINTED, PRISTINE
 
 from ..manifest import MANIFEST_NAME, SHARD_DIR, ManifestError, build_shards
-from ..schema import FEATURES, INPAINTED, PRISTINE
 from .judges import Judge
 from .protocol import DECEIVING, INVALID, NOT_ASSESSED, NOT_DECEIVING, UNCERTAIN, assess_sample
 
@@ -100,7 +100,7 @@ def _open_shard(path: Path) -> pq.ParquetFile:
         raise AssessError(f"{path}: not a readable Parquet shard ({error})") from error
     missing = [c for c in READ_COLUMNS if c not in shard.schema_arrow.names]
     if missing:
-        raise AssessError(f"{path}: shard lacks column(s) {', '.join(missing)} (expected builder.schema.FEATURES)")
+        raise AssessError(f"{path}: shard lacks column(s) {', '.join(missing)} (expected inpaintbench.schema.FEATURES)")
     return shard
 
 

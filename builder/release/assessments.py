@@ -2,8 +2,8 @@
 
 The generator output dir may hold ``assessments/deceptiveness.parquet`` (one row per sample and judge setup,
 see builder/deceptiveness/runner.py). A release picks ONE judge setup (``judge_key``) and adds four columns to
-every sample, defined here only (``ASSESSMENT_FEATURES``), so the release writer, the card and the builder
-class cannot disagree on them:
+every sample, defined once (``inpaintbench.schema.ASSESSMENT_FEATURES``), so the release writer, the card and the
+builder class cannot disagree on them:
 
 - ``deceptiveness``: the Beta posterior mean of the sample's deceptiveness (NaN: pristine, or not assessed);
 - ``deceptiveness_ci_low`` / ``deceptiveness_ci_high``: its 95% interval (NaN likewise);
@@ -22,10 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import datasets
 import pyarrow as pa
-
-from ..schema import FEATURES
 
 SIDECAR_RELATIVE = "assessments/deceptiveness.parquet"  # builder.deceptiveness.runner's ASSESSMENTS_DIR/SIDECAR_NAME
 DECEIVING_CONFIG = "deceiving"
@@ -36,26 +33,10 @@ DECEIVING_CONFIG_DESCRIPTION = (
 DECEIVED_OUTCOMES = ("deceiving", "uncertain")
 NOT_JUDGED = ("", "n/a", "invalid")  # no verdict: unassessed, pristine, or every trial invalid
 
-ASSESSMENT_FEATURES = datasets.Features(
-    {
-        "deceptiveness": datasets.Value("float32"),
-        "deceptiveness_ci_low": datasets.Value("float32"),
-        "deceptiveness_ci_high": datasets.Value("float32"),
-        "ugda_outcome": datasets.Value("string"),
-    }
-)
-ASSESSMENT_COLUMNS = list(ASSESSMENT_FEATURES)
 
 
 class AssessmentError(ValueError):
     """The assessments cannot be released; the message names the sidecar and the problem."""
-
-
-def release_features(with_assessment: bool) -> datasets.Features:
-    """The release's features: ``FEATURES``, plus ``ASSESSMENT_FEATURES`` when the release carries assessments."""
-    if not with_assessment:
-        return FEATURES
-    return datasets.Features({**FEATURES, **ASSESSMENT_FEATURES})
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ import datasets
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
-from .assessments import DECEIVING_CONFIG, release_features
+from inpaintbench.schema import release_features
+
+from .assessments import DECEIVING_CONFIG
 from .splits import TRAINING_SPLIT, LicenseSpec, SplitConfig
 
 PLOT_PATH = "images/counts.png"
@@ -446,7 +448,7 @@ def field_sections(summary: dict[str, Any]) -> list[str]:
             meaning += _size_range(summary, name)
         rows.append(f"| `{name}` | {_type_name(feature)} | {meaning} |")
     schema = (
-        "The schema is `inpaintbench.builder.schema.FEATURES`"
+        "The schema is `inpaintbench.schema.FEATURES`"
         + (" plus `inpaintbench.builder.release.assessments.ASSESSMENT_FEATURES`" if "assessment" in summary else "")
         + "; images are lossless PNG. The label mapping is 0 = pristine, 1 = inpainted "
         "(`ds.features[\"label\"].int2str`)."

@@ -14,8 +14,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from inpaintbench.schema import COLUMNS
+
 from ..manifest import ManifestError, check_shards, read_manifest
-from ..schema import COLUMNS
 
 
 class GeneratorOutputError(ValueError):

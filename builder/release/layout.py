@@ -32,17 +32,15 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from inpaintbench.digests import sha256_file
+from inpaintbench.schema import ASSESSMENT_COLUMNS, COLUMNS, FEATURES, LABEL_NAMES, release_features
 
-from ..schema import COLUMNS, FEATURES, LABEL_NAMES
 from .assessments import (
-    ASSESSMENT_COLUMNS,
     DECEIVED_OUTCOMES,
     DECEIVING_CONFIG,
     DECEIVING_CONFIG_DESCRIPTION,
     ReleaseAssessment,
     check_covers,
     deceiving_shares,
-    release_features,
 )
 from .index import INDEX_PATH, ScannedShards, index_table, scan_shards, write_index
 from .inputs import GeneratorOutput
@@ -253,7 +251,7 @@ def write_data_files(
                 table = table.cast(FEATURES.arrow_schema)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
                 raise ReleaseLayoutError(
-                    f"{shard.path}: columns do not match builder.schema.FEATURES ({exc})"
+                    f"{shard.path}: columns do not match inpaintbench.schema.FEATURES ({exc})"
                 ) from None
             if assessment is not None:
                 for name, values in assessment.columns(table.column("sample_id").to_pylist()).items():

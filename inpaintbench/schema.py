@@ -59,3 +59,22 @@ FEATURES = datasets.Features(
 CHANGED_PIXEL_THRESHOLD = 8
 
 COLUMNS = list(FEATURES)
+
+# Deceptiveness columns (builder.deceptiveness), joined to a release's rows when its generator output carries
+# assessments (builder.release.assessments); the ``deceiving`` config then exists too.
+ASSESSMENT_FEATURES = datasets.Features(
+    {
+        "deceptiveness": datasets.Value("float32"),
+        "deceptiveness_ci_low": datasets.Value("float32"),
+        "deceptiveness_ci_high": datasets.Value("float32"),
+        "ugda_outcome": datasets.Value("string"),
+    }
+)
+ASSESSMENT_COLUMNS = list(ASSESSMENT_FEATURES)
+
+
+def release_features(with_assessment: bool) -> datasets.Features:
+    """The release's features: ``FEATURES``, plus ``ASSESSMENT_FEATURES`` when the release carries assessments."""
+    if not with_assessment:
+        return FEATURES
+    return datasets.Features({**FEATURES, **ASSESSMENT_FEATURES})
