@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
+
 BENCH_REPO = "bench/inpaintbench"  # the repo id a benchmark-built release names (published only to the local server)
 
 
@@ -194,7 +196,7 @@ def hub_figures(hub, release, config, first_split, first_file, rows, work, repea
 
     from inpaintbench.builder.release.publish import publish_release
 
-    summary = json.loads((release / "release.json").read_text())
+    summary = json.loads((release / RELEASE_SUMMARY_NAME).read_text())
     repo, version = summary.get("repo_id"), summary["version"]
     if not repo:
         print(

@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import train_mix  # noqa: E402  the release build, the trained baseline's fit and the table helpers are shared
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir, release, generate_s = train_mix.build_release(Path(args.config), work, "0.1.0")
     import json
 
-    summary = json.loads((release / "release.json").read_text())
+    summary = json.loads((release / RELEASE_SUMMARY_NAME).read_text())
     by_label = summary["counts"]["label"]
     held_out = sorted({b for item in summary["split_config"]["out_of_domain"] for b in item.get("backends") or ()})
     models, results_dir = work / "models", work / "results"

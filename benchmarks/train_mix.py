@@ -36,6 +36,8 @@ import sys
 import time
 from pathlib import Path
 
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
+
 REPO = Path(__file__).resolve().parents[1]
 PANEL_METRICS = ("pixel_f1_mean", "pixel_iou_mean", "image_auc")
 TABLE_METRICS = ("pixel_f1_mean", "pixel_iou_mean", "pixel_auc_pooled", "image_auc", "balanced_accuracy")
@@ -119,7 +121,7 @@ def photo_folds(run_dir: Path, k: int) -> dict[str, int]:
 
     import pyarrow.parquet as pq
 
-    from inpaintbench.builder.manifest import manifest_shards
+    from inpaintbench.folders import manifest_shards
 
     # Every sample of the build, read from its shards (a release plan would leave out the held-out backend's
     # edits of train photos, which the cross-validation scores too).
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     run_dir, release, generate_s = build_release(Path(args.config), work, "0.1.0")
-    summary = json.loads((release / "release.json").read_text())
+    summary = json.loads((release / RELEASE_SUMMARY_NAME).read_text())
     by_label = summary["counts"]["label"]
     held_out = {b for item in summary["split_config"]["out_of_domain"] for b in item.get("backends") or ()}
 

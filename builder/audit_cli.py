@@ -13,6 +13,8 @@ import json
 import sys
 from pathlib import Path
 
+from inpaintbench.folders import MANIFEST_NAME, RELEASE_SUMMARY_NAME, folder_kind
+
 
 def register(subparsers) -> None:
     from .release.audit import DEFAULT_AUC_BOUND, DEFAULT_FOLDS
@@ -47,13 +49,14 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
-        if (directory / "release.json").is_file():
+        folder = folder_kind(directory)
+        if folder == "release":
             kind, result = "release", audit_release_dir(directory, args.bound, args.folds, args.seed)
-        elif (directory / "manifest.json").is_file():
+        elif folder == "run":
             kind, result = "generator output", audit_generator_output(directory, args.bound, args.folds, args.seed)
         else:
-            print(f"inpaintbench audit: {directory}: neither a release folder (release.json) nor a generator output "
-                  "(manifest.json)", file=sys.stderr)
+            print(f"inpaintbench audit: {directory}: neither a release folder ({RELEASE_SUMMARY_NAME}) nor a "
+                  f"generator output ({MANIFEST_NAME})", file=sys.stderr)
             return 2
     except (AuditInputError, GeneratorOutputError) as error:
         print(f"inpaintbench audit: {error}", file=sys.stderr)

@@ -38,10 +38,10 @@ import pyarrow.parquet as pq
 import yaml
 
 from inpaintbench.digests import sha256_file
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
 from inpaintbench.schema import release_features
 
 from .release.assessments import DECEIVING_CONFIG, DECEIVING_CONFIG_DESCRIPTION
-from .release.layout import RELEASE_SUMMARY_NAME
 
 # The release configs, as builder/release/default_splits.yaml defines them (a test keeps the two equal).
 RELEASE_CONFIGS = {

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 f"v{args.version} is free)"
             )
         staged = Path(args.to) if args.to else default_staging_dir(args.from_dir, args.version, args.repo)
-        had_release = (staged / "release.json").is_file()
+        had_release = (staged / RELEASE_SUMMARY_NAME).is_file()
         dest, summary, reused = prepare_release(
             args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment, min_files,
             args.allow_shortcut,

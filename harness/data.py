@@ -19,8 +19,8 @@ from typing import Any
 
 import datasets
 
-from inpaintbench.builder.manifest import MANIFEST_NAME, ManifestError, check_shards, read_manifest
 from inpaintbench.digests import sha256_file
+from inpaintbench.folders import RELEASE_SUMMARY_NAME, ManifestError, check_shards, folder_kind, read_manifest
 from inpaintbench.schema import COLUMNS
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
@@ -35,7 +35,6 @@ EVAL_COLUMNS = (
     "strategy",
     "mask_area_fraction",
 )
-RELEASE_SUMMARY_NAME = "release.json"
 
 
 class DataError(ValueError):
@@ -72,7 +71,8 @@ def _files_digest(files: list[str]) -> str:
 def open_eval_data(path: str | Path, config: str | None = None, split: str | None = None) -> EvalData:
     root = Path(path)
     ood: tuple[str, ...] = ()
-    if (root / RELEASE_SUMMARY_NAME).is_file():
+    kind = folder_kind(root)
+    if kind == "release":
         summary = _read_json(root / RELEASE_SUMMARY_NAME)
         configs = summary.get("configs") or {}
         config = config or ("default" if "default" in configs or not configs else next(iter(configs)))
@@ -94,7 +94,7 @@ def open_eval_data(path: str | Path, config: str | None = None, split: str | Non
             "release_json_sha256": sha256_file(root / RELEASE_SUMMARY_NAME),
             "out_of_domain_split": bool(ood) or split.startswith("ood"),
         }
-    elif (root / MANIFEST_NAME).is_file():
+    elif kind == "run":
         # sha256, not only sizes: results name the exact bytes they were computed on, and a shard edited in
         # place after generation must not be scored under the build's identity.
         try:

@@ -6,7 +6,7 @@ for the sample being shown.
 
 Layouts recognised for a local folder:
 - generator output: ``<dir>/manifest.json`` + the shards it lists, ``<dir>/data/train-XXXXX-of-YYYYY.parquet``
-  (``inpaintbench generate``; without a manifest yet, every ``data/*.parquet``: ``builder.manifest.build_shards``);
+  (``inpaintbench generate``; without a manifest yet, every ``data/*.parquet``: ``inpaintbench.folders.run_shards``);
   one unsplit set: split from a ``split`` column, else ``all`` (the file names' "train" is only the Hub's default
   name, not a split the generator made);
 - release folder: ``<dir>/data/<config>/<split>-*.parquet`` (+ README.md);
@@ -26,7 +26,7 @@ import datasets
 import pandas as pd
 import pyarrow.parquet as pq
 
-from inpaintbench.builder.manifest import ManifestError, build_shards
+from inpaintbench.folders import ManifestError, run_shards
 from inpaintbench.schema import LABEL_NAMES
 from inpaintbench.space.config import DEFAULT_LOCAL_DATA, SpaceConfig
 
@@ -99,7 +99,7 @@ def _local_parts(root: Path, config_name: str | None) -> tuple[dict[str, list[Pa
     try:
         # Sizes, not sha256: the Space only shows a local build's samples; hashing every shard at each start
         # would cost minutes on a large build and decide nothing (a damaged shard fails naming itself anyway).
-        generated = build_shards(root, verify="size")
+        generated = run_shards(root, verify="size")
     except ManifestError as exc:
         raise DataError(str(exc)) from None
     if generated:

@@ -16,14 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
-from inpaintbench.builder.manifest import (
-    ManifestError,
-    build_shards,
-    check_shards,
-    manifest_shards,
-    read_manifest,
-)
 from inpaintbench.digests import sha256_file
+from inpaintbench.folders import ManifestError, check_shards, manifest_shards, read_manifest, run_shards
 
 
 def write_manifest_for(root: Path, seed: int = 0) -> dict:
@@ -93,7 +87,7 @@ def test_real_run_lists_its_shards_in_manifest_order(generated):
     assert expected == sorted((generated / "data").glob("*.parquet"))
     for verify in ("sha256", "size", "none"):
         assert check_shards(manifest, verify) == expected
-    assert manifest_shards(generated) == expected == build_shards(generated)
+    assert manifest_shards(generated) == expected == run_shards(generated)
     assert manifest.sha256 == sha256_file(generated / "manifest.json") and manifest.path == generated / "manifest.json"
     assert [s.num_samples for s in manifest.shards] == [pq.read_metadata(p).num_rows for p in expected]
     assert sum(s.num_samples for s in manifest.shards) == manifest.data["counts"]["total"]
@@ -157,7 +151,7 @@ def test_bad_manifest_is_named_with_its_problem(generated, tmp_path, case):
 def test_missing_manifest_and_bad_verify_mode(generated, tmp_path):
     with pytest.raises(ManifestError, match=re.escape(f"{tmp_path / 'manifest.json'}: no manifest")):
         read_manifest(tmp_path)
-    assert build_shards(tmp_path) == []  # no manifest and no data/: nothing, for the caller to word
+    assert run_shards(tmp_path) == []  # no manifest and no data/: nothing, for the caller to word
     with pytest.raises(ValueError, match="verify must be 'sha256', 'size' or 'none', got 'md5'"):
         manifest_shards(generated, verify="md5")
 
@@ -190,10 +184,10 @@ def test_listed_shards_are_checked_on_disk(generated, tmp_path):
 def test_without_a_manifest_the_data_folder_is_read_and_shards_folder_never(generated, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(generated / "data", run / "data")
-    assert build_shards(run) == sorted((run / "data").glob("*.parquet"))
+    assert run_shards(run) == sorted((run / "data").glob("*.parquet"))
     old = tmp_path / "old"  # the retired shards/ layout: the generator never wrote it
     shutil.copytree(generated / "data", old / "shards")
-    assert build_shards(old) == []
+    assert run_shards(old) == []
 
 
 # --- the four readers of a build: their own error type, the manifest's text, the manifest's shards -----------

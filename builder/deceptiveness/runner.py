@@ -7,7 +7,7 @@ the last complete version, and a re-run skips the (sample, judge_key) pairs alre
 (judge_key, sample_id), so the file's content does not depend on how often a run was interrupted.
 
 Samples are read from the shards the run's ``manifest.json`` lists (``<dir>/data/*.parquet``; without a
-manifest, every ``data/*.parquet``: see ``builder.manifest.build_shards``) and decoded through
+manifest, every ``data/*.parquet``: see ``inpaintbench.folders.run_shards``) and decoded through
 ``inpaintbench.schema.FEATURES``. Pristine samples get a row with outcome ``"n/a"`` and no trials: nothing was
 edited, so nothing can deceive.
 """
@@ -29,9 +29,9 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from inpaintbench.atomic_io import atomic_path, remove_stale_temp_files
+from inpaintbench.folders import MANIFEST_NAME, SHARD_DIR, ManifestError, run_shards
 from inpaintbench.schema import FEATURES, INPAINTED, PRISTINE
 
-from ..manifest import MANIFEST_NAME, SHARD_DIR, ManifestError, build_shards
 from .judges import Judge
 from .protocol import DECEIVING, INVALID, NOT_ASSESSED, NOT_DECEIVING, UNCERTAIN, assess_sample
 
@@ -85,7 +85,7 @@ def find_shards(run_dir: Path) -> list[Path]:
     try:
         # Sizes, not sha256: a judge reads every sample anyway, and a damaged shard fails there naming itself;
         # hashing a large build first would only add minutes before the first answer.
-        shards = build_shards(run_dir, verify="size")
+        shards = run_shards(run_dir, verify="size")
     except ManifestError as exc:
         raise AssessError(str(exc)) from None
     if not shards:

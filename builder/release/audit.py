@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
+
 DEFAULT_AUC_BOUND = 0.65
 # A config fails only when its AUC is above the bound AND at least this many chance standard deviations (the
 # Mann-Whitney null sd below) above 0.5. The bound alone would refuse noise on small releases: the embedded
@@ -370,7 +372,7 @@ def release_files_by_config(release_dir: str | Path) -> dict[str, list[Path]]:
     import json
 
     release_dir = Path(release_dir)
-    summary_path = release_dir / "release.json"
+    summary_path = release_dir / RELEASE_SUMMARY_NAME
     try:
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from inpaintbench.digests import sha256_file
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
 
 from .assessments import load_assessment
 from .inputs import load_generator_output
@@ -22,7 +23,6 @@ from .layout import (
     MIN_FILES_PER_SPLIT,
     RELEASE_FORMAT,
     RELEASE_FORMAT_VERSION,
-    RELEASE_SUMMARY_NAME,
     ReleaseLayoutError,
     build_options,
     build_release,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
+
 from .index import INDEX_PATH, read_index
 from .versioning import SEMVER, ReleaseFacts, VersionError, parse_version
 
@@ -68,7 +70,7 @@ def read_published(api, repo_id: str) -> PublishedVersions:
     for _, tag in _semver_tags(published.tags):
         try:
             summary = json.loads(
-                Path(api.hf_hub_download(repo_id, "release.json", repo_type="dataset", revision=tag)).read_text()
+                Path(api.hf_hub_download(repo_id, RELEASE_SUMMARY_NAME, repo_type="dataset", revision=tag)).read_text()
             )
         except EntryNotFoundError:
             continue  # not published by this tool: nothing to compare with

@@ -14,9 +14,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from inpaintbench.folders import ManifestError, check_shards, read_manifest
 from inpaintbench.schema import COLUMNS
-
-from ..manifest import ManifestError, check_shards, read_manifest
 
 
 class GeneratorOutputError(ValueError):

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from inpaintbench.digests import sha256_file
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
 from inpaintbench.schema import ASSESSMENT_COLUMNS, COLUMNS, FEATURES, LABEL_NAMES, release_features
 
 from .assessments import (
@@ -50,7 +51,6 @@ from .staging import StagingError, move_into_place, partial_dir, remove_stale, t
 
 RELEASE_FORMAT = "inpaintbench-release"
 RELEASE_FORMAT_VERSION = 2  # 2: sample index, features, image sizes, duplicates, build options
-RELEASE_SUMMARY_NAME = "release.json"
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024  # the Hub's viewer and streaming work best with shards well < 1 GB
 ROW_GROUP_SIZE = 32  # rows hold three PNGs each: small row groups make streaming's first sample fast
 # Files per split, at least (fewer only when the split has fewer rows): DataLoader(num_workers=8) keeps every worker

@@ -25,10 +25,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from inpaintbench.digests import sha256_file
+from inpaintbench.folders import RELEASE_SUMMARY_NAME
 
 from .hub_checks import HubCheckError, PublishedVersions, preflight
 from .index import INDEX_PATH, read_index
-from .layout import RELEASE_SUMMARY_NAME
 from .versioning import ReleaseFacts, VersionError, check_version, parse_version
 
 # Paths a release owns in the repo: files there that the new release lacks are deleted by the publish commit.

@@ -18,7 +18,8 @@ from typing import Any
 
 import datasets
 
-from inpaintbench.harness.data import MANIFEST_NAME, RELEASE_SUMMARY_NAME, open_eval_data
+from inpaintbench.folders import MANIFEST_NAME, RELEASE_SUMMARY_NAME, folder_kind
+from inpaintbench.harness.data import open_eval_data
 
 TRAIN_SPLIT = "train"
 
@@ -72,13 +73,14 @@ def open_training_data(path: str | Path, config: str | None = None, split: str =
     root = Path(path)
     if not root.exists():
         raise TrainingDataError(f"{path}: no such file or directory")
-    if (root / RELEASE_SUMMARY_NAME).is_file():
+    kind = folder_kind(root)
+    if kind == "release":
         data = open_eval_data(root, config, split)
         identity = dict(data.identity)
         if identity.get("split") != TRAIN_SPLIT or data.ood_backends:
             raise TrainingDataError(f"{root}: opened split {identity.get('split')!r}, expected {TRAIN_SPLIT!r}")
         dataset = data.dataset
-    elif (root / MANIFEST_NAME).is_file():
+    elif kind == "run":
         if config:
             raise TrainingDataError(f"{root}: --config applies to release folders; a generator run has none")
         data = open_eval_data(root)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import datasets
 
-from inpaintbench.harness.data import MANIFEST_NAME, RELEASE_SUMMARY_NAME, DataError, open_eval_data
+from inpaintbench.folders import MANIFEST_NAME, RELEASE_SUMMARY_NAME, folder_kind
+from inpaintbench.harness.data import DataError, open_eval_data
 from inpaintbench.harness.training.data import TrainingDataError
 
 VALIDATION_SPLIT = "validation"
@@ -24,12 +25,13 @@ def open_validation_split(path: str | Path, config: str | None = None,
                           split_config: str | None = None) -> datasets.Dataset | None:
     """The validation rows, or None when the data have no validation split (then the last epoch is kept)."""
     root = Path(path)
-    if (root / RELEASE_SUMMARY_NAME).is_file():
+    kind = folder_kind(root)
+    if kind == "release":
         try:
             return open_eval_data(root, config, VALIDATION_SPLIT).dataset
         except DataError:
             return None
-    if (root / MANIFEST_NAME).is_file():
+    if kind == "run":
         from inpaintbench.builder.release.inputs import GeneratorOutputError, load_generator_output
         from inpaintbench.builder.release.layout import plan_release
         from inpaintbench.builder.release.splits import default_split_config_path, load_split_config
