@@ -15,11 +15,12 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.harness.conventions import DEFAULT_ENTRY_BUDGET
 from inpaintbench.harness.exact_hist import SparseHist, values_to_keys
 from inpaintbench.harness.pixel_metrics import image_pixel_metrics
 from inpaintbench.harness.problems import PredictionProblem, Problem
-from inpaintbench.harness.reduce import ImageSummary, binarize_gt, summarize
+from inpaintbench.harness.reduce import ImageSummary, summarize
 
 META_COLUMNS = ("sample_id", "label", "source", "category", "backend", "strategy", "mask_area_fraction")
 

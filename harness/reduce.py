@@ -6,8 +6,8 @@ the number of pixels flagged at 0.5 and the map's sum (false alarms on authentic
 label. Pooled metrics over any set of images follow from summing histograms, so pixel maps are never kept.
 
 Every entry point (the ``evaluate`` module, the CLI, folder submissions, the Space) goes through ``summarize``:
-the ground truth is decoded by ``binarize_gt`` and a map of another aspect ratio is refused by ``check_aspect``
-here, once, so no entry point can read an encoding differently from another.
+the ground truth is decoded by ``inpaintbench.gt_mask.binarize_gt`` and a map of another aspect ratio is refused
+by ``check_aspect`` here, once, so no entry point can read an encoding differently from another.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.harness.conventions import TARGET_FPR
 from inpaintbench.harness.exact_hist import SparseHist, reduce_map
 from inpaintbench.harness.pixel_metrics import IMAGE_PIXEL_FIELDS, flagged_pixels, image_pixel_metrics
@@ -55,56 +56,6 @@ class ImageSummary:
         return ImageSummary(hist, float(row["score"]), int(row["label"]), bool(row["has_map"]), int(row["n_pixels"]),
                             int(hist.pos.sum()), int(hist.neg.sum()), int(row["flagged"]), float(row["map_sum"]),
                             metrics)
-
-
-def _mask_array(mask: Image.Image | np.ndarray) -> np.ndarray:
-    if isinstance(mask, Image.Image):
-        if mask.mode == "1":
-            return np.asarray(mask, dtype=bool)
-        if mask.mode in ("I;16", "I;16B", "I;16L"):
-            return np.asarray(mask.convert("I")).astype(np.int64)
-        if mask.mode in ("RGB", "RGBA", "LA", "P"):
-            arr = np.asarray(mask.convert("RGB"))
-            if not (np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2])):
-                raise ValueError(f"ground-truth mask is a colour image (mode {mask.mode}) with unequal channels")
-            return arr[..., 0]
-        return np.asarray(mask)
-    return np.asarray(mask)
-
-
-def binarize_gt(mask: Image.Image | np.ndarray) -> np.ndarray:
-    """Ground truth as a bool array, whatever the common encoding: bool; integers 0/1; 0/255 (8-bit, soft edges
-    split at > 127); 0/65535 (16-bit, > 32767); floats in [0, 1] (> 0.5). Anything else is refused, never guessed:
-    a mask with non-zero pixels never decodes as empty."""
-    arr = _mask_array(mask)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim != 2:
-        raise ValueError(f"ground-truth mask must be 2-D (H x W), got shape {arr.shape}")
-    if arr.dtype == np.bool_:
-        return arr
-    if np.issubdtype(arr.dtype, np.floating):
-        lo, hi = float(arr.min()), float(arr.max())
-        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < 0 or hi > 1:
-            raise ValueError(f"ground-truth mask of floats must lie in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
-        return arr > 0.5
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"ground-truth mask has unsupported dtype {arr.dtype}")
-    lo, hi = int(arr.min()), int(arr.max())
-    if lo < 0:
-        raise ValueError(f"ground-truth mask has negative values (min {lo})")
-    if hi <= 1:
-        return arr > 0  # 0/1
-    if hi <= 255:
-        binary = arr > 127  # 0/255, soft (resampled or JPEG'd) edges split at the midpoint
-    elif hi <= 65535:
-        binary = arr > 32767  # 16-bit 0/65535
-    else:
-        raise ValueError(f"ground-truth mask values up to {hi}: expected 0/1, 0/255, 0/65535 or floats in [0, 1]")
-    if not binary.any():
-        raise ValueError(f"ground-truth mask has non-zero values (max {hi}) but none above the midpoint of its "
-                         "encoding: ambiguous (expected 0/1, 0/255, 0/65535 or floats in [0, 1])")
-    return binary
 
 
 def check_aspect(map_hw: tuple[int, int], image_hw: tuple[int, int]) -> str | None:

@@ -14,10 +14,10 @@ from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_c
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.deceptiveness import create_judge
-from inpaintbench.builder.deceptiveness.detector_judge import DetectorJudge
 from inpaintbench.builder.deceptiveness.runner import AssessError, assess_run, read_sidecar
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.cli import main as cli_main
+from inpaintbench.harness.detector_judge import DetectorJudge
 
 SIDECAR = Path("assessments") / "deceptiveness.parquet"
 # ELA saturates on most of these small synthetic photos: a high threshold lets stage 2 happen.

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.harness.exact_hist import HALF_KEY, exact_hist, keys_to_values, values_to_keys
-from inpaintbench.harness.reduce import as_score_map, binarize_gt, check_aspect, resize_to, summarize
+from inpaintbench.harness.reduce import as_score_map, check_aspect, resize_to, summarize
 
 
 def _brute(pred: np.ndarray, gt: np.ndarray):

@@ -34,3 +34,78 @@ def test_a_second_name_would_mean_a_second_registry(monkeypatch):
     spec.loader.exec_module(copy)
     assert copy.BACKENDS is not BACKENDS
     assert "opencv_telea" in BACKENDS and "opencv_telea" not in copy.BACKENDS
+
+
+def imported_modules(path: Path, package: str) -> set[str]:
+    """Every module ``path`` imports (at any depth of the file, lazy imports included), relative imports resolved
+    against ``package`` (the dotted package that holds the file)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[: len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def layer_violations(folder: Path, package: str, forbidden: tuple[str, ...], root: Path = REPO) -> list[str]:
+    """``file: module`` (file relative to ``root``) for every import under ``folder`` (the package ``package``) of
+    a ``forbidden`` package."""
+    bad = []
+    for path in sorted(folder.rglob("*.py")):
+        sub = ".".join(path.relative_to(folder).with_suffix("").parts[:-1])
+        holder = f"{package}.{sub}" if sub else package
+        for module in sorted(imported_modules(path, holder)):
+            if any(module == name or module.startswith(name + ".") for name in forbidden):
+                bad.append(f"{path.relative_to(root)}: {module}")
+    return bad
+
+
+def test_the_builder_never_imports_the_harness_and_the_core_neither():
+    """No import cycle between builder/ and harness/: the harness may use the builder (a run's split rules), never
+    the reverse (the detector judge joins the builder's judge registry by name). The core under inpaintbench/
+    imports none of the three; only the CLI front ends (cli.py, list_cli.py) reach into them, lazily."""
+    upper = ("inpaintbench.harness", "inpaintbench.space")
+    assert layer_violations(REPO / "builder", "inpaintbench.builder", upper) == []
+    core = [path for path in (REPO / "inpaintbench").glob("*.py") if path.name not in ("cli.py", "list_cli.py")]
+    assert len(core) >= 8  # registry, schema, ids, atomic_io, digests, folders, gt_mask, ...
+    for path in core:
+        assert not [m for m in imported_modules(path, "inpaintbench")
+                    if m.startswith(("inpaintbench.builder", "inpaintbench.harness", "inpaintbench.space"))], path
+
+
+def test_the_layer_check_finds_a_harness_import_however_it_is_spelled(tmp_path):
+    """The attack on the check above: a builder module reaching into the harness absolutely, relatively (from a
+    subpackage) or lazily inside a function is caught."""
+    folder = tmp_path / "builder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "absolute.py").write_text("from inpaintbench.harness.detectors import create_detector\n")
+    (folder / "sub" / "relative.py").write_text("from ...harness import reduce\n")
+    (folder / "lazy.py").write_text("def f():\n    import inpaintbench.harness.data\n")
+    (folder / "fine.py").write_text("from inpaintbench.folders import read_manifest\nfrom .sub import relative\n")
+    found = layer_violations(folder, "inpaintbench.builder", ("inpaintbench.harness",), root=tmp_path)
+    assert found == ["builder/absolute.py: inpaintbench.harness.detectors",
+                     "builder/absolute.py: inpaintbench.harness.detectors.create_detector",
+                     "builder/lazy.py: inpaintbench.harness.data",
+                     "builder/sub/relative.py: inpaintbench.harness",
+                     "builder/sub/relative.py: inpaintbench.harness.reduce"]
+
+
+def test_the_builder_loads_without_the_harness():
+    """At run time too: generating, releasing and assessing with the detector judge's registry entry load no
+    harness module until the judge is asked for."""
+    code = ("import sys, inpaintbench.builder.generate, inpaintbench.builder.release.build, "
+            "inpaintbench.builder.deceptiveness.runner, inpaintbench.builder.deceptiveness.judges as j\n"
+            "assert not [m for m in sys.modules if m.startswith('inpaintbench.harness')], 'harness loaded early'\n"
+            "j.JUDGES.get_class('detector')\n"
+            "assert 'inpaintbench.harness.detector_judge' in sys.modules\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -3,7 +3,7 @@
 - ``protocol``: the two-stage protocol of one trial (judge alone, then the pair in both orders) and K seeded
   trials of one sample.
 - ``posterior``: the Beta posterior of a sample's deceptiveness (mean and 95% interval).
-- ``judges``: the ``Judge`` interface and registry; ``detector_judge`` (CPU, no weights) and ``vlm_judge``
+- ``judges``: the ``Judge`` interface and registry; ``harness.detector_judge`` (CPU, no weights) and ``vlm_judge``
   (transformers image-text-to-text) register themselves there.
 - ``runner``: a generator output dir -> ``<dir>/assessments/deceptiveness.parquet`` (atomic, resumable).
 

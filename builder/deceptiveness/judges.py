@@ -43,7 +43,7 @@ class Judge(abc.ABC):
 JUDGES: Registry[Judge] = Registry(
     "judge",
     lazy={
-        "detector": "inpaintbench.builder.deceptiveness.detector_judge",
+        "detector": "inpaintbench.harness.detector_judge",  # by name: builder/ never imports harness/
         "vlm": "inpaintbench.builder.deceptiveness.vlm_judge",
     },
 )

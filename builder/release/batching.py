@@ -11,7 +11,7 @@ that, for a ``Dataset`` and for a streaming ``IterableDataset`` alike::
 Each example becomes (``S`` = ``size``):
 
 - every image column (``image``; ``original`` too if listed in ``columns``): float32 ``[3, S, S]`` in [0, 1];
-- ``mask``: uint8 ``[1, S, S]``, 1 = inpainted pixel, decoded by ``harness.reduce.binarize_gt`` (the one decoder
+- ``mask``: uint8 ``[1, S, S]``, 1 = inpainted pixel, decoded by ``inpaintbench.gt_mask.binarize_gt`` (the one decoder
   of ground truth, so training and scoring read a mask alike) and moved with NEAREST, so it stays 0/1;
 - ``valid``: bool ``[1, S, S]``, True where the pixel comes from the photo, False on padding (padding is 0 in
   every column: a padded pixel is "not inpainted" in the mask, so a loss or metric should skip it via ``valid``);
@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inpaintbench.harness.reduce import binarize_gt
+from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.ids import derive_seed
 
 MODES = ("letterbox", "resize", "crop")

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.harness.records import rgb_array
-from inpaintbench.harness.reduce import binarize_gt
 from inpaintbench.harness.training.data import TrainingData
 from inpaintbench.harness.training.features import FEATURES_VERSION, compute_features, feature_names
 from inpaintbench.harness.training.sampling import balanced_weights, plan_budget, sample_pixels

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.harness.records import rgb_array
-from inpaintbench.harness.reduce import binarize_gt
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """A CPU judge with no weights: a harness detector behind seeded test-time augmentation.
 
+It lives in the harness, beside the detectors it wraps, and joins the builder's judge registry
+(``builder.deceptiveness.judges``) by name only: the builder never imports the harness.
+
 A weak proxy for a human or a VLM: it answers from a forensic statistic, not from how the photo looks. It
 exists so that the protocol runs, and is tested, end to end on any machine, and as a floor a real judge must
 clear. Its stochasticity is test-time augmentation drawn from the trial's rng (a random JPEG quality and a
@@ -19,9 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from inpaintbench.builder.deceptiveness.judges import EDITED, FIRST, REAL, SECOND, Judge, register_judge
 from inpaintbench.harness.detectors import check_rgb_image, create_detector
-
-from .judges import EDITED, FIRST, REAL, SECOND, Judge, register_judge
 
 
 def augment(image: np.ndarray, rng: np.random.Generator, jpeg_quality: tuple[int, int], max_crop: float) -> np.ndarray:
