@@ -1,8 +1,8 @@
 """``inpaintbench list KIND``: the plug-ins a run can name, with one line each (lm-evaluation-harness's ``ls``).
 
-Kinds: backends, detectors, planners, judges, perturbations. Lazy plug-ins (diffusers, transformers) are described
-from their module's source, read with ``ast``: listing never imports a model library, so it stays instant and
-works where those libraries are missing.
+Kinds: sources, backends, detectors, planners, judges, perturbations. Lazy plug-ins (diffusers, transformers,
+source types) are described from their module's source, read with ``ast``: listing never imports a model library,
+so it stays instant and works where those libraries are missing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,12 @@ import sys
 from collections.abc import Callable
 
 from inpaintbench.registry import Registry
+
+
+def _sources() -> Registry:
+    from inpaintbench.builder.sources import SOURCE_TYPES
+
+    return SOURCE_TYPES
 
 
 def _backends() -> Registry:
@@ -49,6 +55,7 @@ def _perturbations() -> Registry:
 
 # kind -> (where a run names it, the registry). Order here is the order of the choices in --help.
 KINDS: dict[str, tuple[str, Callable[[], Registry]]] = {
+    "sources": ("generate config `sources: [{type: ...}]`", _sources),
     "backends": ("generate config `backends: [{name: ...}]`", _backends),
     "detectors": ("`inpaintbench evaluate --detector NAME`", _detectors),
     "planners": ("generate config `planner: NAME`", _planners),
@@ -83,7 +90,8 @@ def lazy_description(module: str, name: str) -> str:
     with open(spec.origin, encoding="utf-8") as handle:
         tree = ast.parse(handle.read(), filename=spec.origin)
     for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and any(_registered_name(d) == name for d in node.decorator_list):
+        registrable = (ast.ClassDef, ast.FunctionDef)  # a factory function registers too (the embedded source)
+        if isinstance(node, registrable) and any(_registered_name(d) == name for d in node.decorator_list):
             # A module that holds one plug-in often documents it in the module docstring instead.
             return _first_line(ast.get_docstring(node) or ast.get_docstring(tree))
     return ""
@@ -107,7 +115,7 @@ def describe(registry: Registry) -> list[tuple[str, str, str]]:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("list", help="list backends, detectors, planners, judges or perturbations",
+    parser = subparsers.add_parser("list", help="list sources, backends, detectors, planners, judges or perturbations",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=list(KINDS), help="which plug-ins to list")
     parser.set_defaults(func=run)

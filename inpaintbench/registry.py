@@ -1,10 +1,12 @@
-"""One registry type for every plug-in point (backends, planners, detectors, judges), lm-eval-harness style.
+"""One registry type for every plug-in point (sources, backends, planners, judges, detectors, perturbations),
+lm-eval-harness style.
 
 A ``Registry`` is a dict of name -> class, so ``name in REGISTRY`` and ``sorted(REGISTRY)`` read naturally. Classes
-join it with ``@REGISTRY.register("name")`` (which also sets ``cls.name``); callers build instances with
-``REGISTRY.create(name, **params)``. Plug-ins whose modules are heavy to import (diffusers, transformers,
-sentence-transformers) are listed in ``lazy`` (name -> module) and imported on first ``create``, so callers never
-import them by hand and a run that does not use them never pays for them.
+join it with ``@REGISTRY.register("name")`` (which also sets ``cls.name``, or the registry's ``name_attribute``);
+callers build instances with ``REGISTRY.create(name, **params)``. Plug-ins whose modules are heavy to import
+(diffusers, transformers, sentence-transformers) or optional (source types) are listed in ``lazy`` (name ->
+module) and imported on first use, so callers never import them by hand and a run that does not use them never
+pays for them.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ T = TypeVar("T")
 
 
 class Registry(dict, Generic[T]):
-    def __init__(self, kind: str, lazy: dict[str, str] | None = None) -> None:
+    def __init__(self, kind: str, lazy: dict[str, str] | None = None, name_attribute: str = "name") -> None:
         super().__init__()
         self.kind = kind  # e.g. "inpainting backend": used in error messages
         self.lazy: dict[str, str] = dict(lazy or {})
+        # The class attribute that receives the registered name: "name" for most plug-ins; sources, whose
+        # instances carry a ``name`` of their own (it prefixes sample ids), take theirs as ``source_type``.
+        self.name_attribute = name_attribute
 
     def register(self, name: str) -> Callable[[type], type]:
         def decorator(cls: type) -> type:
             if name in self:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
-            cls.name = name
+            setattr(cls, self.name_attribute, name)
             self[name] = cls
             return cls
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
+from inpaintbench.builder.models import ModelNotFound, resolve_model
 from inpaintbench.builder.saor.categories import lookup
 from inpaintbench.builder.saor.context import SceneContext
-from inpaintbench.builder.saor.models import ModelNotFound, resolve_model
 from inpaintbench.builder.scene import Scene, SceneObject, SkippedInput
 
 torch.set_num_threads(1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -349,6 +351,31 @@ def test_a_new_source_type_registers_without_touching_the_builder(tmp_path):
             register_source_type("test-solid")(SolidSource)
     finally:
         SOURCE_TYPES.pop("test-solid", None)
+
+
+def test_source_types_are_lazy_plugins_that_register_nothing_on_import():
+    """Sources are plug-ins like the rest: importing the package imports no source module (nothing registers as a
+    side effect), every built-in type is known by name, and building one imports its module alone. The probe
+    then builds a second type to show it can see an import happen."""
+    probe = (
+        "import json, sys\n"
+        "from inpaintbench.builder.sources import SOURCE_TYPES, build_sources, known_source_types\n"
+        "mods = lambda: sorted(m for m in sys.modules if m.startswith('inpaintbench.builder.sources.')\n"
+        "                      and m != 'inpaintbench.builder.sources.base')\n"
+        "seen = [known_source_types(), mods(), dict(SOURCE_TYPES)]\n"
+        "build_sources([{'type': 'embedded'}])\n"
+        "seen.append(mods())\n"
+        "SOURCE_TYPES.get_class('folder')\n"
+        "seen.append(mods())\n"
+        "print(json.dumps(seen[:2] + [sorted(seen[2])] + seen[3:]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    known, at_import, registered, after_embedded, after_folder = json.loads(done.stdout.splitlines()[-1])
+    assert known == ["coco", "embedded", "folder", "openimages"]
+    assert at_import == [] and registered == []
+    assert after_embedded == ["inpaintbench.builder.sources.coco", "inpaintbench.builder.sources.coco_masks",
+                              "inpaintbench.builder.sources.embedded"]
+    assert "inpaintbench.builder.sources.folder" in after_folder
 
 
 def test_embedded_source_reads_the_shipped_set():

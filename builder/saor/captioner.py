@@ -11,8 +11,8 @@ import os
 
 from PIL import Image
 
+from ..models import load_from_directory, resolve_model
 from .llm_writer import sanitize
-from .models import load_from_directory, resolve_model
 
 
 class Captioner:

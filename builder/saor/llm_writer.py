@@ -14,8 +14,8 @@ import re
 
 import numpy as np
 
+from ..models import load_from_directory, resolve_model
 from .context import SceneContext, describe_name
-from .models import load_from_directory, resolve_model
 from .template_writer import TemplatePromptWriter
 
 SYSTEM = (

@@ -13,9 +13,9 @@ import os
 import numpy as np
 from PIL import Image
 
+from ..models import ModelNotFound, resolve_model
 from ..scene import SceneObject
 from .categories import canonical_name, lookup
-from .models import ModelNotFound, resolve_model
 
 
 def mask_bbox(mask: np.ndarray) -> tuple[float, float, float, float]:

@@ -5,19 +5,19 @@ A source is a named collection of photos with annotated objects. The generator o
 ``load`` never raises for bad data: a photo that cannot be used comes back as ``SkippedInput`` with a reason
 that names the file, so a run goes on and the manifest can count it.
 
-Source types register by name (``@register_source_type("coco")``). Every module of this package is imported
-before a type is looked up, so a new type (e.g. a "folder" of photos segmented by a model) is one new module
-here and no edit anywhere else.
+Source types are plug-ins like backends, planners, judges and detectors: an ``inpaintbench.registry.Registry``
+(``SOURCE_TYPES``), joined with ``@register_source_type("coco")``. The built-in types are listed by module in its
+``lazy`` map and imported on first use, so a run reads only the source modules it uses and nothing registers as
+a side effect of importing this package.
 """
 
 from __future__ import annotations
 
 import abc
-import importlib
 import inspect
-import pkgutil
-from collections.abc import Callable
 from typing import Any
+
+from inpaintbench.registry import Registry
 
 from ..scene import Scene, SkippedInput
 
@@ -44,38 +44,17 @@ class Source(abc.ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-SOURCE_TYPES: dict[str, Callable[..., Source]] = {}
-
-
-def register_source_type(type_name: str):
-    """Class or factory decorator: ``build_sources`` calls it with the spec's keys (minus ``type``) as kwargs."""
-
-    def decorator(factory):
-        if type_name in SOURCE_TYPES:
-            raise ValueError(f"source type {type_name!r} is registered twice")
-        SOURCE_TYPES[type_name] = factory
-        return factory
-
-    return decorator
-
-
-_discovered = False
-
-
-def _discover_source_modules() -> None:
-    """Import every module of this package once, so each registers its types."""
-    global _discovered
-    if _discovered:
-        return
-    package = importlib.import_module(__package__)
-    for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{__package__}.{module.name}")
-    _discovered = True
+SOURCE_TYPES: Registry[Source] = Registry(
+    "source type",
+    lazy={name: f"inpaintbench.builder.sources.{name}" for name in ("coco", "embedded", "folder", "openimages")},
+    name_attribute="source_type",
+)
+# Class or factory decorator: ``build_sources`` calls it with the spec's keys (minus ``type``) as kwargs.
+register_source_type = SOURCE_TYPES.register
 
 
 def known_source_types() -> list[str]:
-    _discover_source_modules()
-    return sorted(SOURCE_TYPES)
+    return SOURCE_TYPES.known()
 
 
 def create_source(spec: dict[str, Any], **defaults: Any) -> Source:
@@ -85,15 +64,13 @@ def create_source(spec: dict[str, Any], **defaults: Any) -> Source:
     """
     if not isinstance(spec, dict) or "type" not in spec:
         raise SourceConfigError(f"a source spec must be a mapping with a 'type' key, got {spec!r}")
-    _discover_source_modules()
     params = dict(spec)
     type_name = params.pop("type")
-    try:
-        factory = SOURCE_TYPES[type_name]
-    except KeyError:
+    if type_name not in known_source_types():
         raise SourceConfigError(
             f"unknown source type {type_name!r} in spec {spec!r}; known: {', '.join(known_source_types())}"
-        ) from None
+        )
+    factory = SOURCE_TYPES.get_class(type_name)
     signature = inspect.signature(factory)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     # Run-wide defaults go only to types that take them: a type without e.g. max_pixels must still build.
