@@ -1,7 +1,7 @@
 """Deceptiveness assessment speed: seconds per sample per judge, and how it scales with K trials.
 
     .venv/bin/python benchmarks/assess.py                       # embedded set, first 3 photos, in a temp dir
-    .venv/bin/python benchmarks/assess.py --run runs/embedded   # an existing generator output dir
+    .venv/bin/python benchmarks/assess.py --data runs/embedded   # an existing generator output dir
     .venv/bin/python benchmarks/assess.py --trials 1,4,16 --vlm-trials 1,4
 
 Per judge, the baseline is one bare look measured in this run on the same inpainted images: one
@@ -103,7 +103,8 @@ def _print_table(name: str, look: float, rows: list[tuple[int, float, float, flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, help="generator output dir (default: a fresh embedded build)")
+    parser.add_argument("--data", type=Path, metavar="DIR",
+                        help="generator output dir (default: a fresh embedded build)")
     parser.add_argument("--max-images", type=int, default=3, help="photos of the fresh embedded build (3)")
     parser.add_argument("--trials", default="1,2,4,8,16", help="K values for the detector judge")
     parser.add_argument("--vlm-trials", default="1,2,4,8", help="K values for the tiny VLM judge ('' to skip)")
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)  # comparable figures on a shared machine
     with tempfile.TemporaryDirectory(prefix="inpaintbench-assess-bench-") as tmp:
-        run = args.run
+        run = args.data
         if run is None:
             run = Path(tmp) / "run"
             subprocess.run([sys.executable, "-m", "inpaintbench.cli", "generate", "--out", str(run), "--max-images",

@@ -1,6 +1,6 @@
 """How fast a release loads: ``load_dataset`` rows/s on a local release folder, and streaming time to first sample.
 
-    python benchmarks/load.py --from runs/embedded          # builds the release from a generator output first
+    python benchmarks/load.py --data runs/embedded          # builds the release from a generator output first
     python benchmarks/load.py --release path/to/release     # an existing release folder
     python benchmarks/load.py --release R --hub              # also over HTTP, from the local Hub server
 
@@ -55,7 +55,8 @@ def build_release_from(out_dir: Path, dest: Path, split_config: str | None) -> P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--from", dest="from_dir", default="runs/embedded", help="generator output to release first")
+    source.add_argument("--data", dest="from_dir", default="runs/embedded", metavar="DIR",
+                        help="generator output to release first")
     source.add_argument("--release", help="an existing release folder (skips the build)")
     parser.add_argument(
         "--split-config", help="split config for the build (default builder/release/default_splits.yaml)"
@@ -200,7 +201,7 @@ def hub_figures(hub, release, config, first_split, first_file, rows, work, repea
     repo, version = summary.get("repo_id"), summary["version"]
     if not repo:
         print(
-            f"{release}: built without a repo id; --hub needs one (build with `publish --repo R --to DIR`)",
+            f"{release}: built without a repo id; --hub needs one (build with `publish --repo R --out DIR`)",
             file=sys.stderr,
         )
         return

@@ -60,7 +60,7 @@ def build_release(config: Path, work: Path, version: str) -> tuple[Path, Path, f
     _cli(["generate", "--config", str(config)])  # resumes / returns at once when the build is complete
     generate_s = time.perf_counter() - started
     release = work / "release"
-    _cli(["publish", "--from", str(run_dir), "--to", str(release), "--version", version])
+    _cli(["publish", "--data", str(run_dir), "--out", str(release), "--version", version])
     return run_dir, release, generate_s
 
 

@@ -1,8 +1,8 @@
 """``inpaintbench assess``: score how deceptive each inpainted sample of a generator run is (UGDA).
 
-    inpaintbench assess --run runs/embedded                                # detector judge (CPU, no weights)
-    inpaintbench assess --run runs/embedded --trials 16 --seed 1
-    inpaintbench assess --run runs/embedded --judge vlm --model Qwen/Qwen2-VL-2B-Instruct --device cuda
+    inpaintbench assess --data runs/embedded                                # detector judge (CPU, no weights)
+    inpaintbench assess --data runs/embedded --trials 16 --seed 1
+    inpaintbench assess --data runs/embedded --judge vlm --model Qwen/Qwen2-VL-2B-Instruct --device cuda
 
 Writes ``<run>/assessments/deceptiveness.parquet`` (resumable: a re-run skips samples already assessed with
 the same judge, trials and seed) and prints the share of deceiving samples overall and per backend.
@@ -15,6 +15,8 @@ import argparse
 import json
 import sys
 
+from inpaintbench.cli_grammar import add_data_argument, add_renamed
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -23,7 +25,8 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--run", required=True, metavar="DIR", help="generator output dir (with data/*.parquet)")
+    add_data_argument(parser, "the build (generator output) to assess", refuse_positional=False)
+    add_renamed(parser, {"--run": "--data DIR"})
     parser.add_argument("--judge", default="detector", choices=["detector", "vlm"], help="default: detector")
     parser.add_argument("--model", metavar="ID_OR_PATH", help="VLM Hub id (HF cache) or local folder (--judge vlm)")
     parser.add_argument("--device", default="cpu", help="torch device of the VLM judge (default cpu)")
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         judge = make_judge(args)
-        result = assess_run(args.run, judge, trials=args.trials, seed=args.seed, progress=not args.no_progress)
+        result = assess_run(args.data, judge, trials=args.trials, seed=args.seed, progress=not args.no_progress)
     except (AssessError, ModelNotFound, ValueError) as error:
         print(f"assess: {error}", file=sys.stderr)
         return 2

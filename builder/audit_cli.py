@@ -1,4 +1,4 @@
-"""``inpaintbench audit DIR``: can a classifier tell pristine from inpainted samples by their image FILES alone?
+"""``inpaintbench audit --data DIR``: can a classifier tell pristine from inpainted samples by their image FILES alone?
 
 DIR is a generator output (``manifest.json``: one config "default" over its shards) or a release folder
 (``release.json``: each config's files, every split). Prints the out-of-fold ROC AUC per config and the most
@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from inpaintbench.cli_grammar import add_data_argument
 from inpaintbench.folders import MANIFEST_NAME, RELEASE_SUMMARY_NAME, folder_kind
 
 
@@ -25,9 +26,7 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "dir", metavar="DIR", help="generator output (has manifest.json) or release folder (has release.json)"
-    )
+    add_data_argument(parser, "generator output (has manifest.json) or release folder (has release.json)")
     parser.add_argument(
         "--bound", type=float, default=DEFAULT_AUC_BOUND, help=f"highest acceptable AUC (default {DEFAULT_AUC_BOUND})"
     )
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from .release.audit import AuditInputError, audit_generator_output, audit_release_dir
     from .release.inputs import GeneratorOutputError
 
-    directory = Path(args.dir)
+    directory = Path(args.data)
     if not 0.5 <= args.bound <= 1.0 or args.folds < 2:
         print(f"inpaintbench audit: --bound {args.bound} must lie in [0.5, 1] and --folds {args.folds} be at least 2",
               file=sys.stderr)

@@ -1,4 +1,4 @@
-"""``inpaintbench regenerate SAMPLE_ID... --run DIR --out DIR``: make samples again from their recipes and compare.
+"""``inpaintbench regenerate SAMPLE_ID... --data DIR --out DIR``: make samples again from their recipes and compare.
 
 Exit codes: 0 every sample came out bit-identical; 1 at least one differs (the report gives the pixel difference:
 expected on another GPU or library version); 2 bad input (unknown id, not a build folder, no recipe).
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inpaintbench.cli_grammar import add_data_argument, add_renamed
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -17,7 +19,8 @@ def register(subparsers) -> None:
         epilog="\n".join(__doc__.splitlines()[2:]),
     )
     parser.add_argument("sample_ids", nargs="+", metavar="SAMPLE_ID")
-    parser.add_argument("--run", required=True, metavar="DIR", help="the build folder (`inpaintbench generate --out`)")
+    add_data_argument(parser, "the build folder (`inpaintbench generate --out`)", refuse_positional=False)
+    add_renamed(parser, {"--run": "--data DIR"})
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="where <id>.png (the regenerated image) and <id>.json (the report) go")
     parser.add_argument("--device", help="run on this device instead of the recorded one's kind (e.g. cpu, cuda)")
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     differing = 0
     for sample_id in args.sample_ids:
         try:
-            report = regenerate(sample_id, args.run, args.out, device=args.device)
+            report = regenerate(sample_id, args.data, args.out, device=args.device)
         except (RegenerateError, ModelNotFound) as error:
             print(f"inpaintbench regenerate: error: {error}", file=sys.stderr)
             return 2

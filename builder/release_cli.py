@@ -1,5 +1,5 @@
 """``inpaintbench publish``: build a versioned release from a generator output and push it to the Hub (or
-write it to a local folder with ``--to``)."""
+write it to a local folder with ``--out``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inpaintbench.cli_grammar import add_data_argument, add_renamed
 from inpaintbench.folders import RELEASE_SUMMARY_NAME
 
 
@@ -17,25 +18,22 @@ def register(subparsers) -> None:
              "vX.Y.Z",
         description=__doc__,
     )
-    parser.add_argument("--repo", help="Hub dataset repo, ORG/NAME (required unless --to)")
+    parser.add_argument("--repo", help="Hub dataset repo, ORG/NAME (required unless --out)")
     parser.add_argument("--version", required=True, help="release version X.Y.Z; tagged vX.Y.Z, never overwritten")
-    parser.add_argument(
-        "--from",
-        dest="from_dir",
-        default="runs/embedded",
-        help="generator output dir (manifest.json + the data/*.parquet shards it lists); default: the generator's "
-             "default",
-    )
+    add_data_argument(parser, "the build (generator output: manifest.json + the data/*.parquet shards it lists) to "
+                      "release; default: the generator's default", default="runs/embedded", refuse_positional=False)
     parser.add_argument(
         "--split-config", default=None, help="split config YAML (default: builder/release/default_splits.yaml)"
     )
-    parser.add_argument("--to", default=None, help="write the release to this local folder instead of pushing")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write the release to this local folder instead of pushing")
+    add_renamed(parser, {"--from": "--data DIR", "--to": "--out DIR"})
     parser.add_argument("--max-shard-mb", type=float, default=256.0, help="largest size of one release Parquet file")
     parser.add_argument("--min-files-per-split", type=int, default=None,
                         help="write each split as at least this many Parquet files (fewer only for fewer rows), so "
                         "DataLoader workers each get files to stream; default 8")
     parser.add_argument("--assessment", metavar="KEY", default=None,
-                        help="judge setup (judge_key) of <from>/assessments/deceptiveness.parquet to release; "
+                        help="judge setup (judge_key) of <data>/assessments/deceptiveness.parquet to release; "
                         "needed only when it holds several")
     parser.add_argument("--allow-shortcut", metavar="REASON", default=None,
                         help="release even if the file-level shortcut audit is above its bound; the reason is "
@@ -58,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from .release.splits import SplitConfigError, default_split_config_path, load_split_config
     from .release.versioning import VersionError
 
-    if not args.repo and not args.to:
+    if not args.repo and not args.out:
         print(
-            "inpaintbench publish: give --repo ORG/NAME (push to the Hub) or --to DIR (local release)", file=sys.stderr
+            "inpaintbench publish: give --repo ORG/NAME (push to the Hub) or --out DIR (local release)", file=sys.stderr
         )
         return 2
     if args.repo and args.repo.count("/") != 1:
@@ -79,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         split_config = load_split_config(args.split_config or default_split_config_path())
         max_bytes = int(args.max_shard_mb * 1024 * 1024)
         api = published = None
-        if not args.to:
+        if not args.out:
             # Before the build, which can take hours: a wrong token, an existing tag or an old version fail now.
             api = HfApi()
             published = preflight(api, args.repo, args.version)
@@ -88,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
                 f"publish: {args.repo} checked on the Hub (token accepted; latest release {previous}; "
                 f"v{args.version} is free)"
             )
-        staged = Path(args.to) if args.to else default_staging_dir(args.from_dir, args.version, args.repo)
+        staged = Path(args.out) if args.out else default_staging_dir(args.data, args.version, args.repo)
         had_release = (staged / RELEASE_SUMMARY_NAME).is_file()
         dest, summary, reused = prepare_release(
-            args.from_dir, split_config, args.version, args.repo, args.to, max_bytes, args.assessment, min_files,
+            args.data, split_config, args.version, args.repo, args.out, max_bytes, args.assessment, min_files,
             args.allow_shortcut,
         )
         state = (
@@ -110,13 +108,16 @@ def run(args: argparse.Namespace) -> int:
                 else ""
             )
         )
-        if args.to:
+        if args.out:
             return 0
         result = publish_release(dest, args.repo, args.version, api=api, private=args.private, published=published)
     except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, AssessmentError, SampleIdError) as exc:
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
         return 2  # bad input: the message names the file
-    except (PublishError, HubCheckError, VersionError) as exc:
+    except (HubCheckError, VersionError) as exc:  # no or rejected token, a tag that exists, an older version
+        print(f"inpaintbench publish: {exc}", file=sys.stderr)
+        return 2
+    except PublishError as exc:  # the Hub failed during the upload or the tagging
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
         return 1
     except (HfHubHTTPError, OfflineModeIsEnabled) as exc:  # auth, permissions, HF_HUB_OFFLINE=1, ...

@@ -1,19 +1,19 @@
 """``inpaintbench evaluate`` and ``inpaintbench leaderboard``.
 
-    inpaintbench evaluate runs/embedded --detector ela                  # a registered detector
-    inpaintbench evaluate release/ --config default --split test --detector my_pkg.det:MyDetector
-    inpaintbench evaluate runs/embedded --detector path/to/det.py:Det --timeout 30 --memory-mb 4096
-    inpaintbench evaluate runs/embedded --submission preds/             # maps/<id>.png|npy + scores.csv|json
-    inpaintbench evaluate runs/embedded --detector ela --num-processes 2 # accelerate launch, 2 processes
-    inpaintbench evaluate runs/embedded --detector ela --perturb jpeg:75,resize:0.5+jpeg:75  # robustness track
+    inpaintbench evaluate --data runs/embedded --detector ela           # a registered detector
+    inpaintbench evaluate --data release/ --dataset-config default --split test --detector my_pkg.det:MyDetector
+    inpaintbench evaluate --data runs/embedded --detector path/to/det.py:Det --timeout 30 --memory-mb 4096
+    inpaintbench evaluate --data runs/embedded --submission preds/      # maps/<id>.png|npy + scores.csv|json
+    inpaintbench evaluate --data runs/embedded --detector ela --num-processes 2  # accelerate launch, 2 processes
+    inpaintbench evaluate --data runs/embedded --detector ela --perturb jpeg:75,resize:0.5+jpeg:75  # robustness
     inpaintbench leaderboard harness/results --out leaderboard/
 
 --perturb SPEC (repeatable, or comma-separated): one evaluation per spec, each its own results file; the
 detector sees the perturbed image, the ground truth stays at native size. Specs: none, jpeg:Q, webp:Q (1-100),
 resize:F (0-4], blur:SIGMA (px), noise:STD (0-255 units, seeded per sample id), chains a+b applied in order.
 
-Exit codes: 0 scored; 2 submission refused (problems listed, report written next to the results path);
-1 unusable input (data, detector that does not load).
+Exit codes (inpaintbench.cli_grammar): 0 scored; 2 bad input: unusable data or options, a detector that does not
+load, or a submission refused (problems listed, report written next to the results path).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from inpaintbench.cli_grammar import EXIT_BAD_INPUT, add_data_argument, add_renamed
 
 DEFAULT_RESULTS_DIR = "results"
 
@@ -45,8 +47,10 @@ def register(subparsers) -> None:
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", help="generator output dir, release folder, or Parquet file/dir/glob")
-    parser.add_argument("--config", help="release config (release folders only)")
+    add_data_argument(parser, "generator output dir, release folder, or Parquet file/dir/glob")
+    parser.add_argument("--dataset-config", dest="config", metavar="NAME",
+                        help="the release's dataset config (release folders only; default: default)")
+    add_renamed(parser, {"--config": "--dataset-config NAME (--config names a file in every command)"})
     parser.add_argument("--split", help="release split (default test)")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--detector", metavar="SPEC", help="registered name, package.module:Class or file.py:Class")
@@ -124,8 +128,8 @@ def perturbation_specs(args) -> list[str]:
 def relaunch_argv(args) -> list[str]:
     """The same evaluation as CLI arguments (without --num-processes), rebuilt from the parsed namespace so it
     does not depend on how this process was called (console script, ``main(argv)``, ``python -m``)."""
-    argv = ["evaluate", args.data]
-    flags = {"config": "--config", "split": "--split", "detector": "--detector", "submission": "--submission",
+    argv = ["evaluate", "--data", args.data]
+    flags = {"config": "--dataset-config", "split": "--split", "detector": "--detector", "submission": "--submission",
              "detector_params": "--detector-params", "name": "--name", "train_backends": "--train-backends",
              "policy": "--policy", "timeout": "--timeout", "memory_mb": "--memory-mb", "bootstrap": "--bootstrap",
              "seed": "--seed", "output": "--output", "results_dir": "--results-dir", "entry_budget": "--entry-budget"}
@@ -145,7 +149,7 @@ def run_evaluate(args) -> int:
         specs = perturbation_specs(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     codes = []
     for spec in specs:
         # Each spec is a whole evaluation (own sandbox, own results file): one that fails does not stop the
@@ -161,7 +165,7 @@ def _evaluate_one(args) -> int:
         if args.detector is None:
             print("--num-processes only applies to --detector runs (a folder submission needs no detector processes)",
                   file=sys.stderr)
-            return 1
+            return EXIT_BAD_INPUT
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="ib-eval-") as tmp:
@@ -193,7 +197,7 @@ def _evaluate(args) -> int | None:
         opts = options_from_args(args)
     except ValueError as exc:  # EvaluationError is one
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     try:
         if distributed.world_size() > 1:
             outcome = _evaluate_distributed(args, opts, started)
@@ -204,10 +208,10 @@ def _evaluate(args) -> int | None:
     except SubmissionRefused as exc:
         print(f"{exc}\nNot scored (policy strict; --policy penalize scores such samples as misses). "
               f"Full list: {exc.problems_path}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except EvaluationError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     results = outcome.results
     if results["failures"]["count"]:
         print(
@@ -276,7 +280,7 @@ def run_leaderboard(args) -> int:
         written = write_leaderboard(args.results, args.out, args.sort, robustness_plot=args.robustness_plot)
     except LeaderboardError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0

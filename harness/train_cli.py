@@ -1,14 +1,14 @@
 """``inpaintbench train-detector``: fit the trained pixel-level baseline on a training split and save it.
 
-    inpaintbench train-detector runs/train_mix_release --out models/trained.joblib --pristine-ratio 0.25
-    inpaintbench train-detector runs/embedded --out models/embedded.joblib          # release split rule applied
-    inpaintbench evaluate runs/train_mix_release --split test --detector trained \\
+    inpaintbench train-detector --data runs/train_mix_release --out models/trained.joblib --pristine-ratio 0.25
+    inpaintbench train-detector --data runs/embedded --out models/embedded.joblib   # release split rule applied
+    inpaintbench evaluate --data runs/train_mix_release --split test --detector trained \\
         --detector-params '{"model": "models/trained.joblib"}'
 
 Data: a release folder (its train split) or a generator output dir (the rows the release's split rule puts in
 train, with the default split config or --split-config). Only the train split: any other --split is refused.
 Writes MODEL (joblib) and MODEL.json (features version, training data identity, seed, backends, mix).
-Exit codes: 0 trained and saved; 1 unusable input (data, split, options).
+Exit codes: 0 trained and saved; 2 unusable input (data, split, options) or an output that cannot be written.
 """
 
 from __future__ import annotations
@@ -16,15 +16,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inpaintbench.cli_grammar import EXIT_BAD_INPUT, add_data_argument, add_renamed
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("train-detector", help="train the pixel-level baseline detector on a train split",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", help="release folder or generator output dir")
+    add_data_argument(parser, "release folder (its train split) or generator output dir")
     parser.add_argument(
         "--out", required=True, metavar="MODEL", help="model file to write (.joblib; sidecar MODEL.json)"
     )
-    parser.add_argument("--config", help="release config (release folders only; default: default)")
+    parser.add_argument("--dataset-config", dest="config", metavar="NAME",
+                        help="the release's dataset config (release folders only; default: default)")
+    add_renamed(parser, {"--config": "--dataset-config NAME (--config names a file in every command)"})
     parser.add_argument("--split", default="train", help="must be train (anything else is refused)")
     parser.add_argument("--split-config", metavar="YAML",
                         help="split config applied to a generator output dir (default: the release's default)")
@@ -65,12 +69,12 @@ def run(args) -> int:
         estimator, meta = train_detector(training, opts)
     except (TrainingDataError, DataError, ValueError) as exc:
         print(f"inpaintbench train-detector: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     try:
         path = save_model(args.out, estimator, meta)
     except OSError as exc:
         print(f"inpaintbench train-detector: cannot write {args.out} ({exc})", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     counts = meta["counts"]
     print(
         f"saved {path} (+ {sidecar_path(path).name}): {counts['pixels']} pixels from {counts['inpainted_images']} "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inpaintbench.cli_grammar import add_renamed
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: $INPAINTBENCH_DATA, else runs/embedded)",
     )
     parser.add_argument("--revision", help="Hub revision: tag, branch or commit (default: $INPAINTBENCH_REVISION)")
-    parser.add_argument("--config", dest="config_name", help="dataset config (default: 'default' or the first)")
+    parser.add_argument("--dataset-config", dest="config_name", metavar="NAME",
+                        help="the release's dataset config (default: 'default' or the first)")
+    add_renamed(parser, {"--config": "--dataset-config NAME (--config names a file in every command)"})
     parser.add_argument("--db", dest="db_path", help="SQLite file for the human test's answers")
     parser.add_argument("--leaderboard", dest="leaderboard_path",
                         help="results for the Leaderboard tab: a leaderboard.json, CSV or folder of results "

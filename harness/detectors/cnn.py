@@ -1,7 +1,7 @@
 """``cnn``: the convolutional localisation baseline (``inpaintbench train-detector --kind cnn``), loaded from a
 saved checkpoint.
 
-    inpaintbench evaluate REL --split test --detector cnn --detector-params '{"model": "models/cnn.pt"}'
+    inpaintbench evaluate --data REL --split test --detector cnn --detector-params '{"model": "models/cnn.pt"}'
 
 The map is the network's per-pixel probability of "inpainted" over the whole image (reflect-padded to a
 multiple of 32, one forward pass: ``harness.training.cnn.inference``); the image score is the mean of the map's

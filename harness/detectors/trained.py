@@ -1,6 +1,7 @@
 """``trained``: the learned pixel-level baseline (``inpaintbench train-detector``), loaded from a saved model.
 
-    inpaintbench evaluate REL --split test --detector trained --detector-params '{"model": "models/trained.joblib"}'
+    inpaintbench evaluate --data REL --split test --detector trained \\
+        --detector-params '{"model": "models/trained.joblib"}'
 
 The map is the classifier's per-pixel probability of "inpainted" on ``harness.training.features``; the image
 score is the mean of the map's top 1% (as the classical baselines): the single maximum of a per-pixel model is

@@ -1,14 +1,17 @@
 """``inpaintbench train-detector --kind cnn``: the CNN's options and the run (the parser is ``harness.train_cli``).
 
-    inpaintbench train-detector runs/train_mix_experiment/release --kind cnn --out models/cnn.pt --epochs 12
+    inpaintbench train-detector --data runs/train_mix_experiment/release --kind cnn --out models/cnn.pt --epochs 12
 
 Trains on the train split only (any other --split is refused before data are read), picks the epoch on the
-validation split when there is one, writes MODEL.pt + MODEL.pt.json. Exit codes: 0 saved; 1 unusable input.
+validation split when there is one, writes MODEL.pt + MODEL.pt.json. Exit codes: 0 saved; 2 unusable input or an
+output that cannot be written.
 """
 
 from __future__ import annotations
 
 import sys
+
+from inpaintbench.cli_grammar import EXIT_BAD_INPUT
 
 
 def add_cnn_arguments(parser) -> None:
@@ -54,12 +57,12 @@ def run_cnn(args) -> int:
         result = train_cnn(training, opts, validation)
     except (TrainingDataError, DataError, WeightsNotFound, ValueError) as exc:
         print(f"inpaintbench train-detector: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     try:
         path = save_checkpoint(args.out, result.state_dict, result.meta)
     except OSError as exc:
         print(f"inpaintbench train-detector: cannot write {args.out} ({exc})", file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     meta = result.meta
     best = next(h for h in meta["history"] if h["epoch"] == meta["best_epoch"])
     print(
