@@ -37,10 +37,6 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "local
 PASSED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LANG")
 
 
-class IsolationUnavailable(RuntimeError):
-    pass
-
-
 # ---- which method works here -----------------------------------------------------------------------------
 
 def requested_method(value: str | None = None) -> str:

@@ -83,11 +83,6 @@ def rank_status(results: dict) -> tuple[bool, str]:
     return True, ""
 
 
-def build_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    wide, long, _ = build_all_tables(files)
-    return wide, long
-
-
 def build_all_tables(files: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(wide, long, robustness) from results files."""
     wide_rows, long_rows, robust_rows, seen = [], [], [], {}

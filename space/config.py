@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 
 DEFAULT_LOCAL_DATA = "runs/embedded"  # where `inpaintbench generate` writes the embedded build
 
@@ -123,6 +122,3 @@ class SpaceConfig:
                 raise ValueError(f"environment variable {var}={raw!r} is not a valid {types[name]}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
-
-    def is_local(self) -> bool:
-        return Path(self.data).exists()

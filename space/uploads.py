@@ -38,10 +38,6 @@ class DecodedUpload:
     original_size: tuple[int, int]  # (width, height) as a viewer shows it, before any downscaling
     notes: list[str] = field(default_factory=list)  # what was done to the upload, in words, for the person
 
-    @property
-    def downscaled(self) -> bool:
-        return (self.pixels.shape[1], self.pixels.shape[0]) != self.original_size
-
 
 def decode_upload(
     source: str | Path | bytes | None, max_megapixels: float, name: str | None = None, max_side: int | None = None

@@ -37,10 +37,6 @@ class GeneratorOutput:
     manifest_sha256: str
     shards: tuple[ShardInput, ...]
 
-    @property
-    def total_samples(self) -> int:
-        return sum(s.num_samples for s in self.shards)
-
 
 def load_generator_output(root: str | Path, verify_hashes: bool = True) -> GeneratorOutput:
     # A release is published once and then trusted by everyone who downloads it: worth reading every byte
