@@ -100,11 +100,11 @@ class Method:
         if name.startswith("ours"):
             from inpaintbench.harness.allocator import keep_freed_buffers
             from inpaintbench.harness.records import EntryBudget
-            from inpaintbench.harness.reduce import summarize
+            from inpaintbench.harness.reduce import summarize_prediction
             from inpaintbench.harness.scoring import Scorer
 
             keep_freed_buffers()  # what every harness entry point does
-            self._summarize, self._scorer, self._budget = summarize, Scorer, EntryBudget
+            self._summarize, self._scorer, self._budget = summarize_prediction, Scorer, EntryBudget
         elif name in ("sklearn_per_image", "sklearn_pooled"):
             from sklearn import metrics
 

@@ -34,7 +34,7 @@ from .image_samples import SampleMaker
 from .manifest import build_manifest, write_manifest
 from .rank_watchdog import arm as arm_rank_watchdog
 from .shard_pipeline import run_pipeline
-from .shards import ShardRecord, complete_record, load_record, summarize, write_record, write_shard
+from .shards import ShardRecord, complete_record, load_record, sample_summary, write_record, write_shard
 from .work import Chunk, chunks_for_process, input_fingerprints, make_chunks, plan_work
 from .writer_lock import WriterLock
 
@@ -242,7 +242,7 @@ def _run_generation(config: GenerateConfig, state, sources: Sequence[Any] | None
             items=_chunk_items(chunk),
             sha256=sha256,
             bytes=size,
-            samples=[summarize(row) for row in made.rows],
+            samples=[sample_summary(row) for row in made.rows],
             skipped=made.skipped,
             photos=made.photos,
         )

@@ -219,7 +219,7 @@ class ShardRecord:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
 
-def summarize(row: dict[str, Any]) -> dict[str, Any]:
+def sample_summary(row: dict[str, Any]) -> dict[str, Any]:
     return {name: row[name] for name in SUMMARY_FIELDS}
 
 

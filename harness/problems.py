@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# The aspect rule lives with the reducer (summarize applies it on every entry point); ASPECT_TOLERANCE is
+# The aspect rule lives with the reducer (summarize_prediction applies it on every entry point); ASPECT_TOLERANCE is
 # re-exported for older imports.
 from inpaintbench.harness.reduce import ASPECT_TOLERANCE, check_aspect  # noqa: F401
 

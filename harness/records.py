@@ -20,7 +20,7 @@ from inpaintbench.harness.conventions import DEFAULT_ENTRY_BUDGET
 from inpaintbench.harness.exact_hist import SparseHist, values_to_keys
 from inpaintbench.harness.pixel_metrics import image_pixel_metrics
 from inpaintbench.harness.problems import PredictionProblem, Problem
-from inpaintbench.harness.reduce import ImageSummary, summarize
+from inpaintbench.harness.reduce import ImageSummary, summarize_prediction
 
 META_COLUMNS = ("sample_id", "label", "source", "category", "backend", "strategy", "mask_area_fraction")
 
@@ -124,10 +124,10 @@ def make_records(dataset, indices: Iterable[int], predictor: Predictor, desc: st
                 )
             if image is not None and perturbation is not None:
                 image = perturbation.apply(image, meta["sample_id"])
-            # A map is checked against the size the detector saw; ``summarize`` resizes it to the GT's size.
+            # A map is checked against the size the detector saw; ``summarize_prediction`` resizes it to the GT's size.
             seen_hw = gt.shape if image is None else image.shape[:2]
             score, pred, record.seconds = predictor.predict(meta["sample_id"], image, seen_hw)
-            record.summary = summarize(pred, gt, score=score, label=meta["label"])
+            record.summary = summarize_prediction(pred, gt, score=score, label=meta["label"])
             record.has_map = pred is not None
         except PredictionProblem as exc:
             record.problem = Problem(meta["sample_id"], exc.kind, exc.detail)

@@ -5,9 +5,10 @@ GT-pristine pixels, ``exact_hist``), the image's own pixel metrics computed exac
 the number of pixels flagged at 0.5 and the map's sum (false alarms on authentic images), the image score and the
 label. Pooled metrics over any set of images follow from summing histograms, so pixel maps are never kept.
 
-Every entry point (the ``evaluate`` module, the CLI, folder submissions, the Space) goes through ``summarize``:
-the ground truth is decoded by ``inpaintbench.gt_mask.binarize_gt`` and a map of another aspect ratio is refused
-by ``check_aspect`` here, once, so no entry point can read an encoding differently from another.
+Every entry point (the ``evaluate`` module, the CLI, folder submissions, the Space) goes through
+``summarize_prediction``: the ground truth is decoded by ``inpaintbench.gt_mask.binarize_gt`` and a map of another
+aspect ratio is refused by ``check_aspect`` here, once, so no entry point can read an encoding differently from
+another.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def map_max_score(pred: np.ndarray) -> float:
     return float(top) / 255.0 if pred.dtype == np.uint8 else float(top)
 
 
-def summarize(
+def summarize_prediction(
     pred_map: np.ndarray | None,
     gt_mask: Image.Image | np.ndarray,
     score: float | None = None,

@@ -37,7 +37,7 @@ def test_evaluate_module_loads_by_path_and_matches_the_scorer():
     import evaluate
 
     from inpaintbench.harness.metrics import METRIC_PATH
-    from inpaintbench.harness.reduce import summarize
+    from inpaintbench.harness.reduce import summarize_prediction
     from inpaintbench.harness.scoring import compute_metrics
 
     rng = np.random.default_rng(0)
@@ -46,7 +46,7 @@ def test_evaluate_module_loads_by_path_and_matches_the_scorer():
         gt = np.zeros((20, 30), np.uint8)
         if i % 2:
             gt[3:12, 5:20] = 255
-        sums.append(summarize(rng.integers(0, 256, (20, 30)).astype(np.uint8), gt))
+        sums.append(summarize_prediction(rng.integers(0, 256, (20, 30)).astype(np.uint8), gt))
     metric = evaluate.load(METRIC_PATH)
     for s in sums:  # streamed one by one, as a training loop would
         metric.add(**s.as_example())

@@ -14,7 +14,7 @@ from test_harness_fixtures import make_rows, oracle_maps
 
 from inpaintbench.cli import main
 from inpaintbench.harness.metrics import METRIC_PATH, summaries_as_inputs
-from inpaintbench.harness.reduce import summarize
+from inpaintbench.harness.reduce import summarize_prediction
 
 ENCODINGS = {
     "0/255": lambda gt: Image.fromarray(gt.astype(np.uint8) * 255, "L"),
@@ -90,7 +90,7 @@ def test_every_mask_encoding_scores_the_same_on_every_entry_point(tmp_path, orac
                      json.dumps({"maps": str(root / "maps.json")}), "--bootstrap", "0", "--no-progress",
                      "--output", str(out / "detector.json")]) == 0
         rows = make_rows(8)
-        summaries = [summarize(maps[sid], ENCODINGS[encoding](np.asarray(mask) > 127), None, label)
+        summaries = [summarize_prediction(maps[sid], ENCODINGS[encoding](np.asarray(mask) > 127), None, label)
                      for sid, mask, label in zip(rows["sample_id"], rows["mask"], rows["label"], strict=False)]
         module = evaluate.load(METRIC_PATH).compute(**summaries_as_inputs(summaries))
         module.pop("pixel_pooled_levels")
@@ -138,7 +138,7 @@ def test_another_aspect_ratio_is_refused_alike_on_every_entry_point(tmp_path, or
     assert problem["sample_id"] == "s001" and problem["kind"] == "wrong_shape"
     assert "different aspect ratio" in problem["detail"]
     with pytest.raises(ValueError, match="different aspect ratio"):  # the evaluate module's reducer: the same rule
-        summarize(maps["s001"], np.asarray(make_rows(8)["mask"][1]))
+        summarize_prediction(maps["s001"], np.asarray(make_rows(8)["mask"][1]))
     # ...while the same aspect ratio at another size is resized, on both paths.
     half = np.asarray(Image.fromarray(oracle[0]["s001"]).resize((28, 20)))
-    assert summarize(half, np.asarray(make_rows(8)["mask"][1])).n_pixels == 40 * 56
+    assert summarize_prediction(half, np.asarray(make_rows(8)["mask"][1])).n_pixels == 40 * 56

@@ -9,7 +9,7 @@ from PIL import Image
 
 from inpaintbench.gt_mask import binarize_gt
 from inpaintbench.harness.exact_hist import HALF_KEY, exact_hist, keys_to_values, values_to_keys
-from inpaintbench.harness.reduce import as_score_map, check_aspect, resize_to, summarize
+from inpaintbench.harness.reduce import as_score_map, check_aspect, resize_to, summarize_prediction
 
 
 def _brute(pred: np.ndarray, gt: np.ndarray):
@@ -70,7 +70,7 @@ def test_every_common_gt_encoding_reads_the_same(encoding):
         "rgb": Image.fromarray(np.repeat(truth[..., None].astype(np.uint8) * 255, 3, axis=2)),
     }[encoding]
     np.testing.assert_array_equal(binarize_gt(mask), truth)
-    assert summarize(truth.astype(np.float32), mask).label == 1
+    assert summarize_prediction(truth.astype(np.float32), mask).label == 1
 
 
 def test_soft_gt_edges_split_at_the_midpoint_of_their_encoding():
@@ -93,7 +93,7 @@ def test_ambiguous_gt_is_refused_never_read_as_empty(mask, message):
 
 def test_forged_label_with_empty_mask_is_refused():
     with pytest.raises(ValueError, match="empty but the label says inpainted"):
-        summarize(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.uint8), label=1)
+        summarize_prediction(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.uint8), label=1)
 
 
 def test_prediction_is_resized_to_the_ground_truth_bilinearly_keeping_its_dtype():
@@ -103,7 +103,7 @@ def test_prediction_is_resized_to_the_ground_truth_bilinearly_keeping_its_dtype(
     gt[:, 30:] = 255
     small = np.zeros((20, 30), np.float64)
     small[:, 15:] = 1.0
-    s = summarize(small, gt, label=1)
+    s = summarize_prediction(small, gt, label=1)
     assert s.hist.pos.sum() == 1200 and s.hist.neg.sum() == 1200  # counted at the GT's 40 x 60
     out = resize_to(small, (40, 60))
     assert out.dtype == np.float64
@@ -117,15 +117,15 @@ def test_another_aspect_ratio_is_refused_by_summarize_like_every_entry_point():
     gt[:5] = 255
     assert check_aspect((20, 30), (40, 60)) is None
     with pytest.raises(ValueError, match="different aspect ratio"):
-        summarize(np.zeros((40, 40), np.float32), gt)
+        summarize_prediction(np.zeros((40, 40), np.float32), gt)
 
 
 def test_decisions_at_half_are_taken_in_the_maps_own_precision():
     # 0.5 - 1e-12 rounds to 0.5 in float32: a scorer that casts float64 maps to float32 flips this pixel.
     gt = np.array([[True, False]])
-    s = summarize(np.array([[0.5 - 1e-12, 0.0]]), gt, label=1)
+    s = summarize_prediction(np.array([[0.5 - 1e-12, 0.0]]), gt, label=1)
     assert s.metrics["f1"] == 0.0 and s.flagged == 0
-    s32 = summarize(np.array([[0.5 - 1e-12, 0.0]], np.float32), gt, label=1)
+    s32 = summarize_prediction(np.array([[0.5 - 1e-12, 0.0]], np.float32), gt, label=1)
     assert s32.metrics["f1"] == 1.0  # in float32 the value *is* 0.5
 
 
@@ -133,11 +133,11 @@ def test_score_defaults_to_map_max_and_label_to_mask_non_empty():
     gt = np.zeros((4, 4), np.uint8)
     pred = np.zeros((4, 4), np.uint8)
     pred[1, 1] = 204
-    s = summarize(pred, gt)
+    s = summarize_prediction(pred, gt)
     assert s.score == pytest.approx(0.8) and s.label == 0
     assert s.flagged == 1 and s.map_sum == pytest.approx(0.8)
     gt[0, 0] = 255
-    assert summarize(pred, gt, score=0.25).score == 0.25 and summarize(pred, gt).label == 1
+    assert summarize_prediction(pred, gt, score=0.25).score == 0.25 and summarize_prediction(pred, gt).label == 1
 
 
 @pytest.mark.parametrize(
@@ -160,11 +160,11 @@ def test_bad_scores_are_rejected():
     gt = np.zeros((2, 2), np.uint8)
     for score, message in ((float("nan"), "nan"), (1.2, r"\[0, 1\]"), ("x", "number")):
         with pytest.raises(ValueError, match=message):
-            summarize(None, gt, score=score)
+            summarize_prediction(None, gt, score=score)
     with pytest.raises(ValueError, match="map, a score"):
-        summarize(None, gt)
+        summarize_prediction(None, gt)
 
 
 def test_score_only_prediction_has_no_histogram():
-    s = summarize(None, np.full((3, 3), 255, np.uint8), score=0.9)
+    s = summarize_prediction(None, np.full((3, 3), 255, np.uint8), score=0.9)
     assert len(s.hist) == 0 and not s.has_map and s.label == 1

@@ -12,7 +12,7 @@ from test_harness_fixtures import MISBEHAVING_DETECTOR, make_rows, oracle_maps, 
 
 from inpaintbench.harness.data import open_eval_data
 from inpaintbench.harness.problems import SubmissionError
-from inpaintbench.harness.reduce import summarize
+from inpaintbench.harness.reduce import summarize_prediction
 from inpaintbench.harness.run import EvalOptions, run_evaluation
 from inpaintbench.harness.scoring import Scorer
 
@@ -41,7 +41,7 @@ def _write_folder(root, maps: dict, scores: dict | None, fmt: str = "png", score
 
 def _expected(maps, scores):
     rows = make_rows(8)
-    sums = [summarize(maps[i], m, scores[i] if scores else None, label)
+    sums = [summarize_prediction(maps[i], m, scores[i] if scores else None, label)
             for i, m, label in zip(rows["sample_id"], rows["mask"], rows["label"], strict=False)]
     return Scorer(sums).compute()
 

@@ -18,7 +18,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from inpaintbench.harness.reduce import ImageSummary, summarize
+from inpaintbench.harness.reduce import ImageSummary, summarize_prediction
 from inpaintbench.harness.scoring import Scorer
 
 H, W = 24, 32
@@ -109,7 +109,7 @@ def _reference(y: np.ndarray, s: np.ndarray) -> dict:
 
 
 def _scorer(maps, masks, labels, scores=None) -> Scorer:
-    return Scorer([summarize(p, g, None if scores is None else scores[i], labels[i])
+    return Scorer([summarize_prediction(p, g, None if scores is None else scores[i], labels[i])
                    for i, (p, g) in enumerate(zip(maps, masks, strict=True))])
 
 
@@ -275,7 +275,7 @@ def test_image_metrics_match_sklearn_with_tied_scores(seed):
     scores[5] = 0.5  # exactly at the threshold: counts as inpainted
     masks = [np.full((2, 2), bool(label)) for label in labels]
     got = Scorer(
-        [summarize(None, m, float(s), int(label)) for m, s, label in zip(masks, scores, labels, strict=True)]
+        [summarize_prediction(None, m, float(s), int(label)) for m, s, label in zip(masks, scores, labels, strict=True)]
     ).compute()
     assert got["image_auc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     assert got["image_ap"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
@@ -287,7 +287,7 @@ def test_image_metrics_match_sklearn_with_tied_scores(seed):
 def test_weights_equal_explicit_duplication():
     # Bootstrap and breakdowns use weights; they must equal scoring the duplicated images outright.
     maps, masks, labels = _case(7, KINDS["mixed_dtypes"])
-    sums = [summarize(p, g, None, label) for p, g, label in zip(maps, masks, labels, strict=True)]
+    sums = [summarize_prediction(p, g, None, label) for p, g, label in zip(maps, masks, labels, strict=True)]
     weights = np.array([0, 2, 1, 3, 1, 0, 2, 1])
     a = Scorer(sums).compute(weights)
     b = Scorer([sums[i] for i in np.repeat(np.arange(8), weights)]).compute()
@@ -301,7 +301,7 @@ def test_weights_equal_explicit_duplication():
 
 def test_summaries_round_trip_through_the_evaluate_module_rows():
     maps, masks, labels = _case(8, KINDS["mixed_dtypes"])
-    sums = [summarize(p, g, None, label) for p, g, label in zip(maps, masks, labels, strict=True)]
+    sums = [summarize_prediction(p, g, None, label) for p, g, label in zip(maps, masks, labels, strict=True)]
     again = [ImageSummary.from_example(s.as_example()) for s in sums]
     assert Scorer(again).compute() == Scorer(sums).compute()
 
@@ -313,7 +313,7 @@ def _admitted(maps, masks, labels, budget, order=None):
     for i in (range(len(maps)) if order is None else order):
         g = masks[i]
         records.append(SampleRecord(i, {"sample_id": f"s{i}", "label": labels[i]}, int(g.sum()), int((~g).sum()),
-                                    summarize(maps[i], g, None, labels[i])))
+                                    summarize_prediction(maps[i], g, None, labels[i])))
         fit.admit(records[-1].summary)
     return records, fit
 

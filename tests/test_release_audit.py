@@ -106,7 +106,7 @@ def write_unguarded_generator_output(out, rows, rows_per_shard: int = 30):
 
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.manifest import build_manifest, write_manifest
-    from inpaintbench.builder.shards import IMAGE_COLUMNS, ShardRecord, summarize
+    from inpaintbench.builder.shards import IMAGE_COLUMNS, ShardRecord, sample_summary
     from inpaintbench.digests import file_digest
     from inpaintbench.schema import COLUMNS, FEATURES
 
@@ -123,7 +123,7 @@ def write_unguarded_generator_output(out, rows, rows_per_shard: int = 30):
         sha256, size = file_digest(out / rel)
         items = sorted({(r["source"], r["source_image_id"]) for r in chunk})
         records.append(ShardRecord(config.config_hash, index, len(chunks), rel, [list(i) for i in items], sha256, size,
-                                   [summarize(r) for r in chunk], []))
+                                   [sample_summary(r) for r in chunk], []))
     write_manifest(out, build_manifest(config, records, num_images=len({r["source_image_id"] for r in rows})))
     return out
 

@@ -12,43 +12,8 @@ from PIL import Image
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.manifest import build_manifest
-from inpaintbench.builder.shards import ShardRecord, complete_record, summarize, write_record, write_shard
+from inpaintbench.builder.shards import ShardRecord, complete_record, sample_summary, write_record, write_shard
 from inpaintbench.schema import COLUMNS, FEATURES
-
-
-def make_row(index: int, size: int = 40) -> dict:
-    rng = np.random.default_rng(index)
-    image = Image.fromarray(rng.integers(0, 256, (size, size + 3, 3), dtype=np.uint8))  # noise: worst case for PNG
-    mask = np.zeros((size, size + 3), np.uint8)
-    mask[5:20, 7:30] = 255
-    return {
-        "sample_id": f"s-{index}",
-        "label": index % 2,
-        "image": image,
-        "mask": Image.fromarray(mask, "L"),
-        "original": image,
-        "source": "synth",
-        "source_image_id": str(index),
-        "object_id": "7",
-        "category": "cup",
-        "action": "remove",
-        "replacement": "",
-        "replacement_score": math.nan,
-        "prompt": "background",
-        "backend": "opencv_ns",
-        "backend_params": '{"backend": "opencv_ns", "radius": 5}',
-        "strategy": "paste_back",
-        "seed": 2**62 + index,
-        "mask_variant": "bbox",
-        "mask_dilation_pct": 2.5,
-        "mask_area_fraction": float((mask > 0).mean()),
-        "width": size + 3,
-        "height": size,
-        "extra": "{}",
-        "edit_id": f"e{index}",
-        "changed_mask": Image.fromarray(mask, "L"),
-        "recipe": '{"format": 1}',
-    }
 
 
 def test_shard_round_trips_through_load_dataset_with_exact_features_and_pixels(tmp_path):
@@ -104,7 +69,7 @@ def test_complete_record_accepts_only_an_intact_shard_of_this_config(tmp_path):
     rows = [make_row(i) for i in range(2)]
     sha256, size = write_shard(rows, tmp_path / "data" / "s.parquet")
     items = [["synth", "0"], ["synth", "1"]]
-    record = ShardRecord("hash-a", 0, 1, "data/s.parquet", items, sha256, size, [summarize(r) for r in rows], [])
+    record = ShardRecord("hash-a", 0, 1, "data/s.parquet", items, sha256, size, [sample_summary(r) for r in rows], [])
     record_path = tmp_path / "work" / "s.json"
     assert complete_record(tmp_path, record_path, "hash-a", items) is None  # no record yet
     write_record(record, record_path)
@@ -121,10 +86,10 @@ def test_complete_record_accepts_only_an_intact_shard_of_this_config(tmp_path):
 def test_manifest_counts_come_from_records_in_shard_order():
     rows = [make_row(i) for i in range(3)]
     records = [
-        ShardRecord("h", 1, 2, "data/b", [], "x", 1, [summarize(rows[2])], [
+        ShardRecord("h", 1, 2, "data/b", [], "x", 1, [sample_summary(rows[2])], [
             {"stage": "load", "source": "synth", "image_id": "9", "object_id": "", "path": "/p/a.png",
              "reason": "/p/a.png: file not found"}]),
-        ShardRecord("h", 0, 2, "data/a", [], "y", 2, [summarize(r) for r in rows[:2]], []),
+        ShardRecord("h", 0, 2, "data/a", [], "y", 2, [sample_summary(r) for r in rows[:2]], []),
     ]
     manifest = build_manifest(GenerateConfig(), records, num_images=5)
     assert [s["path"] for s in manifest["shards"]] == ["data/a", "data/b"]

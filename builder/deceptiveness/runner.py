@@ -224,10 +224,10 @@ def assess_run(
         write_sidecar(sidecar, all_rows)
     mine = [row for row in all_rows if row["judge_key"] == key]
     return AssessRunResult(sidecar=sidecar, judge_key=key, assessed=len(new_rows), reused=reused,
-                           summary=summarize(mine))
+                           summary=summarize_assessments(mine))
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize_assessments(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Share of assessed (inpainted, validly judged) samples whose majority outcome deceived (deceiving or
     uncertain), and their mean deceptiveness, overall and per backend."""
 

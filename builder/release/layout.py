@@ -283,7 +283,7 @@ def count_by(rows: list[dict[str, Any]], column: str) -> dict[str, dict[str, int
     return {v: dict(c) for v, c in sorted(table.items(), key=lambda kv: (-kv[1]["total"], kv[0]))}
 
 
-def summarize(
+def release_summary(
     generated: GeneratorOutput, split_config: SplitConfig, plan: ReleasePlan, layout, version: str, repo_id: str | None,
     assessment: ReleaseAssessment | None = None,
 ) -> dict[str, Any]:
@@ -455,7 +455,7 @@ def build_release(
         staging.mkdir(parents=True)
         try:
             layout = write_data_files(generated, split_config, plan, staging, assessment)
-            summary = summarize(generated, split_config, plan, layout, version, repo_id, assessment)
+            summary = release_summary(generated, split_config, plan, layout, version, repo_id, assessment)
             files_by_config = {
                 name: [staging / f for files in splits.values() for f in files] for name, splits in layout.items()
             }

@@ -1,7 +1,7 @@
 """InpaintBench detection and localisation metric, as an ``evaluate`` module.
 
 Load it with ``evaluate.load("<repo>/harness/metrics/inpaintbench_detection")``. Its inputs are per-image
-summaries made by ``inpaintbench.harness.reduce.summarize`` (the exact sparse histogram of the map's distinct
+summaries made by ``inpaintbench.harness.reduce.summarize_prediction`` (the exact sparse histogram of the map's distinct
 values split by ground truth, the image's own exact pixel metrics, false-alarm counts, the image score and the
 label), never pixel maps: ``evaluate`` writes every input to Arrow before computing, which is far too slow and
 large for full-size maps. ``inpaintbench.harness.metrics.summaries_as_inputs`` turns summaries into the keyword
@@ -39,8 +39,8 @@ Returns:
 Examples:
     >>> import numpy as np
     >>> from inpaintbench.harness.metrics import summaries_as_inputs
-    >>> from inpaintbench.harness.reduce import summarize
-    >>> s = summarize(np.array([[0.01, 0.99]], np.float32), np.array([[0, 255]], np.uint8), label=1)
+    >>> from inpaintbench.harness.reduce import summarize_prediction
+    >>> s = summarize_prediction(np.array([[0.01, 0.99]], np.float32), np.array([[0, 255]], np.uint8), label=1)
     >>> metric = evaluate.load("harness/metrics/inpaintbench_detection")
     >>> metric.compute(**summaries_as_inputs([s]))["pixel_f1_mean"]
     1.0

@@ -4,7 +4,7 @@
 - a generator output dir: the rows the release's split rule puts in ``validation`` (same rule and split config
   as ``training.data`` uses for ``train``, so the two are photo-disjoint).
 
-Scoring goes through ``harness.reduce.summarize`` (map resized to the mask, histograms) and
+Scoring goes through ``harness.reduce.summarize_prediction`` (map resized to the mask, histograms) and
 ``harness.scoring.compute_metrics``: the same numbers ``inpaintbench evaluate`` would report for these maps.
 """
 
@@ -55,11 +55,11 @@ def open_validation_split(path: str | Path, config: str | None = None,
 
 def score_maps(predict, images) -> dict:
     """Harness metrics of ``predict(image) -> (map, score)`` over ``images`` (``crops.LoadedImage`` list)."""
-    from inpaintbench.harness.reduce import summarize
+    from inpaintbench.harness.reduce import summarize_prediction
     from inpaintbench.harness.scoring import compute_metrics
 
     summaries = []
     for item in images:
         heat, score = predict(item.image)
-        summaries.append(summarize(heat, item.mask, score=score, label=int(item.inpainted)))
+        summaries.append(summarize_prediction(heat, item.mask, score=score, label=int(item.inpainted)))
     return compute_metrics(summaries)
