@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from inpaintbench.folders import RELEASE_SUMMARY_NAME
+from inpaintbench.folders import read_release_summary
 
 BENCH_REPO = "bench/inpaintbench"  # the repo id a benchmark-built release names (published only to the local server)
 
@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default="default", help="release config to load")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--hub", action="store_true",
-                        help="also publish to the local Hub server (tests/hub_server.py) and time loading over HTTP")
+                        help="also publish to the local Hub server (tests/helpers/hub_server.py) and time loading "
+                        "over HTTP")
     args = parser.parse_args(argv)
 
     hub = start_local_hub() if args.hub else None  # before datasets is imported: the clients read HF_ENDPOINT once
@@ -176,8 +177,8 @@ def start_local_hub():
     """The project's local Hub HTTP server, with the env the real clients need (set before they are imported)."""
     import os
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from hub_server import HubServer
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: the server is a test helper
+    from tests.helpers.hub_server import HubServer
 
     hub = HubServer().start()
     home = tempfile.mkdtemp(prefix="inpaintbench-load-bench-hf-")
@@ -189,7 +190,6 @@ def start_local_hub():
 def hub_figures(hub, release, config, first_split, first_file, rows, work, repeat, line) -> None:
     """Over HTTP: load_dataset by revision (cold download) and streaming's first sample, against fetching the
     first file with hf_hub_download and reading its first row group (the least a client must do)."""
-    import json
 
     import datasets
     import pyarrow.parquet as pq
@@ -197,7 +197,7 @@ def hub_figures(hub, release, config, first_split, first_file, rows, work, repea
 
     from inpaintbench.builder.release.publish import publish_release
 
-    summary = json.loads((release / RELEASE_SUMMARY_NAME).read_text())
+    summary = read_release_summary(release)
     repo, version = summary.get("repo_id"), summary["version"]
     if not repo:
         print(

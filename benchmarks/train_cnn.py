@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from inpaintbench.folders import RELEASE_SUMMARY_NAME
+from inpaintbench.folders import read_release_summary
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -209,9 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.work)
     started = time.perf_counter()
     run_dir, release, generate_s = train_mix.build_release(Path(args.config), work, "0.1.0")
-    import json
 
-    summary = json.loads((release / RELEASE_SUMMARY_NAME).read_text())
+    summary = read_release_summary(release)
     by_label = summary["counts"]["label"]
     held_out = sorted({b for item in summary["split_config"]["out_of_domain"] for b in item.get("backends") or ()})
     models, results_dir = work / "models", work / "results"

@@ -30,13 +30,12 @@ and one results JSON per evaluation.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
-from inpaintbench.folders import RELEASE_SUMMARY_NAME
+from inpaintbench.folders import read_release_summary
 
 REPO = Path(__file__).resolve().parents[1]
 PANEL_METRICS = ("pixel_f1_mean", "pixel_iou_mean", "image_auc")
@@ -294,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     run_dir, release, generate_s = build_release(Path(args.config), work, "0.1.0")
-    summary = json.loads((release / RELEASE_SUMMARY_NAME).read_text())
+    summary = read_release_summary(release)
     by_label = summary["counts"]["label"]
     held_out = {b for item in summary["split_config"]["out_of_domain"] for b in item.get("backends") or ()}
 

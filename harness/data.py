@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,15 @@ from typing import Any
 import datasets
 
 from inpaintbench.digests import sha256_file
-from inpaintbench.folders import RELEASE_SUMMARY_NAME, ManifestError, check_shards, folder_kind, read_manifest
+from inpaintbench.folders import (
+    RELEASE_SUMMARY_NAME,
+    ManifestError,
+    ReleaseFolderError,
+    check_shards,
+    folder_kind,
+    read_manifest,
+    read_release_summary,
+)
 from inpaintbench.schema import COLUMNS
 
 # Columns the harness reads; ``original`` (a third PNG per row) is never decoded.
@@ -50,16 +57,6 @@ class EvalData:
     files: list[str] = field(default_factory=list)
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot read JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise DataError(f"{path}: expected a JSON object at the top level")
-    return value
-
-
 def _files_digest(files: list[str]) -> str:
     """sha256 over (file name, file sha256) pairs: the identity of data that ships without a manifest."""
     digest = hashlib.sha256()
@@ -73,7 +70,10 @@ def open_eval_data(path: str | Path, config: str | None = None, split: str | Non
     ood: tuple[str, ...] = ()
     kind = folder_kind(root)
     if kind == "release":
-        summary = _read_json(root / RELEASE_SUMMARY_NAME)
+        try:
+            summary = read_release_summary(root)
+        except ReleaseFolderError as exc:
+            raise DataError(str(exc)) from None
         configs = summary.get("configs") or {}
         config = config or ("default" if "default" in configs or not configs else next(iter(configs)))
         split = split or "test"

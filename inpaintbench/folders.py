@@ -36,6 +36,26 @@ RELEASE_SUMMARY_NAME = "release.json"  # a release folder's summary (builder.rel
 FolderKind = Literal["release", "run"]
 
 
+class ReleaseFolderError(ValueError):
+    """A release folder's ``release.json`` is missing, unreadable or not a JSON object; the message names it."""
+
+
+def read_release_summary(root: str | Path) -> dict[str, Any]:
+    """``<root>/release.json``, parsed: every reader of a release folder's summary goes through here."""
+    path = Path(root) / RELEASE_SUMMARY_NAME
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReleaseFolderError(
+            f"{path}: missing (is {root} a release folder written by inpaintbench publish?)"
+        ) from None
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise ReleaseFolderError(f"{path}: cannot read JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ReleaseFolderError(f"{path}: expected a JSON object at the top level, got {type(value).__name__}")
+    return value
+
+
 def folder_kind(path: str | Path) -> FolderKind | None:
     """"release" (``release.json``), "run" (``manifest.json``) or None; a release folder wins when both exist."""
     root = Path(path)

@@ -9,12 +9,11 @@ in whole (``staging``). A folder that is not a release is never touched: that is
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from inpaintbench.digests import sha256_file
-from inpaintbench.folders import RELEASE_SUMMARY_NAME
+from inpaintbench.folders import ReleaseFolderError, read_release_summary
 
 from .assessments import load_assessment
 from .inputs import load_generator_output
@@ -38,8 +37,8 @@ def default_staging_dir(out_dir: str | Path, version: str, repo_id: str | None) 
 def _staged_summary(dest: Path) -> dict[str, Any] | None:
     """The release.json of a release folder this tool wrote, or None for anything else."""
     try:
-        summary = json.loads((dest / RELEASE_SUMMARY_NAME).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        summary = read_release_summary(dest)
+    except ReleaseFolderError:
         return None
     return summary if isinstance(summary, dict) and summary.get("format") == RELEASE_FORMAT else None
 

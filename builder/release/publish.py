@@ -18,14 +18,13 @@ Why it is shaped this way:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from inpaintbench.digests import sha256_file
-from inpaintbench.folders import RELEASE_SUMMARY_NAME
+from inpaintbench.folders import ReleaseFolderError, read_release_summary
 
 from .hub_checks import HubCheckError, PublishedVersions, preflight
 from .index import INDEX_PATH, read_index
@@ -75,7 +74,10 @@ def check_release_version(release_dir: Path, published: PublishedVersions) -> No
     """The release's version against the latest published one (``builder.release.versioning``)."""
     if published.latest is None:
         return
-    summary = json.loads((release_dir / RELEASE_SUMMARY_NAME).read_text(encoding="utf-8"))
+    try:
+        summary = read_release_summary(release_dir)
+    except ReleaseFolderError as exc:
+        raise PublishError(str(exc)) from None
     index_path = release_dir / INDEX_PATH
     index = read_index(index_path) if index_path.is_file() else None
     check_version(published.latest, ReleaseFacts.from_summary(summary, index), published.indexes, published.repo_id)
@@ -83,13 +85,10 @@ def check_release_version(release_dir: Path, published: PublishedVersions) -> No
 
 def _check_release_matches(release_dir: Path, repo_id: str, version: str) -> None:
     """The card names the repo and version in its loading instructions: never push a folder built for others."""
-    summary_path = release_dir / RELEASE_SUMMARY_NAME
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise PublishError(
-            f"{summary_path}: missing or unreadable ({exc}); build the release with inpaintbench publish"
-        ) from None
+        summary = read_release_summary(release_dir)
+    except ReleaseFolderError as exc:
+        raise PublishError(f"{exc}; build the release with inpaintbench publish") from None
     if summary.get("version") != version or summary.get("repo_id") != repo_id:
         raise PublishError(
             f"{release_dir}: built for {summary.get('repo_id') or '(no repo)'} v{summary.get('version')}, not "
