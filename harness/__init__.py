@@ -5,12 +5,9 @@ One evaluation from Python: ``from inpaintbench.harness import evaluate`` (harne
 first use, so ``import inpaintbench.harness`` stays light (no ``datasets``, no ``torch``).
 """
 
-# harness/ sits at the repository root but is the package ``inpaintbench.harness`` (setup.py). Imported under a second
-# name (``import harness`` from the root) it would load a second copy of every module and so of every registry:
-# detectors registered in one copy would be missing from the other. Refuse that with the way to import it.
-if __name__ != "inpaintbench.harness":
-    raise ImportError(f"{__name__!r} is the package inpaintbench.harness: import it as `import inpaintbench.harness` "
-                      "(install the project first: bash scripts/setup.sh, or pip install -e .)")
+from inpaintbench.package_guard import require_package_name
+
+require_package_name(__name__, "inpaintbench.harness")  # never a second copy under the bare name "harness"
 
 _API = ("evaluate", "EvaluationError", "SubmissionRefused")
 
