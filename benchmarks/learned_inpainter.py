@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # noqa: E402  (object_masks lives with the tests: one reader of the annotations)
+sys.path.insert(0, str(ROOT))  # the repository root, for tests.helpers (object_masks: one reader of the annotations)
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend  # noqa: E402
 from inpaintbench.builder.learned_inpainter import photos as photo_sets  # noqa: E402
@@ -63,7 +63,7 @@ def held_out_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 
 def object_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    from test_learned_inpainter import object_masks
+    from tests.helpers.embedded_objects import object_masks
 
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * DILATE_PX + 1, 2 * DILATE_PX + 1))
     return [(name, photo, cv2.dilate(hole.astype(np.uint8), kernel).astype(bool))

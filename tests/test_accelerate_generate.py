@@ -4,25 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
+from tests.helpers.ports import free_port
 
 SETTINGS = {**SMALL_PHOTO_CONFIG, "samples_per_shard": 3}  # 1 image per shard: 10 shards for 2 processes
-
-
-def free_port() -> int:
-    # Teammates' test runs may launch at the same time: never rely on accelerate's default port 29500.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow

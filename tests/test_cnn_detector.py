@@ -18,6 +18,7 @@ from inpaintbench.harness.training.cnn.model import LocalizationNet
 from inpaintbench.harness.training.cnn.trainer import CNNTrainOptions, train_cnn
 from inpaintbench.harness.training.cnn.validation import score_maps
 from inpaintbench.harness.training.sidecar import sidecar_path
+from tests.helpers.detector_data import synthetic_dataset, training_data, write_tiny_build
 
 
 @pytest.fixture(autouse=True)
@@ -47,16 +48,11 @@ def _textured_square_image(rng: np.random.Generator, inpainted: bool) -> tuple[n
 
 
 def _synthetic_dataset(n: int, seed: int):
-    from test_trained_detector import _synthetic_dataset as synthetic_dataset
-
     return synthetic_dataset(n, seed, make_image=_textured_square_image)
 
 
 def _training_data(n: int, seed: int = 0):
-    from inpaintbench.harness.training.data import TrainingData
-
-    identity = {"kind": "synthetic", "path": "memory", "split": "train", "manifest_sha256": None, "num_samples": n}
-    return TrainingData(dataset=_synthetic_dataset(n, seed), identity=identity, backends=("noise_paint",))
+    return training_data(n, seed, make_image=_textured_square_image)
 
 
 def _net_from(state_dict) -> LocalizationNet:
@@ -215,8 +211,6 @@ def test_imagenet_init_loads_the_packaged_weights():
 @pytest.fixture(scope="module")
 def tiny_build(tmp_path_factory):
     # test_trained_detector's build, with a split that leaves room for validation photos.
-    from test_trained_detector import write_tiny_build
-
     return write_tiny_build(tmp_path_factory.mktemp("build"), "cnn-detector",
                             {"train": 0.5, "validation": 0.25, "test": 0.25})
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.deceptiveness import create_judge
@@ -18,6 +17,7 @@ from inpaintbench.builder.deceptiveness.runner import AssessError, assess_run, r
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.cli import main as cli_main
 from inpaintbench.harness.detector_judge import DetectorJudge
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 SIDECAR = Path("assessments") / "deceptiveness.parquet"
 # ELA saturates on most of these small synthetic photos: a high threshold lets stage 2 happen.

@@ -4,25 +4,18 @@ families (paste-back and full regeneration), each created once per process, reco
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import datasets
 import numpy as np
 import pytest
 import torch
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import read_records, run_generation
 from inpaintbench.schema import FEATURES
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, load_shards, write_coco_set
 
 torch.set_num_threads(1)
-
-
-def load_shards(out_dir: Path, cache: Path) -> datasets.Dataset:
-    files = sorted(str(p) for p in (Path(out_dir) / "data").glob("*.parquet"))
-    return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(cache))
 
 
 @pytest.mark.slow
@@ -109,7 +102,7 @@ def test_every_family_writes_shards_through_the_generator(family, one_photo_set,
 
 
 def test_a_nan_backend_output_is_skipped_with_its_reason_not_written(one_photo_set, tmp_path):
-    from test_diffusion_backends import poisoned_copy
+    from tests.test_diffusion_backends import poisoned_copy
 
     images_dir, annotations = one_photo_set
     params = {**poisoned_copy(save_tiny("sd", tmp_path / "sd"), tmp_path / "nan_sd"), "steps": 2,

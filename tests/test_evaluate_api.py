@@ -11,13 +11,13 @@ import sys
 
 import pytest
 from PIL import Image
-from test_harness_fixtures import oracle_maps, write_shard
-from test_manifest_reader import write_manifest_for
 
 from inpaintbench.cli import main
 from inpaintbench.harness import EvaluationError, SubmissionRefused, evaluate
 from inpaintbench.harness.problems import SubmissionError
 from inpaintbench.harness.results import default_results_name, read_results
+from tests.helpers.harness_rows import oracle_maps, write_shard
+from tests.helpers.manifests import write_manifest_for
 
 VOLATILE = ("created", "timing")  # the only fields two runs of the same evaluation may differ in
 

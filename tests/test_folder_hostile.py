@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_harness_fixtures import H, W, oracle_maps, write_shard
 
 from inpaintbench.harness.data import open_eval_data
 from inpaintbench.harness.folder import FolderSubmission, FolderSubmissionError
@@ -28,6 +27,7 @@ from inpaintbench.harness.problems import (
     check_score,
 )
 from inpaintbench.harness.run import EvalOptions, run_evaluation
+from tests.helpers.harness_rows import H, W, oracle_maps, write_shard
 
 N = 8
 ORACLE = oracle_maps(N)

@@ -7,37 +7,23 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import datasets
 import numpy as np
 import pytest
 from PIL import Image
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
-from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.draws import SampleKey, sample_seed
 from inpaintbench.builder.generate import OutputDirConflict, run_generation
 from inpaintbench.cli import main as cli_main
 from inpaintbench.digests import file_digest
 from inpaintbench.ids import recompute_sample_id
 from inpaintbench.schema import FEATURES, LABEL_NAMES
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, load_shards, make_config, write_coco_set
 
 
 @pytest.fixture(scope="module")
 def coco_set(tmp_path_factory):
     return write_coco_set(tmp_path_factory.mktemp("coco"), num_images=8)
-
-
-def make_config(coco_set, out_dir, **changes) -> GenerateConfig:
-    images_dir, annotations = coco_set
-    data = {
-        "sources": [coco_source_spec(images_dir, annotations)],
-        "out_dir": str(out_dir),
-        "samples_per_shard": 9,  # 3 images per shard: 10 images -> 4 shards
-        **SMALL_PHOTO_CONFIG,
-        **changes,
-    }
-    return GenerateConfig.from_dict(data)
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +36,6 @@ def built(coco_set, tmp_path_factory):
 
 def shard_bytes(out_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((Path(out_dir) / "data").glob("*.parquet"))}
-
-
-def load_shards(out_dir: Path, cache: Path) -> datasets.Dataset:
-    files = sorted(str(p) for p in (Path(out_dir) / "data").glob("*.parquet"))
-    return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(cache))
 
 
 def test_shards_load_with_the_schema_and_match_the_manifest(built, tmp_path):

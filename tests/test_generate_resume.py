@@ -13,10 +13,10 @@ from pathlib import Path
 
 import datasets
 import pytest
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 SETTINGS = {**SMALL_PHOTO_CONFIG, "samples_per_shard": 3, "backends": [{"name": "patchmatch"}]}  # 1 image per shard
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 
 def _can_mount_privately() -> bool:

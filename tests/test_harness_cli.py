@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_harness_fixtures import oracle_maps, write_shard
-from test_manifest_reader import write_manifest_for
 
 from inpaintbench.cli import main
 from inpaintbench.harness.conventions import CONVENTIONS
 from inpaintbench.harness.data import DataError, open_eval_data
 from inpaintbench.harness.leaderboard import LeaderboardError, load_leaderboard
 from inpaintbench.harness.results import read_results
+from tests.helpers.harness_rows import oracle_maps, write_shard
+from tests.helpers.manifests import write_manifest_for
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from test_harness_fixtures import write_shard
 
 from inpaintbench.cli import main
 from inpaintbench.harness.results import read_results
+from tests.helpers.harness_rows import write_shard
 
 
 @pytest.mark.slow
@@ -27,9 +27,9 @@ def test_refused_submission_exits_2_through_the_launcher(tmp_path, capsys):
     import datasets
     import numpy as np
     from PIL import Image
-    from test_harness_fixtures import make_rows
 
     from inpaintbench.schema import FEATURES
+    from tests.helpers.harness_rows import make_rows
 
     rows = make_rows(4)
     for i in range(4):
@@ -38,7 +38,7 @@ def test_refused_submission_exits_2_through_the_launcher(tmp_path, capsys):
         rows["image"][i] = Image.fromarray(arr)
     path = str(tmp_path / "codes.parquet")
     datasets.Dataset.from_dict(rows, features=FEATURES).to_parquet(path)
-    from test_harness_fixtures import MISBEHAVING_DETECTOR
+    from tests.helpers.harness_rows import MISBEHAVING_DETECTOR
 
     (tmp_path / "det.py").write_text(MISBEHAVING_DETECTOR)
     out = tmp_path / "r.json"

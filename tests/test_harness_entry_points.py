@@ -10,11 +10,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_harness_fixtures import make_rows, oracle_maps
 
 from inpaintbench.cli import main
 from inpaintbench.harness.metrics import METRIC_PATH, summaries_as_inputs
 from inpaintbench.harness.reduce import summarize_prediction
+from tests.helpers.harness_rows import make_rows, oracle_maps
 
 ENCODINGS = {
     "0/255": lambda gt: Image.fromarray(gt.astype(np.uint8) * 255, "L"),

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_harness_fixtures import H, W, make_rows
 
 from inpaintbench.cli import main
 from inpaintbench.harness.leaderboard import LeaderboardError, load_leaderboard
@@ -24,6 +23,7 @@ from inpaintbench.harness.perturbations import (
     parse_perturbation_list,
 )
 from inpaintbench.harness.results import read_results
+from tests.helpers.harness_rows import H, W, make_rows
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED_RESULTS = REPO / "harness" / "results"

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_harness_fixtures import MISBEHAVING_DETECTOR, make_rows, oracle_maps, write_shard
 
 from inpaintbench.harness.data import open_eval_data
 from inpaintbench.harness.problems import SubmissionError
 from inpaintbench.harness.reduce import summarize_prediction
 from inpaintbench.harness.run import EvalOptions, run_evaluation
 from inpaintbench.harness.scoring import Scorer
+from tests.helpers.harness_rows import MISBEHAVING_DETECTOR, make_rows, oracle_maps, write_shard
 
 
 @pytest.fixture(scope="module")

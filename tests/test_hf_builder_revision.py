@@ -1,7 +1,7 @@
 """``InpaintBench`` (builder/hf_builder.py) caches by the exact release: a Hub revision's resolved commit, a
 local folder's release.json sha256; never by the name it was asked for.
 
-Through the real ``huggingface_hub`` / ``datasets`` clients against tests/hub_server.py (each client step in a
+Through the real ``huggingface_hub`` / ``datasets`` clients against tests/helpers/hub_server.py (each client step in a
 fresh interpreter, see tests/test_hub_roundtrip.py): v1.0.0 is published and read with ``revision=None``, then
 a release with more samples moves ``main``; a new builder with ``revision=None`` and the same ``cache_dir`` must
 read it. ``revision="v1.0.0"`` keeps reading v1.0.0. The
@@ -20,11 +20,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
-from hub_server import HubServer
-from test_hub_roundtrip import client_env, publish, run_client
-from test_release_helpers import make_rows, write_generator_output
-from test_release_layout import SPLIT_CONFIG
+
+from tests.helpers.hub_client import client_env, publish, run_client
+from tests.helpers.hub_server import HubServer
+from tests.helpers.release_rows import make_rows, write_generator_output, write_split_config
 
 pytestmark = pytest.mark.slow  # each client step is a fresh interpreter importing datasets (~3 s)
 
@@ -67,7 +66,7 @@ def hub(tmp_path_factory):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("revision-client")
-    (root / "splits.yaml").write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
+    write_split_config(root / "splits.yaml")
     write_generator_output(root / "gen-v1", make_rows(range(12)))
     write_generator_output(root / "gen-v2", make_rows(range(16)))  # 4 more photos' samples
     return root

@@ -1,28 +1,26 @@
-"""Publish and load through the real ``huggingface_hub`` and ``datasets`` clients against tests/hub_server.py.
+"""Publish and load through the real ``huggingface_hub`` and ``datasets`` clients against the local Hub
+(tests/helpers/hub_server.py).
 
 The clients read HF_ENDPOINT when they are imported, so every client step runs in a subprocess with the
-endpoint, a fake token, HF_HUB_DISABLE_XET=1 and a private HF_HOME; the server runs in this process, which is
-how the tests see what was uploaded and can refuse a commit to simulate an interruption.
+endpoint, a fake token, HF_HUB_DISABLE_XET=1 and a private HF_HOME (tests/helpers/hub_client.py); the server
+runs in this process, which is how the tests see what was uploaded and can refuse a commit to simulate an
+interruption.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
-from hub_server import HubServer
-from test_release_helpers import make_rows, write_generator_output
-from test_release_layout import SPLIT_CONFIG
+
+from tests.helpers.hub_client import REPO, SHARD_BYTES, client_env, publish, run_client
+from tests.helpers.hub_server import HubServer
+from tests.helpers.release_rows import SPLIT_CONFIG, make_rows, write_generator_output, write_split_config
 
 pytestmark = pytest.mark.slow  # each client step is a fresh interpreter importing datasets (~2-3 s)
-
-REPO = "inpaintbench-org/bench"
 
 
 def _photos_in(split: str, count: int, start: int = 12) -> list[int]:
@@ -35,7 +33,6 @@ def _photos_in(split: str, count: int, start: int = 12) -> list[int]:
 
 NEW_TRAIN_PHOTOS = _photos_in("train", 4)
 NEW_TEST_PHOTO = _photos_in("test", 1)[0]
-SHARD_BYTES = 20_000  # a few release files per split: multi-file splits without hundreds of HTTP round trips
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +45,8 @@ def hub(tmp_path_factory):
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hub-client")
-    (root / "splits.yaml").write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
-    (root / "moved-splits.yaml").write_text(yaml.safe_dump({**SPLIT_CONFIG, "salt": "another-salt"}, sort_keys=False))
+    write_split_config(root / "splits.yaml")
+    write_split_config(root / "moved-splits.yaml", salt="another-salt")
     write_generator_output(root / "gen-v1", make_rows(range(12)))
     # v1.1.0 adds 4 photos' samples, all in train: a minor version may not change an evaluation split.
     write_generator_output(root / "gen-v1.1", make_rows([*range(12), *NEW_TRAIN_PHOTOS]))
@@ -61,53 +58,9 @@ def workdir(tmp_path_factory) -> Path:
     return root
 
 
-def client_env(hub: HubServer, workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and not k.startswith("HF_")}
-    env.update(
-        HF_ENDPOINT=hub.endpoint,
-        HF_HUB_DISABLE_XET="1",
-        HF_TOKEN="hf_inpaintbench_fake_token",
-        HF_HOME=str(workdir / "hf-home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
-        NO_PROXY="127.0.0.1,localhost",
-        PYTHONPATH=str(Path(__file__).parent),
-    )
-    return env
-
-
-def publish(hub, workdir, version: str, gen: str, repo: str = REPO) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "inpaintbench.cli",
-        "publish",
-        "--repo",
-        repo,
-        "--version",
-        version,
-        "--from",
-        str(workdir / gen),
-        "--split-config",
-        str(workdir / "splits.yaml"),
-        "--max-shard-mb",
-        str(SHARD_BYTES / 2**20),
-    ]
-    return subprocess.run(cmd, env=client_env(hub, workdir), capture_output=True, text=True, timeout=120)
-
-
 def staged(workdir: Path, gen: str, repo: str, tag: str) -> dict:
     """The release.json of the folder publish staged for ``repo``/``tag``."""
     return json.loads((workdir / gen / "release" / repo.replace("/", "__") / tag / "release.json").read_text())
-
-
-def run_client(hub, workdir, code: str) -> dict:
-    """Run ``code`` (which must print one JSON line last) in a fresh interpreter; return that JSON."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=client_env(hub, workdir),
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""tests/hub_server.py on its own: what the round-trip tests rely on but do not look at directly (history,
+"""tests/helpers/hub_server.py on its own: what the round-trip tests rely on but do not look at directly (history,
 pagination, byte ranges, error codes), through the real ``huggingface_hub`` client (endpoint passed explicitly,
 so no env is needed in this process) and plain HTTP."""
 
@@ -8,7 +8,8 @@ import io
 
 import httpx
 import pytest
-from hub_server import VALID_TOKEN, HubServer
+
+from tests.helpers.hub_server import VALID_TOKEN, HubServer
 
 REPO = "inpaintbench-org/server-check"
 

@@ -8,17 +8,14 @@ embedded photos with their annotated object masks.
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend
 from inpaintbench.builder.config import GenerateConfig
@@ -28,48 +25,17 @@ from inpaintbench.builder.learned_inpainter import weights as weights_module
 from inpaintbench.builder.learned_inpainter.masks import MAX_HOLE, MIN_HOLE, random_mask
 from inpaintbench.builder.learned_inpainter.weights import InpainterWeightsError, load, sidecar_path
 from inpaintbench.builder.regenerate import regenerate
+from tests.helpers.embedded_objects import object_masks
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, decoded, rows_of, write_coco_set
 
 # The fill must move the hole's pixels by more than this mean |difference| (of 255) from the original: far above
 # rounding, well below what any real fill of an object does (measured on the shipped weights: see the test).
 REMOVED_MIN_MEAN_ABS = 10.0
 
 
-def rows_of(out: Path) -> list[dict]:
-    return [row for path in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
-
-
-def decoded(value) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(value["bytes"])))
-
-
 @pytest.fixture(scope="module")
 def backend():
     return create_backend("learned_inpaint")
-
-
-def object_masks(count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, photo, annotated object mask) for the first ``count`` annotated embedded photos."""
-    from pycocotools import mask as coco_mask
-
-    from inpaintbench.builder.embedded.catalog import load_photo
-
-    path = Path(photo_sets.__file__).resolve().parents[1] / "embedded" / "annotations.json"
-    data = json.loads(path.read_text())
-    images = {image["id"]: image for image in data["images"]}
-    found, seen = [], set()
-    for annotation in data["annotations"]:
-        image = images[annotation["image_id"]]
-        if image["id"] in seen:
-            continue
-        seen.add(image["id"])
-        photo = np.asarray(load_photo(image["file_name"]).resize((image["width"], image["height"])))
-        segmentation = annotation["segmentation"]
-        rles = coco_mask.frPyObjects(segmentation, image["height"], image["width"])
-        hole = coco_mask.decode(coco_mask.merge(rles) if isinstance(rles, list) else rles).astype(bool)
-        found.append((image["file_name"], photo, hole))
-        if len(found) == count:
-            break
-    return found
 
 
 # ---- the shipped weights ------------------------------------------------------------------------------------------

@@ -1,9 +1,7 @@
 """``builder.manifest``'s reader on a real generated run (real COCO-format source, classical backends, Parquet
 shards) and on hand-edited copies of it: every way a manifest or a listed shard can be wrong gets an error naming
 the file and the problem, and each of the four readers of a build (harness, release, assess, Space) raises its
-own error type with that text and reads the shards the manifest lists, in its order.
-
-Also ``write_manifest_for``: a real manifest for hand-made shards, for the tests of those four readers."""
+own error type with that text and reads the shards the manifest lists, in its order."""
 
 from __future__ import annotations
 
@@ -14,31 +12,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.digests import sha256_file
 from inpaintbench.folders import ManifestError, check_shards, manifest_shards, read_manifest, run_shards
-
-
-def write_manifest_for(root: Path, seed: int = 0) -> dict:
-    """Write ``<root>/manifest.json`` for the ``data/*.parquet`` already there, through the generator's own
-    ``build_manifest`` (shard records made from the files), so hand-made shards form a valid build."""
-    from inpaintbench.builder.config import GenerateConfig
-    from inpaintbench.builder.manifest import build_manifest, write_manifest
-    from inpaintbench.builder.shards import SUMMARY_FIELDS, ShardRecord
-    from inpaintbench.digests import file_digest
-
-    config = GenerateConfig(out_dir=str(root), seed=seed)
-    paths = sorted((root / "data").glob("*.parquet"))
-    records = []
-    for index, path in enumerate(paths):
-        samples = pq.read_table(path, columns=list(SUMMARY_FIELDS)).to_pylist()
-        sha256, size = file_digest(path)
-        rel = path.relative_to(root).as_posix()
-        records.append(ShardRecord(config.config_hash, index, len(paths), rel, [], sha256, size, samples, []))
-    manifest = build_manifest(config, records, num_images=sum(r.num_samples for r in records))
-    write_manifest(root, manifest)
-    return manifest
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_accelerate_generate import free_port
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
 
 from inpaintbench.builder import rank_watchdog
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.writer_lock import WriterLock
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, files_of, write_coco_set
+from tests.helpers.ports import free_port
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PDEATHSIG is Linux's")
 

@@ -9,11 +9,11 @@ import time
 import datasets
 import numpy as np
 import pyarrow.parquet as pq
-from test_shards import make_row
 
 from inpaintbench.builder.parquet_shard import write_parquet
 from inpaintbench.builder.shards import rows_to_columns
 from inpaintbench.schema import COLUMNS, FEATURES
+from tests.helpers.shard_rows import make_row
 
 
 def columns_of(rows) -> dict:

@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.backends import create_backend
 from inpaintbench.builder.backends.tiny_pipelines import save_tiny
@@ -28,17 +27,10 @@ from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.regenerate import RegenerateError, regenerate
 from inpaintbench.schema import CHANGED_PIXEL_THRESHOLD
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, decoded, rows_of, write_coco_set
 
 torch.set_num_threads(1)
 TINY = {"steps": 2, "working_long_side": 64}
-
-
-def rows_of(out: Path) -> list[dict]:
-    return [row for path in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
-
-
-def pixels(value) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(value["bytes"])))
 
 
 def build(tmp_path: Path, backends: list[dict], name: str = "out", **settings) -> Path:
@@ -72,7 +64,7 @@ def test_classical_samples_regenerate_bit_identically_and_a_forged_image_is_caug
     table = pq.read_table(shard)
     images = table.column("image").to_pylist()
     index = table.column("sample_id").to_pylist().index(victim["sample_id"])
-    forged = pixels(images[index]).copy()
+    forged = decoded(images[index]).copy()
     forged[0, 0] ^= 32  # every channel moves by exactly 32
     buffer = io.BytesIO()
     Image.fromarray(forged).save(buffer, format="PNG")
@@ -115,17 +107,17 @@ def test_both_strategies_come_from_one_call_and_changed_pixels_are_recorded(tmp_
                          for pair in edits.values())
     for pair in edits.values():
         paste, full = sorted(pair, key=lambda r: r["strategy"] != "paste_back")
-        mask = pixels(paste["mask"]) > 0
+        mask = decoded(paste["mask"]) > 0
         # One model output finished twice: without feathering, the pasted pixels are the regeneration's.
-        assert (pixels(paste["image"])[mask] == pixels(full["image"])[mask]).all()
+        assert (decoded(paste["image"])[mask] == decoded(full["image"])[mask]).all()
         assert paste["seed"] == full["seed"] and paste["sample_id"] != full["sample_id"]
     # The exact reference for the changed-pixels mask, from the stored image and original of every row.
     outside_full = []
     for row in rows:
-        difference = np.abs(pixels(row["image"]).astype(int) - pixels(row["original"]).astype(int)).max(axis=2)
+        difference = np.abs(decoded(row["image"]).astype(int) - decoded(row["original"]).astype(int)).max(axis=2)
         expected = difference > CHANGED_PIXEL_THRESHOLD
-        assert ((pixels(row["changed_mask"]) > 0) == expected).all(), row["sample_id"]
-        mask = pixels(row["mask"]) > 0
+        assert ((decoded(row["changed_mask"]) > 0) == expected).all(), row["sample_id"]
+        mask = decoded(row["mask"]) > 0
         if row["strategy"] == "paste_back":
             assert not (expected & ~mask).any()  # paste-back changes nothing outside the mask
         if row["strategy"] == "full_regeneration":

@@ -12,8 +12,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
-from test_release_layout import _rows_without_decoding
+
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+from tests.helpers.release_rows import rows_without_decoding
 
 pytestmark = pytest.mark.slow  # one real generation + assess + publish (~4 s) shared by the module
 
@@ -203,7 +204,7 @@ def test_builder_class_yields_what_load_dataset_yields_with_assessments(release,
         for split in expected:
             assert got[split].features == expected[split].features
             assert "ugda_outcome" in got[split].features
-            assert _rows_without_decoding(got[split]) == _rows_without_decoding(expected[split])
+            assert rows_without_decoding(got[split]) == rows_without_decoding(expected[split])
 
 
 def test_without_assessments_the_release_is_unchanged(generated, publish, tmp_path):
@@ -226,7 +227,7 @@ def test_without_assessments_the_release_is_unchanged(generated, publish, tmp_pa
     got = builder.as_dataset()
     for split in ds:
         assert ds[split].features == got[split].features == FEATURES
-        assert _rows_without_decoding(got[split]) == _rows_without_decoding(ds[split])
+        assert rows_without_decoding(got[split]) == rows_without_decoding(ds[split])
     with pytest.raises(ValueError, match="BuilderConfig 'deceiving'|no config 'deceiving'"):
         InpaintBench(config_name="deceiving", release=str(dest), cache_dir=str(tmp_path / "c")).download_and_prepare()
 
@@ -283,13 +284,13 @@ def test_a_sidecar_from_another_build_is_refused(assessed, publish, tmp_path, ca
 
 
 def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(assessed, split_config_file, tmp_path):
-    """Published to tests/hub_server.py by the real CLI, read back by the real clients: the builder class takes
+    """Published to tests/helpers/hub_server.py by the real CLI, read back by the real clients: the builder class takes
     its features from the tagged release.json and yields what load_dataset yields, for both configs."""
     import subprocess
     import sys
 
-    from hub_server import HubServer
-    from test_hub_roundtrip import client_env, run_client
+    from tests.helpers.hub_client import client_env, run_client
+    from tests.helpers.hub_server import HubServer
 
     repo = "inpaintbench-org/assessed"
     run = tmp_path / "run"

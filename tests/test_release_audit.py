@@ -10,7 +10,6 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from test_release_helpers import make_rows, write_generator_output
 
 from inpaintbench.builder.embedded import photo_path
 from inpaintbench.builder.release.audit import (
@@ -27,6 +26,7 @@ from inpaintbench.builder.release.audit import (
 from inpaintbench.builder.shards import encode_png, png_chunks, write_shard
 from inpaintbench.cli import main as cli_main
 from inpaintbench.ids import recompute_sample_id
+from tests.helpers.release_rows import make_rows, write_generator_output
 
 PHOTOS = range(40)  # 40 photos: 40 pristine + 80 inpainted samples, 16 px each
 # A real Adobe RGB (1998) profile, from a real camera JPEG (scikit-image's rocket photo).

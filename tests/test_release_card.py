@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_release_helpers import make_rows, write_generator_output
+
+from tests.helpers.release_rows import make_rows, write_generator_output
 
 REPO = "inpaintbench-org/card"
 PLAIN_SPLITS = {
@@ -516,12 +517,12 @@ def test_code_url_is_the_projects_url_in_pyproject():
     assert pyproject["project"]["urls"] == {"Homepage": CODE_URL, "Source": CODE_URL}
 
 
-# ---- through the real clients against tests/hub_server.py ---------------------------------------------------------
+# ---- through the real clients against tests/helpers/hub_server.py -------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    from hub_server import HubServer
+    from tests.helpers.hub_server import HubServer
 
     with HubServer(tmp_path_factory.mktemp("card-hub")) as server:
         yield server
@@ -540,11 +541,10 @@ def test_load_dataset_builder_knows_features_and_splits_before_any_download(hub,
     """Publish a small release, then in a fresh interpreter with an empty cache: load_dataset_builder's info has
     the release's features and split counts, and no data file was fetched. The control: the same release with
     its card's dataset_info removed gives the loader no features and no splits."""
-    from test_hub_roundtrip import run_client
-
     from inpaintbench.builder.release.inputs import load_generator_output
     from inpaintbench.builder.release.layout import build_release
     from inpaintbench.builder.release.splits import load_split_config
+    from tests.helpers.hub_client import run_client
 
     (tmp_path / "splits.yaml").write_text(yaml.safe_dump(PLAIN_SPLITS, sort_keys=False))
     gen = write_generator_output(tmp_path / "gen", make_rows(range(8)))

@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 import yaml
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 pytestmark = pytest.mark.slow  # a real generation run (~3-8 s on a shared 2-core machine)
 

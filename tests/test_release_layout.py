@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -11,37 +10,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from test_release_helpers import make_rows, write_generator_output
 
-SPLIT_CONFIG = {
-    "salt": "inpaintbench-tests",  # with photos 0..11: train 5, validation 2, test 5 photos
-    "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
-    "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
-    "configs": [
-        {"name": "default"},
-        {
-            "name": "paste_back",
-            "description": "pasted-back edits and pristine photos",
-            "where": {"strategy": ["paste_back", "none"]},
-        },
-    ],
-    "licenses": {
-        "embedded": {
-            "id": "other",
-            "note": "photos bundled in Python wheels",
-            "name": "embedded-photos",
-            "link": "https://example.org/terms",
-        }
-    },
-}
+from tests.helpers.release_rows import make_rows, rows_without_decoding, write_generator_output, write_split_config
+
 SMALL_SHARDS = 6000  # bytes: a few rows per release file, so splits span several files
 
 
 @pytest.fixture(scope="module")
 def split_config_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("split-config") / "splits.yaml"
-    path.write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
-    return path
+    return write_split_config(tmp_path_factory.mktemp("split-config") / "splits.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -224,17 +201,6 @@ def test_builder_class_configs_match_the_example_split_config():
     assert [c.name for c in InpaintBench.BUILDER_CONFIGS] == list(RELEASE_CONFIGS) + list(ASSESSMENT_CONFIGS)
 
 
-def _rows_without_decoding(ds):
-    import datasets
-
-    for column in ("image", "mask", "original"):
-        ds = ds.cast_column(column, datasets.Image(decode=False))
-    # NaN != NaN, and replacement_score is NaN for removals: compare NaNs as a marker.
-    return [
-        {k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in ds.to_list()
-    ]
-
-
 def test_builder_class_yields_exactly_what_load_dataset_yields(release_v1, tmp_path):
     import datasets
 
@@ -249,7 +215,7 @@ def test_builder_class_yields_exactly_what_load_dataset_yields(release_v1, tmp_p
         assert list(got) == list(expected)
         for split in expected:
             assert got[split].features == expected[split].features
-            assert _rows_without_decoding(got[split]) == _rows_without_decoding(expected[split])
+            assert rows_without_decoding(got[split]) == rows_without_decoding(expected[split])
     with pytest.raises(ValueError, match="no revisions"):
         InpaintBench(
             config_name="default", release=str(dest), revision="v1.0.0", cache_dir=str(tmp_path / "c")

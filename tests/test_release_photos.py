@@ -12,10 +12,10 @@ import itertools
 import numpy as np
 import pytest
 from PIL import Image
-from test_release_helpers import make_rows, write_generator_output
 
 from inpaintbench.builder.release.photos import PHASH_MAX_DISTANCE, fingerprint, group_photos
 from inpaintbench.builder.release.splits import EXCLUDED, parse_split_config
+from tests.helpers.release_rows import make_rows, write_generator_output
 
 CONFIG = {
     "salt": "photo-groups",
@@ -139,10 +139,9 @@ def test_the_generator_manifest_counts_a_photo_listed_twice(tmp_path):
     import json
     import shutil
 
-    from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
-
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
+    from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
     images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
 

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
-from test_release_helpers import make_rows, write_generator_output
-from test_release_layout import SPLIT_CONFIG
+
+from tests.helpers.release_rows import make_rows, write_generator_output, write_split_config
 
 pytestmark = pytest.mark.slow  # each case runs the CLI in a fresh interpreter
 
@@ -21,8 +20,7 @@ pytestmark = pytest.mark.slow  # each case runs the CLI in a fresh interpreter
 @pytest.fixture(scope="module")
 def generator_output(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("staging")
-    config = root / "splits.yaml"
-    config.write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
+    config = write_split_config(root / "splits.yaml")
     # Big enough that the build takes a while after the partial folder appears (several seconds on 2 cores).
     return write_generator_output(root / "gen", make_rows(range(150), size=96), rows_per_shard=50), config
 

@@ -14,10 +14,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
-from test_release_helpers import make_rows, write_generator_output
-from test_release_layout import SPLIT_CONFIG
+
+from tests.helpers.release_rows import make_rows, write_generator_output, write_split_config
 
 pytestmark = pytest.mark.slow  # a release build and DataLoaders with worker processes: ~15 s
 
@@ -59,7 +58,7 @@ def release(tmp_path_factory):
     from inpaintbench.builder.release.splits import load_split_config
 
     root = tmp_path_factory.mktemp("training")
-    (root / "splits.yaml").write_text(yaml.safe_dump(SPLIT_CONFIG, sort_keys=False))
+    write_split_config(root / "splits.yaml")
     rows = [row for i, (h, w) in enumerate(PHOTO_SIZES) for row in sized_rows(3 * i, h, w)]
     write_generator_output(root / "gen", rows)
     folder, summary, _ = prepare_release(root / "gen", load_split_config(root / "splits.yaml"), "1.0.0", None,

@@ -11,13 +11,13 @@ import weakref
 
 import pytest
 import torch
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, files_of, write_coco_set
 
 from inpaintbench.builder.backends import create_backend
 from inpaintbench.builder.backends.tiny_pipelines import save_tiny
 from inpaintbench.builder.config import ConfigError, GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.residency import ResidentModels
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, files_of, write_coco_set
 
 torch.set_num_threads(1)
 TINY = {"steps": 2, "working_long_side": 64}

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_harness_fixtures import make_rows
 
 from inpaintbench.harness import isolation
 from inpaintbench.harness.data import open_eval_data
 from inpaintbench.harness.loading import load_detector
 from inpaintbench.harness.run import EvalOptions, run_evaluation
+from tests.helpers.harness_rows import make_rows
 
 N = 4
 ATTACK_ID = "s001"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
@@ -16,6 +15,7 @@ from inpaintbench.builder.shard_pipeline import run_pipeline
 from inpaintbench.builder.shards import write_shard
 from inpaintbench.builder.sources import build_sources
 from inpaintbench.builder.work import make_chunks, plan_work
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
 WAIT = 20  # seconds: far beyond any stage here; reaching it means the pipeline did not overlap
 

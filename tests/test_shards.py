@@ -8,12 +8,12 @@ import datasets
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.manifest import build_manifest
 from inpaintbench.builder.shards import ShardRecord, complete_record, sample_summary, write_record, write_shard
 from inpaintbench.schema import COLUMNS, FEATURES
+from tests.helpers.shard_rows import make_row
 
 
 def test_shard_round_trips_through_load_dataset_with_exact_features_and_pixels(tmp_path):

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_generate_fixtures import SMALL_PHOTO_CONFIG
 
 from inpaintbench.builder.scene import Scene, SkippedInput
 from inpaintbench.builder.sources import SourceConfigError, build_sources, known_source_types
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG
 
 MASK_HEADER = ["MaskPath", "ImageID", "LabelName", "BoxID", "BoxXMin", "BoxXMax", "BoxYMin", "BoxYMax",
                "PredictedIoU", "Clicks"]

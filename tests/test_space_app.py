@@ -9,10 +9,11 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-from test_space_support import SIZE, decompression_bomb, free_port, write_generator_output, write_leaderboard_results
 
 from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.config import SpaceConfig
+from tests.helpers.ports import free_port
+from tests.helpers.space_fixtures import SIZE, decompression_bomb, write_generator_output, write_leaderboard_results
 
 
 @pytest.fixture(scope="module")

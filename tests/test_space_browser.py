@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_space_support import SIZE, free_port, write_generator_output
 
 from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.config import SpaceConfig
+from tests.helpers.ports import free_port
+from tests.helpers.space_fixtures import SIZE, write_generator_output
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -11,9 +11,10 @@ import zipfile
 
 import pytest
 from gradio_client import Client
-from test_space_support import free_port, write_generator_output
 
 from inpaintbench.cli import main
+from tests.helpers.ports import free_port
+from tests.helpers.space_fixtures import write_generator_output
 
 
 def test_space_refuses_missing_data_with_a_clear_message(tmp_path, capsys, monkeypatch):

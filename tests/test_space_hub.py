@@ -1,4 +1,4 @@
-"""The Space reads a Hub dataset repo at a revision, through the real clients, against tests/hub_server.py.
+"""The Space reads a Hub dataset repo at a revision, through the real clients, against tests/helpers/hub_server.py.
 
 huggingface_hub and datasets read HF_ENDPOINT at import, so each client step runs in a fresh interpreter; the
 server runs in this process.
@@ -6,38 +6,15 @@ server runs in this process.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
 import pytest
-from hub_server import HubServer
-from test_space_support import write_release_folder
+
+from tests.helpers.hub_client import run_client
+from tests.helpers.hub_server import HubServer
+from tests.helpers.space_fixtures import write_release_folder
 
 pytestmark = pytest.mark.slow  # fresh interpreters importing datasets, ~3 s each
 
 REPO = "inpaintbench-org/space-data"
-
-
-def run_client(server: HubServer, home: Path, code: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy") and not k.startswith("HF_")}
-    env.update(
-        HF_ENDPOINT=server.endpoint,
-        HF_HUB_DISABLE_XET="1",
-        HF_TOKEN="hf_inpaintbench_fake_token",
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
-        NO_PROXY="127.0.0.1,localhost",
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_space_reads_a_hub_repo_at_a_tag_after_main_moved_on(tmp_path):

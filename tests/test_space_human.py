@@ -22,8 +22,6 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from scipy.stats import binom, binomtest
 from skimage import data as skdata
-from test_manifest_reader import write_manifest_for
-from test_space_support import BACKENDS, free_port
 
 from inpaintbench.schema import FEATURES
 from inpaintbench.space.app import build_app, launch
@@ -36,6 +34,9 @@ from inpaintbench.space.human_store import Answer, HumanTestStore, wilson_interv
 from inpaintbench.space.served_images import ServedImages
 from inpaintbench.space.tabs.browse_tab import browse_tab
 from inpaintbench.space.tabs.human_tab import human_tab
+from tests.helpers.manifests import write_manifest_for
+from tests.helpers.ports import free_port
+from tests.helpers.space_fixtures import BACKENDS
 
 SIZE = (160, 120)
 CROPS = [(x, y) for y in (0, 1) for x in (0, 2)]  # four windows of each photo: four different photos

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
-from test_space_support import free_port, write_generator_output
 
 from inpaintbench.space.app import build_app, launch
 from inpaintbench.space.config import SpaceConfig
 from inpaintbench.space.detect import DetectorRunner
 from inpaintbench.space.uploads import decode_upload
+from tests.helpers.ports import free_port
+from tests.helpers.space_fixtures import write_generator_output
 
 
 def old_decode(path) -> np.ndarray:

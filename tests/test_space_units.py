@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from test_space_support import SIZE, decompression_bomb, write_generator_output, write_release_folder
 
 from inpaintbench.space import leaderboard
 from inpaintbench.space.browse import ANY, BLANK, Browser
@@ -21,6 +20,8 @@ from inpaintbench.space.human import ASK_WHERE, HumanTest, new_state
 from inpaintbench.space.human_store import Answer, HumanTestStore
 from inpaintbench.space.overlays import heatmap_overlay, mask_overlay
 from inpaintbench.space.uploads import UploadError, decode_upload
+from tests.helpers.detector_data import SMALL_FIT, training_data
+from tests.helpers.space_fixtures import SIZE, decompression_bomb, write_generator_output, write_release_folder
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +331,6 @@ def test_default_leaderboard_is_the_committed_results_with_the_trained_baseline_
 
 
 def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tmp_path):
-    from test_trained_detector import SMALL_FIT, _training_data
     from threadpoolctl import threadpool_limits
 
     from inpaintbench.harness.training.model_file import save_model
@@ -350,7 +350,7 @@ def test_detectors_that_need_a_model_say_so_or_get_it_from_the_space_settings(tm
     assert unconfigured.run(str(upload), "ela")[2] >= 0.0  # the others still work
 
     with threadpool_limits(1):
-        estimator, meta = train_detector(_training_data(n=4), TrainOptions(seed=0, **SMALL_FIT))
+        estimator, meta = train_detector(training_data(n=4), TrainOptions(seed=0, **SMALL_FIT))
     model = save_model(tmp_path / "model.joblib", estimator, meta)
     config = SpaceConfig.from_env({"INPAINTBENCH_DETECTOR_PARAMS": json.dumps({"trained": {"model": str(model)}})})
     configured = DetectorRunner(detector_params=config.detector_kwargs())

@@ -12,6 +12,7 @@ from inpaintbench.harness.training.features import FEATURES_VERSION, compute_fea
 from inpaintbench.harness.training.model_file import TrainedModelError, load_model, save_model, sidecar_path
 from inpaintbench.harness.training.sampling import PixelBudget, balanced_weights, plan_budget, sample_pixels
 from inpaintbench.harness.training.trainer import TrainOptions, train_detector
+from tests.helpers.detector_data import SIZE, SMALL_FIT, noisy_patch_image, training_data, write_tiny_build
 
 
 @pytest.fixture(autouse=True)
@@ -23,65 +24,12 @@ def _one_thread(monkeypatch):
         yield
 
 
-# ---- a synthetic case the model must learn: a noisy patch in a clean, smooth photo ------------------------
-
-SIZE = 48
-
-
-def _noisy_patch_image(rng: np.random.Generator, inpainted: bool) -> tuple[np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
-    base = np.stack([xx * 3 + rng.uniform(0, 60), yy * 2 + rng.uniform(0, 60), 200 - xx - yy], axis=-1)
-    image = base + rng.normal(0, 1.0, base.shape)
-    mask = np.zeros((SIZE, SIZE), np.uint8)
-    if inpainted:
-        y, x = rng.integers(4, SIZE - 20, 2)
-        mask[y : y + 16, x : x + 16] = 255
-        image[mask > 0] += rng.normal(0, 14.0, (int((mask > 0).sum()), 3))
-    return np.clip(image, 0, 255).astype(np.uint8), mask
-
-
-def _synthetic_dataset(n: int, seed: int, make_image=None):
-    """n synthetic samples (one pristine in four) in the build's schema; ``make_image(rng, inpainted)`` gives
-    (uint8 image, mask: 0/255 uint8 or bool)."""
-    import datasets
-    from PIL import Image
-
-    from inpaintbench.schema import FEATURES
-
-    make_image = make_image or _noisy_patch_image
-    rng = np.random.default_rng(seed)
-    rows = {"sample_id": [], "label": [], "image": [], "mask": [], "backend": []}
-    for i in range(n):
-        inpainted = i % 4 != 3  # one pristine photo in four
-        image, mask = make_image(rng, inpainted)
-        rows["sample_id"].append(f"synth-{seed}-{i}")
-        rows["label"].append(int(inpainted))
-        rows["image"].append(Image.fromarray(image))
-        rows["mask"].append(Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255, "L"))
-        rows["backend"].append("noise_paint" if inpainted else "none")
-    features = datasets.Features({k: FEATURES[k] for k in rows})
-    return datasets.Dataset.from_dict(rows, features=features)
-
-
-def _training_data(n: int = 12, seed: int = 0):
-    from inpaintbench.harness.training.data import TrainingData
-
-    dataset = _synthetic_dataset(n, seed)
-    identity = {"kind": "synthetic", "path": "memory", "split": "train", "manifest_sha256": None, "num_samples": n}
-    return TrainingData(dataset=dataset, identity=identity, backends=("noise_paint",))
-
-
-# A fit here costs ~3 s whatever its size: with sample weights, sklearn 1.9 bins features by one weighted-percentile
-# call per bin edge (255 x 43 calls) below 200k rows. Hence few fits, shared through module fixtures.
-SMALL_FIT = dict(pixels_per_image=300, max_iter=40, progress=False)
-
-
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
-        estimator, meta = train_detector(_training_data(), TrainOptions(pristine_share=0.25, seed=0, **SMALL_FIT))
+        estimator, meta = train_detector(training_data(), TrainOptions(pristine_share=0.25, seed=0, **SMALL_FIT))
     path = save_model(tmp_path_factory.mktemp("model") / "synth.joblib", estimator, meta)
     return estimator, meta, path
 
@@ -91,7 +39,7 @@ def _mean_pixel_f1(estimator, n_images: int = 6, seed: int = 99) -> float:
     rng = np.random.default_rng(seed)
     scores = []
     for _ in range(n_images):
-        image, mask = _noisy_patch_image(rng, inpainted=True)
+        image, mask = noisy_patch_image(rng, inpainted=True)
         features = compute_features(image)
         pred = estimator.predict_proba(features.reshape(-1, features.shape[-1]))[:, 1] >= 0.5
         gt = mask.ravel() > 127
@@ -153,10 +101,10 @@ def test_fit_learns_a_noisy_patch_well_above_a_constant_model(fitted):
 
 def test_training_is_deterministic_for_a_seed():
     options = TrainOptions(seed=3, **{**SMALL_FIT, "pixels_per_image": 100, "max_iter": 10})
-    data = _training_data(n=4)
+    data = training_data(n=4)
     a, _ = train_detector(data, options)
     b, _ = train_detector(data, options)
-    probe = compute_features(_noisy_patch_image(np.random.default_rng(5), True)[0]).reshape(-1, len(feature_names()))
+    probe = compute_features(noisy_patch_image(np.random.default_rng(5), True)[0]).reshape(-1, len(feature_names()))
     assert np.array_equal(a.predict_proba(probe), b.predict_proba(probe))
 
 
@@ -164,7 +112,7 @@ def test_saved_model_round_trips_through_the_registered_detector(fitted):
     from inpaintbench.harness.detectors import create_detector
 
     estimator, meta, path = fitted
-    image, _ = _noisy_patch_image(np.random.default_rng(7), True)
+    image, _ = noisy_patch_image(np.random.default_rng(7), True)
     features = compute_features(image)
     expected = estimator.predict_proba(features.reshape(-1, features.shape[-1]))[:, 1].reshape(SIZE, SIZE)
     full = create_detector("trained", model=str(path), stride=1).predict(image)
@@ -207,31 +155,6 @@ def test_model_file_problems_are_named(fitted, tmp_path):
 # ---- end to end on a real generator build: train-detector -> evaluate ------------------------------------
 
 
-def write_tiny_build(root, salt: str, fractions: dict):
-    """A real generation run (COCO-format synthetic photos, OpenCV Telea + NS) and a split config that holds NS
-    out, as the default one does: (run dir, split config path)."""
-    import yaml
-    from test_generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
-
-    from inpaintbench.builder.config import GenerateConfig
-    from inpaintbench.builder.generate import run_generation
-
-    images_dir, annotations = write_coco_set(root / "coco", num_images=8, bad_inputs=False)
-    out = root / "gen"
-    config = GenerateConfig.from_dict({
-        "sources": [coco_source_spec(images_dir, annotations)], "out_dir": str(out), "samples_per_shard": 16,
-        "backends": [{"name": "opencv_telea"}, {"name": "opencv_ns"}], "pristine_ratio": 0.3, **SMALL_PHOTO_CONFIG,
-    })
-    run_generation(config, progress=False)
-    split_config = root / "splits.yaml"
-    split_config.write_text(yaml.safe_dump({
-        "salt": salt, "fractions": fractions,
-        "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
-        "licenses": {"synth": {"id": "cc0-1.0", "note": "synthetic test photos"}},
-    }))
-    return out, split_config
-
-
 @pytest.fixture(scope="module")
 def tiny_build(tmp_path_factory):
     return write_tiny_build(tmp_path_factory.mktemp("build"), "trained-detector",
@@ -242,7 +165,7 @@ def tiny_build(tmp_path_factory):
 def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_build, tmp_path, capsys):
     from inpaintbench.cli import main
     from inpaintbench.harness.results import read_results
-    from inpaintbench.harness.training.data import open_training_data
+    from inpaintbench.harness.training.data import opentraining_data
 
     run, split_config = tiny_build
     model = tmp_path / "m.joblib"
@@ -255,7 +178,7 @@ def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_b
             "--pristine-ratio", "0.25", "--pixels-per-image", "200", "--max-iter", "20", "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
     meta = json.loads(sidecar_path(model).read_text())
-    train = open_training_data(run, split_config=str(split_config))
+    train = opentraining_data(run, split_config=str(split_config))
     assert meta["training_data"]["split"] == "train" and meta["training_data"]["num_samples"] == len(train.dataset)
     assert meta["training_data"]["manifest_sha256"] and meta["training_backends"] == ["opencv_telea"]
     assert set(train.dataset["backend"]) <= {"opencv_telea", "none"}  # NS is held out, never trained on

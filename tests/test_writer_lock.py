@@ -10,11 +10,10 @@ import sys
 import time
 
 import pytest
-from test_generate import make_config
-from test_generate_fixtures import write_coco_set
 
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.writer_lock import LOCK_NAME, OutputDirBusy, WriterLock
+from tests.helpers.generate_fixtures import make_config, write_coco_set
 
 HOLD = """
 import sys, time

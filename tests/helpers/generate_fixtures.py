@@ -1,12 +1,15 @@
-"""A small COCO-format photo set written on the fly, shared by the generator's tests (and a check of it).
+"""A small COCO-format photo set written on the fly, shared by the generator's tests, and what they build on it.
 
 Real files read by the real COCO source: synthetic 96 px photos (a textured gradient with filled shapes), each
 shape annotated as a COCO polygon, plus the bad inputs a real folder has: a truncated PNG, a file the JSON
-names but the folder lacks, a crowd region and a tiny object.
+names but the folder lacks, a crowd region and a tiny object (tests/test_helpers.py checks the set reads through
+the real source). Also a generator config on such a set, and readers of a run's files: its bytes, its shards as
+a ``datasets.Dataset`` or as rows of undecoded values.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
@@ -102,17 +105,38 @@ def coco_source_spec(images_dir: Path, annotations: Path, name: str = "synth") -
     return {"type": "coco", "name": name, "images": str(images_dir), "annotations": str(annotations)}
 
 
-def test_fixture_set_reads_through_the_real_coco_source(tmp_path):
-    from inpaintbench.builder.scene import Scene, SkippedInput
-    from inpaintbench.builder.sources import build_sources
 
-    images_dir, annotations = write_coco_set(tmp_path, num_images=3)
-    (source,) = build_sources([coco_source_spec(images_dir, annotations)])
-    ids = source.list_image_ids()
-    assert len(ids) == 5
-    loaded = {image_id: source.load(image_id) for image_id in ids}
-    scenes = [v for v in loaded.values() if isinstance(v, Scene)]
-    skipped = [v for v in loaded.values() if isinstance(v, SkippedInput)]
-    assert len(scenes) == 3 and len(skipped) == 2
-    assert {Path(s.path).name for s in skipped} == {"truncated.png", "missing.png"}
-    assert all(s.image.size == (SIZE, SIZE) and len(s.objects) >= 3 for s in scenes)
+def make_config(coco_set: tuple[Path, Path], out_dir, **changes):
+    """A ``GenerateConfig`` on ``coco_set`` (images dir, annotations file) with the small-photo settings, 9 samples
+    per shard (3 images: 10 images give 4 shards), and ``changes`` on top."""
+    from inpaintbench.builder.config import GenerateConfig
+
+    images_dir, annotations = coco_set
+    data = {
+        "sources": [coco_source_spec(images_dir, annotations)],
+        "out_dir": str(out_dir),
+        "samples_per_shard": 9,
+        **SMALL_PHOTO_CONFIG,
+        **changes,
+    }
+    return GenerateConfig.from_dict(data)
+
+
+def load_shards(out_dir: Path, cache: Path):
+    """A run's shards as one ``datasets.Dataset`` (split "train"), cached under ``cache``."""
+    import datasets
+
+    files = sorted(str(p) for p in (Path(out_dir) / "data").glob("*.parquet"))
+    return datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=str(cache))
+
+
+def rows_of(out: Path) -> list[dict]:
+    """Every row of a run's shards, in shard order, images left as their stored ``{"bytes", "path"}``."""
+    import pyarrow.parquet as pq
+
+    return [row for path in sorted((out / "data").glob("*.parquet")) for row in pq.read_table(path).to_pylist()]
+
+
+def decoded(value) -> np.ndarray:
+    """The pixels of a stored image value (``{"bytes": PNG, ...}``) as an array."""
+    return np.asarray(Image.open(io.BytesIO(value["bytes"])))

@@ -1,8 +1,9 @@
-"""Fixtures for the release/hub tests: a small generator output dir of the generator's real format.
+"""Inputs of the release/hub tests: a small generator output dir of the generator's real format, the split
+config the tests cut it with, and a comparison of released rows.
 
 The shards are written exactly as the generator writes them (``Dataset.from_dict(..., features=FEATURES)
 .to_parquet``) with ids from ``inpaintbench.ids``; the manifest has the generator's keys. Images are 16 px so the
-whole release round trip stays fast.
+whole release round trip stays fast (tests/test_helpers.py checks the release loader reads the output).
 """
 
 from __future__ import annotations
@@ -12,11 +13,33 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytest
+import yaml
 from PIL import Image
 
 BACKENDS = ("patchmatch", "opencv_ns")  # opencv_ns is held out by builder/release/default_splits.yaml
 CATEGORIES = ("dog", "cup", "car", "chair")
+
+SPLIT_CONFIG = {
+    "salt": "inpaintbench-tests",  # with photos 0..11: train 5, validation 2, test 5 photos
+    "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
+    "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
+    "configs": [
+        {"name": "default"},
+        {
+            "name": "paste_back",
+            "description": "pasted-back edits and pristine photos",
+            "where": {"strategy": ["paste_back", "none"]},
+        },
+    ],
+    "licenses": {
+        "embedded": {
+            "id": "other",
+            "note": "photos bundled in Python wheels",
+            "name": "embedded-photos",
+            "link": "https://example.org/terms",
+        }
+    },
+}
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -77,7 +100,7 @@ def write_generator_output(out: Path, rows: list[dict], rows_per_shard: int = 10
     """Shards, records and manifest through the generator's own writers (builder.shards / builder.manifest)."""
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.manifest import build_manifest, write_manifest
-    from inpaintbench.builder.shards import ShardRecord, summarize, write_shard
+    from inpaintbench.builder.shards import ShardRecord, sample_summary, write_shard
 
     config = GenerateConfig(out_dir=str(out), seed=0)
     chunks = [rows[start : start + rows_per_shard] for start in range(0, len(rows), rows_per_shard)]
@@ -109,7 +132,7 @@ def write_generator_output(out: Path, rows: list[dict], rows_per_shard: int = 10
                 [list(i) for i in items],
                 sha256,
                 size,
-                [summarize(r) for r in chunk],
+                [sample_summary(r) for r in chunk],
                 skipped,
             )
         )
@@ -117,13 +140,20 @@ def write_generator_output(out: Path, rows: list[dict], rows_per_shard: int = 10
     return out
 
 
-@pytest.fixture
-def generator_output_v1(tmp_path) -> Path:
-    return write_generator_output(tmp_path / "gen-v1", make_rows(range(12)))
+
+def write_split_config(path: Path, **changes) -> Path:
+    """``SPLIT_CONFIG`` (with ``changes`` on top) as the YAML file a release reads; returns ``path``."""
+    path.write_text(yaml.safe_dump({**SPLIT_CONFIG, **changes}, sort_keys=False))
+    return path
 
 
-def test_fixture_output_is_readable_by_the_release_loader(generator_output_v1):
-    from inpaintbench.builder.release.inputs import load_generator_output
+def rows_without_decoding(ds) -> list[dict]:
+    """A released ``datasets.Dataset``'s rows with images left as stored bytes and NaN as the string "NaN", so two
+    releases compare with ``==`` (NaN != NaN, and replacement_score is NaN for removals)."""
+    import datasets
 
-    generated = load_generator_output(generator_output_v1)
-    assert generated.total_samples == 36
+    for column in ("image", "mask", "original"):
+        ds = ds.cast_column(column, datasets.Image(decode=False))
+    return [
+        {k: ("NaN" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()} for row in ds.to_list()
+    ]

@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 USER = "inpaintbench-tester"
-VALID_TOKEN = "hf_inpaintbench_fake_token"  # the token tests/test_hub_roundtrip.py's clients send; others get 401
+VALID_TOKEN = "hf_inpaintbench_fake_token"  # the token tests/helpers/hub_client.py's clients send; others get 401
 ORGS = ("inpaintbench-org",)
 REPO_TYPES = {"datasets": "dataset", "models": "model", "spaces": "space"}
 # Files the real Hub stores as LFS by default (its initial .gitattributes); others are regular git blobs.
@@ -746,7 +746,7 @@ class HubServer:
         return self.state.get_repo(repo_type, repo_id)
 
 
-if __name__ == "__main__":  # manual use: python tests/hub_server.py, then HF_ENDPOINT=<printed url>
+if __name__ == "__main__":  # manual use: python -m tests.helpers.hub_server, then HF_ENDPOINT=<printed url>
     with HubServer() as hub:
         print(hub.endpoint, flush=True)
         try:

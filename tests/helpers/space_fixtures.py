@@ -1,4 +1,4 @@
-"""Small real shards for the Space's tests (helpers only; imported by tests/test_space_*.py).
+"""Small real shards for the Space's tests (imported by tests/test_space_*.py).
 
 Samples are real photos shipped in scikit-image, downscaled, with an elliptical mask filled by OpenCV's Telea
 inpainting, written through the project's FEATURES exactly as the generator writes them.
@@ -7,7 +7,6 @@ inpainting, written through the project's FEATURES exactly as the generator writ
 from __future__ import annotations
 
 import json
-import socket
 import struct
 import zlib
 from pathlib import Path
@@ -17,9 +16,9 @@ import datasets
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
-from test_manifest_reader import write_manifest_for
 
 from inpaintbench.schema import FEATURES
+from tests.helpers.manifests import write_manifest_for
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 BACKENDS = ("telea", "navier_stokes")
@@ -105,12 +104,6 @@ def write_release_folder(root: Path, config: str = "default") -> Path:
         "---\n# test release\n"
     )
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def decompression_bomb(path: Path, side: int = 20_000) -> Path:
