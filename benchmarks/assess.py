@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         _print_table(f"detector judge (ela, threshold {args.threshold})", look, rows)
 
         if args.vlm_trials:
-            from inpaintbench.builder.deceptiveness.tiny_vlm import build_tiny_vlm
+            # The tiny VLM is a test fixture (tests/helpers/, not in the wheel): importable from the repository root.
+            sys.path.append(str(Path(__file__).resolve().parents[1]))
+            from tests.helpers.tiny_vlm import build_tiny_vlm
 
             vlm = create_judge("vlm", model=str(build_tiny_vlm(Path(tmp) / "tiny-vlm")), max_new_tokens=8)
             ask = lambda image: vlm.ask([image], SINGLE_PROMPT, np.random.default_rng(0))  # noqa: E731

@@ -1,6 +1,6 @@
 """Diffusion backends: images/s per family, and what our backend costs over the bare diffusers pipeline call.
 
-For each family a tiny random-weight pipeline (builder.backends.tiny_pipelines) is saved, loaded back through our
+For each family a tiny random-weight pipeline (tests/helpers/tiny_pipelines.py) is saved, loaded back through our
 backend by local path, and timed two ways in the same process, on the same pipeline object:
 
 - ours: ``backend.inpaint(request)`` on a photo at its original size (resize to the working size, seeded
@@ -24,6 +24,7 @@ memory allocated during the entry's calls).
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +34,11 @@ import torch
 from PIL import Image
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend
-from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
+
+# The tiny pipelines are test fixtures (tests/helpers/, not in the wheel): the repository root makes them importable
+# when this file is run as `.venv/bin/python benchmarks/diffusion.py` (appended: an installed inpaintbench wins).
+sys.path.append(str(Path(__file__).resolve().parents[1]))
+from tests.helpers.tiny_pipelines import FAMILIES, save_tiny  # noqa: E402
 
 BACKEND_OF_FAMILY = {
     "sd": "sd_inpaint", "sdxl": "sdxl_inpaint", "sd3": "sd3_inpaint", "kandinsky": "kandinsky22_inpaint",

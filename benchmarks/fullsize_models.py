@@ -9,7 +9,7 @@ pipelines time exactly what the real checkpoints would (benchmarks/fullsize.py).
     params = materialize("sd", "/tmp/fullsize-weights/sd-a", seed=1)
     backend = create_backend("sd_inpaint", **params)   # loads it by local path, like a real checkpoint
 
-Tokenizers are the small in-memory ones of builder/backends/tiny_pipelines (the real CLIP BPE vocabulary is
+Tokenizers are the small in-memory ones of tests/helpers/tiny_pipelines.py (the real CLIP BPE vocabulary is
 ~1.5 MB and T5's a sentencepiece model): token ids do not change compute, since every prompt is padded to the
 family's fixed length (77 CLIP tokens, 256/512 T5 tokens). The safety checker and its feature extractor are left
 out: our backends never load them (a safety checker blacks out images, see builder/backends/sd.py).
@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs" / "architectures"
+REPO = Path(__file__).resolve().parent.parent
+CONFIG_ROOT = REPO / "configs" / "architectures"
 
 # Components the builder never builds (see the module docstring).
 SKIPPED_COMPONENTS = ("safety_checker", "feature_extractor")
@@ -140,7 +142,12 @@ def _build_model(folder: Path, library: str, class_name: str, dtype: torch.dtype
 
 
 def _tokenizer(class_name: str):
-    from inpaintbench.builder.backends.tiny_pipelines import clip_tokenizer, t5_tokenizer
+    # The tiny tokenizers live with the test fixtures (tests/helpers/, not in the wheel): importable from the
+    # repository root, which a benchmark run from benchmarks/ lacks on sys.path (appended: an installed
+    # inpaintbench still wins over the checkout's folder of the same name).
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))
+    from tests.helpers.tiny_pipelines import clip_tokenizer, t5_tokenizer
 
     return t5_tokenizer(512) if "T5" in class_name else clip_tokenizer(77)
 

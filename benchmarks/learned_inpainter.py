@@ -39,7 +39,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the repository root, for tests.helpers (object_masks: one reader of the annotations)
+sys.path.append(str(ROOT))  # the repository root, for tests.helpers (object_masks: one reader of the annotations)
 
 from inpaintbench.builder.backends import InpaintRequest, create_backend  # noqa: E402
 from inpaintbench.builder.learned_inpainter import photos as photo_sets  # noqa: E402

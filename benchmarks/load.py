@@ -177,7 +177,7 @@ def start_local_hub():
     """The project's local Hub HTTP server, with the env the real clients need (set before they are imported)."""
     import os
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: the server is a test helper
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # the repository root: the server is a test helper
     from tests.helpers.hub_server import HubServer
 
     hub = HubServer().start()

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from inpaintbench.builder.backends import create_backend
-from inpaintbench.builder.backends.tiny_pipelines import _clip_text_config, _sd_unet, _sd_vae, clip_tokenizer, save_tiny
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, load_shards, write_coco_set
 from tests.helpers.inpaint_requests import box_mask, photo, request
+from tests.helpers.tiny_pipelines import _clip_text_config, _sd_unet, _sd_vae, clip_tokenizer, save_tiny
 
 torch.set_num_threads(1)
 

@@ -12,10 +12,10 @@ import torch
 from inpaintbench.builder.deceptiveness import assess_sample, create_judge
 from inpaintbench.builder.deceptiveness.protocol import INVALID, trial_rng
 from inpaintbench.builder.deceptiveness.runner import assess_run, read_sidecar
-from inpaintbench.builder.deceptiveness.tiny_vlm import build_tiny_vlm
 from inpaintbench.builder.deceptiveness.vlm_judge import PAIR_PROMPT, SINGLE_PROMPT
 from inpaintbench.builder.models import ModelNotFound
 from inpaintbench.cli import main as cli_main
+from tests.helpers.tiny_vlm import build_tiny_vlm
 
 torch.set_num_threads(1)
 

@@ -14,9 +14,9 @@ from PIL import Image
 from inpaintbench.builder.backends import create_backend
 from inpaintbench.builder.backends.diffusion_common import resolve_device, resolve_dtype
 from inpaintbench.builder.backends.registry import LAZY_BACKENDS
-from inpaintbench.builder.backends.tiny_pipelines import save_tiny
 from inpaintbench.builder.models import ModelNotFound
 from tests.helpers.inpaint_requests import box_mask, photo, request
+from tests.helpers.tiny_pipelines import poisoned_copy, save_tiny
 
 torch.set_num_threads(1)
 
@@ -302,7 +302,7 @@ def test_inpaint_batch_works_on_any_backend_in_order():
 
 
 def test_weight_variant_is_loaded_and_recorded(tmp_path):
-    from inpaintbench.builder.backends.tiny_pipelines import build_sd
+    from tests.helpers.tiny_pipelines import build_sd
 
     build_sd().save_pretrained(tmp_path / "sd", variant="fp16")
     assert list((tmp_path / "sd" / "unet").glob("*.fp16.safetensors"))
@@ -312,7 +312,7 @@ def test_weight_variant_is_loaded_and_recorded(tmp_path):
 
 
 def test_backends_on_one_checkpoint_share_its_weights_not_their_schedulers(tmp_path):
-    from inpaintbench.builder.backends.tiny_pipelines import build_controlnet
+    from tests.helpers.tiny_pipelines import build_controlnet
 
     base, controlnet = build_controlnet()
     base.save_pretrained(tmp_path / "base")
@@ -361,19 +361,6 @@ def test_every_family_runs_in_its_gpu_half_precision(tiny_models, family):
     seed_change = np.abs(pixels(full, 8) - reference).mean()
     # Precision moves pixels by rounding noise; the same seed must still give the same picture.
     assert precision_change < 0.5 * seed_change, (precision_change, seed_change)
-
-
-def poisoned_copy(family_params: dict, directory) -> dict:
-    """The tiny SD pipeline saved again with NaN in its VAE decoder's last bias: real NaN arithmetic all the way
-    out of the pipeline, as an fp16 overflow on a GPU gives."""
-    from diffusers import StableDiffusionInpaintPipeline
-
-    pipeline = StableDiffusionInpaintPipeline.from_pretrained(family_params["model"], safety_checker=None,
-                                                              requires_safety_checker=False)
-    with torch.no_grad():
-        pipeline.vae.decoder.conv_out.bias.fill_(float("nan"))
-    pipeline.save_pretrained(directory)
-    return {"model": str(directory)}
 
 
 def test_nan_pixels_are_an_error_not_a_black_forgery(tiny_models, tmp_path):

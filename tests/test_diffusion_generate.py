@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from inpaintbench.builder.backends.tiny_pipelines import FAMILIES, save_tiny
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import read_records, run_generation
 from inpaintbench.schema import FEATURES
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, load_shards, write_coco_set
+from tests.helpers.tiny_pipelines import FAMILIES, save_tiny
 
 torch.set_num_threads(1)
 
@@ -102,7 +102,7 @@ def test_every_family_writes_shards_through_the_generator(family, one_photo_set,
 
 
 def test_a_nan_backend_output_is_skipped_with_its_reason_not_written(one_photo_set, tmp_path):
-    from tests.test_diffusion_backends import poisoned_copy
+    from tests.helpers.tiny_pipelines import poisoned_copy
 
     images_dir, annotations = one_photo_set
     params = {**poisoned_copy(save_tiny("sd", tmp_path / "sd"), tmp_path / "nan_sd"), "steps": 2,

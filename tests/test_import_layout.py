@@ -109,3 +109,45 @@ def test_the_builder_loads_without_the_harness():
             "assert 'inpaintbench.harness.detector_judge' in sys.modules\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+
+PACKAGES = {"builder": "inpaintbench.builder", "harness": "inpaintbench.harness", "space": "inpaintbench.space",
+            "inpaintbench": "inpaintbench"}
+
+
+def fixture_violations(root: Path = REPO) -> list[str]:
+    """``file: why`` for every module under the four package folders of ``root`` that is a test fixture: named
+    tiny_* (the tiny random-weight models are fixtures) or importing the tests package (lazily included)."""
+    bad = []
+    for folder, package in PACKAGES.items():
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            if path.name.startswith("tiny_"):
+                bad.append(f"{rel}: named tiny_*")
+            sub = ".".join(path.relative_to(root / folder).with_suffix("").parts[:-1])
+            holder = f"{package}.{sub}" if sub else package
+            bad += [f"{rel}: {m}" for m in sorted(imported_modules(path, holder)) if m.split(".")[0] == "tests"]
+    return bad
+
+
+def test_no_test_fixture_ships_in_the_package():
+    """Test fixtures (tiny random-weight pipelines, a tiny VLM, the local Hub, ...) live in tests/helpers/, out of
+    the wheel: no module of builder/, harness/, space/ or inpaintbench/ is named tiny_* or imports ``tests``."""
+    assert sum(1 for folder in PACKAGES for _ in (REPO / folder).rglob("*.py")) > 100  # the scan sees the packages
+    assert fixture_violations() == []
+
+
+def test_the_fixture_check_finds_a_fixture_however_it_gets_in(tmp_path):
+    """The attack on the check above: a tiny_* module, an import of the test helpers, a lazy ``import tests``."""
+    for folder in PACKAGES:
+        (tmp_path / folder).mkdir()
+    (tmp_path / "builder" / "backends").mkdir()
+    (tmp_path / "builder" / "backends" / "tiny_pipelines.py").write_text("FAMILIES = ()\n")
+    (tmp_path / "harness" / "uses.py").write_text("from tests.helpers.hub_server import HubServer\n")
+    (tmp_path / "space" / "lazy.py").write_text("def f():\n    import tests\n")
+    (tmp_path / "inpaintbench" / "fine.py").write_text("from inpaintbench.folders import read_manifest\n")
+    assert fixture_violations(tmp_path) == ["builder/backends/tiny_pipelines.py: named tiny_*",
+                                                 "harness/uses.py: tests.helpers.hub_server",
+                                                 "harness/uses.py: tests.helpers.hub_server.HubServer",
+                                                 "space/lazy.py: tests"]

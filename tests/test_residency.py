@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from inpaintbench.builder.backends import create_backend
-from inpaintbench.builder.backends.tiny_pipelines import save_tiny
 from inpaintbench.builder.config import ConfigError, GenerateConfig
 from inpaintbench.builder.generate import run_generation
 from inpaintbench.builder.residency import ResidentModels
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, files_of, write_coco_set
+from tests.helpers.tiny_pipelines import save_tiny
 
 torch.set_num_threads(1)
 TINY = {"steps": 2, "working_long_side": 64}

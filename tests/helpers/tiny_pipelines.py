@@ -1,9 +1,10 @@
 """Tiny random-weight inpainting pipelines, one per diffusion family, built from configs (no download).
 
 They follow diffusers' own tests (``get_dummy_components`` in tests/pipelines/*/test_*inpaint*.py): same model
-classes as the real checkpoints, a few thousand parameters each. Tests and benchmarks/diffusion.py save them with
-``save_pretrained`` and load them back through the real backends by local path, so every code path that a real
-checkpoint takes (from_pretrained, scheduler swap, pipeline call) runs here too.
+classes as the real checkpoints, a few thousand parameters each. A test fixture, kept out of the wheel: tests and
+benchmarks/diffusion.py save them with ``save_pretrained`` and load them back through the real backends by local
+path, so every code path that a real checkpoint takes (from_pretrained, scheduler swap, pipeline call) runs here
+too. ``poisoned_copy`` saves one again with NaN weights.
 
 Tokenizers are built in memory: a byte-level CLIP BPE without merges and a small T5 unigram vocabulary.
 """
@@ -304,9 +305,24 @@ def save_tiny(family: str, directory: str | Path) -> dict[str, str]:
     return {"model": str(directory)}
 
 
+def poisoned_copy(family_params: dict, directory) -> dict:
+    """The tiny SD pipeline saved again with NaN in its VAE decoder's last bias: real NaN arithmetic all the way
+    out of the pipeline, as an fp16 overflow on a GPU gives."""
+    from diffusers import StableDiffusionInpaintPipeline
+
+    pipeline = StableDiffusionInpaintPipeline.from_pretrained(family_params["model"], safety_checker=None,
+                                                              requires_safety_checker=False)
+    with torch.no_grad():
+        pipeline.vae.decoder.conv_out.bias.fill_(float("nan"))
+    pipeline.save_pretrained(directory)
+    return {"model": str(directory)}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m inpaintbench.builder.backends.tiny_pipelines DIR``: save every tiny family under DIR (what
-    configs/tiny_cpu_mix.yaml points at) for CPU smoke runs of the whole generator with diffusion backends."""
+    """Save every tiny family under DIR, for CPU smoke runs of the generator with diffusion backends.
+
+    ``python -m tests.helpers.tiny_pipelines DIR`` from the repository root (configs/tiny_cpu_mix.yaml points at
+    runs/tiny_models, the default)."""
     import argparse
     import json
 

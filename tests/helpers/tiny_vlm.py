@@ -1,4 +1,5 @@
-"""A tiny random-weight VLM folder (LLaVA architecture) built from configs, for tests and benchmarks/assess.py.
+"""A tiny random-weight VLM folder (LLaVA architecture) built from configs, for tests and benchmarks/assess.py (a
+test fixture, kept out of the wheel).
 
 Same classes as a real LLaVA checkpoint (``LlavaForConditionalGeneration``, ``LlavaProcessor`` with a CLIP
 image processor and a chat template), a few thousand parameters, saved with ``save_pretrained`` so the VLM judge
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .vlm_judge import PAIR_PROMPT, SINGLE_PROMPT
+from inpaintbench.builder.deceptiveness.vlm_judge import PAIR_PROMPT, SINGLE_PROMPT
 
 _SPECIAL = ["<pad>", "<unk>", "<s>", "</s>", "<image>"]
 _ANSWERS = ["real", "edited", "first", "second", "maybe", "unsure"]
