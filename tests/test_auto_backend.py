@@ -17,7 +17,7 @@ from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec
 from tests.helpers.inpaint_requests import box_mask, photo, request
 from tests.helpers.tiny_pipelines import _clip_text_config, _sd_unet, _sd_vae, clip_tokenizer, save_tiny
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,7 @@ from inpaintbench.harness.training.cnn.validation import score_maps
 from inpaintbench.harness.training.sidecar import sidecar_path
 from tests.helpers.detector_data import synthetic_dataset, training_data, write_tiny_build
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 # ---- a synthetic forgery: a noise-textured square pasted into a smooth image -----------------------------
@@ -70,8 +64,7 @@ LEARN = dict(epochs=3, crop=64, batch=8, pristine_ratio=0.25, init="random", lr=
 
 
 @pytest.fixture(scope="module")
-def learned():
-    torch.set_num_threads(1)
+def learned(torch_one_thread):
     return train_cnn(_training_data(16), CNNTrainOptions(seed=0, **LEARN), validation=_synthetic_dataset(4, seed=1))
 
 

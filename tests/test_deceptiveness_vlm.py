@@ -17,7 +17,7 @@ from inpaintbench.builder.models import ModelNotFound
 from inpaintbench.cli import main as cli_main
 from tests.helpers.tiny_vlm import build_tiny_vlm
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 rng = np.random.default_rng(0)
 ORIGINAL = rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)

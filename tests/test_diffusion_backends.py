@@ -18,7 +18,7 @@ from inpaintbench.builder.models import ModelNotFound
 from tests.helpers.inpaint_requests import box_mask, photo, request
 from tests.helpers.tiny_pipelines import poisoned_copy, save_tiny
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 BACKEND_OF_FAMILY = {
     "sd": "sd_inpaint",

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from inpaintbench.builder.config import GenerateConfig
 from inpaintbench.builder.generate import read_records, run_generation
@@ -15,12 +14,12 @@ from inpaintbench.schema import FEATURES
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, load_shards, write_coco_set
 from tests.helpers.tiny_pipelines import FAMILIES, save_tiny
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 @pytest.mark.slow
-def test_tiny_diffusion_mix_runs_through_the_generator_into_shards(tmp_path):
-    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+def test_tiny_diffusion_mix_runs_through_the_generator_into_shards(clean_coco_set, tmp_path):
+    images_dir, annotations = clean_coco_set
     sd = save_tiny("sd", tmp_path / "sd")
     flux = save_tiny("flux", tmp_path / "flux")
     tiny = {"steps": 2, "working_long_side": 64}

@@ -11,14 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
+from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult
 from inpaintbench.builder.draws import SampleKey, sample_seed
 from inpaintbench.builder.generate import OutputDirConflict, run_generation
+from inpaintbench.builder.planning import PLANNERS, EditPlan, Planner
 from inpaintbench.cli import main as cli_main
 from inpaintbench.digests import file_digest
 from inpaintbench.ids import recompute_sample_id
 from inpaintbench.schema import FEATURES, LABEL_NAMES
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, load_shards, make_config, write_coco_set
+from tests.helpers.registries import registered
 
 
 @pytest.fixture(scope="module")
@@ -150,23 +152,21 @@ def test_another_config_in_the_same_dir_is_refused_and_nothing_is_lost(built, tm
     assert shard_bytes(out) == before
 
 
-if "test_flaky" not in BACKENDS:
+class FlakyBackend(InpaintBackend):
+    """Raises on some seeds, returns a wrong size on others: what a misbehaving real backend does."""
 
-    @register_backend("test_flaky")
-    class FlakyBackend(InpaintBackend):
-        """Raises on some seeds, returns a wrong size on others: what a misbehaving real backend does."""
-
-        def inpaint(self, request):
-            if request.seed % 3 == 0:
-                raise RuntimeError("CUDA out of memory (simulated)")
-            if request.seed % 3 == 1:
-                return InpaintResult(request.image.resize((10, 10)), strategy="paste_back")
-            return InpaintResult(request.image.copy(), strategy="full_regeneration")
+    def inpaint(self, request):
+        if request.seed % 3 == 0:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        if request.seed % 3 == 1:
+            return InpaintResult(request.image.resize((10, 10)), strategy="paste_back")
+        return InpaintResult(request.image.copy(), strategy="full_regeneration")
 
 
 def test_a_backend_failing_on_some_samples_is_recorded_and_the_run_goes_on(coco_set, tmp_path):
-    config = make_config(coco_set, tmp_path / "flaky", backends=[{"name": "test_flaky"}])
-    result = run_generation(config, progress=False)
+    with registered(BACKENDS, "test_flaky", FlakyBackend):
+        config = make_config(coco_set, tmp_path / "flaky", backends=[{"name": "test_flaky"}])
+        result = run_generation(config, progress=False)
     inpaint_skips = [item for item in result.manifest["skipped"]["items"] if item["stage"] == "inpaint"]
     reasons = Counter(item["reason"].split(":")[0] for item in inpaint_skips)
     assert reasons["backend test_flaky raised RuntimeError"] > 0
@@ -196,48 +196,48 @@ def test_cli_generates_and_prints_where_and_what(coco_set, tmp_path, capsys):
     assert "holds a build of another config" in capsys.readouterr().err
 
 
-if "test_counting" not in BACKENDS:
+class CountingBackend(InpaintBackend):
+    """Counts how often it is built: a diffusion backend costs seconds to gigabytes per construction."""
 
-    @register_backend("test_counting")
-    class CountingBackend(InpaintBackend):
-        """Counts how often it is built: a diffusion backend costs seconds to gigabytes per construction."""
+    constructed = 0
 
-        constructed = 0
+    def __init__(self, **params):
+        super().__init__(**params)
+        type(self).constructed += 1
 
-        def __init__(self, **params):
-            super().__init__(**params)
-            type(self).constructed += 1
-
-        def inpaint(self, request):
-            return InpaintResult(request.image.copy(), strategy="full_regeneration")
+    def inpaint(self, request):
+        return InpaintResult(request.image.copy(), strategy="full_regeneration")
 
 
-def test_each_backend_of_the_mix_is_built_once_per_process_and_reused(coco_set, tmp_path):
+@pytest.fixture
+def counting_backend():
+    """``test_counting`` registered for the test, its count at 0."""
     CountingBackend.constructed = 0
+    with registered(BACKENDS, "test_counting", CountingBackend):
+        yield CountingBackend
+
+
+def test_each_backend_of_the_mix_is_built_once_per_process_and_reused(coco_set, tmp_path, counting_backend):
     config = make_config(coco_set, tmp_path / "once", backends=[{"name": "test_counting"}, {"name": "opencv_ns"}])
     result = run_generation(config, progress=False)
     assert result.manifest["counts"]["by_backend"]["test_counting"] > 3
     assert CountingBackend.constructed == 1
 
 
-from inpaintbench.builder.planning import PLANNERS, EditPlan, Planner, register_planner  # noqa: E402
+class PickyPlanner(Planner):
+    """Fails on even object ids, as a model-backed planner may fail on one object."""
 
-if "test_picky" not in PLANNERS:
-
-    @register_planner("test_picky")
-    class PickyPlanner(Planner):
-        """Fails on even object ids, as a model-backed planner may fail on one object."""
-
-        def plan(self, scene, target, rng):
-            if int(target.object_id) % 2 == 0:
-                raise ValueError(f"no replacement fits object {target.object_id}")
-            return EditPlan(action="remove", prompt="background")
+    def plan(self, scene, target, rng):
+        if int(target.object_id) % 2 == 0:
+            raise ValueError(f"no replacement fits object {target.object_id}")
+        return EditPlan(action="remove", prompt="background")
 
 
-def test_a_planner_failing_on_one_object_is_recorded_and_the_rest_is_generated(coco_set, tmp_path):
+def test_a_planner_failing_on_one_object_is_recorded_and_the_rest_is_generated(coco_set, tmp_path, counting_backend):
     # A prompt-steered backend: prompt-blind classical ones never consult the configured planner.
-    config = make_config(coco_set, tmp_path / "picky", planner="test_picky", backends=[{"name": "test_counting"}])
-    result = run_generation(config, progress=False)
+    with registered(PLANNERS, "test_picky", PickyPlanner):
+        config = make_config(coco_set, tmp_path / "picky", planner="test_picky", backends=[{"name": "test_counting"}])
+        result = run_generation(config, progress=False)
     plan_skips = [item for item in result.manifest["skipped"]["items"] if item["stage"] == "plan"]
     assert plan_skips and all(int(item["object_id"]) % 2 == 0 for item in plan_skips)
     assert all(r.startswith("planner test_picky raised ValueError: no replacement fits") for r in
@@ -245,9 +245,9 @@ def test_a_planner_failing_on_one_object_is_recorded_and_the_rest_is_generated(c
     assert result.manifest["counts"]["by_label"]["inpainted"] > 0
 
 
-def test_changed_inputs_under_the_same_config_are_refused(tmp_path):
-    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
-    config = make_config((images_dir, annotations), tmp_path / "out")
+def test_changed_inputs_under_the_same_config_are_refused(clean_coco_set, tmp_path):
+    _, annotations = clean_coco_set
+    config = make_config(clean_coco_set, tmp_path / "out")
     first = run_generation(config, progress=False)
     assert first.manifest["inputs"]["synth"]["images"] == 3
     coco = json.loads(annotations.read_text())
@@ -259,10 +259,10 @@ def test_changed_inputs_under_the_same_config_are_refused(tmp_path):
     assert shard_bytes(first.out_dir) == before
 
 
-def test_annotations_edited_in_place_are_refused_on_resume(tmp_path):
+def test_annotations_edited_in_place_are_refused_on_resume(clean_coco_set, tmp_path):
     # Same images, same ids: only a polygon moved. The source's fingerprint (sha256 of its COCO file) catches it.
-    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
-    config = make_config((images_dir, annotations), tmp_path / "out")
+    _, annotations = clean_coco_set
+    config = make_config(clean_coco_set, tmp_path / "out")
     first = run_generation(config, progress=False)
     assert len(first.manifest["inputs"]["synth"]["fingerprint"]) == 64
     coco = json.loads(annotations.read_text())
@@ -274,14 +274,14 @@ def test_annotations_edited_in_place_are_refused_on_resume(tmp_path):
     assert shard_bytes(first.out_dir) == before
 
 
-def test_a_photo_replaced_in_place_is_refused_on_resume(tmp_path):
+def test_a_photo_replaced_in_place_is_refused_on_resume(clean_coco_set, tmp_path):
     """Same annotations, same file names: one photo's bytes replaced. The source's photo state (each photo's size
     and mtime) changes, so the resumed run refuses to mix shards of the old photo with the new. The manifest leaves
     that machine-local state out, so the same build elsewhere writes the same manifest."""
     import os
 
-    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
-    config = make_config((images_dir, annotations), tmp_path / "out")
+    images_dir, annotations = clean_coco_set
+    config = make_config(clean_coco_set, tmp_path / "out")
     first = run_generation(config, progress=False)
     assert run_generation(config, progress=False).manifest == first.manifest  # untouched: resumes as it was
     assert "photo_state" not in first.manifest["inputs"]["synth"]
@@ -342,31 +342,35 @@ def test_a_backend_that_cannot_load_stops_the_run_before_any_sample(coco_set, tm
     assert not list(out.glob("data/*.parquet"))
 
 
-if "test_batching" not in BACKENDS:
+class BatchRecordingBackend(InpaintBackend):
+    """Records each inpaint_batch call's sizes; refuses batches holding the poisoned seed."""
 
-    @register_backend("test_batching")
-    class BatchRecordingBackend(InpaintBackend):
-        """Records each inpaint_batch call's sizes; refuses batches holding the poisoned seed."""
+    batches: list[list[tuple[int, int]]] = []
+    poisoned_seed: int | None = None
 
-        batches: list[list[tuple[int, int]]] = []
-        poisoned_seed: int | None = None
+    def inpaint(self, request):
+        if request.seed == type(self).poisoned_seed:
+            raise ValueError("poisoned sample")
+        return InpaintResult(request.image.copy(), strategy="full_regeneration", extra={"batched": False})
 
-        def inpaint(self, request):
-            if request.seed == type(self).poisoned_seed:
-                raise ValueError("poisoned sample")
-            return InpaintResult(request.image.copy(), strategy="full_regeneration", extra={"batched": False})
-
-        def inpaint_batch(self, requests):
-            type(self).batches.append([r.image.size for r in requests])
-            if any(r.seed == type(self).poisoned_seed for r in requests):
-                raise RuntimeError("a batch with a bad sample")
-            return [
-                InpaintResult(r.image.copy(), strategy="full_regeneration", extra={"batched": True}) for r in requests
-            ]
+    def inpaint_batch(self, requests):
+        type(self).batches.append([r.image.size for r in requests])
+        if any(r.seed == type(self).poisoned_seed for r in requests):
+            raise RuntimeError("a batch with a bad sample")
+        return [
+            InpaintResult(r.image.copy(), strategy="full_regeneration", extra={"batched": True}) for r in requests
+        ]
 
 
-def test_edits_of_one_photo_go_to_their_backend_as_one_same_size_batch(coco_set, tmp_path):
+@pytest.fixture
+def batching_backend():
+    """``test_batching`` registered for the test, with no batch recorded and no seed poisoned."""
     BatchRecordingBackend.batches, BatchRecordingBackend.poisoned_seed = [], None
+    with registered(BACKENDS, "test_batching", BatchRecordingBackend):
+        yield BatchRecordingBackend
+
+
+def test_edits_of_one_photo_go_to_their_backend_as_one_same_size_batch(coco_set, tmp_path, batching_backend):
     config = make_config(coco_set, tmp_path / "batched", backends=[{"name": "test_batching"}], edits_per_object=2)
     result = run_generation(config, progress=False)
     batches = BatchRecordingBackend.batches
@@ -374,8 +378,8 @@ def test_edits_of_one_photo_go_to_their_backend_as_one_same_size_batch(coco_set,
     assert sum(len(b) for b in batches) == result.manifest["counts"]["by_label"]["inpainted"]
 
 
-def test_a_failing_batch_is_retried_one_by_one_and_only_the_bad_sample_is_skipped(coco_set, tmp_path):
-    BatchRecordingBackend.batches, BatchRecordingBackend.poisoned_seed = [], None
+def test_a_failing_batch_is_retried_one_by_one_and_only_the_bad_sample_is_skipped(coco_set, tmp_path,
+                                                                                 batching_backend):
     clean = run_generation(make_config(coco_set, tmp_path / "clean", backends=[{"name": "test_batching"}],
                                        edits_per_object=2), progress=False)
     ds = load_shards(clean.out_dir, tmp_path / "cache")

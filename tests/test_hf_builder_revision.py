@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.hub_client import client_env, publish, run_client
-from tests.helpers.hub_server import HubServer
 from tests.helpers.release_rows import make_rows, write_generator_output, write_split_config
 
 pytestmark = pytest.mark.slow  # each client step is a fresh interpreter importing datasets (~3 s)
@@ -55,12 +54,6 @@ def truth(tag):
     ds = datasets.load_dataset("{repo}", revision=tag)
     return {{s: list(ds[s]["sample_id"]) for s in ds}}
 """
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    with HubServer(tmp_path_factory.mktemp("hub")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

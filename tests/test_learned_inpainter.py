@@ -26,7 +26,7 @@ from inpaintbench.builder.learned_inpainter.masks import MAX_HOLE, MIN_HOLE, ran
 from inpaintbench.builder.learned_inpainter.weights import InpainterWeightsError, load, sidecar_path
 from inpaintbench.builder.regenerate import regenerate
 from tests.helpers.embedded_objects import object_masks
-from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, decoded, rows_of, write_coco_set
+from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, decoded, rows_of
 
 # The fill must move the hole's pixels by more than this mean |difference| (of 255) from the original: far above
 # rounding, well below what any real fill of an object does (measured on the shipped weights: see the test).
@@ -86,8 +86,8 @@ def test_fill_is_byte_identical_across_runs_thread_counts_and_seeds(backend):
     assert len(set(outputs)) == 1
 
 
-def test_backend_through_the_generator_into_shards_and_regenerate_bit_identically(tmp_path):
-    images, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+def test_backend_through_the_generator_into_shards_and_regenerate_bit_identically(clean_coco_set, tmp_path):
+    images, annotations = clean_coco_set
     out = tmp_path / "out"
     config = GenerateConfig.from_dict({
         "sources": [coco_source_spec(images, annotations)], "out_dir": str(out),

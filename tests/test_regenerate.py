@@ -18,7 +18,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import torch
 from PIL import Image
 
 from inpaintbench.builder.backends import create_backend
@@ -29,7 +28,7 @@ from inpaintbench.schema import CHANGED_PIXEL_THRESHOLD
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, decoded, rows_of, write_coco_set
 from tests.helpers.tiny_pipelines import save_tiny
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 TINY = {"steps": 2, "working_long_side": 64}
 
 

@@ -36,14 +36,11 @@ def cli(*argv: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
+def generated(tmp_path_factory, torch_one_thread) -> Path:
     """A real generator run (5 photos, the default classical backend mix), not yet assessed."""
-    import torch
-
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
 
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("ugda-release")
     images_dir, annotations = write_coco_set(root / "coco", num_images=5, bad_inputs=False)
     config = GenerateConfig.from_dict(

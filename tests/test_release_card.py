@@ -520,14 +520,6 @@ def test_code_url_is_the_projects_url_in_pyproject():
 # ---- through the real clients against tests/helpers/hub_server.py -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    from tests.helpers.hub_server import HubServer
-
-    with HubServer(tmp_path_factory.mktemp("card-hub")) as server:
-        yield server
-
-
 def _strip_dataset_info(readme: Path) -> None:
     from huggingface_hub import DatasetCard
 

@@ -133,7 +133,7 @@ def test_a_release_splits_a_photo_copied_under_another_id_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_generator_manifest_counts_a_photo_listed_twice(tmp_path):
+def test_the_generator_manifest_counts_a_photo_listed_twice(clean_coco_set, tmp_path):
     """A COCO set that lists one photo file twice, under two image ids (and a copy under a third): the manifest
     counts one group of three, before any release is made. Without the copies (the control) it counts none."""
     import json
@@ -141,9 +141,9 @@ def test_the_generator_manifest_counts_a_photo_listed_twice(tmp_path):
 
     from inpaintbench.builder.config import GenerateConfig
     from inpaintbench.builder.generate import run_generation
-    from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
+    from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec
 
-    images_dir, annotations = write_coco_set(tmp_path / "coco", num_images=3, bad_inputs=False)
+    images_dir, annotations = clean_coco_set
 
     def manifest_duplicates(annotations_path, out):
         config = GenerateConfig.from_dict({"sources": [coco_source_spec(images_dir, annotations_path)],

@@ -10,7 +10,6 @@ import json
 import weakref
 
 import pytest
-import torch
 
 from inpaintbench.builder.backends import create_backend
 from inpaintbench.builder.config import ConfigError, GenerateConfig
@@ -19,7 +18,7 @@ from inpaintbench.builder.residency import ResidentModels
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, files_of, write_coco_set
 from tests.helpers.tiny_pipelines import save_tiny
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 TINY = {"steps": 2, "working_long_side": 64}
 FAMILIES = {"sd": "sd_inpaint", "sdxl": "sdxl_inpaint", "flux": "flux_fill"}
 

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from inpaintbench.builder.planning import EditPlan, create_planner
@@ -16,7 +15,7 @@ from inpaintbench.builder.saor.context import SceneContext, build_context, infer
 from inpaintbench.builder.saor.planner import shared_embedder
 from inpaintbench.builder.scene import Scene, SceneObject
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

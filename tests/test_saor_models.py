@@ -18,7 +18,7 @@ from inpaintbench.builder.saor.categories import lookup
 from inpaintbench.builder.saor.context import SceneContext
 from inpaintbench.builder.scene import Scene, SceneObject, SkippedInput
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 transformers = pytest.importorskip("transformers")
 
 SEGMENT_LABELS = ["cup", "dining table", "person", "dog", "wall-other-merged", "sofa"]

@@ -6,26 +6,24 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult, register_backend
+from inpaintbench.builder.backends import BACKENDS, InpaintBackend, InpaintResult
 from inpaintbench.cli import main
+from tests.helpers.registries import registered
 
-if "test_prompt_tint" not in BACKENDS:
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py
 
-    @register_backend("test_prompt_tint")
-    class PromptTintBackend(InpaintBackend):
-        """Fills the hole with a colour drawn from the prompt: a backend the prompt steers (follows_prompt), so
-        the generator keeps the planner's *replace* plan (prompt-blind classical backends only get removals)."""
 
-        def inpaint(self, request):
-            rgb = np.asarray(request.image.convert("RGB")).copy()
-            hole = np.asarray(request.mask.convert("L")) > 127
-            rgb[hole] = np.frombuffer(request.prompt.encode()[:3].ljust(3, b"x"), np.uint8)
-            return InpaintResult(Image.fromarray(rgb), strategy="paste_back")
+class PromptTintBackend(InpaintBackend):
+    """Fills the hole with a colour drawn from the prompt: a backend the prompt steers (follows_prompt), so the
+    generator keeps the planner's *replace* plan (prompt-blind classical backends only get removals)."""
 
-torch.set_num_threads(1)
+    def inpaint(self, request):
+        rgb = np.asarray(request.image.convert("RGB")).copy()
+        hole = np.asarray(request.mask.convert("L")) > 127
+        rgb[hole] = np.frombuffer(request.prompt.encode()[:3].ljust(3, b"x"), np.uint8)
+        return InpaintResult(Image.fromarray(rgb), strategy="paste_back")
 
 
 def box(x, y, w, h):
@@ -103,7 +101,13 @@ def test_bad_config_fails_clearly_and_keeps_an_existing_report(tmp_path, capsys)
     assert out.read_text() == "previous report\n"
 
 
-def test_generate_with_the_saor_planner_records_the_plan_in_each_sample(tmp_path, coco_config):
+@pytest.fixture
+def prompt_tint_backend():
+    with registered(BACKENDS, "test_prompt_tint", PromptTintBackend):
+        yield PromptTintBackend
+
+
+def test_generate_with_the_saor_planner_records_the_plan_in_each_sample(tmp_path, coco_config, prompt_tint_backend):
     import glob
 
     import pyarrow.parquet as pq

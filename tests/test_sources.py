@@ -25,6 +25,7 @@ from inpaintbench.builder.sources import (
     register_source_type,
 )
 from inpaintbench.builder.sources.coco import CocoSource
+from tests.helpers.registries import registered
 
 RED = (230, 20, 20)
 BLUE = (20, 20, 230)
@@ -332,7 +333,6 @@ def test_build_sources_from_specs(scene_dir):
 
 
 def test_a_new_source_type_registers_without_touching_the_builder(tmp_path):
-    @register_source_type("test-solid")
     class SolidSource(Source):
         def __init__(self, name="solid", count=2):
             self.name, self.count = name, count
@@ -343,14 +343,13 @@ def test_a_new_source_type_registers_without_touching_the_builder(tmp_path):
         def load(self, image_id):
             return SkippedInput(self.name, image_id, "", "no photo")
 
-    try:
+    with registered(SOURCE_TYPES, "test-solid", SolidSource):
         (source,) = build_sources([{"type": "test-solid", "count": 3}], max_side=64)  # max_side not taken: fine
         assert source.list_image_ids() == ["00", "01", "02"]
         assert "test-solid" in known_source_types()
         with pytest.raises(ValueError, match="registered twice"):
             register_source_type("test-solid")(SolidSource)
-    finally:
-        SOURCE_TYPES.pop("test-solid", None)
+    assert "test-solid" not in known_source_types()
 
 
 def test_source_types_are_lazy_plugins_that_register_nothing_on_import():

@@ -14,4 +14,7 @@ lives in a tests/test_*.py file; fixtures the tests share are in tests/conftest.
 - inpaint_requests: a photo, a box mask and an inpainting request
 - detector_data: synthetic training data for the trained detectors and a tiny real build
 - embedded_objects: the embedded photos with their annotated object masks
+- tiny_pipelines: tiny random-weight diffusers pipelines, one per family (``python -m tests.helpers.tiny_pipelines``)
+- tiny_vlm: a tiny random-weight LLaVA folder for the VLM judge
+- registries: a plug-in registered for one test only
 """
