@@ -17,6 +17,8 @@ import yaml
 
 from tests.helpers.generate_fixtures import SMALL_PHOTO_CONFIG, coco_source_spec, write_coco_set
 
+pytestmark = pytest.mark.slow  # each test runs the generator CLI in fresh interpreters: 8-10 s on 2 shared cores
+
 
 def _can_mount_privately() -> bool:
     if os.geteuid() != 0 or not shutil.which("unshare"):

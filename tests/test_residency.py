@@ -74,6 +74,7 @@ def test_offload_to_cpu_keeps_the_object_and_counts_a_move(tiny_models):
     assert models.log.builds == {0: 1, 1: 1} and models.log.moves_in == {0: 1}
 
 
+@pytest.mark.slow  # 15 loads of a tiny pipeline: ~9 s on 2 shared cores
 def test_run_order_loads_each_model_once_per_shard_where_photo_order_would_thrash(tiny_models):
     # Edits of one shard: 4 photos, each drawing backends 0, 1 and 2 in turn (what a mix does).
     photo_order = [i for _ in range(4) for i in (0, 1, 2)]
