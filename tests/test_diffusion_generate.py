@@ -61,6 +61,9 @@ def test_tiny_diffusion_mix_runs_through_the_generator_into_shards(clean_coco_se
     first = sorted((result.out_dir / "data").glob("*.parquet"))
     second = sorted((again.out_dir / "data").glob("*.parquet"))
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]  # deterministic for a seed
+    reseeded = run_generation(config.replace(out_dir=str(tmp_path / "reseeded"), seed=1), progress=False)
+    other = sorted((reseeded.out_dir / "data").glob("*.parquet"))
+    assert [p.read_bytes() for p in other] != [p.read_bytes() for p in first]  # another seed, other samples
 
 
 BACKEND_OF_FAMILY = {

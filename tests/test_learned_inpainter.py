@@ -147,9 +147,9 @@ def test_corrupt_weights_name_the_file(weights_copy):
 # ---- training side ------------------------------------------------------------------------------------------------
 
 def test_masks_are_seeded_and_bounded():
-    first = [random_mask(np.random.default_rng(7), 128, 160) for _ in range(1)]
-    again = [random_mask(np.random.default_rng(7), 128, 160) for _ in range(1)]
-    assert np.array_equal(first[0], again[0])
+    first = random_mask(np.random.default_rng(7), 128, 160)
+    assert np.array_equal(first, random_mask(np.random.default_rng(7), 128, 160))
+    assert not np.array_equal(first, random_mask(np.random.default_rng(8), 128, 160))  # another seed, another hole
     rng = np.random.default_rng(0)
     fractions = [random_mask(rng, 128, 128).mean() for _ in range(200)]
     assert min(fractions) >= MIN_HOLE and max(fractions) <= MAX_HOLE

@@ -67,6 +67,20 @@ def table_rows(text: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
 
 
+def planned(config_file, seed: int) -> list[tuple[str, str]]:
+    """(replacement, prompt) of each report row, through the report's API with the saor-report defaults."""
+    from inpaintbench.builder.config import GenerateConfig
+    from inpaintbench.builder.planning import create_planner
+    from inpaintbench.builder.saor.report import report_rows
+    from inpaintbench.builder.sources import build_sources
+
+    config = GenerateConfig.from_file(config_file)
+    config = config.replace(seed=seed, planner="saor", planner_params={"removal_share": 0.0})
+    sources = build_sources(config.sources, max_side=config.max_image_side)
+    rows, _ = report_rows(config, sources, create_planner("saor", removal_share=0.0), progress=False)
+    return [(row.replacement, row.prompt) for row in rows]
+
+
 def test_report_lists_every_editable_object_and_is_reproducible(tmp_path, coco_config):
     out = tmp_path / "report" / "saor.md"
     assert main(["saor-report", "--config", str(coco_config), "--out", str(out), "--no-progress"]) == 0
@@ -86,6 +100,10 @@ def test_report_lists_every_editable_object_and_is_reproducible(tmp_path, coco_c
     out2 = tmp_path / "again.md"
     assert main(["saor-report", "--config", str(coco_config), "--out", str(out2), "--no-progress"]) == 0
     assert out2.read_text() == text
+    # The plans come from the seed (the generator's per-sample plan stream): the same rows through the API at the
+    # config's seed, other replacements or prompts at another.
+    assert planned(coco_config, seed=0) == [(r[3], r[6]) for r in rows]
+    assert planned(coco_config, seed=1) != planned(coco_config, seed=0)
     assert main(["saor-report", "--config", str(coco_config), "--seed", "7", "--removal-share", "1",
                  "--out", str(out2), "--no-progress"]) == 0
     assert {r[2] for r in table_rows(out2.read_text())} == {"remove"}

@@ -89,8 +89,8 @@ def built(tmp_path_factory):
     return root, config, load_store(config)
 
 
-def _test(pool, db: Path, length: int = 20, limits: AnswerLimits = HIGH) -> HumanTest:
-    return HumanTest(pool, HumanTestStore(db), seed=0, data_source="src", length=length, limits=limits)
+def _test(pool, db: Path, length: int = 20, limits: AnswerLimits = HIGH, seed: int = 0) -> HumanTest:
+    return HumanTest(pool, HumanTestStore(db), seed=seed, data_source="src", length=length, limits=limits)
 
 
 def _keys(store) -> list[str]:
@@ -201,7 +201,10 @@ def test_a_session_sees_each_photo_once_never_real_and_edited_then_ends(built, t
     # Across sessions a photo is shown both ways, so once per session is the draw's doing, not the data's.
     assert all(t == {"pristine", "inpainted"} for t in truths_by_photo.values())
     again = [_test(pool, tmp_path / f"{k}.sqlite3", length=100) for k in range(2)]  # same seed, fresh databases
-    assert _played(again[0], "same") == _played(again[1], "same") != _played(again[0], "other")
+    same = _played(again[0], "same")
+    assert same == _played(again[1], "same") != _played(again[0], "other")
+    reseeded = _test(pool, tmp_path / "seed-1.sqlite3", length=100, seed=1)
+    assert _played(reseeded, "same") != same  # another seed, another draw for the same session
     state = test.start(None)[0]
     while not state["done"]:
         view = test.answer("real", state["step"] + 1, state)

@@ -183,6 +183,7 @@ def test_human_test_is_deterministic_per_seed_and_session_and_scores_clicks(stor
 
     assert sequence(0, "a") == sequence(0, "a")
     assert sequence(0, "a") != sequence(0, "b")
+    assert sequence(1, "a") != sequence(0, "a")  # another seed, another draw for the same session
 
     answers = HumanTestStore(tmp_path / "clicks.sqlite3")
     test = HumanTest(store, answers, 0, "src")
