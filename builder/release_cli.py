@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from .release.index import SampleIdError
     from .release.inputs import GeneratorOutputError
     from .release.layout import MIN_FILES_PER_SPLIT, ReleaseLayoutError
-    from .release.publish import PublishError, publish_release, version_tag
+    from .release.publish import PublishError, PublishRefused, publish_release, version_tag
     from .release.splits import SplitConfigError, default_split_config_path, load_split_config
     from .release.versioning import VersionError
 
@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     except (GeneratorOutputError, SplitConfigError, ReleaseLayoutError, AssessmentError, SampleIdError) as exc:
         print(f"inpaintbench publish: {exc}", file=sys.stderr)
         return 2  # bad input: the message names the file
-    except (HubCheckError, VersionError) as exc:  # no or rejected token, a tag that exists, an older version
-        print(f"inpaintbench publish: {exc}", file=sys.stderr)
+    except (HubCheckError, VersionError, PublishRefused) as exc:  # no or rejected token, a tag that exists, a
+        print(f"inpaintbench publish: {exc}", file=sys.stderr)  # version that does not follow, a foreign folder
         return 2
     except PublishError as exc:  # the Hub failed during the upload or the tagging
         print(f"inpaintbench publish: {exc}", file=sys.stderr)

@@ -101,13 +101,16 @@ def test_crops_keep_image_and_mask_aligned_and_are_seeded():
     mask[10:30, 60:85] = True
     image[..., 0][mask] = 255  # the red channel marks the mask, so alignment survives any crop and flip
     item = LoadedImage("a", image, mask, True)
+    windows = set()
     for seed in range(20):
         img, msk = random_crop(item, 64, np.random.default_rng(seed))
         assert img.shape == (64, 64, 3) and msk.shape == (64, 64)
         assert msk.any()  # inpainted crops are placed around a mask pixel
         np.testing.assert_array_equal(msk > 0, img[..., 0] == 255)
+        windows.add(img.tobytes())
     first, again = (random_crop(item, 64, np.random.default_rng(3)) for _ in range(2))
     assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=True))
+    assert len(windows) > 5  # other seeds, other crops (window and flip)
     pristine = LoadedImage("p", image, np.zeros_like(mask), False)
     crops = CropEpochs([item] * 6 + [pristine] * 2, 64, pristine_ratio=0.25, seed=1, where="memory")
     assert len(crops) == 8 and crops.n_pristine == 2  # 2 of 8 crops pristine
@@ -214,11 +217,12 @@ def test_train_detector_cnn_refuses_any_split_but_train(tiny_build, tmp_path, ca
     run, _ = tiny_build
     model = tmp_path / "m.pt"
     for split in ("test", "validation", "test_ood_backend"):
-        assert main(["train-detector", str(run), "--kind", "cnn", "--out", str(model), "--split", split,
-                     "--init", "random", "--no-progress"]) == 1
+        assert main(["train-detector", "--data", str(run), "--kind", "cnn", "--out", str(model), "--split", split,
+                     "--init", "random", "--no-progress"]) == 2
         assert f"refusing to train on split {split!r}" in capsys.readouterr().err
     assert (
-        main(["train-detector", str(run), "--kind", "cnn", "--out", str(model), "--crop", "100", "--no-progress"]) == 1
+        main(["train-detector", "--data", str(run), "--kind", "cnn", "--out", str(model), "--crop", "100",
+              "--no-progress"]) == 2
     )
     assert "multiple of 32" in capsys.readouterr().err
     assert not model.exists() and not sidecar_path(model).exists()
@@ -233,9 +237,9 @@ def test_train_detector_cnn_then_evaluate_end_to_end(tiny_build, tmp_path, capsy
 
     run, split_config = tiny_build
     model = tmp_path / "cnn.pt"
-    argv = ["train-detector", str(run), "--kind", "cnn", "--out", str(model), "--split-config", str(split_config),
-            "--init", "random", "--epochs", "2", "--crop", "64", "--batch", "4", "--pristine-ratio", "0.25",
-            "--threads", "1", "--no-progress"]
+    argv = ["train-detector", "--data", str(run), "--kind", "cnn", "--out", str(model),
+            "--split-config", str(split_config), "--init", "random", "--epochs", "2", "--crop", "64", "--batch", "4",
+            "--pristine-ratio", "0.25", "--threads", "1", "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
     meta = json.loads(sidecar_path(model).read_text())
     train = open_training_data(run, split_config=str(split_config))
@@ -247,7 +251,7 @@ def test_train_detector_cnn_then_evaluate_end_to_end(tiny_build, tmp_path, capsy
 
     out = tmp_path / "results.json"
     params = json.dumps({"model": str(model), "threads": 1})
-    assert main(["evaluate", str(run), "--detector", "cnn", "--detector-params", params, "--bootstrap", "20",
+    assert main(["evaluate", "--data", str(run), "--detector", "cnn", "--detector-params", params, "--bootstrap", "20",
                  "--output", str(out), "--no-progress"]) == 0, capsys.readouterr().err
     results = read_results(out)
     assert results["detector"]["name"] == "cnn" and results["detector"]["training_backends"] == ["opencv_telea"]

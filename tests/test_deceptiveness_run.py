@@ -135,7 +135,7 @@ def test_an_error_mid_run_keeps_what_was_assessed(generated, tmp_path):
 
 def test_cli_prints_the_summary_per_backend(generated, tmp_path, capsys):
     run = copy_run(generated, tmp_path / "run")
-    argv = ["assess", "--run", str(run), "--trials", "3", "--threshold", "0.99", "--no-progress"]
+    argv = ["assess", "--data", str(run), "--trials", "3", "--threshold", "0.99", "--no-progress"]
     assert cli_main(argv) == 0
     out = capsys.readouterr().out
     backends = {r["backend"] for r in sidecar_rows(run) if r["outcome"] != "n/a"}
@@ -147,7 +147,7 @@ def test_cli_prints_the_summary_per_backend(generated, tmp_path, capsys):
 def test_bad_input_is_named_and_loses_nothing(generated, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert cli_main(["assess", "--run", str(empty), "--no-progress"]) == 2
+    assert cli_main(["assess", "--data", str(empty), "--no-progress"]) == 2
     assert f"{empty}: no shards found" in capsys.readouterr().err
 
     run = copy_run(generated, tmp_path / "run")
@@ -155,7 +155,7 @@ def test_bad_input_is_named_and_loses_nothing(generated, tmp_path, capsys):
     shard = sorted((run / "data").glob("*.parquet"))[0]
     shard.write_bytes(b"not parquet")
     before = (run / SIDECAR).read_bytes()
-    assert cli_main(["assess", "--run", str(run), "--trials", "2", "--no-progress"]) == 2
+    assert cli_main(["assess", "--data", str(run), "--trials", "2", "--no-progress"]) == 2
     assert f"{shard}: not a readable Parquet shard" in capsys.readouterr().err
     assert (run / SIDECAR).read_bytes() == before
 
@@ -166,5 +166,5 @@ def test_bad_input_is_named_and_loses_nothing(generated, tmp_path, capsys):
         assess_run(broken, create_judge("detector"), trials=1, progress=False)
     assert (broken / SIDECAR).read_bytes() == b"half a file"
 
-    assert cli_main(["assess", "--run", str(run), "--judge", "vlm", "--no-progress"]) == 2
+    assert cli_main(["assess", "--data", str(run), "--judge", "vlm", "--no-progress"]) == 2
     assert "--judge vlm needs --model" in capsys.readouterr().err

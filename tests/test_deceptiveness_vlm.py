@@ -57,6 +57,11 @@ def test_sampling_is_seeded_per_call_and_leaves_torch_rng_alone(judge):
 def test_assess_sample_with_the_vlm_is_deterministic_and_parses_answers(judge):
     a = assess_sample(judge, "s-vlm", INPAINTED, ORIGINAL, trials=6, seed=1)
     assert a == assess_sample(judge, "s-vlm", INPAINTED, ORIGINAL, trials=6, seed=1)
+
+    def answers(seed):  # what the model said in each trial: the draws a seed decides
+        return [judge.answer_single(INPAINTED, trial_rng(seed, "s-vlm", t)) for t in range(6)]
+
+    assert answers(1) == answers(1) and answers(2) != answers(1)  # another seed, other sampled answers
     assert sum(a.counts.values()) == 6
     # Random weights over a vocabulary holding the answer words: some trials parse, and the parse is the rule's.
     assert a.counts[INVALID] < 6
@@ -84,7 +89,7 @@ def test_the_runner_and_cli_assess_shards_with_the_vlm_judge(judge, tmp_path, ca
     out = {r["sample_id"]: r for r in read_sidecar(result.sidecar)}
     assert out["a"]["judge"] == "vlm" and out["a"]["trials"] == 2 and out["b"]["outcome"] == "n/a"
     # The command line loads the same folder (default generation settings: another judge config, new rows).
-    argv = ["assess", "--run", str(tmp_path), "--judge", "vlm", "--model", judge.params["model"], "--trials", "2"]
+    argv = ["assess", "--data", str(tmp_path), "--judge", "vlm", "--model", judge.params["model"], "--trials", "2"]
     assert cli_main(argv + ["--no-progress"]) == 0
     assert len(read_sidecar(result.sidecar)) == 4 and "(all)" in capsys.readouterr().out
 

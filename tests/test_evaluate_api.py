@@ -52,7 +52,7 @@ def _cli_error(argv, capsys) -> tuple[int, str]:
 @pytest.mark.parametrize("perturb", [None, "JPEG:75"])
 def test_api_results_equal_the_cli_results_file_under_the_cli_default_name(tmp_path, build, perturb):
     extra = [] if perturb is None else ["--perturb", perturb]
-    assert main(["evaluate", str(build), "--detector", "ela", "--bootstrap", "30", "--seed", "4",
+    assert main(["evaluate", "--data", str(build), "--detector", "ela", "--bootstrap", "30", "--seed", "4",
                  "--train-backends", "telea", "--results-dir", str(tmp_path / "cli"), "--no-progress", *extra]) == 0
     results = evaluate(build, detector="ela", bootstrap=30, seed=4, train_backends=["telea"], perturb=perturb,
                        results_dir=tmp_path / "api")
@@ -90,7 +90,7 @@ def test_folder_submission_scores_like_the_cli(tmp_path, build):
     results = evaluate(build, submission=folder, bootstrap=0, results_dir=tmp_path / "api")
     assert results["detector"]["name"] == "oracle" and results["detector"]["isolation"]["method"] == "folder"
     assert results["metrics"]["pixel_f1_mean"] > 0.9 and results["failures"]["count"] == 0
-    assert main(["evaluate", str(build), "--submission", str(folder), "--bootstrap", "0",
+    assert main(["evaluate", "--data", str(build), "--submission", str(folder), "--bootstrap", "0",
                  "--results-dir", str(tmp_path / "cli"), "--no-progress"]) == 0
     (cli_file,) = (tmp_path / "cli").iterdir()
     assert [p.name for p in (tmp_path / "api").iterdir()] == [cli_file.name]
@@ -112,7 +112,7 @@ def test_strict_refusal_raises_submission_refused_and_writes_the_cli_report(tmp_
     assert not out.exists() and exc.problems_path == tmp_path / "api" / "bad.problems.json"
     report = json.loads(exc.problems_path.read_text())
     # The CLI's answer to the same folder: exit 2, the same report beside its own results path.
-    code, err = _cli_error(["evaluate", str(build), "--submission", str(folder), "--bootstrap", "0",
+    code, err = _cli_error(["evaluate", "--data", str(build), "--submission", str(folder), "--bootstrap", "0",
                             "--output", str(tmp_path / "cli" / "bad.json"), "--no-progress"], capsys)
     assert code == 2 and str(exc) in err
     assert json.loads((tmp_path / "cli" / "bad.problems.json").read_text()) == report
@@ -173,9 +173,9 @@ def test_bad_input_raises_evaluation_error_with_the_cli_message_and_writes_nothi
     assert not results_dir.exists()  # nothing written, not even the folder
     if cli_args is not None:  # the CLI refuses the same input: exit 1, the same message after "error: "
         cli_args = [str(tmp_path / "preds") if a == "preds" else a for a in cli_args]
-        code, err = _cli_error(["evaluate", str(data), *cli_args, "--bootstrap", "0",
+        code, err = _cli_error(["evaluate", "--data", str(data), *cli_args, "--bootstrap", "0",
                                 "--results-dir", str(results_dir), "--no-progress"], capsys)
-        assert code == 1 and f"error: {info.value}" in err
+        assert code == 2 and f"error: {info.value}" in err
         assert not results_dir.exists()
 
 

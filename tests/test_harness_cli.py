@@ -58,7 +58,7 @@ def test_evaluate_module_loads_by_path_and_matches_the_scorer():
 def test_cli_evaluate_writes_results_with_conventions_and_intervals(tmp_path, shard, capsys):
     folder = _folder(tmp_path / "oracle", oracle_maps(8))
     out = tmp_path / "results" / "oracle.json"
-    code = main(["evaluate", shard, "--submission", str(folder), "--bootstrap", "50", "--seed", "3",
+    code = main(["evaluate", "--data", shard, "--submission", str(folder), "--bootstrap", "50", "--seed", "3",
                  "--train-backends", "telea", "--output", str(out), "--no-progress"])
     assert code == 0
     results = read_results(out)
@@ -77,7 +77,7 @@ def test_cli_evaluate_writes_results_with_conventions_and_intervals(tmp_path, sh
     assert "pixel_f1_mean" in capsys.readouterr().out
     # Same seed, same intervals: rerun and compare everything but the timestamp and timings.
     out2 = tmp_path / "results" / "again.json"
-    main(["evaluate", shard, "--submission", str(folder), "--bootstrap", "50", "--seed", "3",
+    main(["evaluate", "--data", shard, "--submission", str(folder), "--bootstrap", "50", "--seed", "3",
           "--train-backends", "telea", "--output", str(out2), "--no-progress"])
     again = read_results(out2)
     for key in ("metrics", "intervals", "breakdowns", "domain"):
@@ -89,7 +89,7 @@ def test_cli_refuses_a_bad_submission_with_exit_2_and_a_report(tmp_path, shard, 
     del maps["s003"]
     folder = _folder(tmp_path / "bad", maps)
     out = tmp_path / "r" / "bad.json"
-    code = main(["evaluate", shard, "--submission", str(folder), "--output", str(out), "--no-progress"])
+    code = main(["evaluate", "--data", shard, "--submission", str(folder), "--output", str(out), "--no-progress"])
     assert code == 2
     assert not out.exists()  # nothing half-scored
     report = json.loads((tmp_path / "r" / "bad.problems.json").read_text())
@@ -98,7 +98,7 @@ def test_cli_refuses_a_bad_submission_with_exit_2_and_a_report(tmp_path, shard, 
 
 
 def test_cli_reports_unusable_data_with_exit_1(tmp_path, capsys):
-    assert main(["evaluate", str(tmp_path / "nothing"), "--detector", "ela", "--no-progress"]) == 1
+    assert main(["evaluate", "--data", str(tmp_path / "nothing"), "--detector", "ela", "--no-progress"]) == 2
     assert "no Parquet files" in capsys.readouterr().err
 
 

@@ -12,7 +12,7 @@ from tests.helpers.harness_rows import write_shard
 @pytest.mark.slow
 def test_two_accelerate_processes_give_the_one_process_results(tmp_path):
     shard = write_shard(tmp_path / "part.parquet", n=10)
-    common = [shard, "--detector", "noise", "--bootstrap", "30", "--train-backends", "telea", "--no-progress"]
+    common = ["--data", shard, "--detector", "noise", "--bootstrap", "30", "--train-backends", "telea", "--no-progress"]
     assert main(["evaluate", *common, "--output", str(tmp_path / "one.json")]) == 0
     assert main(["evaluate", *common, "--output", str(tmp_path / "two.json"), "--num-processes", "2"]) == 0
     one, two = read_results(tmp_path / "one.json"), read_results(tmp_path / "two.json")
@@ -42,7 +42,7 @@ def test_refused_submission_exits_2_through_the_launcher(tmp_path, capsys):
 
     (tmp_path / "det.py").write_text(MISBEHAVING_DETECTOR)
     out = tmp_path / "r.json"
-    code = main(["evaluate", path, "--detector", f"{tmp_path / 'det.py'}:Misbehaving", "--bootstrap", "0",
+    code = main(["evaluate", "--data", path, "--detector", f"{tmp_path / 'det.py'}:Misbehaving", "--bootstrap", "0",
                  "--output", str(out), "--no-progress", "--num-processes", "2"])
     assert code == 2 and not out.exists()
     assert "s001" in (tmp_path / "r.problems.json").read_text()

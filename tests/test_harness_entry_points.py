@@ -84,9 +84,9 @@ def test_every_mask_encoding_scores_the_same_on_every_entry_point(tmp_path, orac
     for encoding in ENCODINGS:
         shard = _shard(str(tmp_path / f"{encoding.replace('/', '_')}.parquet"), encoding)
         out = tmp_path / encoding.replace("/", "_")
-        assert main(["evaluate", shard, "--submission", folder, "--bootstrap", "0", "--no-progress",
+        assert main(["evaluate", "--data", shard, "--submission", folder, "--bootstrap", "0", "--no-progress",
                      "--output", str(out / "folder.json")]) == 0
-        assert main(["evaluate", shard, "--detector", f"{root / 'det.py'}:FromFile", "--detector-params",
+        assert main(["evaluate", "--data", shard, "--detector", f"{root / 'det.py'}:FromFile", "--detector-params",
                      json.dumps({"maps": str(root / "maps.json")}), "--bootstrap", "0", "--no-progress",
                      "--output", str(out / "detector.json")]) == 0
         rows = make_rows(8)
@@ -117,8 +117,8 @@ def test_an_unreadable_mask_is_refused_naming_the_sample(tmp_path, oracle, capsy
     rows["mask"][3] = Image.fromarray(mask, "L")
     shard = str(tmp_path / "bad.parquet")
     datasets.Dataset.from_dict(rows, features=FEATURES).to_parquet(shard)
-    assert main(["evaluate", shard, "--submission", folder, "--bootstrap", "0", "--no-progress",
-                 "--output", str(tmp_path / "r.json")]) == 1
+    assert main(["evaluate", "--data", shard, "--submission", folder, "--bootstrap", "0", "--no-progress",
+                 "--output", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
     assert "sample s003" in err and "ambiguous" in err
     assert not (tmp_path / "r.json").exists()

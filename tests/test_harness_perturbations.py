@@ -179,8 +179,8 @@ def pattern_shard(tmp_path_factory):
 def test_a_pattern_detector_scores_high_clean_and_collapses_under_jpeg(pattern_shard, tmp_path, capsys):
     shard, detector = str(pattern_shard / "part.parquet"), f"{pattern_shard / 'detector.py'}:MultipleOfFour"
     out = tmp_path / "results"
-    code = main(["evaluate", shard, "--detector", detector, "--perturb", "none,jpeg:75", "--perturb", "jpeg:75",
-                 "--bootstrap", "0", "--results-dir", str(out), "--no-progress"])
+    code = main(["evaluate", "--data", shard, "--detector", detector, "--perturb", "none,jpeg:75",
+                 "--perturb", "jpeg:75", "--bootstrap", "0", "--results-dir", str(out), "--no-progress"])
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == ["MultipleOfFour__unversioned.json",
                                                     "MultipleOfFour__unversioned__jpeg-75.json"]
@@ -247,9 +247,9 @@ def test_submission_with_perturb_is_refused_before_anything_runs(pattern_shard, 
     out = tmp_path / "results"
     out.mkdir()
     (out / "kept.json").write_text("{}")
-    code = main(["evaluate", str(pattern_shard / "part.parquet"), "--submission", str(folder),
+    code = main(["evaluate", "--data", str(pattern_shard / "part.parquet"), "--submission", str(folder),
                  "--perturb", "none,jpeg:75", "--results-dir", str(out), "--no-progress"])
-    assert code == 1
+    assert code == 2
     assert "--perturb applies to --detector runs only" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["kept.json"]
     with pytest.raises(ValueError, match="--perturb applies to --detector runs only"):
@@ -259,11 +259,11 @@ def test_submission_with_perturb_is_refused_before_anything_runs(pattern_shard, 
 
 def test_cli_bad_spec_and_output_with_several_specs_are_refused(pattern_shard, tmp_path, capsys):
     shard, detector = str(pattern_shard / "part.parquet"), f"{pattern_shard / 'detector.py'}:MultipleOfFour"
-    assert main(["evaluate", shard, "--detector", detector, "--perturb", "jpeg:75,jpeg:101",
-                 "--results-dir", str(tmp_path), "--no-progress"]) == 1
+    assert main(["evaluate", "--data", shard, "--detector", detector, "--perturb", "jpeg:75,jpeg:101",
+                 "--results-dir", str(tmp_path), "--no-progress"]) == 2
     assert "perturbation 'jpeg:101': jpeg parameter 101 is out of range [1, 100]" in capsys.readouterr().err
-    assert main(["evaluate", shard, "--detector", detector, "--perturb", "jpeg:75,resize:0.5",
-                 "--output", str(tmp_path / "one.json"), "--no-progress"]) == 1
+    assert main(["evaluate", "--data", shard, "--detector", detector, "--perturb", "jpeg:75,resize:0.5",
+                 "--output", str(tmp_path / "one.json"), "--no-progress"]) == 2
     assert "--output names one results file" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
@@ -273,11 +273,13 @@ def test_relaunched_processes_get_the_same_perturbation():
 
     parser = argparse.ArgumentParser()
     add_evaluate_arguments(parser)
-    args = parser.parse_args(["data", "--detector", "ela", "--perturb", "resize:0.5+jpeg:75", "--num-processes", "2"])
+    args = parser.parse_args(["--data", "data", "--dataset-config", "paste_back", "--detector", "ela",
+                              "--perturb", "resize:0.5+jpeg:75", "--num-processes", "2"])
     argv = relaunch_argv(args)
     assert argv[0] == "evaluate"
     again = parser.parse_args(argv[1:])
     assert again.perturb == ["resize:0.5+jpeg:75"] and again.detector == "ela"
+    assert again.data == "data" and again.config == "paste_back"  # the relaunch speaks the current grammar
 
 
 # --- leaderboard ----------------------------------------------------------------------------------------------

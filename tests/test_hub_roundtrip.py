@@ -212,7 +212,7 @@ def test_existing_tag_is_refused_and_left_alone(hub, workdir, published):
     repo = hub.repo(REPO)
     before = (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads))
     again = publish(hub, workdir, "1.0.0", "gen-v1")
-    assert again.returncode == 1
+    assert again.returncode == 2  # bad input: that version exists (exit 1 is kept for a Hub that fails)
     assert "tag v1.0.0 already exists" in again.stderr and "immutable" in again.stderr
     assert "release v1.0.0" not in again.stdout  # refused by the preflight, before any local build
     assert (dict(repo.tags), dict(repo.branches), len(repo.commits), len(hub.lfs_uploads)) == before
@@ -267,13 +267,13 @@ def test_a_wrong_token_is_named_before_anything_is_built(hub, workdir):
         "inpaintbench-org/token",
         "--version",
         "1.0.0",
-        "--from",
+        "--data",
         str(workdir / "gen-small"),
         "--split-config",
         str(workdir / "splits.yaml"),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "rejected the token (401 Unauthorized)" in proc.stderr
+    assert proc.returncode == 2 and "rejected the token (401 Unauthorized)" in proc.stderr
     assert not (workdir / "gen-small" / "release" / "inpaintbench-org__token").exists()  # nothing built
     assert ("dataset", "inpaintbench-org/token") not in hub.state.repos
 
@@ -286,7 +286,7 @@ def test_a_version_number_must_match_what_changed(hub, workdir):
 
     def refused(version: str, gen: str) -> str:
         proc = publish(hub, workdir, version, gen, repo=repo_id)
-        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert proc.returncode == 2, proc.stderr[-3000:]
         assert set(repo.tags) == {"v1.0.0"} and repo.branches["main"] == head  # nothing uploaded or tagged
         return proc.stderr
 

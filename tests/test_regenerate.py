@@ -77,7 +77,7 @@ def test_classical_samples_regenerate_bit_identically_and_a_forged_image_is_caug
 def test_the_cli_reports_and_refuses_clearly(tmp_path):
     out = build(tmp_path, [{"name": "opencv_telea"}])
     sample = next(r["sample_id"] for r in rows_of(out) if r["label"] == 1)
-    command = [sys.executable, "-m", "inpaintbench.cli", "regenerate", sample, "--run", str(out), "--out",
+    command = [sys.executable, "-m", "inpaintbench.cli", "regenerate", sample, "--data", str(out), "--out",
                str(tmp_path / "r")]
     ok = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and f"{sample}: identical" in ok.stdout, ok.stderr

@@ -61,17 +61,17 @@ def split_config_file(tmp_path_factory) -> Path:
 def assessed(generated, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("assessed") / "run"
     shutil.copytree(generated, run)
-    assert cli("assess", "--run", str(run), *ASSESS) == 0
+    assert cli("assess", "--data", str(run), *ASSESS) == 0
     return run
 
 
 @pytest.fixture(scope="module")
 def publish(split_config_file):
-    """``publish(run, dest, *extra)``: ``inpaintbench publish --version 1.0.0 --to dest`` of ``run``; exit code."""
+    """``publish(run, dest, *extra)``: ``inpaintbench publish --version 1.0.0 --out dest`` of ``run``; exit code."""
 
     def run_publish(run: Path, dest: Path, *extra: str) -> int:
-        return cli("publish", "--version", "1.0.0", "--from", str(run), "--split-config", str(split_config_file),
-                   "--to", str(dest), *extra)
+        return cli("publish", "--version", "1.0.0", "--data", str(run), "--split-config", str(split_config_file),
+                   "--out", str(dest), *extra)
 
     return run_publish
 
@@ -238,7 +238,7 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
     staged = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     capsys.readouterr()
 
-    assert cli("assess", "--run", str(run), *ASSESS[:-1], "--seed", "1", "--no-progress") == 0  # a second setup
+    assert cli("assess", "--data", str(run), *ASSESS[:-1], "--seed", "1", "--no-progress") == 0  # a second setup
     capsys.readouterr()
     assert publish(run, tmp_path / "other") == 2  # bad input: which judge setup is meant
     err = capsys.readouterr().err
@@ -303,7 +303,7 @@ def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(
             repo,
             "--version",
             "1.0.0",
-            "--from",
+            "--data",
             str(run),
             "--split-config",
             str(split_config_file),

@@ -436,23 +436,23 @@ def test_file_features_read_headers_not_pixels():
 
 
 def test_cli_exit_codes_on_generator_outputs(clean_output, icc_output, tmp_path, capsys):
-    assert cli_main(["audit", str(clean_output)]) == 0
+    assert cli_main(["audit", "--data", str(clean_output)]) == 0
     assert "default: AUC" in capsys.readouterr().out
-    assert cli_main(["audit", str(icc_output)]) == 1
+    assert cli_main(["audit", "--data", str(icc_output)]) == 1
     out = capsys.readouterr().out
     assert "ABOVE THE BOUND" in out and "FAILED" in out
-    assert cli_main(["audit", str(icc_output), "--json"]) == 1
+    assert cli_main(["audit", "--data", str(icc_output), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["configs"]["default"]["auc"] > 0.95
 
-    assert cli_main(["audit", str(tmp_path)]) == 2
+    assert cli_main(["audit", "--data", str(tmp_path)]) == 2
     assert f"{tmp_path}: neither a release folder (release.json) nor a generator output" in capsys.readouterr().err
     broken = write_unguarded_generator_output(
         tmp_path / "broken", [dict(make_rows([0])[0], image=b"garbage")] + make_rows([1])
     )
-    assert cli_main(["audit", str(broken)]) == 2
+    assert cli_main(["audit", "--data", str(broken)]) == 2
     assert "shard-00000.parquet: row 0: image bytes unreadable: not a PNG" in capsys.readouterr().err
     (broken / "data" / "shard-00000.parquet").unlink()
-    assert cli_main(["audit", str(broken)]) == 2
+    assert cli_main(["audit", "--data", str(broken)]) == 2
     assert "shard-00000.parquet" in capsys.readouterr().err
 
 
@@ -476,9 +476,9 @@ def test_cli_audits_each_config_of_a_release(clean_output, tmp_path, capsys):
     import shutil
 
     release = tmp_path / "clean"
-    assert cli_main(["publish", "--version", "1.0.0", "--from", str(clean_output), "--to", str(release)]) == 0
+    assert cli_main(["publish", "--version", "1.0.0", "--data", str(clean_output), "--out", str(release)]) == 0
     capsys.readouterr()
-    assert cli_main(["audit", str(release), "--json"]) == 0
+    assert cli_main(["audit", "--data", str(release), "--json"]) == 0
     clean = json.loads(capsys.readouterr().out)
     summary = json.loads((release / "release.json").read_text())
     assert set(clean["configs"]) == set(summary["configs"]) == {"default", "paste_back"}
@@ -490,16 +490,16 @@ def test_cli_audits_each_config_of_a_release(clean_output, tmp_path, capsys):
     shutil.copytree(release, tagged_release)
     for path in sorted((tagged_release / "data").rglob("*.parquet")):
         retag_pristine_images(path)
-    assert cli_main(["audit", str(tagged_release)]) == 1
+    assert cli_main(["audit", "--data", str(tagged_release)]) == 1
     out = capsys.readouterr().out
     assert "default: AUC 1.000" in out and "paste_back: AUC 1.000" in out and "ABOVE THE BOUND" in out
 
     listed = summary["configs"]["default"]["splits"]["train"]["files"][0]
     (release / listed).unlink()
-    assert cli_main(["audit", str(release)]) == 2
+    assert cli_main(["audit", "--data", str(release)]) == 2
     assert f"{release / listed}: file not found" in capsys.readouterr().err
     (release / "release.json").write_text("{not json")
-    assert cli_main(["audit", str(release)]) == 2
+    assert cli_main(["audit", "--data", str(release)]) == 2
     assert "release.json: not a readable JSON file" in capsys.readouterr().err
     from inpaintbench.builder.release.audit import audit_release_dir
 

@@ -46,11 +46,11 @@ def test_generator_output_releases_and_loads_every_released_sample(tmp_path):
         "publish",
         "--version",
         "1.0.0",
-        "--from",
+        "--data",
         str(out),
         "--split-config",
         str(split_config),
-        "--to",
+        "--out",
         str(release),
     ]
     assert cli_main(argv) == 0

@@ -145,6 +145,17 @@ def test_release_is_deterministic(release_v1, tmp_path, split_config_file):
     card_a = (dest / "README.md").read_text().replace(first["generator"]["manifest_sha256"], "M")
     card_b = (tmp_path / "r2" / "README.md").read_text().replace(again["generator"]["manifest_sha256"], "M")
     assert card_a == card_b
+    # The split salt is the release's seed: another salt puts photos in other splits, so other data files.
+    salted = build_release(
+        load_generator_output(out2),
+        load_split_config(write_split_config(tmp_path / "salted.yaml", salt="another-salt")),
+        tmp_path / "r3",
+        "1.0.0",
+        "org/bench",
+        SMALL_SHARDS,
+    )
+    data = {k: v for k, v in first["files"].items() if k.startswith("data/")}
+    assert {k: v for k, v in salted["files"].items() if k.startswith("data/")} != data
 
 
 def test_refuses_to_write_over_a_non_empty_folder(tmp_path, split_config_file):
@@ -232,18 +243,18 @@ def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, c
     out = write_generator_output(tmp_path / "gen", make_rows(range(4)))
 
     def run(*argv):
-        args = parser.parse_args(["publish", "--from", str(out), "--split-config", str(split_config_file), *argv])
+        args = parser.parse_args(["publish", "--data", str(out), "--split-config", str(split_config_file), *argv])
         return args.func(args)
 
     dest = tmp_path / "local-release"
-    assert run("--version", "1.0.0", "--to", str(dest)) == 0
+    assert run("--version", "1.0.0", "--out", str(dest)) == 0
     assert "built" in capsys.readouterr().out and (dest / "README.md").is_file()
     before = {p: p.stat().st_mtime_ns for p in dest.rglob("*")}
-    assert run("--version", "1.0.0", "--to", str(dest)) == 0
+    assert run("--version", "1.0.0", "--out", str(dest)) == 0
     assert "reused" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == before
     # Built with other options (more files per split): rebuilt and swapped in whole, nothing else left beside it.
-    assert run("--version", "1.0.0", "--to", str(dest), "--min-files-per-split", "3") == 0
+    assert run("--version", "1.0.0", "--out", str(dest), "--min-files-per-split", "3") == 0
     assert "rebuilt" in capsys.readouterr().out
     assert json.loads((dest / "release.json").read_text())["build_options"]["min_files_per_split"] == 3
     assert sorted(p.name for p in dest.parent.iterdir() if p.name.startswith(".")) == []
@@ -251,10 +262,10 @@ def test_cli_writes_a_local_release_and_reuses_it(tmp_path, split_config_file, c
     foreign = tmp_path / "my-notes"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    assert run("--version", "1.0.0", "--to", str(foreign)) == 2
+    assert run("--version", "1.0.0", "--out", str(foreign)) == 2
     assert "not a release folder" in capsys.readouterr().err and (foreign / "notes.txt").read_text() == "keep me"
     assert run("--version", "1.0.0") == 2  # neither --repo nor --to
-    assert run("--version", "1.0", "--to", str(tmp_path / "x")) == 2
+    assert run("--version", "1.0", "--out", str(tmp_path / "x")) == 2
     assert "MAJOR.MINOR.PATCH" in capsys.readouterr().err
 
 

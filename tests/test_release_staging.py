@@ -26,8 +26,8 @@ def generator_output(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def _start(out: Path, config: Path, dest: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--version", "1.0.0", "--from", str(out),
-           "--split-config", str(config), "--to", str(dest), "--min-files-per-split", "64"]
+    cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--version", "1.0.0", "--data", str(out),
+           "--split-config", str(config), "--out", str(dest), "--min-files-per-split", "64"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -100,12 +100,15 @@ def test_fit_learns_a_noisy_patch_well_above_a_constant_model(fitted):
 
 
 def test_training_is_deterministic_for_a_seed():
-    options = TrainOptions(seed=3, **{**SMALL_FIT, "pixels_per_image": 100, "max_iter": 10})
+    small = {**SMALL_FIT, "pixels_per_image": 100, "max_iter": 10}
     data = training_data(n=4)
-    a, _ = train_detector(data, options)
-    b, _ = train_detector(data, options)
+    a, _ = train_detector(data, TrainOptions(seed=3, **small))
+    b, _ = train_detector(data, TrainOptions(seed=3, **small))
+    c, _ = train_detector(data, TrainOptions(seed=4, **small))
     probe = compute_features(noisy_patch_image(np.random.default_rng(5), True)[0]).reshape(-1, len(feature_names()))
     assert np.array_equal(a.predict_proba(probe), b.predict_proba(probe))
+    # Another seed samples other training pixels: another model.
+    assert not np.array_equal(a.predict_proba(probe), c.predict_proba(probe))
 
 
 def test_saved_model_round_trips_through_the_registered_detector(fitted):
@@ -165,20 +168,20 @@ def tiny_build(tmp_path_factory):
 def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_build, tmp_path, capsys):
     from inpaintbench.cli import main
     from inpaintbench.harness.results import read_results
-    from inpaintbench.harness.training.data import opentraining_data
+    from inpaintbench.harness.training.data import open_training_data
 
     run, split_config = tiny_build
     model = tmp_path / "m.joblib"
     for split in ("test", "validation", "test_ood_backend"):
-        assert main(["train-detector", str(run), "--out", str(model), "--split", split, "--no-progress"]) == 1
+        assert main(["train-detector", "--data", str(run), "--out", str(model), "--split", split, "--no-progress"]) == 2
         assert f"refusing to train on split {split!r}" in capsys.readouterr().err
     assert not model.exists()
 
-    argv = ["train-detector", str(run), "--out", str(model), "--split-config", str(split_config),
+    argv = ["train-detector", "--data", str(run), "--out", str(model), "--split-config", str(split_config),
             "--pristine-ratio", "0.25", "--pixels-per-image", "200", "--max-iter", "20", "--no-progress"]
     assert main(argv) == 0, capsys.readouterr().err
     meta = json.loads(sidecar_path(model).read_text())
-    train = opentraining_data(run, split_config=str(split_config))
+    train = open_training_data(run, split_config=str(split_config))
     assert meta["training_data"]["split"] == "train" and meta["training_data"]["num_samples"] == len(train.dataset)
     assert meta["training_data"]["manifest_sha256"] and meta["training_backends"] == ["opencv_telea"]
     assert set(train.dataset["backend"]) <= {"opencv_telea", "none"}  # NS is held out, never trained on
@@ -186,8 +189,8 @@ def test_train_detector_cli_trains_on_train_only_and_evaluates_end_to_end(tiny_b
 
     out = tmp_path / "results.json"
     params = json.dumps({"model": str(model)})
-    assert main(["evaluate", str(run), "--detector", "trained", "--detector-params", params, "--bootstrap", "20",
-                 "--output", str(out), "--no-progress"]) == 0, capsys.readouterr().err
+    assert main(["evaluate", "--data", str(run), "--detector", "trained", "--detector-params", params,
+                 "--bootstrap", "20", "--output", str(out), "--no-progress"]) == 0, capsys.readouterr().err
     results = read_results(out)
     assert results["detector"]["name"] == "trained" and results["detector"]["training_backends"] == ["opencv_telea"]
     assert results["detector"]["model"]["training_data"]["split"] == "train"
@@ -213,12 +216,13 @@ def test_train_detector_reads_a_release_folder_train_split(tiny_build, tmp_path,
 
     run, split_config = tiny_build
     release = tmp_path / "release"
-    assert main(["publish", "--version", "1.0.0", "--from", str(run), "--split-config", str(split_config),
-                 "--to", str(release)]) == 0
+    assert main(["publish", "--version", "1.0.0", "--data", str(run), "--split-config", str(split_config),
+                 "--out", str(release)]) == 0
     model = tmp_path / "r.joblib"
-    assert main(["train-detector", str(release), "--out", str(model), "--split", "test", "--no-progress"]) == 1
-    assert main(["train-detector", str(release), "--out", str(model), "--pixels-per-image", "100", "--max-iter", "5",
-                 "--no-progress"]) == 0, capsys.readouterr().err
+    assert main(["train-detector", "--data", str(release), "--out", str(model), "--split", "test",
+                 "--no-progress"]) == 2
+    assert main(["train-detector", "--data", str(release), "--out", str(model), "--pixels-per-image", "100",
+                 "--max-iter", "5", "--no-progress"]) == 0, capsys.readouterr().err
     data = json.loads(sidecar_path(model).read_text())["training_data"]
     train = open_eval_data(release, None, "train")
     assert data["kind"] == "release" and data["split"] == "train" and data["num_samples"] == len(train.dataset)

@@ -39,6 +39,11 @@ class PublishError(RuntimeError):
     """Publishing cannot (or did not) complete; the message says what to do."""
 
 
+class PublishRefused(PublishError):
+    """What was asked cannot be published (a version that exists or does not follow the published ones, a folder
+    built for another repo or version): bad input, not a failure of the Hub (``inpaintbench publish`` exits 2)."""
+
+
 @dataclass
 class PublishResult:
     repo_id: str
@@ -53,7 +58,7 @@ def version_tag(version: str) -> str:
     try:
         parse_version(version)
     except VersionError as exc:
-        raise PublishError(str(exc)) from None
+        raise PublishRefused(str(exc)) from None
     return f"v{version}"
 
 
@@ -77,7 +82,7 @@ def check_release_version(release_dir: Path, published: PublishedVersions) -> No
     try:
         summary = read_release_summary(release_dir)
     except ReleaseFolderError as exc:
-        raise PublishError(str(exc)) from None
+        raise PublishRefused(str(exc)) from None
     index_path = release_dir / INDEX_PATH
     index = read_index(index_path) if index_path.is_file() else None
     check_version(published.latest, ReleaseFacts.from_summary(summary, index), published.indexes, published.repo_id)
@@ -88,9 +93,9 @@ def _check_release_matches(release_dir: Path, repo_id: str, version: str) -> Non
     try:
         summary = read_release_summary(release_dir)
     except ReleaseFolderError as exc:
-        raise PublishError(f"{exc}; build the release with inpaintbench publish") from None
+        raise PublishRefused(f"{exc}; build the release with inpaintbench publish") from None
     if summary.get("version") != version or summary.get("repo_id") != repo_id:
-        raise PublishError(
+        raise PublishRefused(
             f"{release_dir}: built for {summary.get('repo_id') or '(no repo)'} v{summary.get('version')}, not "
             f"{repo_id} v{version}; its card would name the wrong repo or version. "
             "Rebuild it for this repo and version."
@@ -100,7 +105,7 @@ def _check_release_matches(release_dir: Path, repo_id: str, version: str) -> Non
 def local_release_files(release_dir: Path) -> list[str]:
     files = sorted(p.relative_to(release_dir).as_posix() for p in release_dir.rglob("*") if p.is_file())
     if "README.md" not in files or not any(f.startswith("data/") for f in files):
-        raise PublishError(f"{release_dir}: not a release folder (needs README.md and data/)")
+        raise PublishRefused(f"{release_dir}: not a release folder (needs README.md and data/)")
     return files
 
 
@@ -129,7 +134,7 @@ def publish_release(
         published = published or preflight(api, repo_id, version)
         check_release_version(release_dir, published)
     except (HubCheckError, VersionError) as exc:
-        raise PublishError(str(exc)) from None
+        raise PublishRefused(str(exc)) from None
     api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=private)
     refs = api.list_repo_refs(repo_id, repo_type="dataset")
     if tag in {t.name for t in refs.tags}:  # tagged by someone else since the preflight

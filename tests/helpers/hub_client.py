@@ -48,7 +48,7 @@ def publish(hub, workdir, version: str, gen: str, repo: str = REPO) -> subproces
         repo,
         "--version",
         version,
-        "--from",
+        "--data",
         str(workdir / gen),
         "--split-config",
         str(workdir / "splits.yaml"),
