@@ -25,7 +25,7 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_data_argument(parser, "the build (generator output) to assess", refuse_positional=False)
+    add_data_argument(parser, "the run (generator output) to assess", refuse_positional=False)
     add_renamed(parser, {"--run": "--data DIR"})
     parser.add_argument("--judge", default="detector", choices=["detector", "vlm"], help="default: detector")
     parser.add_argument("--model", metavar="ID_OR_PATH", help="VLM Hub id (HF cache) or local folder (--judge vlm)")

@@ -1,7 +1,7 @@
 """``inpaintbench regenerate SAMPLE_ID... --data DIR --out DIR``: make samples again from their recipes and compare.
 
 Exit codes: 0 every sample came out bit-identical; 1 at least one differs (the report gives the pixel difference:
-expected on another GPU or library version); 2 bad input (unknown id, not a build folder, no recipe).
+expected on another GPU or library version); 2 bad input (unknown id, not a run folder, no recipe).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         epilog="\n".join(__doc__.splitlines()[2:]),
     )
     parser.add_argument("sample_ids", nargs="+", metavar="SAMPLE_ID")
-    add_data_argument(parser, "the build folder (`inpaintbench generate --out`)", refuse_positional=False)
+    add_data_argument(parser, "the run folder (`inpaintbench generate --out`)", refuse_positional=False)
     add_renamed(parser, {"--run": "--data DIR"})
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="where <id>.png (the regenerated image) and <id>.json (the report) go")

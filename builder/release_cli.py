@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--repo", help="Hub dataset repo, ORG/NAME (required unless --out)")
     parser.add_argument("--version", required=True, help="release version X.Y.Z; tagged vX.Y.Z, never overwritten")
-    add_data_argument(parser, "the build (generator output: manifest.json + the data/*.parquet shards it lists) to "
+    add_data_argument(parser, "the run (generator output: manifest.json + the data/*.parquet shards it lists) to "
                       "release; default: the generator's default", default="runs/embedded", refuse_positional=False)
     parser.add_argument(
         "--split-config", default=None, help="split config YAML (default: builder/release/default_splits.yaml)"

@@ -1,9 +1,9 @@
 """The grammar every ``inpaintbench`` subcommand follows, in one place so that commands cannot drift apart.
 
-- ``--data DIR``: the build (generator output) or release folder a command reads; ``evaluate`` also takes Parquet
+- ``--data DIR``: the run (generator output) or release folder a command reads; ``evaluate`` also takes Parquet
   files there, ``space`` a Hub dataset id. One name, whichever command and whichever kind of folder: a folder's
   kind is read from what it holds (``inpaintbench.folders.folder_kind``), never from the flag.
-- ``--out PATH``: what a command writes (a build, a release, a report, weights, a leaderboard).
+- ``--out PATH``: what a command writes (a run, a release, a report, weights, a leaderboard).
 - ``--config FILE``: always a YAML/JSON file. A release's dataset config (a named subset of its rows, as in
   ``datasets.load_dataset(repo, NAME)``) is ``--dataset-config NAME``.
 - Exit codes: 0 done; 1 the command ran and its answer is no (an audit above its bound, a regenerated sample that
@@ -22,7 +22,7 @@ EXIT_OK = 0
 EXIT_NEGATIVE = 1  # the command worked and its answer is no, or a remote service failed
 EXIT_BAD_INPUT = 2  # what argparse itself uses for a bad command line
 
-DATA_HELP = "the build (generator output) or release folder to read"
+DATA_HELP = "the run (generator output) or release folder to read"
 
 
 def add_data_argument(parser: argparse.ArgumentParser, help: str = DATA_HELP, default: str | None = None,
@@ -47,7 +47,7 @@ class _Renamed(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         parser.error(f"{option_string} is now {self.new} (the grammar of every inpaintbench command: "
-                     "--data DIR reads a build or release folder, --out writes, --config is a file)")
+                     "--data DIR reads a run or release folder, --out writes, --config is a file)")
 
 
 class _PositionalFolder(argparse.Action):
@@ -56,5 +56,5 @@ class _PositionalFolder(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         if values is not None:
-            parser.error(f"give the folder as --data {values} (a build or release folder is named by --data in "
+            parser.error(f"give the folder as --data {values} (a run or release folder is named by --data in "
                          "every inpaintbench command)")

@@ -1,4 +1,4 @@
-"""One grammar for every subcommand (inpaintbench.cli_grammar): --data reads a build or release folder, --out
+"""One grammar for every subcommand (inpaintbench.cli_grammar): --data reads a run or release folder, --out
 writes, --config is a file, bad input exits 2 naming what is wrong, and old spellings are refused by name."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def test_every_command_names_folders_and_configs_the_same_way():
         options = visible_options(parser)
         assert not {"--run", "--from", "--to", "--dir"} & set(options), name
         if name in readers:
-            assert "--data" in options, f"{name} reads a build or release folder but has no --data"
+            assert "--data" in options, f"{name} reads a run or release folder but has no --data"
         if "--config" in options:  # a file, whatever the command
             assert options["--config"].metavar in ("FILE", "YAML"), (name, options["--config"].metavar)
         positionals = [a.dest for a in parser._actions if not a.option_strings and a.help != argparse.SUPPRESS]
