@@ -74,5 +74,7 @@ def test_export_writes_a_deployable_space_folder(tmp_path):
     assert {
         "inpaintbench/space/app.py",
         "inpaintbench/harness/detectors/__init__.py",
-        "inpaintbench/inpaintbench/schema.py",
+        "inpaintbench/schema.py",
     } <= members
+    # Test fixtures stay out of the wheel: no test helper, no tiny random-weight model builder.
+    assert [name for name in members if name.startswith("tests/") or "/tiny_" in name] == []
