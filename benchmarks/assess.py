@@ -12,7 +12,7 @@ grows with K times the share that reaches stage 2; ``questions`` counts them (a 
 ``s/question / bare look`` is one protocol question against one bare look: ~1 for a stage-1 question, ~2 for
 the detector's pair question (two images scored), ~1 for the VLM's (one generate call with two images), plus
 augmentation, prompt building and parsing. The last line
-times one whole ``assess_run`` (Parquet reading, PNG decoding, sidecar writing included) against the sum of
+times one whole ``assess_run`` (Parquet reading, PNG decoding, assessments file writing included) against the sum of
 its per-sample protocol time.
 """
 
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                         for k in map(int, args.vlm_trials.split(","))]
             _print_table("tiny VLM judge (random-weight LLaVA, 8 new tokens)", vlm_look, vlm_rows)
 
-        # End to end: a copy of the shards, so an existing run's sidecar is never touched.
+        # End to end: a copy of the shards, so an existing run's assessments file is never touched.
         copy = Path(tmp) / "copy"
         shutil.copytree(run / ("data" if (run / "data").is_dir() else "shards"), copy / "data")
         k = rows[-1][0]

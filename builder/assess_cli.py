@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 _json_safe(
                     {
-                        "sidecar": str(result.sidecar),
+                        "assessments_file": str(result.assessments_file),
                         "judge_key": result.judge_key,
                         "assessed": result.assessed,
                         "reused": result.reused,
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        print(f"{result.sidecar}: {result.assessed} assessed now, {result.reused} reused (judge {judge.name}, "
+        print(f"{result.assessments_file}: {result.assessed} assessed now, {result.reused} reused (judge {judge.name}, "
               f"key {result.judge_key}, K={args.trials}, seed {args.seed})")
         print(format_summary(result.summary))
     return 0

@@ -11,7 +11,7 @@ import torch
 
 from inpaintbench.builder.deceptiveness import assess_sample, create_judge
 from inpaintbench.builder.deceptiveness.protocol import INVALID, trial_rng
-from inpaintbench.builder.deceptiveness.runner import assess_run, read_sidecar
+from inpaintbench.builder.deceptiveness.runner import assess_run, read_assessments
 from inpaintbench.builder.deceptiveness.vlm_judge import PAIR_PROMPT, SINGLE_PROMPT
 from inpaintbench.builder.models import ModelNotFound
 from inpaintbench.cli import main as cli_main
@@ -86,12 +86,12 @@ def test_the_runner_and_cli_assess_shards_with_the_vlm_judge(judge, tmp_path, ca
     ]
     write_shard(rows, tmp_path / "data" / "train-00000-of-00001.parquet")
     result = assess_run(tmp_path, judge, trials=2, seed=0, progress=False)
-    out = {r["sample_id"]: r for r in read_sidecar(result.sidecar)}
+    out = {r["sample_id"]: r for r in read_assessments(result.assessments_file)}
     assert out["a"]["judge"] == "vlm" and out["a"]["trials"] == 2 and out["b"]["outcome"] == "n/a"
     # The command line loads the same folder (default generation settings: another judge config, new rows).
     argv = ["assess", "--data", str(tmp_path), "--judge", "vlm", "--model", judge.params["model"], "--trials", "2"]
     assert cli_main(argv + ["--no-progress"]) == 0
-    assert len(read_sidecar(result.sidecar)) == 4 and "(all)" in capsys.readouterr().out
+    assert len(read_assessments(result.assessments_file)) == 4 and "(all)" in capsys.readouterr().out
 
 
 def test_a_missing_model_is_named(tmp_path, tiny_vlm_dir):

@@ -18,7 +18,7 @@ from tests.helpers.release_rows import rows_without_decoding
 
 pytestmark = pytest.mark.slow  # one real generation + assess + publish (~4 s) shared by the module
 
-SIDECAR = Path("assessments") / "deceptiveness.parquet"
+ASSESSMENTS_FILE = Path("assessments") / "deceptiveness.parquet"
 SPLITS = {
     "salt": "ugda-release", "fractions": {"train": 0.5, "validation": 0.25, "test": 0.25},
     "out_of_domain": [{"split": "test_ood_backend", "backends": ["opencv_ns"]}],
@@ -83,10 +83,10 @@ def release(assessed, publish) -> Path:
     return dest
 
 
-def sidecar_by_id(run: Path) -> dict[str, dict]:
-    from inpaintbench.builder.deceptiveness.runner import read_sidecar
+def assessments_by_id(run: Path) -> dict[str, dict]:
+    from inpaintbench.builder.deceptiveness.runner import read_assessments
 
-    rows = read_sidecar(run / SIDECAR)
+    rows = read_assessments(run / ASSESSMENTS_FILE)
     assert len({r["judge_key"] for r in rows}) == 1
     return {r["sample_id"]: r for r in rows}
 
@@ -97,7 +97,7 @@ def same_float32(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or float(np.float32(b)) == a
 
 
-def test_columns_are_present_and_equal_to_the_sidecar(release, assessed, tmp_path):
+def test_columns_are_present_and_equal_to_the_assessments_file(release, assessed, tmp_path):
     import datasets
 
     from inpaintbench.schema import ASSESSMENT_FEATURES, FEATURES
@@ -105,13 +105,13 @@ def test_columns_are_present_and_equal_to_the_sidecar(release, assessed, tmp_pat
     expected_features = datasets.Features({**FEATURES, **ASSESSMENT_FEATURES})
     ds = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
     assert all(ds[s].features == expected_features for s in ds)
-    sidecar = sidecar_by_id(assessed)
+    by_id = assessments_by_id(assessed)
     seen = set()
     for split in ds:
         columns = ds[split].select_columns(["sample_id", "label", "deceptiveness", "deceptiveness_ci_low",
                                             "deceptiveness_ci_high", "ugda_outcome"]).to_list()
         for row in columns:
-            side = sidecar[row["sample_id"]]
+            side = by_id[row["sample_id"]]
             assert same_float32(row["deceptiveness"], side["deceptiveness_mean"])
             assert same_float32(row["deceptiveness_ci_low"], side["ci_low"])
             assert same_float32(row["deceptiveness_ci_high"], side["ci_high"])
@@ -122,39 +122,39 @@ def test_columns_are_present_and_equal_to_the_sidecar(release, assessed, tmp_pat
                 assert row["deceptiveness_ci_low"] <= row["deceptiveness"] <= row["deceptiveness_ci_high"]
             seen.add(row["sample_id"])
     # Every released sample assessed; every assessed one released but the held-out backend's edits of train photos.
-    left_out = set(sidecar) - seen
-    assert seen <= set(sidecar) and {sidecar[i]["backend"] for i in left_out} <= {"opencv_ns"}
+    left_out = set(by_id) - seen
+    assert seen <= set(by_id) and {by_id[i]["backend"] for i in left_out} <= {"opencv_ns"}
     recorded = json.loads((release / "release.json").read_text())
     assert recorded["excluded_ood_samples_on_train_photos"].get("test_ood_backend", 0) == len(left_out)
-    outcomes = {r["outcome"] for r in sidecar.values()}
+    outcomes = {r["outcome"] for r in by_id.values()}
     assert outcomes & {"deceiving", "uncertain"} and "not_deceiving" in outcomes  # the filter below has work to do
 
 
 def test_deceiving_config_is_the_ugda_filter_plus_pristine(release, assessed, tmp_path):
     import datasets
 
-    sidecar = sidecar_by_id(assessed)
+    by_id = assessments_by_id(assessed)
     default = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
     deceiving = datasets.load_dataset(str(release), "deceiving", cache_dir=str(tmp_path / "cache"))
     split_of = {i: s for s in default for i in default[s]["sample_id"]}
-    expected = {i for i, r in sidecar.items() if r["outcome"] in ("deceiving", "uncertain", "n/a") and i in split_of}
+    expected = {i for i, r in by_id.items() if r["outcome"] in ("deceiving", "uncertain", "n/a") and i in split_of}
     got = {i: s for s in deceiving for i in deceiving[s]["sample_id"]}
     assert set(got) == expected
     assert all(split_of[i] == s for i, s in got.items())  # same split as in default
-    pristine = {i for i, r in sidecar.items() if r["outcome"] == "n/a"}
+    pristine = {i for i, r in by_id.items() if r["outcome"] == "n/a"}
     assert pristine < set(got) and len(got) < len(split_of)
 
     summary = json.loads((release / "release.json").read_text())
     record = summary["assessment"]
     assert summary["configs"]["deceiving"]["include_pristine"] is True
     assert record["judge"] == "detector" and record["trials"] == 2 and record["seed"] == 0
-    assert record["params"] == json.loads(next(iter(sidecar.values()))["judge_config"])["judge"]
+    assert record["params"] == json.loads(next(iter(by_id.values()))["judge_config"])["judge"]
     assert record["params"]["params"]["threshold"] == 0.99 and record["params"]["detector"]["name"] == "ela"
-    assert record["judge_key"] == next(iter(sidecar.values()))["judge_key"]
+    assert record["judge_key"] == next(iter(by_id.values()))["judge_key"]
     from inpaintbench.digests import sha256_file
 
-    assert record["sidecar_sha256"] == sha256_file(assessed / SIDECAR)
-    inpainted = [r for i, r in sidecar.items() if r["outcome"] != "n/a" and i in split_of]  # the released ones
+    assert record["sidecar_sha256"] == sha256_file(assessed / ASSESSMENTS_FILE)
+    inpainted = [r for i, r in by_id.items() if r["outcome"] != "n/a" and i in split_of]  # the released ones
     overall = record["share_deceived"]["overall"]
     assert overall["judged"] == len(inpainted)
     assert overall["deceived"] == sum(r["outcome"] in ("deceiving", "uncertain") for r in inpainted)
@@ -210,7 +210,7 @@ def test_without_assessments_the_release_is_unchanged(generated, publish, tmp_pa
     from inpaintbench.builder.hf_builder import InpaintBench
     from inpaintbench.schema import FEATURES
 
-    assert not (generated / SIDECAR).exists()
+    assert not (generated / ASSESSMENTS_FILE).exists()
     dest = tmp_path / "plain"
     assert publish(generated, dest) == 0
     summary = json.loads((dest / "release.json").read_text())
@@ -232,7 +232,7 @@ def test_without_assessments_the_release_is_unchanged(generated, publish, tmp_pa
 def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reused(assessed, publish, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
-    first_key = next(iter(sidecar_by_id(assessed).values()))["judge_key"]
+    first_key = next(iter(assessments_by_id(assessed).values()))["judge_key"]
     dest = tmp_path / "release"
     assert publish(run, dest) == 0
     staged = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
@@ -245,12 +245,12 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
     assert "--assessment KEY" in err and first_key in err and "K=2, seed 0" in err and "K=2, seed 1" in err
     assert not (tmp_path / "other").exists()
 
-    from inpaintbench.builder.deceptiveness.runner import read_sidecar
+    from inpaintbench.builder.deceptiveness.runner import read_assessments
 
-    second_key = next(r["judge_key"] for r in read_sidecar(run / SIDECAR) if r["judge_key"] != first_key)
+    second_key = next(r["judge_key"] for r in read_assessments(run / ASSESSMENTS_FILE) if r["judge_key"] != first_key)
     assert publish(run, tmp_path / "other", "--assessment", "nosuchkey") == 2
     assert "no judge setup 'nosuchkey'" in capsys.readouterr().err
-    # Same judge setup, but the sidecar changed: the staged release is not reused; it is rebuilt from the new one.
+    # Same judge setup, but the assessments file changed: the staged release is not reused; it is rebuilt from it.
     assert publish(run, dest, "--assessment", first_key) == 0
     assert "rebuilt" in capsys.readouterr().out
     rebuilt = json.loads((dest / "release.json").read_text())
@@ -265,18 +265,18 @@ def test_several_judge_setups_need_a_choice_and_other_assessments_are_never_reus
     assert "reused" in capsys.readouterr().out
 
 
-def test_a_sidecar_from_another_build_is_refused(assessed, publish, tmp_path, capsys):
+def test_assessments_from_another_run_are_refused(assessed, publish, tmp_path, capsys):
     import pyarrow as pa
 
     run = tmp_path / "run"
     shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
-    table = pq.read_table(run / SIDECAR)
+    table = pq.read_table(run / ASSESSMENTS_FILE)
     ids = table.column("sample_id").to_pylist()
     ids[0] = "not-in-this-build"
-    pq.write_table(table.set_column(0, "sample_id", pa.array(ids, pa.string())), run / SIDECAR)
+    pq.write_table(table.set_column(0, "sample_id", pa.array(ids, pa.string())), run / ASSESSMENTS_FILE)
     assert publish(run, tmp_path / "release") == 2
     err = capsys.readouterr().err
-    assert str(run / SIDECAR) in err and "another build" in err
+    assert str(run / ASSESSMENTS_FILE) in err and "another run" in err
     assert not (tmp_path / "release").exists()
 
 
@@ -362,7 +362,7 @@ def test_a_partly_assessed_run_releases_its_unassessed_samples_as_nan_and_empty(
     shutil.copytree(generated, run)
     assess_run(run, create_judge("detector", detector="ela", threshold=0.99), trials=2, seed=0, progress=False, limit=5)
     assert publish(run, tmp_path / "release") == 0
-    scored = sidecar_by_id(run)
+    scored = assessments_by_id(run)
     ds = datasets.load_dataset(str(tmp_path / "release"), cache_dir=str(tmp_path / "cache"))
     rows = [
         r

@@ -7,7 +7,7 @@ are a function of the trial's seed):
 - ``answer_pair(first, second, rng)``: which of the two was edited? -> ``"first"``, ``"second"`` or ``None``.
 
 Images are H x W x 3 uint8 RGB arrays. ``describe()`` is what identifies a judge's configuration in the
-assessment sidecar: two runs with equal descriptions (and equal trials and seed) are the same assessment.
+assessments file: two runs with equal descriptions (and equal trials and seed) are the same assessment.
 """
 
 from __future__ import annotations

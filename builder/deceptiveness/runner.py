@@ -1,6 +1,6 @@
 """Assess every sample of a generator output dir into ``<dir>/assessments/deceptiveness.parquet``.
 
-The sidecar holds one row per (sample, judge configuration): several judges (or trial counts, or seeds) live
+The assessments file holds one row per (sample, judge configuration): several judges (or trial counts, or seeds) live
 side by side, told apart by ``judge_key`` (a hash of the judge's ``describe()``, trials and seed). It is never
 written in place: every flush rewrites it to a temp file and renames it (``atomic_io``), so a killed run leaves
 the last complete version, and a re-run skips the (sample, judge_key) pairs already there. Rows are sorted by
@@ -36,11 +36,11 @@ from .judges import Judge
 from .protocol import DECEIVING, INVALID, NOT_ASSESSED, NOT_DECEIVING, UNCERTAIN, assess_sample
 
 ASSESSMENTS_DIR = "assessments"
-SIDECAR_NAME = "deceptiveness.parquet"
+ASSESSMENTS_NAME = "deceptiveness.parquet"
 READ_COLUMNS = ["sample_id", "label", "backend", "image", "original"]
 COUNT_COLUMNS = (DECEIVING, UNCERTAIN, NOT_DECEIVING, INVALID)
 
-SIDECAR_SCHEMA = pa.schema(
+ASSESSMENTS_SCHEMA = pa.schema(
     [
         ("sample_id", pa.string()),
         ("judge", pa.string()),  # registry name
@@ -61,15 +61,15 @@ SIDECAR_SCHEMA = pa.schema(
 
 
 class AssessError(RuntimeError):
-    """Bad input (a run dir without shards, an unreadable shard or sidecar); the message names the file."""
+    """Bad input (a run dir without shards, an unreadable shard or assessments file); the message names the file."""
 
 
 @dataclass
 class AssessRunResult:
-    sidecar: Path
+    assessments_file: Path
     judge_key: str
     assessed: int  # rows written by this run
-    reused: int  # rows already in the sidecar for this judge_key
+    reused: int  # rows already in the assessments file for this judge_key
     summary: dict[str, Any]
 
 
@@ -104,7 +104,7 @@ def _open_shard(path: Path) -> pq.ParquetFile:
     return shard
 
 
-def read_sidecar(path: Path) -> list[dict[str, Any]]:
+def read_assessments(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     try:
@@ -113,15 +113,15 @@ def read_sidecar(path: Path) -> list[dict[str, Any]]:
         raise AssessError(
             f"{path}: existing assessments are unreadable ({error}); move it away to start over"
         ) from error
-    missing = [name for name in SIDECAR_SCHEMA.names if name not in table.column_names]
+    missing = [name for name in ASSESSMENTS_SCHEMA.names if name not in table.column_names]
     if missing:
-        raise AssessError(f"{path}: not a deceptiveness sidecar (missing column(s) {', '.join(missing)})")
-    return table.select(SIDECAR_SCHEMA.names).cast(SIDECAR_SCHEMA).to_pylist()
+        raise AssessError(f"{path}: not a deceptiveness assessments file (missing column(s) {', '.join(missing)})")
+    return table.select(ASSESSMENTS_SCHEMA.names).cast(ASSESSMENTS_SCHEMA).to_pylist()
 
 
-def write_sidecar(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_assessments(path: Path, rows: list[dict[str, Any]]) -> None:
     ordered = sorted(rows, key=lambda row: (row["judge_key"], row["sample_id"]))
-    table = pa.Table.from_pylist(ordered, schema=SIDECAR_SCHEMA)
+    table = pa.Table.from_pylist(ordered, schema=ASSESSMENTS_SCHEMA)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -178,9 +178,9 @@ def assess_run(
     new rows (a partial run, as if interrupted)."""
     run_dir = Path(run_dir)
     shards = find_shards(run_dir)
-    sidecar = run_dir / ASSESSMENTS_DIR / SIDECAR_NAME
-    remove_stale_temp_files(sidecar.parent)
-    rows = read_sidecar(sidecar)
+    assessments_file = run_dir / ASSESSMENTS_DIR / ASSESSMENTS_NAME
+    remove_stale_temp_files(assessments_file.parent)
+    rows = read_assessments(assessments_file)
     config_text, key = judge_config(judge, trials, seed)
     done = {row["sample_id"] for row in rows if row["judge_key"] == key}
     reused = len(done)
@@ -213,17 +213,17 @@ def assess_run(
                 unflushed += 1
                 bar.update(1)
                 if unflushed >= flush_every:
-                    write_sidecar(sidecar, rows + new_rows)
+                    write_assessments(assessments_file, rows + new_rows)
                     unflushed = 0
     finally:
         # Also on an error or Ctrl-C: what was assessed before it is kept.
         if unflushed:
-            write_sidecar(sidecar, rows + new_rows)
+            write_assessments(assessments_file, rows + new_rows)
     all_rows = rows + new_rows
-    if not sidecar.exists():  # nothing pending and nothing before: still leave the (empty) sidecar
-        write_sidecar(sidecar, all_rows)
+    if not assessments_file.exists():  # nothing pending and nothing before: still leave an (empty) one
+        write_assessments(assessments_file, all_rows)
     mine = [row for row in all_rows if row["judge_key"] == key]
-    return AssessRunResult(sidecar=sidecar, judge_key=key, assessed=len(new_rows), reused=reused,
+    return AssessRunResult(assessments_file=assessments_file, judge_key=key, assessed=len(new_rows), reused=reused,
                            summary=summarize_assessments(mine))
 
 

@@ -7,7 +7,7 @@ builder class cannot disagree on them:
 
 - ``deceptiveness``: the Beta posterior mean of the sample's deceptiveness (NaN: pristine, or not assessed);
 - ``deceptiveness_ci_low`` / ``deceptiveness_ci_high``: its 95% interval (NaN likewise);
-- ``ugda_outcome``: the majority outcome, as in the sidecar ("n/a" for pristine; "" when not assessed).
+- ``ugda_outcome``: the majority outcome, as in the assessments file ("n/a" for pristine; "" when not assessed).
 
 ``schema.FEATURES`` is untouched: a release without assessments has exactly its columns, byte for byte as before.
 """
@@ -24,7 +24,9 @@ from typing import Any
 
 import pyarrow as pa
 
-SIDECAR_RELATIVE = "assessments/deceptiveness.parquet"  # builder.deceptiveness.runner's ASSESSMENTS_DIR/SIDECAR_NAME
+# builder.deceptiveness.runner's ASSESSMENTS_DIR/ASSESSMENTS_NAME. release.json names it under the key "sidecar" and
+# its digest "sidecar_sha256": keys of a published format, kept.
+ASSESSMENTS_FILE = "assessments/deceptiveness.parquet"
 DECEIVING_CONFIG = "deceiving"
 DECEIVING_CONFIG_DESCRIPTION = (
     "inpainted samples whose majority UGDA outcome is deceiving or uncertain (SAGI's filter), and all pristine photos"
@@ -36,7 +38,7 @@ NOT_JUDGED = ("", "n/a", "invalid")  # no verdict: unassessed, pristine, or ever
 
 
 class AssessmentError(ValueError):
-    """The assessments cannot be released; the message names the sidecar and the problem."""
+    """The assessments cannot be released; the message names the assessments file and the problem."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,10 @@ UNASSESSED = SampleScore(math.nan, math.nan, math.nan, "")
 
 @dataclass(frozen=True)
 class ReleaseAssessment:
-    """One judge setup's scores, read from a sidecar, plus what identifies it in release.json and the card."""
+    """One judge setup's scores, read from an assessments file, plus what identifies it in release.json and the card."""
 
-    sidecar: Path
-    sidecar_sha256: str
+    assessments_file: Path
+    file_sha256: str
     judge: str
     judge_key: str
     judge_config: dict[str, Any]  # {"judge": describe(), "trials": K, "seed": seed}
@@ -72,8 +74,8 @@ class ReleaseAssessment:
             "trials": self.judge_config.get("trials"),
             "seed": self.judge_config.get("seed"),
             "judge_key": self.judge_key,
-            "sidecar": SIDECAR_RELATIVE,
-            "sidecar_sha256": self.sidecar_sha256,
+            "sidecar": ASSESSMENTS_FILE,
+            "sidecar_sha256": self.file_sha256,
         }
 
     def columns(self, sample_ids: Iterable[str]) -> dict[str, pa.Array]:
@@ -106,47 +108,49 @@ def _describe_setups(setups: dict[str, dict[str, Any]]) -> str:
 
 
 def load_assessment(run_dir: str | Path, judge_key: str | None = None) -> ReleaseAssessment | None:
-    """The chosen judge setup of ``<run_dir>/assessments/deceptiveness.parquet``; None when there is no sidecar
+    """The chosen judge setup of ``<run_dir>/assessments/deceptiveness.parquet``; None when there is none
     (and no setup was asked for). Several setups and none chosen is an error listing them."""
     from inpaintbench.digests import sha256_file
 
-    from ..deceptiveness.runner import AssessError, read_sidecar
+    from ..deceptiveness.runner import AssessError, read_assessments
 
-    sidecar = Path(run_dir) / SIDECAR_RELATIVE
-    if not sidecar.is_file():
+    assessments_file = Path(run_dir) / ASSESSMENTS_FILE
+    if not assessments_file.is_file():
         if judge_key is not None:
             raise AssessmentError(
-                f"{sidecar}: no assessments to take --assessment {judge_key} from (run inpaintbench assess first)"
+                f"{assessments_file}: no assessments to take --assessment {judge_key} from "
+                "(run inpaintbench assess first)"
             )
         return None
     try:
-        rows = read_sidecar(sidecar)
+        rows = read_assessments(assessments_file)
     except AssessError as exc:
         raise AssessmentError(str(exc)) from None
     setups = _setups(rows)
     if not setups:
-        raise AssessmentError(f"{sidecar}: holds no assessment rows; remove it or run inpaintbench assess")
+        raise AssessmentError(f"{assessments_file}: holds no assessment rows; remove it or run inpaintbench assess")
     if judge_key is None:
         if len(setups) > 1:
             raise AssessmentError(
-                f"{sidecar}: holds {len(setups)} judge setups; choose one with --assessment KEY: "
+                f"{assessments_file}: holds {len(setups)} judge setups; choose one with --assessment KEY: "
                 f"{_describe_setups(setups)}"
             )
         judge_key = next(iter(setups))
     if judge_key not in setups:
-        raise AssessmentError(f"{sidecar}: no judge setup {judge_key!r}; it holds {_describe_setups(setups)}")
+        raise AssessmentError(f"{assessments_file}: no judge setup {judge_key!r}; it holds {_describe_setups(setups)}")
     chosen = setups[judge_key]
     try:
         config = json.loads(chosen["config"])
     except json.JSONDecodeError as exc:
-        raise AssessmentError(f"{sidecar}: judge_config of {judge_key} is not valid JSON ({exc})") from None
+        raise AssessmentError(f"{assessments_file}: judge_config of {judge_key} is not valid JSON ({exc})") from None
     scores = {
         row["sample_id"]: SampleScore(
             _float(row["deceptiveness_mean"]), _float(row["ci_low"]), _float(row["ci_high"]), row["outcome"] or ""
         )
         for row in chosen["rows"]
     }
-    return ReleaseAssessment(sidecar, sha256_file(sidecar), chosen["judge"], judge_key, config, scores)
+    return ReleaseAssessment(assessments_file, sha256_file(assessments_file), chosen["judge"], judge_key, config,
+                             scores)
 
 
 def _float(value: Any) -> float:
@@ -154,12 +158,13 @@ def _float(value: Any) -> float:
 
 
 def check_covers(assessment: ReleaseAssessment, sample_ids: set[str]) -> None:
-    """Scores of samples the release does not hold mean the sidecar was made on another build: refuse it."""
+    """Scores of samples the release does not hold mean the assessments file was made on another build: refuse it."""
     foreign = sorted(set(assessment.scores) - sample_ids)
     if foreign:
         raise AssessmentError(
-            f"{assessment.sidecar}: judge setup {assessment.judge_key} scores {len(foreign)} sample(s) this generator "
-            f"output does not hold (e.g. {foreign[0]}); it was made on another build. Re-run inpaintbench assess."
+            f"{assessment.assessments_file}: judge setup {assessment.judge_key} scores {len(foreign)} sample(s) this "
+            f"generator output does not hold (e.g. {foreign[0]}); it was made on another run. Re-run inpaintbench "
+            "assess."
         )
 
 

@@ -88,7 +88,7 @@ def prepare_release(
         "repo_id": repo_id,
         "manifest_sha256": generated.manifest_sha256,
         "split_digest": split_config.digest,
-        "assessment": None if assessment is None else (assessment.judge_key, assessment.sidecar_sha256),
+        "assessment": None if assessment is None else (assessment.judge_key, assessment.file_sha256),
         "build_options": build_options(max_shard_bytes, min_files_per_split, allow_shortcut),
     }
     replace = False

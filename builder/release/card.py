@@ -608,7 +608,7 @@ def deceptiveness_sections(summary: dict[str, Any]) -> list[str]:
         caveat,
         (
             f"Judge setup: judge `{record['judge']}`, parameters `{params}`, K = {record['trials']}, seed "
-            f"{record['seed']}, judge key `{record['judge_key']}`; sidecar `{record['sidecar']}` sha256 "
+            f"{record['seed']}, judge key `{record['judge_key']}`; assessments file `{record['sidecar']}` sha256 "
             f"`{record['sidecar_sha256']}`. Overall, {overall['deceived']} of {overall['judged']} judged inpainted "
             f"samples deceived ({share})."
         ),

@@ -129,7 +129,7 @@ def plan_release(
                     f"{split_config.source_file}: config {spec.name!r} filters on unknown column {column!r}"
                 )
     # Identity columns plus whatever the configs filter on, so config counts are exact before pass 2
-    # (assessment columns come from the sidecar, not the shards).
+    # (assessment columns come from the assessments file, not the shards).
     filtered = [c for spec in configs for c in spec.where if c in COLUMNS]
     wanted = list(dict.fromkeys(list(IDENTITY_COLUMNS) + filtered))
     scanned = scan_shards(shard.path for shard in generated.shards)
