@@ -10,13 +10,11 @@ interruption.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.hub_client import REPO, SHARD_BYTES, client_env, publish, run_client
+from tests.helpers.hub_client import REPO, SHARD_BYTES, publish, run_client, run_publish
 from tests.helpers.hub_server import HubServer
 from tests.helpers.release_rows import SPLIT_CONFIG, make_rows, write_generator_output, write_split_config
 
@@ -257,22 +255,8 @@ def test_interrupted_publish_resumes_without_resending_files(hub, workdir):
 
 
 def test_a_wrong_token_is_named_before_anything_is_built(hub, workdir):
-    env = {**client_env(hub, workdir), "HF_TOKEN": "hf_not_a_token_the_hub_knows"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "inpaintbench.cli",
-        "publish",
-        "--repo",
-        "inpaintbench-org/token",
-        "--version",
-        "1.0.0",
-        "--data",
-        str(workdir / "gen-small"),
-        "--split-config",
-        str(workdir / "splits.yaml"),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    proc = run_publish(hub, workdir, workdir / "gen-small", workdir / "splits.yaml", "1.0.0", "inpaintbench-org/token",
+                       env={"HF_TOKEN": "hf_not_a_token_the_hub_knows"})
     assert proc.returncode == 2 and "rejected the token (401 Unauthorized)" in proc.stderr
     assert not (workdir / "gen-small" / "release" / "inpaintbench-org__token").exists()  # nothing built
     assert ("dataset", "inpaintbench-org/token") not in hub.state.repos

@@ -283,32 +283,15 @@ def test_assessments_from_another_run_are_refused(assessed, publish, tmp_path, c
 def test_hub_release_with_assessments_loads_by_revision_and_through_the_builder(assessed, split_config_file, tmp_path):
     """Published to tests/helpers/hub_server.py by the real CLI, read back by the real clients: the builder class takes
     its features from the tagged release.json and yields what load_dataset yields, for both configs."""
-    import subprocess
-    import sys
 
-    from tests.helpers.hub_client import client_env, run_client
+    from tests.helpers.hub_client import run_client, run_publish
     from tests.helpers.hub_server import HubServer
 
     repo = "inpaintbench-org/assessed"
     run = tmp_path / "run"
     shutil.copytree(assessed, run, ignore=shutil.ignore_patterns("release"))
     with HubServer(tmp_path / "hub") as hub:
-        env = client_env(hub, tmp_path)
-        cmd = [
-            sys.executable,
-            "-m",
-            "inpaintbench.cli",
-            "publish",
-            "--repo",
-            repo,
-            "--version",
-            "1.0.0",
-            "--data",
-            str(run),
-            "--split-config",
-            str(split_config_file),
-        ]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        proc = run_publish(hub, tmp_path, run, split_config_file, "1.0.0", repo)
         assert proc.returncode == 0, proc.stderr[-3000:]
         loaded = run_client(
             hub,

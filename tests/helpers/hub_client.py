@@ -37,25 +37,20 @@ def client_env(hub: HubServer, workdir: Path) -> dict[str, str]:
     return env
 
 
+def run_publish(hub, workdir, data: Path, split_config: Path, version: str, repo: str = REPO,
+                extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``inpaintbench publish --repo REPO --version VERSION --data DATA --split-config SPLIT_CONFIG *extra`` in a
+    fresh interpreter against ``hub``; ``env`` entries override the client environment (e.g. another token)."""
+    cmd = [sys.executable, "-m", "inpaintbench.cli", "publish", "--repo", repo, "--version", version,
+           "--data", str(data), "--split-config", str(split_config), *extra]
+    return subprocess.run(cmd, env={**client_env(hub, workdir), **(env or {})}, capture_output=True, text=True,
+                          timeout=120)
+
+
 def publish(hub, workdir, version: str, gen: str, repo: str = REPO) -> subprocess.CompletedProcess:
     """``inpaintbench publish`` of the generator output ``workdir``/``gen`` cut by ``workdir``/splits.yaml."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "inpaintbench.cli",
-        "publish",
-        "--repo",
-        repo,
-        "--version",
-        version,
-        "--data",
-        str(workdir / gen),
-        "--split-config",
-        str(workdir / "splits.yaml"),
-        "--max-shard-mb",
-        str(SHARD_BYTES / 2**20),
-    ]
-    return subprocess.run(cmd, env=client_env(hub, workdir), capture_output=True, text=True, timeout=120)
+    return run_publish(hub, workdir, workdir / gen, workdir / "splits.yaml", version, repo,
+                       extra=("--max-shard-mb", str(SHARD_BYTES / 2**20)))
 
 
 def run_client(hub, workdir, code: str) -> dict:
