@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 
-EXIT_OK = 0
-EXIT_NEGATIVE = 1  # the command worked and its answer is no, or a remote service failed
 EXIT_BAD_INPUT = 2  # what argparse itself uses for a bad command line
 
 DATA_HELP = "the run (generator output) or release folder to read"
