@@ -56,13 +56,20 @@ def imported_modules(path: Path, package: str) -> set[str]:
     return found
 
 
+def modules_under(folder: Path, package: str) -> list[tuple[Path, str]]:
+    """Every ``.py`` file under ``folder`` (the package ``package``) with the dotted package that holds it."""
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        sub = ".".join(path.relative_to(folder).with_suffix("").parts[:-1])
+        found.append((path, f"{package}.{sub}" if sub else package))
+    return found
+
+
 def layer_violations(folder: Path, package: str, forbidden: tuple[str, ...], root: Path = REPO) -> list[str]:
     """``file: module`` (file relative to ``root``) for every import under ``folder`` (the package ``package``) of
     a ``forbidden`` package."""
     bad = []
-    for path in sorted(folder.rglob("*.py")):
-        sub = ".".join(path.relative_to(folder).with_suffix("").parts[:-1])
-        holder = f"{package}.{sub}" if sub else package
+    for path, holder in modules_under(folder, package):
         for module in sorted(imported_modules(path, holder)):
             if any(module == name or module.startswith(name + ".") for name in forbidden):
                 bad.append(f"{path.relative_to(root)}: {module}")
@@ -111,7 +118,6 @@ def test_the_builder_loads_without_the_harness():
     assert run.returncode == 0, run.stderr
 
 
-
 PACKAGES = {"builder": "inpaintbench.builder", "harness": "inpaintbench.harness", "space": "inpaintbench.space",
             "inpaintbench": "inpaintbench"}
 
@@ -121,12 +127,10 @@ def fixture_violations(root: Path = REPO) -> list[str]:
     tiny_* (the tiny random-weight models are fixtures) or importing the tests package (lazily included)."""
     bad = []
     for folder, package in PACKAGES.items():
-        for path in sorted((root / folder).rglob("*.py")):
+        for path, holder in modules_under(root / folder, package):
             rel = path.relative_to(root).as_posix()
             if path.name.startswith("tiny_"):
                 bad.append(f"{rel}: named tiny_*")
-            sub = ".".join(path.relative_to(root / folder).with_suffix("").parts[:-1])
-            holder = f"{package}.{sub}" if sub else package
             bad += [f"{rel}: {m}" for m in sorted(imported_modules(path, holder)) if m.split(".")[0] == "tests"]
     return bad
 
